@@ -1,0 +1,164 @@
+//! Tidy checks over every `.rs` file of the workspace, run by `cargo xtask
+//! ci` and as a test: a `//!` doc first; a `// SAFETY:` comment before every
+//! `unsafe` block; no `todo!`, `dbg!` or `unimplemented!`; and
+//! `#![forbid(unsafe_code)]` in every crate root but those of locks and state.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+/// Crates whose roots may allow `unsafe` (locks; heed's open in state).
+const UNSAFE_ALLOWED: &[&str] = &["locks", "state"];
+
+pub fn run(root: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    collect(root, &mut files)?;
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file)?;
+        let rel = file.strip_prefix(root).unwrap_or(file);
+        problems.extend(check_file(&rel.display().to_string(), &text));
+    }
+    if problems.is_empty() {
+        eprintln!("xtask: tidy: {} files ok", files.len());
+        Ok(())
+    } else {
+        bail!(
+            "tidy found {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        )
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if entry.file_type()?.is_dir() {
+            if name.starts_with('.') || name == "target" {
+                continue;
+            }
+            collect(&path, out)?;
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The problems of one file; `rel` is its path from the workspace root.
+pub fn check_file(rel: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if !first.starts_with("//!") {
+        problems.push(format!("{rel}: must begin with a `//!` doc comment"));
+    }
+    // Built from pieces so this file does not trip its own check.
+    let banned = [
+        ["todo", "!("].concat(),
+        ["dbg", "!("].concat(),
+        ["unimplemented", "!("].concat(),
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        for b in &banned {
+            if code.contains(b.as_str()) {
+                problems.push(format!(
+                    "{rel}:{}: `{}` is not allowed",
+                    i + 1,
+                    &b[..b.len() - 1]
+                ));
+            }
+        }
+        if is_unsafe_block(code) && !has_safety_comment(&lines, i) {
+            problems.push(format!(
+                "{rel}:{}: `unsafe` block without a `// SAFETY:` comment above it",
+                i + 1
+            ));
+        }
+    }
+    let crate_root = rel.ends_with("src/lib.rs") || rel.ends_with("src/main.rs");
+    let krate = rel.split('/').next().unwrap_or("");
+    let forbid = ["#![forbid(", "unsafe_code)]"].concat();
+    if crate_root && !UNSAFE_ALLOWED.contains(&krate) && !text.contains(&forbid) {
+        problems.push(format!("{rel}: crate root must say {forbid}"));
+    }
+    problems
+}
+
+fn is_unsafe_block(code: &str) -> bool {
+    let kw = ["unsafe", " {"].concat();
+    let kw2 = ["unsafe", "{"].concat();
+    (code.contains(&kw) || code.contains(&kw2))
+        && !code.contains("unsafe fn")
+        && !code.contains("unsafe impl")
+        && !code.contains("unsafe extern")
+}
+
+/// A `// SAFETY:` comment on the same line or in the comment lines just above
+/// (skipping attributes and the start of the enclosing statement).
+fn has_safety_comment(lines: &[&str], i: usize) -> bool {
+    let marker = ["SAFETY", ":"].concat();
+    if lines[i].contains(&marker) {
+        return true;
+    }
+    let mut j = i;
+    let mut looked = 0;
+    while j > 0 && looked < 12 {
+        j -= 1;
+        looked += 1;
+        let t = lines[j].trim();
+        if t.contains(&marker) {
+            return true;
+        }
+        let comment = t.starts_with("//");
+        let continuation = t.starts_with("#[") || t.is_empty();
+        if !comment && !continuation {
+            return false;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_is_tidy() {
+        run(&crate::util::workspace_root()).unwrap();
+    }
+
+    #[test]
+    fn finds_each_kind_of_problem() {
+        let unsafe_block = ["let x = unsa", "fe { f() };"].concat();
+        let text = format!("fn main() {{}}\n{unsafe_block}\n");
+        let p = check_file("locks/src/x.rs", &text);
+        assert!(p.iter().any(|m| m.contains("`//!` doc")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("SAFETY")), "{p:?}");
+        let banned = ["//! doc\nfn f() { ", "todo", "!() }\n"].concat();
+        let p = check_file("config/src/y.rs", &banned);
+        assert!(p.iter().any(|m| m.contains("not allowed")), "{p:?}");
+    }
+
+    #[test]
+    fn accepts_a_documented_unsafe_block() {
+        let text = [
+            "//! doc\n// SAFETY: the pointer is valid\nlet x = unsa",
+            "fe { f() };\n",
+        ]
+        .concat();
+        assert!(check_file("locks/src/x.rs", &text).is_empty());
+    }
+
+    #[test]
+    fn crate_roots_must_forbid_unsafe() {
+        let p = check_file("events/src/lib.rs", "//! doc\n");
+        assert!(p.iter().any(|m| m.contains("forbid")), "{p:?}");
+        assert!(check_file("locks/src/lib.rs", "//! doc\n").is_empty());
+    }
+}
