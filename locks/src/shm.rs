@@ -1,0 +1,679 @@
+//! `ShmLockManager`: locks in a POSIX shared-memory segment, shared by every
+//! process that opens the same name.
+//!
+//! Layout (version 1), after podman's `shm_lock.c` with oxpod's additions;
+//! `M` is `size_of::<pthread_mutex_t>()` (40 on glibc x86_64):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | u16 | magic `0x87D1` |
+//! | 2 | u16 | layout version (podman leaves 0 here) |
+//! | 4 | u32 | `M`, so a build with another libc refuses the segment |
+//! | 8 | M | segment mutex, guarding every bitmap |
+//! | 8+M | u32 | number of groups |
+//! | 12+M | u32 | number of locks (groups × 32) |
+//! | H = 16+M rounded to 8 | groups × G | groups: u32 bitmap, padding to the mutex alignment, 32 mutexes |
+//! | H + groups × G | locks × 4 | holder table: pid holding each lock, 0 when free |
+//!
+//! Lock `i` is bit `i % 32` (least significant first) and mutex `i % 32` of
+//! group `i / 32`. With glibc on x86_64, 2048 locks take 56 + 64 × 1288 +
+//! 2048 × 4 = 90,680 bytes.
+//!
+//! Every mutex is process-shared, robust and error-checking. The magic is
+//! written last, so an opener never uses a half-initialised segment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::error::{Error, Result};
+use crate::lock::{Backend, Lock, Taken, Wait};
+use crate::sys::{self, Acquired, MUTEX_ALIGN, MUTEX_SIZE, Mapping, RawMutex};
+use crate::{LOCKS_PER_GROUP, LockManager, MAX_LOCKS};
+
+/// First two bytes of every lock segment (podman's value).
+pub const MAGIC: u16 = 0x87D1;
+
+/// Version of the segment layout this build reads and writes.
+pub const LAYOUT_VERSION: u16 = 1;
+
+const fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+const OFF_MAGIC: usize = 0;
+const OFF_VERSION: usize = 2;
+const OFF_MUTEX_SIZE: usize = 4;
+const OFF_SEGMENT_LOCK: usize = 8;
+const OFF_NUM_GROUPS: usize = 8 + MUTEX_SIZE;
+const OFF_NUM_LOCKS: usize = 12 + MUTEX_SIZE;
+/// Size of the header; the groups start here.
+const HEADER_SIZE: usize = round_up(16 + MUTEX_SIZE, 8);
+/// Offset of the first mutex inside a group.
+const GROUP_MUTEXES: usize = round_up(4, MUTEX_ALIGN);
+/// Size of one group.
+const GROUP_SIZE: usize = round_up(GROUP_MUTEXES + LOCKS_PER_GROUP as usize * MUTEX_SIZE, 8);
+/// Bytes per holder-table entry.
+const HOLDER_SIZE: usize = 4;
+
+// Every field is aligned and the header holds all of its fields.
+const _: () = assert!(OFF_NUM_LOCKS + 4 <= HEADER_SIZE);
+const _: () =
+    assert!(GROUP_MUTEXES.is_multiple_of(MUTEX_ALIGN) && GROUP_SIZE.is_multiple_of(MUTEX_ALIGN));
+
+/// Size in bytes of a segment with `groups` groups.
+fn segment_size(groups: usize) -> usize {
+    HEADER_SIZE + groups * (GROUP_SIZE + LOCKS_PER_GROUP as usize * HOLDER_SIZE)
+}
+
+/// How long `open` waits for a segment another process is still creating.
+const INIT_WAIT: Duration = Duration::from_millis(500);
+const INIT_POLL: Duration = Duration::from_millis(5);
+
+/// A mapped, validated segment. Handles keep it mapped through an `Arc`.
+pub(crate) struct Segment {
+    name: String,
+    map: Mapping,
+    num_locks: u32,
+    holders_off: usize,
+}
+
+impl Segment {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn num_groups(&self) -> usize {
+        (self.num_locks / LOCKS_PER_GROUP) as usize
+    }
+
+    fn segment_mutex(&self) -> RawMutex<'_> {
+        self.map.mutex_at(OFF_SEGMENT_LOCK)
+    }
+
+    fn bitmap(&self, group: usize) -> &AtomicU32 {
+        self.map.u32_at(HEADER_SIZE + group * GROUP_SIZE)
+    }
+
+    /// The mutex of lock `id`; `id` must be below `num_locks`.
+    fn mutex(&self, id: u32) -> RawMutex<'_> {
+        let group = (id / LOCKS_PER_GROUP) as usize;
+        let slot = (id % LOCKS_PER_GROUP) as usize;
+        self.map
+            .mutex_at(HEADER_SIZE + group * GROUP_SIZE + GROUP_MUTEXES + slot * MUTEX_SIZE)
+    }
+
+    /// The holder-table entry of lock `id`; `id` must be below `num_locks`.
+    fn holder(&self, id: u32) -> &AtomicI32 {
+        self.map
+            .i32_at(self.holders_off + id as usize * HOLDER_SIZE)
+    }
+
+    fn check(&self, id: u32) -> Result<()> {
+        if id >= self.num_locks {
+            return Err(Error::IdOutOfRange {
+                id,
+                capacity: self.num_locks,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn holder_of(&self, id: u32) -> Option<i32> {
+        if id >= self.num_locks {
+            return None;
+        }
+        let pid = self.holder(id).load(Ordering::Relaxed);
+        (pid != 0).then_some(pid)
+    }
+
+    /// Runs `f` holding the segment mutex (recovering it if a process died
+    /// holding it: bitmap words are single stores, so they stay consistent).
+    fn with_segment_lock<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+        let mutex = self.segment_mutex();
+        let target = || format!("the segment lock of {}", self.name);
+        match mutex.lock() {
+            Ok(Acquired::Clean) => {}
+            Ok(Acquired::OwnerDied) => {
+                tracing::warn!(segment = %self.name, "a process died holding the segment lock; recovered it");
+                if let Err(source) = mutex.consistent() {
+                    let _ = mutex.unlock();
+                    return Err(Error::Mutex {
+                        op: "recover",
+                        target: target(),
+                        source,
+                    });
+                }
+            }
+            Err(source) => {
+                return Err(Error::Mutex {
+                    op: "lock",
+                    target: target(),
+                    source,
+                });
+            }
+        }
+        let out = f();
+        mutex.unlock().map_err(|source| Error::Mutex {
+            op: "unlock",
+            target: target(),
+            source,
+        })?;
+        Ok(out)
+    }
+
+    pub(crate) fn acquire(&self, id: u32, wait: Wait) -> Result<Option<Taken>> {
+        self.check(id)?;
+        let mutex = self.mutex(id);
+        let res = match wait {
+            Wait::Block => mutex.lock().map(Some),
+            Wait::Try => mutex.try_lock(),
+            Wait::Timeout(timeout) => mutex.lock_timeout(timeout),
+        };
+        let holder = self.holder(id);
+        let me = sys::current_pid();
+        match res {
+            Ok(None) => Ok(None),
+            Ok(Some(Acquired::Clean)) => {
+                holder.store(me, Ordering::Relaxed);
+                Ok(Some(Taken::default()))
+            }
+            Ok(Some(Acquired::OwnerDied)) => {
+                let dead = holder.load(Ordering::Relaxed);
+                let dead_pid = (dead != 0).then_some(dead);
+                if let Err(source) = mutex.consistent() {
+                    let _ = mutex.unlock();
+                    return Err(Error::Mutex {
+                        op: "recover",
+                        target: format!("lock {id}"),
+                        source,
+                    });
+                }
+                holder.store(me, Ordering::Relaxed);
+                match dead_pid {
+                    Some(pid) => tracing::warn!(
+                        lock = id,
+                        dead_pid = pid,
+                        "lock {id} was held by process {pid}, which died; recovered it"
+                    ),
+                    None => tracing::warn!(
+                        lock = id,
+                        "lock {id} was held by a process that died; recovered it"
+                    ),
+                }
+                Ok(Some(Taken {
+                    owner_died: true,
+                    dead_pid,
+                }))
+            }
+            Err(Errno::EDEADLK) => Err(Error::WouldDeadlock { id }),
+            Err(Errno::ENOTRECOVERABLE) => Err(Error::NotRecoverable { id }),
+            Err(source) => Err(Error::Mutex {
+                op: "lock",
+                target: format!("lock {id}"),
+                source,
+            }),
+        }
+    }
+
+    pub(crate) fn release(&self, id: u32) -> Result<()> {
+        self.check(id)?;
+        let holder = self.holder(id);
+        let before = holder.swap(0, Ordering::Relaxed);
+        match self.mutex(id).unlock() {
+            Ok(()) => Ok(()),
+            Err(Errno::EPERM) => {
+                // Not ours: put back whatever the real holder recorded.
+                let _ = holder.compare_exchange(0, before, Ordering::Relaxed, Ordering::Relaxed);
+                Err(Error::NotHeld { id })
+            }
+            Err(source) => Err(Error::Mutex {
+                op: "unlock",
+                target: format!("lock {id}"),
+                source,
+            }),
+        }
+    }
+}
+
+/// Locks in a POSIX shared-memory segment, shared by all processes that
+/// open the same name. Cheap to clone; the mapping lives until the manager
+/// and every [`Lock`] handle from it are dropped.
+#[derive(Clone)]
+pub struct ShmLockManager {
+    seg: Arc<Segment>,
+}
+
+impl fmt::Debug for ShmLockManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShmLockManager")
+            .field("name", &self.seg.name)
+            .field("capacity", &self.seg.num_locks)
+            .finish()
+    }
+}
+
+/// Checks a segment name: `/` then 1 to 254 characters, none of them `/` or NUL.
+fn check_name(name: &str) -> Result<()> {
+    let bad = |reason| {
+        Err(Error::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    let Some(rest) = name.strip_prefix('/') else {
+        return bad("it must start with '/'");
+    };
+    if rest.is_empty() || rest == "." || rest == ".." {
+        return bad("it needs a name after the '/'");
+    }
+    if rest.len() > 254 {
+        return bad("it is longer than 255 bytes");
+    }
+    if rest.contains(['/', '\0']) {
+        return bad("it must not contain '/' after the first character or NUL");
+    }
+    Ok(())
+}
+
+/// Number of groups for `n` locks, checking the bounds.
+fn groups_for(n: u32) -> Result<u32> {
+    if n == 0 {
+        return Err(Error::ZeroLocks);
+    }
+    if n > MAX_LOCKS {
+        return Err(Error::TooManyLocks {
+            requested: n,
+            max: MAX_LOCKS,
+        });
+    }
+    Ok(n.div_ceil(LOCKS_PER_GROUP))
+}
+
+impl ShmLockManager {
+    /// Creates segment `name` (`/something`) with `n` locks rounded up to a
+    /// multiple of 32, exclusively and with mode 0600, all locks free.
+    /// [`Error::SegmentExists`] when it exists. Nothing is left behind on failure.
+    pub fn create(name: &str, n: u32) -> Result<Self> {
+        check_name(name)?;
+        let groups = groups_for(n)?;
+        let fd = nix::sys::mman::shm_open(
+            name,
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )
+        .map_err(|source| match source {
+            Errno::EEXIST => Error::SegmentExists {
+                name: name.to_owned(),
+            },
+            source => Error::Segment {
+                op: "create",
+                name: name.to_owned(),
+                source,
+            },
+        })?;
+        let made = Self::init(name, &fd, groups);
+        if made.is_err()
+            && let Err(errno) = nix::sys::mman::shm_unlink(name)
+        {
+            tracing::warn!(segment = name, %errno, "failed to remove a half-created lock segment");
+        }
+        made
+    }
+
+    fn init(name: &str, fd: &OwnedFd, groups: u32) -> Result<Self> {
+        let seg_err = |op| {
+            move |source| Error::Segment {
+                op,
+                name: name.to_owned(),
+                source,
+            }
+        };
+        let size = segment_size(groups as usize);
+        let len = i64::try_from(size)
+            .map_err(|_| Errno::EFBIG)
+            .map_err(seg_err("size"))?;
+        nix::unistd::ftruncate(fd.as_fd(), len).map_err(seg_err("size"))?;
+        let map = Mapping::map_shared(fd.as_fd(), size).map_err(seg_err("map"))?;
+        let num_locks = groups * LOCKS_PER_GROUP;
+        let seg = Segment {
+            name: name.to_owned(),
+            map,
+            num_locks,
+            holders_off: HEADER_SIZE + groups as usize * GROUP_SIZE,
+        };
+        // ftruncate zero-filled the bitmaps and the holder table.
+        seg.segment_mutex()
+            .init()
+            .map_err(seg_err("initialise the mutexes of"))?;
+        for id in 0..num_locks {
+            seg.mutex(id)
+                .init()
+                .map_err(seg_err("initialise the mutexes of"))?;
+        }
+        seg.map
+            .u16_at(OFF_VERSION)
+            .store(LAYOUT_VERSION, Ordering::Relaxed);
+        seg.map
+            .u32_at(OFF_MUTEX_SIZE)
+            .store(MUTEX_SIZE as u32, Ordering::Relaxed);
+        seg.map
+            .u32_at(OFF_NUM_GROUPS)
+            .store(groups, Ordering::Relaxed);
+        seg.map
+            .u32_at(OFF_NUM_LOCKS)
+            .store(num_locks, Ordering::Relaxed);
+        // Published last: an opener that sees the magic sees everything above.
+        seg.map.u16_at(OFF_MAGIC).store(MAGIC, Ordering::Release);
+        tracing::debug!(
+            segment = name,
+            locks = num_locks,
+            bytes = size,
+            "created lock segment"
+        );
+        Ok(Self { seg: Arc::new(seg) })
+    }
+
+    /// Opens existing segment `name`, expecting `n` locks (rounded up to a
+    /// multiple of 32). The size is checked with fstat before anything is
+    /// read, then the magic, layout version, mutex size and lock count.
+    pub fn open(name: &str, n: u32) -> Result<Self> {
+        check_name(name)?;
+        let expected = groups_for(n)? * LOCKS_PER_GROUP;
+        let fd =
+            nix::sys::mman::shm_open(name, OFlag::O_RDWR, Mode::empty()).map_err(|source| {
+                match source {
+                    Errno::ENOENT => Error::SegmentMissing {
+                        name: name.to_owned(),
+                    },
+                    source => Error::Segment {
+                        op: "open",
+                        name: name.to_owned(),
+                        source,
+                    },
+                }
+            })?;
+        let seg_err = |op| {
+            move |source| Error::Segment {
+                op,
+                name: name.to_owned(),
+                source,
+            }
+        };
+        // A creator may still be sizing or initialising it: wait a little
+        // while the size is 0 or the magic is not written yet.
+        let started = std::time::Instant::now();
+        let (map, size) = loop {
+            let size = nix::sys::stat::fstat(fd.as_fd())
+                .map_err(seg_err("stat"))?
+                .st_size;
+            let size = u64::try_from(size).unwrap_or(0);
+            let young = started.elapsed() < INIT_WAIT;
+            if size < HEADER_SIZE as u64 {
+                if size == 0 && young {
+                    std::thread::sleep(INIT_POLL);
+                    continue;
+                }
+                return Err(Error::SegmentTooSmall {
+                    name: name.to_owned(),
+                    size,
+                    needed: HEADER_SIZE as u64,
+                });
+            }
+            let len = usize::try_from(size)
+                .map_err(|_| Errno::EFBIG)
+                .map_err(seg_err("map"))?;
+            let map = Mapping::map_shared(fd.as_fd(), len).map_err(seg_err("map"))?;
+            if map.u16_at(OFF_MAGIC).load(Ordering::Acquire) == 0 && young {
+                drop(map);
+                std::thread::sleep(INIT_POLL);
+                continue;
+            }
+            break (map, size);
+        };
+        let magic = map.u16_at(OFF_MAGIC).load(Ordering::Acquire);
+        if magic != MAGIC {
+            return Err(Error::BadMagic {
+                name: name.to_owned(),
+                found: magic,
+                expected: MAGIC,
+            });
+        }
+        let version = map.u16_at(OFF_VERSION).load(Ordering::Relaxed);
+        if version != LAYOUT_VERSION {
+            return Err(Error::LayoutVersion {
+                name: name.to_owned(),
+                found: version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        let mutex_size = map.u32_at(OFF_MUTEX_SIZE).load(Ordering::Relaxed);
+        if mutex_size as usize != MUTEX_SIZE {
+            return Err(Error::MutexSize {
+                name: name.to_owned(),
+                found: mutex_size,
+                expected: MUTEX_SIZE as u32,
+            });
+        }
+        let groups = map.u32_at(OFF_NUM_GROUPS).load(Ordering::Relaxed);
+        let found = map.u32_at(OFF_NUM_LOCKS).load(Ordering::Relaxed);
+        if groups == 0
+            || groups > MAX_LOCKS / LOCKS_PER_GROUP
+            || groups.checked_mul(LOCKS_PER_GROUP) != Some(found)
+        {
+            return Err(Error::Corrupt {
+                name: name.to_owned(),
+                reason: format!("{groups} groups cannot hold {found} locks"),
+            });
+        }
+        if found != expected {
+            return Err(Error::CountMismatch {
+                name: name.to_owned(),
+                expected,
+                found,
+            });
+        }
+        let needed = segment_size(groups as usize) as u64;
+        if size < needed {
+            return Err(Error::SegmentTooSmall {
+                name: name.to_owned(),
+                size,
+                needed,
+            });
+        }
+        tracing::debug!(segment = name, locks = found, "opened lock segment");
+        Ok(Self {
+            seg: Arc::new(Segment {
+                name: name.to_owned(),
+                map,
+                num_locks: found,
+                holders_off: HEADER_SIZE + groups as usize * GROUP_SIZE,
+            }),
+        })
+    }
+
+    /// Opens segment `name`, creating it when it does not exist (also when
+    /// another process creates it at the same moment).
+    pub fn open_or_create(name: &str, n: u32) -> Result<Self> {
+        match Self::open(name, n) {
+            Err(Error::SegmentMissing { .. }) => match Self::create(name, n) {
+                Err(Error::SegmentExists { .. }) => Self::open(name, n),
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    /// Removes segment `name`: `Ok(true)` when it existed, `Ok(false)` when
+    /// not. Processes that have it open keep using the old one, so only do
+    /// this when no other oxpod process runs (renumber).
+    pub fn remove(name: &str) -> Result<bool> {
+        check_name(name)?;
+        match nix::sys::mman::shm_unlink(name) {
+            Ok(()) => Ok(true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(source) => Err(Error::Segment {
+                op: "remove",
+                name: name.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// The segment name.
+    pub fn name(&self) -> &str {
+        &self.seg.name
+    }
+
+    fn handle(&self, id: u32) -> Lock {
+        Lock::new(id, Backend::Shm(Arc::clone(&self.seg)))
+    }
+}
+
+impl LockManager for ShmLockManager {
+    fn allocate(&self) -> Result<Lock> {
+        let seg = &self.seg;
+        let id = seg.with_segment_lock(|| {
+            (0..seg.num_groups()).find_map(|group| {
+                let bitmap = seg.bitmap(group);
+                let bits = bitmap.load(Ordering::Relaxed);
+                if bits == u32::MAX {
+                    return None;
+                }
+                let bit = bits.trailing_ones();
+                bitmap.store(bits | (1 << bit), Ordering::Relaxed);
+                Some(group as u32 * LOCKS_PER_GROUP + bit)
+            })
+        })?;
+        match id {
+            Some(id) => Ok(self.handle(id)),
+            None => Err(Error::Exhausted {
+                capacity: seg.num_locks,
+            }),
+        }
+    }
+
+    fn retrieve(&self, id: u32) -> Result<Lock> {
+        self.seg.check(id)?;
+        Ok(self.handle(id))
+    }
+
+    fn allocate_given(&self, id: u32) -> Result<Lock> {
+        let seg = &self.seg;
+        seg.check(id)?;
+        let bitmap = seg.bitmap((id / LOCKS_PER_GROUP) as usize);
+        let mask = 1u32 << (id % LOCKS_PER_GROUP);
+        let fresh = seg.with_segment_lock(|| {
+            let bits = bitmap.load(Ordering::Relaxed);
+            bitmap.store(bits | mask, Ordering::Relaxed);
+            bits & mask == 0
+        })?;
+        if !fresh {
+            return Err(Error::AlreadyAllocated { id });
+        }
+        Ok(self.handle(id))
+    }
+
+    fn free(&self, id: u32) -> Result<()> {
+        let seg = &self.seg;
+        seg.check(id)?;
+        let bitmap = seg.bitmap((id / LOCKS_PER_GROUP) as usize);
+        let mask = 1u32 << (id % LOCKS_PER_GROUP);
+        let was_set = seg.with_segment_lock(|| {
+            let bits = bitmap.load(Ordering::Relaxed);
+            bitmap.store(bits & !mask, Ordering::Relaxed);
+            bits & mask != 0
+        })?;
+        if !was_set {
+            return Err(Error::NotAllocated { id });
+        }
+        Ok(())
+    }
+
+    fn free_all(&self) -> Result<()> {
+        let seg = &self.seg;
+        seg.with_segment_lock(|| {
+            for group in 0..seg.num_groups() {
+                seg.bitmap(group).store(0, Ordering::Relaxed);
+            }
+        })
+    }
+
+    fn capacity(&self) -> u32 {
+        self.seg.num_locks
+    }
+
+    fn available(&self) -> Result<u32> {
+        let seg = &self.seg;
+        seg.with_segment_lock(|| {
+            (0..seg.num_groups())
+                .map(|group| seg.bitmap(group).load(Ordering::Relaxed).count_zeros())
+                .sum()
+        })
+    }
+
+    fn allocated(&self) -> Result<Vec<u32>> {
+        let seg = &self.seg;
+        seg.with_segment_lock(|| {
+            let mut ids = Vec::new();
+            for group in 0..seg.num_groups() {
+                let bits = seg.bitmap(group).load(Ordering::Relaxed);
+                let base = group as u32 * LOCKS_PER_GROUP;
+                ids.extend(
+                    (0..LOCKS_PER_GROUP)
+                        .filter(|bit| bits & (1 << bit) != 0)
+                        .map(|bit| base + bit),
+                );
+            }
+            ids
+        })
+    }
+
+    fn holders(&self) -> Result<BTreeMap<u32, i32>> {
+        let seg = &self.seg;
+        Ok((0..seg.num_locks)
+            .filter_map(|id| seg.holder_of(id).map(|pid| (id, pid)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_podman_on_glibc_x86_64() {
+        if cfg!(all(target_arch = "x86_64", target_env = "gnu")) {
+            assert_eq!(MUTEX_SIZE, 40);
+            assert_eq!(HEADER_SIZE, 56);
+            assert_eq!(GROUP_SIZE, 1288);
+            assert_eq!(segment_size(64), 56 + 64 * 1288 + 2048 * 4);
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for bad in ["", "oxpod", "/", "/a/b", "/..", "/a\0b"] {
+            assert!(
+                matches!(check_name(bad), Err(Error::InvalidName { .. })),
+                "{bad:?}"
+            );
+        }
+        check_name("/oxpod_lock").unwrap();
+        check_name(&crate::rootless_segment_name(1000)).unwrap();
+        assert!(matches!(groups_for(0), Err(Error::ZeroLocks)));
+        assert!(matches!(
+            groups_for(MAX_LOCKS + 1),
+            Err(Error::TooManyLocks { .. })
+        ));
+        assert_eq!(groups_for(7).unwrap(), 1);
+        assert_eq!(groups_for(33).unwrap(), 2);
+    }
+}
