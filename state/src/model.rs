@@ -1,0 +1,346 @@
+//! The records the state stores: containers, pods and the database
+//! configuration. All are JSON with `#[serde(default)]`, so a field added in
+//! a later release reads as its default from an older record.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The lifecycle status of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Created in the state, nothing created in the OCI runtime yet.
+    #[default]
+    Configured,
+    /// Created in the OCI runtime, not started.
+    Created,
+    /// Its process is running.
+    Running,
+    /// Stopped by the runtime, may be started again.
+    Stopped,
+    /// Frozen by the OCI runtime.
+    Paused,
+    /// Its process has exited.
+    Exited,
+    /// Being removed; a crash here leaves it for cleanup.
+    Removing,
+}
+
+impl ContainerStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [ContainerStatus; 7] = [
+        ContainerStatus::Configured,
+        ContainerStatus::Created,
+        ContainerStatus::Running,
+        ContainerStatus::Stopped,
+        ContainerStatus::Paused,
+        ContainerStatus::Exited,
+        ContainerStatus::Removing,
+    ];
+
+    /// The lower-case name (`running`, ...), as shown to users and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Configured => "configured",
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Stopped => "stopped",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Exited => "exited",
+            ContainerStatus::Removing => "removing",
+        }
+    }
+}
+
+impl fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing a [`ContainerStatus`] from a string.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown container state: {0}")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for ContainerStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ContainerStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_string()))
+    }
+}
+
+/// What a container is, fixed at creation.
+///
+/// Only [`crate::State::rewrite_container_config`] changes it later, and it
+/// may not change the id, name, namespace, pod or dependencies.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerConfig {
+    /// 64 lower-case hex characters (any string without `/` is accepted).
+    pub id: String,
+    /// Unique across containers and pods; `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+    pub name: String,
+    /// The namespace ("" for none).
+    pub namespace: String,
+    /// The id of the pod it belongs to.
+    pub pod: Option<String>,
+    /// Its lock number in the lock manager.
+    pub lock_id: u32,
+    /// The root filesystem directory it runs from.
+    pub rootfs: PathBuf,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// Environment, `KEY=value` each.
+    pub env: Vec<String>,
+    /// The working directory inside the container ("" for the default `/`).
+    pub working_dir: String,
+    /// The user (`uid[:gid]` or a name; "" for root).
+    pub user: String,
+    /// The hostname ("" for the short id).
+    pub hostname: String,
+    /// Whether it gets a terminal.
+    pub terminal: bool,
+    /// Whether its stdin is kept open.
+    pub interactive: bool,
+    /// Remove it when it exits (`--rm`).
+    pub auto_remove: bool,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// OCI annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// The OCI runtime's name ("" for the default).
+    pub oci_runtime: String,
+    /// The signal that stops it (15 = SIGTERM).
+    pub stop_signal: u32,
+    /// Seconds to wait after `stop_signal` before SIGKILL.
+    pub stop_timeout: u32,
+    /// Where conmon writes its output.
+    pub log_path: PathBuf,
+    /// Ids of containers it depends on (they must exist when it is added).
+    pub dependencies: Vec<String>,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// What changes while a container lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerState {
+    /// Its status.
+    pub status: ContainerStatus,
+    /// The pid of its main process while it runs.
+    pub pid: Option<u32>,
+    /// The pid of its conmon.
+    pub conmon_pid: Option<u32>,
+    /// The exit code of its last run (valid when `exited`).
+    pub exit_code: i32,
+    /// Whether it has run and exited (exit code and finish time are valid).
+    pub exited: bool,
+    /// Whether the kernel's OOM killer ended its last run.
+    pub oom_killed: bool,
+    /// Whether the user stopped it (restart policies ignore it then).
+    pub stopped_by_user: bool,
+    /// How often a restart policy restarted it.
+    pub restart_count: u32,
+    /// When it last started.
+    pub started_at: Option<Timestamp>,
+    /// When it last exited.
+    pub finished_at: Option<Timestamp>,
+    /// Its per-boot run directory (under the tmp dir).
+    pub run_dir: Option<PathBuf>,
+    /// Its OCI bundle directory (holds `config.json`).
+    pub bundle_path: Option<PathBuf>,
+}
+
+impl ContainerState {
+    /// Reset the per-boot fields after a reboot (libpod-spec §3.8): no pids,
+    /// status `configured` unless it exited (or is being removed), not
+    /// stopped by the user, no restarts. Exit code, OOM flag and times are kept.
+    pub fn reset_for_reboot(&mut self) {
+        self.pid = None;
+        self.conmon_pid = None;
+        if !matches!(
+            self.status,
+            ContainerStatus::Exited | ContainerStatus::Removing
+        ) {
+            self.status = ContainerStatus::Configured;
+        }
+        self.stopped_by_user = false;
+        self.restart_count = 0;
+    }
+}
+
+/// A container: its config and its state, read in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Container {
+    /// Fixed at creation.
+    pub config: ContainerConfig,
+    /// Changes while it lives.
+    pub state: ContainerState,
+}
+
+/// What a pod is, fixed at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PodConfig {
+    /// 64 lower-case hex characters (any string without `/` is accepted).
+    pub id: String,
+    /// Unique across containers and pods.
+    pub name: String,
+    /// The namespace ("" for none).
+    pub namespace: String,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// The cgroup parent ("" for the default).
+    pub cgroup_parent: String,
+    /// Whether its containers share the pod's cgroup.
+    pub shares_cgroup: bool,
+    /// Linux namespaces its containers share (`ipc`, `net`, `uts`, ...).
+    pub shared_namespaces: Vec<String>,
+    /// Whether it has an infra container.
+    pub infra: bool,
+    /// Its lock number in the lock manager.
+    pub lock_id: u32,
+    /// When it was created.
+    pub created: Timestamp,
+}
+
+/// What changes while a pod lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PodState {
+    /// Its cgroup path (per boot; cleared by refresh).
+    pub cgroup_path: String,
+    /// The id of its infra container.
+    pub infra_container_id: Option<String>,
+}
+
+/// A pod: its config and its state.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Pod {
+    /// Fixed at creation.
+    pub config: PodConfig,
+    /// Changes while it lives.
+    pub state: PodState,
+}
+
+/// The settings of the oxpod that created the database. An empty value
+/// means "not set" (use the stored or the default value).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DbConfig {
+    /// The operating system (`linux`).
+    pub os: String,
+    /// The static dir (holds the database).
+    pub static_dir: PathBuf,
+    /// The per-boot tmp dir.
+    pub tmp_dir: PathBuf,
+    /// Where named volumes live.
+    pub volume_path: PathBuf,
+    /// Storage graph root (kept for compatibility).
+    pub graph_root: PathBuf,
+    /// Storage run root (kept for compatibility).
+    pub run_root: PathBuf,
+    /// Storage graph driver (kept for compatibility).
+    pub graph_driver: String,
+}
+
+/// A record that could not be read and was left out of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Where it is stored, e.g. `containers/<id>`.
+    pub key: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// The result of listing: the records that decoded, and those that did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<T> {
+    /// Records that decoded, sorted by id.
+    pub items: Vec<T>,
+    /// Records that did not decode (each also logged as a warning).
+    pub skipped: Vec<Skipped>,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Listing {
+            items: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_through_strings_and_json() {
+        for st in ContainerStatus::ALL {
+            assert_eq!(st.to_string().parse::<ContainerStatus>(), Ok(st));
+            let json = serde_json::to_string(&st).unwrap();
+            assert_eq!(json, format!("\"{st}\""));
+        }
+        assert_eq!(
+            "sleeping"
+                .parse::<ContainerStatus>()
+                .unwrap_err()
+                .to_string(),
+            "unknown container state: sleeping"
+        );
+    }
+
+    #[test]
+    fn missing_fields_read_as_defaults() {
+        let c: Container = serde_json::from_str(r#"{"config":{"id":"a","name":"b"}}"#).unwrap();
+        assert_eq!(c.config.id, "a");
+        assert_eq!(c.state.status, ContainerStatus::Configured);
+        let c: Container =
+            serde_json::from_str(r#"{"config":{"id":"a","future_field":1},"state":{}}"#).unwrap();
+        assert_eq!(c.config.name, "");
+    }
+
+    #[test]
+    fn reboot_reset_keeps_exit_information() {
+        let t = Timestamp::from_second(1_700_000_000).unwrap();
+        let mut s = ContainerState {
+            status: ContainerStatus::Running,
+            pid: Some(4),
+            conmon_pid: Some(3),
+            exit_code: 2,
+            exited: true,
+            stopped_by_user: true,
+            restart_count: 5,
+            started_at: Some(t),
+            finished_at: Some(t),
+            ..Default::default()
+        };
+        s.reset_for_reboot();
+        assert_eq!(s.status, ContainerStatus::Configured);
+        assert_eq!((s.pid, s.conmon_pid), (None, None));
+        assert_eq!((s.exit_code, s.exited), (2, true));
+        assert_eq!((s.started_at, s.finished_at), (Some(t), Some(t)));
+        assert!(!s.stopped_by_user);
+        assert_eq!(s.restart_count, 0);
+        let mut e = ContainerState {
+            status: ContainerStatus::Exited,
+            ..Default::default()
+        };
+        e.reset_for_reboot();
+        assert_eq!(e.status, ContainerStatus::Exited);
+    }
+}

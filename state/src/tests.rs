@@ -1,0 +1,1 @@
+//! Conformance tests run against both backends.
