@@ -331,6 +331,16 @@ impl Loaded {
         for p in &mut problems {
             p.origin = self.origin(&p.key).cloned();
         }
+        // A derived default is bad only because its source is: report the source once.
+        let bad: Vec<String> = problems.iter().map(|p| p.key.clone()).collect();
+        problems.retain(|p| {
+            let source = match p.key.as_str() {
+                "volume_path" => "static_dir",
+                "events_logfile_path" => "tmp_dir",
+                _ => return true,
+            };
+            p.origin != Some(Origin::Default) || !bad.iter().any(|k| k == source)
+        });
         problems
     }
 
