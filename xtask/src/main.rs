@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ci;
 mod deps;
 mod tidy;
@@ -24,6 +25,7 @@ tasks:
   deps    install runc, conmon and busybox-static when missing (root), else print the command
   tidy    check every .rs file: //! doc first, // SAFETY: on unsafe, no todo!/dbg!/unimplemented!
   layers  check the crate dependency rules with cargo tree
+  bench   oxpod vs podman, same workloads, one run (--quick, --micro; see bench --help)
 ";
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn run(args: Vec<String>) -> Result<()> {
     };
     match task.as_str() {
         "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
         "deps" => deps::run(),
         "tidy" => tidy::run(&util::workspace_root()),
         "layers" => ci::layering_guard(),

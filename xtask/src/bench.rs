@@ -1,0 +1,406 @@
+//! `cargo xtask bench`: the same workloads through oxpod and podman, side by
+//! side, in one run.
+//!
+//! The outer process builds what is needed (a busybox rootfs under
+//! `target/bench/rootfs`, `target/release/oxpod`), finds podman, then
+//! re-executes itself as `unshare -m --propagation private xtask bench
+//! --inner`. The inner process mounts a tmpfs of its own on `/dev/shm`, so
+//! neither engine's lock segment nor any mount touches the host, and runs
+//! every [`workload::WORKLOADS`] row through one [`workload::Runner`] per
+//! engine. Each command is timed as a whole process by [`measure`]. The
+//! markdown table goes to stdout, JSON to `target/bench/`.
+//!
+//! `--micro` instead runs `cargo bench` (criterion) of every crate that has
+//! benches.
+
+mod engine;
+mod measure;
+mod report;
+mod workload;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util::{have, is_root, output, run as sh, workspace_root};
+use engine::{Engine, Tool};
+use report::{Outcome, Report, Row};
+use workload::{Runner, Sizes, WORKLOADS, human};
+
+const USAGE: &str = "\
+usage: cargo xtask bench [--quick] [--runs N] [--only oxpod|podman] [--no-build]
+       cargo xtask bench --micro
+
+  --quick     small N (20/50 containers, 5000 events) for a fast check
+  --runs N    samples per workload (default 7; heavy rows take 3)
+  --only T    run one tool only
+  --no-build  use the existing target/release/oxpod
+  --micro     run the criterion benches of every crate instead
+";
+
+/// Where the inner process finds the tools: a path, or `missing:<reason>`.
+const OXPOD_ENV: &str = "XTASK_BENCH_OXPOD";
+const PODMAN_ENV: &str = "XTASK_BENCH_PODMAN";
+/// The device of the host's `/dev/shm`, to prove the inner one is private.
+const SHM_DEV_ENV: &str = "XTASK_BENCH_HOST_SHM_DEV";
+
+#[derive(Debug, Default)]
+struct Options {
+    quick: bool,
+    micro: bool,
+    runs: Option<usize>,
+    only: Option<Tool>,
+    no_build: bool,
+    inner: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => o.quick = true,
+                "--micro" => o.micro = true,
+                "--no-build" => o.no_build = true,
+                "--inner" => o.inner = true,
+                "--runs" => {
+                    let n = args.next().context("--runs needs a number")?;
+                    o.runs =
+                        Some(n.parse().ok().filter(|&n| n > 0).with_context(|| {
+                            format!("--runs needs a positive number, not `{n}`")
+                        })?);
+                }
+                "--only" => {
+                    o.only = Some(match args.next().map(String::as_str) {
+                        Some("oxpod") => Tool::Oxpod,
+                        Some("podman") => Tool::Podman,
+                        other => bail!("--only takes oxpod or podman, not {other:?}"),
+                    })
+                }
+                "-h" | "--help" => {
+                    print!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown bench option `{other}`\n{USAGE}"),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The options the inner process gets.
+    fn forward(&self) -> Vec<String> {
+        let mut v = vec!["bench".to_owned(), "--inner".to_owned()];
+        if self.quick {
+            v.push("--quick".into());
+        }
+        if let Some(n) = self.runs {
+            v.extend(["--runs".into(), n.to_string()]);
+        }
+        v
+    }
+
+    fn sizes(&self) -> Sizes {
+        let mut sizes = if self.quick {
+            Sizes::QUICK
+        } else {
+            Sizes::FULL
+        };
+        if let Some(n) = self.runs {
+            sizes.runs = n;
+            sizes.heavy_runs = sizes.heavy_runs.min(n);
+        }
+        sizes
+    }
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(("--measure", rest)) = args.split_first().map(|(a, r)| (a.as_str(), r)) {
+        let command = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+        return measure::wrapper(command);
+    }
+    let options = Options::parse(args)?;
+    if options.micro {
+        micro()
+    } else if options.inner {
+        inner(&options)
+    } else {
+        outer(&options)
+    }
+}
+
+fn bench_dir() -> PathBuf {
+    workspace_root().join("target/bench")
+}
+
+/// Prepares the rootfs and the tools, then re-runs itself in a private
+/// mount namespace.
+fn outer(options: &Options) -> Result<()> {
+    if !is_root() {
+        bail!(
+            "the bench needs root: it runs both engines as root inside a private \
+             mount namespace (unshare -m) with its own /dev/shm; try `sudo -E cargo xtask bench`"
+        );
+    }
+    for program in ["unshare", "mount", "umount"] {
+        if !have(program) {
+            bail!("`{program}` is missing (package util-linux / mount)");
+        }
+    }
+    rootfs(&bench_dir().join("rootfs"))?;
+    let wanted = |tool| options.only.is_none_or(|only| only == tool);
+    let oxpod = match wanted(Tool::Oxpod) {
+        true => find_oxpod(options.no_build),
+        false => Err("not asked for (--only podman)".into()),
+    };
+    let podman = match wanted(Tool::Podman) {
+        true => find_podman(),
+        false => Err("not asked for (--only oxpod)".into()),
+    };
+    let encode = |found: Result<PathBuf, String>| match found {
+        Ok(path) => path.into_os_string(),
+        Err(why) => format!("missing:{why}").into(),
+    };
+    let host_shm = std::fs::metadata("/dev/shm").context("no /dev/shm")?.dev();
+    sh(Command::new("unshare")
+        .args(["-m", "--propagation", "private"])
+        .arg(std::env::current_exe()?)
+        .args(options.forward())
+        .env(OXPOD_ENV, encode(oxpod))
+        .env(PODMAN_ENV, encode(podman))
+        .env(SHM_DEV_ENV, host_shm.to_string()))
+}
+
+/// A busybox root filesystem: `bin/busybox` and the applets the workloads use.
+fn rootfs(dir: &Path) -> Result<()> {
+    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .context("busybox is missing: run `cargo xtask deps` (busybox-static)")?;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    std::fs::copy(busybox, bin.join("busybox"))
+        .with_context(|| format!("cannot copy {busybox} into {}", bin.display()))?;
+    for applet in ["sh", "echo", "sleep", "true", "cat"] {
+        let link = bin.join(applet);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink("busybox", &link)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds `target/release/oxpod` (unless `no_build`) and checks it works.
+fn find_oxpod(no_build: bool) -> Result<PathBuf, String> {
+    if !no_build {
+        sh(Command::new("cargo").args(["build", "--release", "-j2", "-p", "oxpod"]))
+            .map_err(|e| format!("cannot build it: {e:#}"))?;
+    }
+    let binary = workspace_root().join("target/release/oxpod");
+    if !binary.is_file() {
+        return Err(format!("{} does not exist", binary.display()));
+    }
+    match output(Command::new(&binary).arg("version")) {
+        Ok(v) if !v.trim().is_empty() => Ok(binary),
+        Ok(_) => Err(format!(
+            "`{} version` printed nothing: the CLI is not there yet",
+            binary.display()
+        )),
+        Err(e) => Err(format!("`oxpod version` failed: {e:#}")),
+    }
+}
+
+fn find_podman() -> Result<PathBuf, String> {
+    if !have("podman") {
+        return Err(
+            "podman is not installed (no `podman` on PATH); oxpod's figures are shown alone".into(),
+        );
+    }
+    Ok(PathBuf::from("podman"))
+}
+
+/// Reads a tool's location from the outer process.
+fn tool_from_env(var: &str) -> Result<PathBuf, String> {
+    match std::env::var(var) {
+        Err(_) => Err(format!(
+            "{var} is not set (run `cargo xtask bench`, not --inner)"
+        )),
+        Ok(v) => match v.strip_prefix("missing:") {
+            Some(why) => Err(why.to_owned()),
+            None => Ok(PathBuf::from(v)),
+        },
+    }
+}
+
+/// Gives this mount namespace its own `/dev/shm` and proves it is not the host's.
+fn private_shm() -> Result<()> {
+    let host: u64 = std::env::var(SHM_DEV_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .context("--inner is only for the bench's own re-execution")?;
+    sh(Command::new("mount").args([
+        "-t",
+        "tmpfs",
+        "-o",
+        "mode=1777,size=256m",
+        "xtask-bench-shm",
+        "/dev/shm",
+    ]))?;
+    let dev = std::fs::metadata("/dev/shm")?.dev();
+    let empty = std::fs::read_dir("/dev/shm")?.next().is_none();
+    if dev == host || !empty {
+        bail!("/dev/shm is not a private, empty tmpfs after mounting one; refusing to run");
+    }
+    Ok(())
+}
+
+/// Runs every workload through every available engine and reports.
+fn inner(options: &Options) -> Result<()> {
+    private_shm()?;
+    let dir = bench_dir();
+    let rootfs = dir.join("rootfs");
+    let sizes = options.sizes();
+    let found = [tool_from_env(OXPOD_ENV), tool_from_env(PODMAN_ENV)];
+    let mut engines = Vec::new();
+    let mut versions = [String::new(), String::new()];
+    let mut missing = [None, None];
+    for (i, (tool, found)) in Tool::ALL.into_iter().zip(found).enumerate() {
+        match found {
+            Ok(program) => {
+                versions[i] = output(Command::new(&program).arg("--version"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                engines.push(Engine::new(tool, program, &dir, &rootfs)?);
+            }
+            Err(why) => {
+                eprintln!("xtask: bench: {} not run: {why}", tool.name());
+                missing[i] = Some(why);
+            }
+        }
+    }
+    if engines.is_empty() {
+        bail!("neither oxpod nor podman can be run");
+    }
+    let mut runners: Vec<Runner> = engines.iter().map(|e| Runner::new(e, sizes)).collect();
+    let mut rows = Vec::new();
+    for workload in WORKLOADS {
+        let n = workload.n(&sizes);
+        let mut outcomes = [Outcome::Skipped, Outcome::Skipped];
+        for runner in &mut runners {
+            let tool = runner.engine.tool;
+            let outcome = match runner.samples(workload) {
+                Ok(samples) => {
+                    let stats = measure::Stats::of(&samples);
+                    let median = stats.map_or("—".into(), |s| human(s.median));
+                    eprintln!(
+                        "xtask: bench: {:6} {} N={n}: {median}",
+                        tool.name(),
+                        workload.name
+                    );
+                    Outcome::Samples(samples)
+                }
+                Err(e) => {
+                    eprintln!(
+                        "xtask: bench: {:6} {} N={n}: failed: {e:#}",
+                        tool.name(),
+                        workload.name
+                    );
+                    Outcome::Failed(format!("{e:#}"))
+                }
+            };
+            outcomes[tool as usize] = outcome;
+        }
+        rows.push(Row {
+            workload,
+            n,
+            outcomes,
+        });
+    }
+    for runner in &mut runners {
+        runner.wipe()?;
+    }
+    let report = Report {
+        date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?
+            .trim()
+            .to_owned(),
+        quick: options.quick,
+        sizes,
+        versions,
+        missing,
+        rows,
+    };
+    let path = report.write_json(&dir)?;
+    print!("{}", report.markdown());
+    eprintln!("xtask: bench: JSON in {}", path.display());
+    Ok(())
+}
+
+/// `--micro`: the criterion benches of every crate that has a `benches/` dir.
+fn micro() -> Result<()> {
+    let root = workspace_root();
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&root)? {
+        let dir = entry?.path();
+        if !dir.join("benches").is_dir() {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        let Some(package) = package_name(&manifest) else {
+            continue;
+        };
+        ran += 1;
+        if let Err(e) = sh(Command::new("cargo").args(["bench", "-j2", "-p", package])) {
+            eprintln!("xtask: bench: {e:#}");
+            failed.push(package.to_owned());
+        }
+    }
+    match (ran, failed.is_empty()) {
+        (0, _) => bail!("no crate has a benches/ directory"),
+        (_, true) => Ok(()),
+        (_, false) => bail!("cargo bench failed for {}", failed.join(", ")),
+    }
+}
+
+/// The `name` of a manifest's `[package]` section.
+fn package_name(manifest: &str) -> Option<&str> {
+    let package = manifest.split("[package]").nth(1)?;
+    package
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .find_map(|l| l.trim().strip_prefix("name")?.trim().strip_prefix('='))
+        .map(|v| v.trim().trim_matches('"'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_parse_and_forward() {
+        let o = Options::parse(&args(&["--quick", "--runs", "4", "--only", "podman"])).unwrap();
+        assert!(o.quick && o.only == Some(Tool::Podman));
+        assert_eq!(
+            o.forward(),
+            args(&["bench", "--inner", "--quick", "--runs", "4"])
+        );
+        assert_eq!(o.sizes().runs, 4);
+        assert!(Options::parse(&args(&["--runs", "0"])).is_err());
+        assert!(Options::parse(&args(&["--only", "docker"])).is_err());
+        assert!(Options::parse(&args(&["--fast"])).is_err());
+    }
+
+    #[test]
+    fn package_names() {
+        let m = "[package]\nname = \"oxpod-locks\"\nversion.workspace = true\n\n[dependencies]\nname = \"x\"\n";
+        assert_eq!(package_name(m), Some("oxpod-locks"));
+        assert_eq!(package_name("[workspace]\n"), None);
+    }
+}

@@ -1,0 +1,404 @@
+//! The engines under test, oxpod and podman: how each is invoked, where each
+//! keeps its state, and how its store is wiped, "rebooted" or given an events
+//! log. Both get the same isolation: their own static dir, run root and tmp
+//! dir under `target/bench/<tool>/`, and the private `/dev/shm` of the bench's
+//! mount namespace for their lock segment.
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Lock slots for both tools (podman's default `num_locks`).
+const NUM_LOCKS: &str = "2048";
+
+/// podman's defaults that would make the comparison unfair or touch the
+/// host: event-log rotation off, cgroupfs, runc, the same lock count.
+const PODMAN_CONF: &str = "\
+[engine]
+events_logger = \"file\"
+events_logfile_max_size = \"0\"
+cgroup_manager = \"cgroupfs\"
+runtime = \"runc\"
+num_locks = 2048
+";
+
+/// The two tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Oxpod = 0,
+    Podman = 1,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 2] = [Tool::Oxpod, Tool::Podman];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Oxpod => "oxpod",
+            Tool::Podman => "podman",
+        }
+    }
+
+    /// The prefix of this tool's lock segment names in `/dev/shm`.
+    fn shm_prefix(self) -> &'static str {
+        match self {
+            Tool::Oxpod => "oxpod",
+            Tool::Podman => "libpod",
+        }
+    }
+}
+
+/// One engine command, in the vocabulary both CLIs share.
+#[derive(Debug, Clone, Copy)]
+pub enum Cmd<'a> {
+    Info,
+    Create,
+    Ps,
+    PsJson,
+    Inspect(&'a str),
+    Rm(&'a str),
+    RmAll,
+    RunRmTrue,
+    Events,
+    EventsCreate,
+    Renumber,
+}
+
+/// One engine, set up in its own directory.
+#[derive(Debug)]
+pub struct Engine {
+    pub tool: Tool,
+    program: PathBuf,
+    /// `target/bench/<tool>`: everything the engine writes lives below it,
+    /// except its lock segment in the private `/dev/shm`.
+    dir: PathBuf,
+    rootfs: PathBuf,
+}
+
+impl Engine {
+    pub fn new(tool: Tool, program: PathBuf, bench_dir: &Path, rootfs: &Path) -> Result<Engine> {
+        let engine = Engine {
+            tool,
+            program,
+            dir: bench_dir.join(tool.name()),
+            rootfs: rootfs.to_path_buf(),
+        };
+        std::fs::create_dir_all(&engine.dir)?;
+        if tool == Tool::Podman {
+            std::fs::write(engine.containers_conf(), PODMAN_CONF)?;
+        }
+        Ok(engine)
+    }
+
+    /// The static dir (podman: the storage graph root; libpod's static dir
+    /// is `<root>/libpod`).
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// The per-boot run root (podman: storage's run root).
+    fn runroot(&self) -> PathBuf {
+        self.dir.join("runroot")
+    }
+
+    /// podman's libpod tmp dir; oxpod keeps its per-boot state in the run root.
+    fn tmpdir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
+    fn containers_conf(&self) -> PathBuf {
+        self.dir.join("containers.conf")
+    }
+
+    /// The command line for `cmd`, with this engine's global flags.
+    pub fn command(&self, cmd: Cmd) -> Command {
+        let mut c = Command::new(&self.program);
+        let root = self.root();
+        let runroot = self.runroot();
+        match self.tool {
+            Tool::Oxpod => {
+                c.arg("--root").arg(&root);
+                c.arg("--runroot").arg(&runroot);
+                c.args(["--num-locks", NUM_LOCKS, "--events-backend", "file"]);
+                c.args(["--runtime", "runc", "--cgroup-manager", "cgroupfs"]);
+            }
+            Tool::Podman => {
+                c.env("CONTAINERS_CONF", self.containers_conf());
+                c.arg("--root").arg(&root);
+                c.arg("--runroot").arg(&runroot);
+                c.arg("--tmpdir").arg(self.tmpdir());
+                c.args(["--cgroup-manager=cgroupfs", "--runtime", "runc"]);
+                c.arg("--events-backend=file");
+            }
+        }
+        match cmd {
+            Cmd::Info => c.arg("info"),
+            Cmd::Create => c
+                .arg("create")
+                .args(self.create_flags())
+                .args(self.rootfs_true()),
+            Cmd::Ps => c.args(["ps", "-a"]),
+            Cmd::PsJson => c.args(["ps", "-a", "--format", "json"]),
+            Cmd::Inspect(id) => c.args(["inspect", id]),
+            Cmd::Rm(id) => c.args(["rm", id]),
+            Cmd::RmAll => c.args(["rm", "-a"]),
+            Cmd::RunRmTrue => c
+                .args(["run", "--rm"])
+                .args(self.create_flags())
+                .args(self.rootfs_true()),
+            Cmd::Events => c.args(["events", "--stream=false"]),
+            Cmd::EventsCreate => c.args(["events", "--stream=false", "--filter", "event=create"]),
+            Cmd::Renumber => c.args(["system", "renumber"]),
+        };
+        c
+    }
+
+    /// Flags `create` and `run` need to do what oxpod does: podman's default
+    /// ulimits are raised to the hard limit and its default network for root
+    /// is a bridge (netavark, iptables); oxpod uses the host network.
+    fn create_flags(&self) -> &'static [&'static str] {
+        match self.tool {
+            Tool::Oxpod => &[],
+            Tool::Podman => &[
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
+                "--network",
+                "host",
+            ],
+        }
+    }
+
+    fn rootfs_true(&self) -> [&std::ffi::OsStr; 3] {
+        [
+            "--rootfs".as_ref(),
+            self.rootfs.as_os_str(),
+            "true".as_ref(),
+        ]
+    }
+
+    /// Removes everything the engine stored: static dir, run root, tmp dir
+    /// and lock segment, as if it had never run.
+    pub fn wipe(&self) -> Result<()> {
+        unmount_below(&self.dir)?;
+        for dir in [self.root(), self.runroot(), self.tmpdir()] {
+            remove_dir(&dir)?;
+        }
+        self.remove_lock_segments()?;
+        Ok(())
+    }
+
+    /// A simulated reboot: the per-boot state (run root, tmp dir, lock
+    /// segment) is gone, the static dir stays.
+    pub fn reboot(&self) -> Result<()> {
+        unmount_below(&self.runroot())?;
+        unmount_below(&self.tmpdir())?;
+        remove_dir(&self.runroot())?;
+        remove_dir(&self.tmpdir())?;
+        if self.remove_lock_segments()? == 0 {
+            bail!(
+                "{}: no lock segment named {}* in /dev/shm to remove for the reboot",
+                self.tool.name(),
+                self.tool.shm_prefix()
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes this tool's lock segments from `/dev/shm`. Only ever called
+    /// inside the bench's private mount namespace, whose `/dev/shm` is a
+    /// tmpfs of its own (checked by `bench::private_shm`).
+    fn remove_lock_segments(&self) -> Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir("/dev/shm")? {
+            let entry = entry?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(self.tool.shm_prefix())
+            {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The engine's events log, found where the engine actually wrote it.
+    pub fn events_log(&self) -> Result<PathBuf> {
+        for dir in [self.tmpdir(), self.runroot(), self.root()] {
+            if let Some(found) = find_file(&dir, "events.log") {
+                return Ok(found);
+            }
+        }
+        bail!(
+            "{}: no events.log below {} after a create",
+            self.tool.name(),
+            self.dir.display()
+        )
+    }
+}
+
+/// Writes `count` events in the engine's own format, modelled on `template`,
+/// a real `create` line the engine wrote: a cycle of create, init, start,
+/// died, cleanup, remove per synthetic container, so one event in six is a
+/// `create`. Only `ID`, `Name`, `Status` and `Time` change between lines.
+pub fn write_events_log(path: &Path, template: &str, count: usize) -> Result<()> {
+    const CYCLE: [&str; 6] = ["create", "init", "start", "died", "cleanup", "remove"];
+    let time = field(template, "Time").context("the template event has no Time")?;
+    let (seconds, zone) = split_time(time)
+        .with_context(|| format!("cannot read the event time `{time}` in the template"))?;
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    let mut line = String::new();
+    for i in 0..count {
+        let container = i / CYCLE.len();
+        line.clear();
+        line.push_str(template.trim_end());
+        let id = format!("{container:016x}").repeat(4);
+        set_field(&mut line, "ID", &id)?;
+        set_field(&mut line, "Name", &format!("bench_{container}"))?;
+        set_field(&mut line, "Status", CYCLE[i % CYCLE.len()])?;
+        let mut t = String::new();
+        write!(t, "{seconds}.{:09}{zone}", i % 1_000_000_000)?;
+        set_field(&mut line, "Time", &t)?;
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The string value of `"key":"value"` in a JSON line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    field_range(line, key).map(|r| &line[r])
+}
+
+/// Replaces the string value of `"key":"..."` in a JSON line.
+fn set_field(line: &mut String, key: &str, value: &str) -> Result<()> {
+    let Some(range) = field_range(line, key) else {
+        bail!("the template event has no string field {key}: {line}");
+    };
+    line.replace_range(range, value);
+    Ok(())
+}
+
+/// Where the string value of `"key":"..."` lies in a JSON line (values
+/// written by the engines for these keys contain no escaped quotes).
+fn field_range(line: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let len = line[start..].find('"')?;
+    Some(start..start + len)
+}
+
+/// Splits an RFC 3339 time into whole seconds and zone, dropping any fraction:
+/// `2026-11-28T20:26:21.5Z` gives `("2026-11-28T20:26:21", "Z")`.
+fn split_time(time: &str) -> Option<(&str, &str)> {
+    let t = time.find('T')?;
+    let end = t + time[t..].find(['.', 'Z', '+', '-'])?;
+    let zone_start = end + time[end..].find(|c: char| c != '.' && !c.is_ascii_digit())?;
+    Some((&time[..end], &time[zone_start..]))
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let kind = entry.file_type().ok()?;
+        if kind.is_file() && entry.file_name() == name {
+            return Some(path);
+        }
+        if kind.is_dir()
+            && let Some(found) = find_file(&path, name)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn remove_dir(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Unmounts whatever an engine mounted below `dir` (podman's overlay driver
+/// bind-mounts its home), deepest first. Runs inside the private namespace.
+fn unmount_below(dir: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mut points: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| Path::new(p).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        let status = Command::new("umount").args(["-l", point]).status()?;
+        if !status.success() {
+            bail!("cannot unmount {point}: {status}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PODMAN_LINE: &str = r#"{"ID":"1dda4860f1948c4bafb87599875e477e6f762685560d735e9e182b2cca279c2d","Name":"stupefied_rosalind","Status":"create","Time":"2026-11-28T20:26:21.499762076Z","Type":"container","Attributes":{}}"#;
+
+    #[test]
+    fn split_time_handles_fractions_and_zones() {
+        assert_eq!(
+            split_time("2026-11-28T20:26:21.499762076Z"),
+            Some(("2026-11-28T20:26:21", "Z"))
+        );
+        assert_eq!(
+            split_time("2026-11-28T20:26:21+01:00"),
+            Some(("2026-11-28T20:26:21", "+01:00"))
+        );
+        assert_eq!(
+            split_time("2026-11-28T20:26:21.5-05:00"),
+            Some(("2026-11-28T20:26:21", "-05:00"))
+        );
+        assert_eq!(split_time("yesterday"), None);
+    }
+
+    #[test]
+    fn events_log_follows_the_template() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.log");
+        write_events_log(&path, PODMAN_LINE, 13).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 13);
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains(r#""Status":"create""#))
+                .count(),
+            3
+        );
+        assert_eq!(
+            lines[7],
+            format!(
+                r#"{{"ID":"{}","Name":"bench_1","Status":"init","Time":"2026-11-28T20:26:21.000000007Z","Type":"container","Attributes":{{}}}}"#,
+                "0000000000000001".repeat(4)
+            )
+        );
+    }
+
+    #[test]
+    fn a_template_without_the_fields_is_an_error() {
+        let path = std::env::temp_dir().join("xtask-bench-never-written.log");
+        assert!(write_events_log(&path, r#"{"Status":"create"}"#, 1).is_err());
+    }
+}

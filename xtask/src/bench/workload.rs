@@ -1,0 +1,420 @@
+//! The workloads, as one table both engines run, and the runner that brings
+//! an engine's store into the state a workload needs before timing it.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::engine::{Cmd, Engine, write_events_log};
+use super::measure::{Measured, Sample, exec};
+
+/// The sizes of one bench run (`--quick` shrinks them).
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// The smaller container population (200).
+    pub small: usize,
+    /// The larger container population (1000).
+    pub large: usize,
+    /// Events in the generated events log (100 000).
+    pub events: usize,
+    /// `run --rm true` processes per sample (20).
+    pub run_count: usize,
+    /// Samples per workload.
+    pub runs: usize,
+    /// Samples per heavy workload (one that creates or removes `large`
+    /// containers per sample).
+    pub heavy_runs: usize,
+}
+
+impl Sizes {
+    pub const FULL: Sizes = Sizes {
+        small: 200,
+        large: 1000,
+        events: 100_000,
+        run_count: 20,
+        runs: 7,
+        heavy_runs: 3,
+    };
+    pub const QUICK: Sizes = Sizes {
+        small: 20,
+        large: 50,
+        events: 5_000,
+        run_count: 3,
+        runs: 3,
+        heavy_runs: 2,
+    };
+
+    fn get(&self, size: Size) -> usize {
+        match size {
+            Size::Zero => 0,
+            Size::Small => self.small,
+            Size::Large => self.large,
+            Size::Events => self.events,
+            Size::RunCount => self.run_count,
+        }
+    }
+}
+
+/// A size in the table, resolved through [`Sizes`].
+#[derive(Debug, Clone, Copy)]
+pub enum Size {
+    Zero,
+    Small,
+    Large,
+    Events,
+    RunCount,
+}
+
+/// The store an engine must have before a sample is timed.
+#[derive(Debug, Clone, Copy)]
+pub enum Setup {
+    /// Nothing at all: no database, no tmp dir, no lock segment.
+    Nothing,
+    /// An initialised store holding exactly this many containers.
+    Containers(Size),
+    /// This many containers, then a simulated reboot.
+    Rebooted(Size),
+    /// An initialised store whose events log holds this many events.
+    EventsLog(Size),
+}
+
+/// What is timed.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    /// One process.
+    Once(Op),
+    /// `create`, one process per container; the sample is their sum.
+    CreateEach(Size),
+    /// `rm ID`, one process per container in the store.
+    RmEach,
+    /// The same command this many times.
+    Repeat(Op, Size),
+}
+
+/// A command without arguments that depend on the store.
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    Info,
+    Ps,
+    PsJson,
+    /// `inspect` of the container in the middle of the store.
+    InspectMiddle,
+    RmAll,
+    RunRmTrue,
+    Events,
+    EventsCreate,
+    Renumber,
+}
+
+/// One row of the report.
+#[derive(Debug)]
+pub struct Workload {
+    pub name: &'static str,
+    pub setup: Setup,
+    pub action: Action,
+    /// The issue's target for the ratio oxpod / podman, if it sets one.
+    pub target: Option<f64>,
+    /// Uses `heavy_runs` samples and no warm-up.
+    pub heavy: bool,
+}
+
+impl Workload {
+    /// The N of the report: containers, processes or events involved.
+    pub fn n(&self, sizes: &Sizes) -> usize {
+        match (self.action, self.setup) {
+            (Action::CreateEach(n) | Action::Repeat(_, n), _) => sizes.get(n),
+            (_, Setup::Nothing) => 0,
+            (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
+        }
+    }
+}
+
+const fn w(
+    name: &'static str,
+    setup: Setup,
+    action: Action,
+    target: Option<f64>,
+    heavy: bool,
+) -> Workload {
+    Workload {
+        name,
+        setup,
+        action,
+        target,
+        heavy,
+    }
+}
+
+use Action::{CreateEach, Once, Repeat, RmEach};
+use Setup::{Containers, EventsLog, Nothing, Rebooted};
+use Size::{Events, Large, RunCount, Small, Zero};
+
+/// Every workload, in the order run. The order keeps populations between
+/// rows where it can (200 containers serve the `ps` rows after `create`).
+#[rustfmt::skip]
+pub const WORKLOADS: &[Workload] = &[
+    w("info (cold: empty store)", Nothing, Once(Op::Info), Some(0.05), false),
+    w("info", Containers(Zero), Once(Op::Info), Some(0.05), false),
+    w("ps -a", Containers(Zero), Once(Op::Ps), None, false),
+    w("ps -a --format json", Containers(Zero), Once(Op::PsJson), None, false),
+    w("create (one process each)", Containers(Zero), CreateEach(Small), Some(0.1), false),
+    w("ps -a", Containers(Small), Once(Op::Ps), None, false),
+    w("ps -a --format json", Containers(Small), Once(Op::PsJson), None, false),
+    w("create (one process each)", Containers(Zero), CreateEach(Large), Some(0.1), true),
+    w("ps -a", Containers(Large), Once(Op::Ps), Some(0.03), false),
+    w("ps -a --format json", Containers(Large), Once(Op::PsJson), Some(0.03), false),
+    w("inspect (one of N)", Containers(Large), Once(Op::InspectMiddle), Some(0.05), false),
+    w("system renumber", Containers(Large), Once(Op::Renumber), Some(0.05), false),
+    w("first command after reboot (ps -a)", Rebooted(Large), Once(Op::Ps), Some(0.05), false),
+    w("rm (one process each)", Containers(Large), RmEach, None, true),
+    w("rm -a", Containers(Large), Once(Op::RmAll), Some(0.02), true),
+    w("run --rm true (one process each)", Containers(Zero), Repeat(Op::RunRmTrue, RunCount), Some(0.5), false),
+    w("events --stream=false", EventsLog(Events), Once(Op::Events), Some(0.1), false),
+    w("events --stream=false --filter event=create", EventsLog(Events), Once(Op::EventsCreate), Some(0.1), false),
+];
+
+/// What the runner knows about an engine's store.
+#[derive(Debug, Default)]
+struct Store {
+    /// Whether the store exists and is in the state recorded here; `false`
+    /// after a failure, which makes the next setup start from nothing.
+    known: bool,
+    /// The containers in the store, in creation order.
+    ids: Vec<String>,
+    /// The size of the generated events log, while it is untouched.
+    events: Option<usize>,
+}
+
+/// Runs workloads against one engine.
+#[derive(Debug)]
+pub struct Runner<'a> {
+    pub engine: &'a Engine,
+    sizes: Sizes,
+    store: Store,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(engine: &'a Engine, sizes: Sizes) -> Runner<'a> {
+        Runner {
+            engine,
+            sizes,
+            store: Store::default(),
+        }
+    }
+
+    /// Takes the samples of one workload (after one discarded warm-up
+    /// unless the workload is heavy).
+    pub fn samples(&mut self, workload: &Workload) -> Result<Vec<Sample>> {
+        let (warmup, runs) = match workload.heavy {
+            true => (0, self.sizes.heavy_runs),
+            false => (1, self.sizes.runs),
+        };
+        let mut samples = Vec::with_capacity(runs);
+        for i in 0..warmup + runs {
+            let sample = self.sample(workload).inspect_err(|_| {
+                self.store.known = false;
+            })?;
+            if i >= warmup {
+                samples.push(sample);
+            }
+        }
+        Ok(samples)
+    }
+
+    /// Wipes the engine's store.
+    pub fn wipe(&mut self) -> Result<()> {
+        self.store = Store::default();
+        self.engine.wipe()
+    }
+
+    fn sample(&mut self, workload: &Workload) -> Result<Sample> {
+        self.prepare(workload.setup)?;
+        self.act(workload.action)
+    }
+
+    fn prepare(&mut self, setup: Setup) -> Result<()> {
+        match setup {
+            Setup::Nothing => self.wipe(),
+            Setup::Containers(n) => self.containers(self.sizes.get(n)),
+            Setup::Rebooted(n) => {
+                self.containers(self.sizes.get(n))?;
+                self.store.events = None;
+                self.engine.reboot()
+            }
+            Setup::EventsLog(n) => self.events_log(self.sizes.get(n)),
+        }
+    }
+
+    /// Brings the store to exactly `n` containers, adding to it when it
+    /// holds fewer, else starting again from an empty, initialised store.
+    fn containers(&mut self, n: usize) -> Result<()> {
+        if !self.store.known || self.store.ids.len() > n {
+            self.wipe()?;
+            self.exec(Cmd::Info).context("initialising the store")?;
+            self.store.known = true;
+        }
+        while self.store.ids.len() < n {
+            self.create()?;
+        }
+        Ok(())
+    }
+
+    /// An events log of `n` events in the engine's format, modelled on a
+    /// real `create` event the engine has just written.
+    fn events_log(&mut self, n: usize) -> Result<()> {
+        if self.store.known && self.store.events == Some(n) {
+            return Ok(());
+        }
+        let have = if self.store.known {
+            self.store.ids.len()
+        } else {
+            0
+        };
+        self.containers(have)?;
+        self.create()?;
+        let path = self.engine.events_log()?;
+        let log = std::fs::read_to_string(&path)?;
+        let template = log
+            .lines()
+            .rev()
+            .find(|l| l.contains(r#""Status":"create""#))
+            .with_context(|| format!("no create event in {}", path.display()))?;
+        write_events_log(&path, template, n)?;
+        self.store.events = Some(n);
+        Ok(())
+    }
+
+    fn create(&mut self) -> Result<Sample> {
+        let out = self.exec(Cmd::Create)?;
+        let id = out.stdout.lines().rev().find(|l| !l.trim().is_empty());
+        let Some(id) = id else {
+            bail!("{} create printed no container id", self.engine.tool.name());
+        };
+        self.store.ids.push(id.trim().to_owned());
+        self.store.events = None;
+        Ok(out.sample)
+    }
+
+    fn act(&mut self, action: Action) -> Result<Sample> {
+        let mut total = Sample::default();
+        match action {
+            Action::Once(op) => total.add(self.op(op)?),
+            Action::CreateEach(n) => {
+                for _ in 0..self.sizes.get(n) {
+                    total.add(self.create()?);
+                }
+            }
+            Action::RmEach => {
+                self.store.events = None;
+                while let Some(id) = self.store.ids.pop() {
+                    total.add(self.exec(Cmd::Rm(&id))?.sample);
+                }
+            }
+            Action::Repeat(op, n) => {
+                for _ in 0..self.sizes.get(n) {
+                    total.add(self.op(op)?);
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    fn op(&mut self, op: Op) -> Result<Sample> {
+        let cmd = match op {
+            Op::Info => Cmd::Info,
+            Op::Ps => Cmd::Ps,
+            Op::PsJson => Cmd::PsJson,
+            Op::InspectMiddle => {
+                let ids = &self.store.ids;
+                let id = ids
+                    .get(ids.len() / 2)
+                    .context("inspect needs a container")?;
+                return Ok(self.exec(Cmd::Inspect(id))?.sample);
+            }
+            Op::RmAll => Cmd::RmAll,
+            Op::RunRmTrue => Cmd::RunRmTrue,
+            Op::Events => Cmd::Events,
+            Op::EventsCreate => Cmd::EventsCreate,
+            Op::Renumber => Cmd::Renumber,
+        };
+        let out = self.exec(cmd)?;
+        self.check_output(op, &out.stdout)?;
+        match op {
+            Op::RmAll => self.store.ids.clear(),
+            Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate => {}
+            _ => self.store.events = None,
+        }
+        Ok(out.sample)
+    }
+
+    /// Checks that a command did its whole job, so a fast wrong answer is
+    /// never reported as a fast answer: `ps` lists every container, `events`
+    /// prints one line per matching event.
+    fn check_output(&self, op: Op, stdout: &str) -> Result<()> {
+        let tool = self.engine.tool.name();
+        let words: HashSet<&str> = stdout.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+        let lines = stdout.lines().filter(|l| !l.trim().is_empty()).count();
+        let ids = &self.store.ids;
+        let (expected_lines, missing) = match op {
+            Op::Ps => (
+                Some(ids.len() + 1),
+                ids.iter()
+                    .find(|id| !words.contains(&id[..id.len().min(12)])),
+            ),
+            Op::PsJson => (None, ids.iter().find(|id| !words.contains(id.as_str()))),
+            Op::Events => (self.store.events, None),
+            // One event in six is a create (see `write_events_log`).
+            Op::EventsCreate => (self.store.events.map(|n| n.div_ceil(6)), None),
+            _ => (None, None),
+        };
+        if let Some(id) = missing {
+            bail!("{tool} {op:?} output lacks container {id}");
+        }
+        if let Some(expected) = expected_lines
+            && lines != expected
+        {
+            bail!("{tool} {op:?} printed {lines} lines, expected {expected}");
+        }
+        Ok(())
+    }
+
+    fn exec(&self, cmd: Cmd) -> Result<Measured> {
+        exec(&self.engine.command(cmd))
+    }
+}
+
+/// A duration for people: `3.21 ms`, `45.6 ms`, `12.3 s`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    match ms {
+        _ if ms < 10.0 => format!("{ms:.2} ms"),
+        _ if ms < 1000.0 => format!("{ms:.1} ms"),
+        _ => format!("{:.2} s", ms / 1000.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workload_has_an_n() {
+        let n: Vec<usize> = WORKLOADS.iter().map(|w| w.n(&Sizes::FULL)).collect();
+        assert_eq!(n[..5], [0, 0, 0, 0, 200]);
+        assert_eq!(n[n.len() - 1], 100_000);
+        assert!(
+            WORKLOADS
+                .iter()
+                .filter(|w| w.heavy)
+                .all(|w| w.n(&Sizes::FULL) == 1000)
+        );
+    }
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_micros(3210)), "3.21 ms");
+        assert_eq!(human(Duration::from_micros(45_640)), "45.6 ms");
+        assert_eq!(human(Duration::from_millis(12_340)), "12.34 s");
+    }
+}
