@@ -235,3 +235,74 @@ proptest! {
         run(&stack)?;
     }
 }
+
+/// Any TOML value, of any type.
+fn any_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        any::<i64>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+        abs_path().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Table(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A document of known and unknown keys with values of random types.
+fn any_document() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        prop::sample::select(Config::KEYS).prop_map(str::to_owned),
+        "[a-z_]{1,10}",
+    ];
+    prop_oneof![
+        prop::collection::btree_map(key, any_value(), 0..10).prop_map(|m| {
+            let table: toml::Table = m.into_iter().collect();
+            toml::to_string(&table).unwrap_or_default()
+        }),
+        ".{0,200}",
+        // Broken TOML: a valid document cut at a random point.
+        (
+            prop::collection::vec(entry(), 1..6),
+            any::<prop::sample::Index>()
+        )
+            .prop_map(|(entries, cut)| {
+                let text = to_document(&entries.into_iter().collect());
+                let mut at = cut.index(text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                text[..at].to_owned()
+            }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// No input makes loading panic: it loads or returns an error.
+    #[test]
+    fn any_input_loads_or_fails_cleanly(doc in any_document(), strict in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("any.conf");
+        std::fs::write(&path, &doc).unwrap();
+        let result = Loader::new(Identity::root())
+            .system_files(Vec::<&Path>::new())
+            .config_file(Some(path))
+            .strict(strict)
+            .load();
+        match result {
+            Ok(loaded) => {
+                // What loads is valid and serialises.
+                prop_assert!(loaded.validate().is_ok());
+                prop_assert!(loaded.to_toml().is_ok());
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+}
