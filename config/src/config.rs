@@ -596,6 +596,41 @@ mod tests {
     }
 
     #[test]
+    fn rootless_defaults_fall_back_to_tmpdir_run_uid() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("tmp")).unwrap();
+        let uid = nix::unistd::geteuid().as_raw();
+        let mut id = Identity::rootless(uid, t.path().join("home"));
+        id.run_user_dir = t.path().join("missing-run-user");
+        id.tmpdir = Some(t.path().join("tmp"));
+        let c = Config::defaults(&id).unwrap();
+        assert_eq!(c.tmp_dir, t.path().join(format!("tmp/run-{uid}/oxpod")));
+        assert_eq!(
+            c.events_logfile_path,
+            t.path()
+                .join(format!("tmp/run-{uid}/oxpod/events/events.log"))
+        );
+        assert_eq!(c.lock_name, format!("/oxpod_rootless_lock_{uid}"));
+    }
+
+    #[test]
+    fn rootless_without_runtime_dir_or_home_fails() {
+        let t = tempfile::tempdir().unwrap();
+        let mut id = Identity::rootless(4321, t.path().join("home"));
+        id.xdg_data_home = Some(t.path().join("data"));
+        id.home = None;
+        id.run_user_dir = t.path().join("missing-run-user");
+        id.tmpdir = Some(t.path().join("missing-tmp"));
+        let err = Config::defaults(&id).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "cannot find a runtime directory for uid 4321: neither XDG_RUNTIME_DIR nor HOME was set non-empty"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn rootless_without_home_fails() {
         let mut id = Identity::rootless(4321, "/nonexistent");
         id.home = None;
