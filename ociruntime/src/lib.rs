@@ -3,5 +3,44 @@
 //! (create, start, state, kill, delete, pause, resume).
 //!
 //! It takes plain paths and ids, never state records, and keeps no state of
-//! its own.
+//! its own. Nothing here runs an external program until asked: discovery
+//! only inspects files; versions and packages are probed on request.
+//!
+//! Typical use:
+//! 1. [`find_conmon`] and [`discover`] at start-up;
+//! 2. [`generate_spec`] + [`write_bundle`] for a new container;
+//! 3. [`Conmon::create`] then [`OciRuntime::start`];
+//! 4. [`read_exit_file`] / [`wait_exit_file`], [`OciRuntime::delete`].
 #![forbid(unsafe_code)]
+
+mod conmon;
+mod discovery;
+mod error;
+mod logs;
+mod runtime;
+mod spec;
+mod version;
+mod watch;
+
+#[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
+mod test_support;
+
+pub use conmon::{
+    CREATE_TIMEOUT, Conmon, CreateOptions, Created, classify_create_error, exit_file_path,
+    read_exit_file, wait_exit_file,
+};
+pub use discovery::{DiscoveryOptions, Runtimes, discover, find_conmon, find_runtime_binary};
+pub use error::{Error, Result};
+pub use logs::{LogLine, LogOptions, LogRecord, LogStream, parse_log_record, read_log};
+pub use runtime::{OciRuntime, RuntimeState, RuntimeStatus, clean_runtime_message, parse_signal};
+pub use spec::{
+    CgroupManager, ContainerSpec, DEFAULT_CAPABILITIES, DEFAULT_NOFILE, DEFAULT_NPROC,
+    DEFAULT_PATH, ExtraMount, MASKED_PATHS, READONLY_PATHS, Rlimit, cgroups_path, generate_spec,
+    parse_rlimit_kind, write_bundle,
+};
+pub use version::package_of;
+
+/// The `oci-spec` crate, re-exported so callers name the same version.
+pub use oci_spec;

@@ -1,0 +1,934 @@
+//! `config.json` generation: a small [`ContainerSpec`] in, a complete OCI
+//! runtime spec out (podman's defaults, adapted to what this host accepts),
+//! and [`write_bundle`] to lay it out on disk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
+    LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount,
+    MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder,
+    Spec, SpecBuilder, UserBuilder,
+};
+
+use crate::error::{Error, Result};
+
+/// The PATH given to a container whose environment has none (podman's).
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Default `RLIMIT_NOFILE` (podman's), lowered to the caller's hard limit.
+pub const DEFAULT_NOFILE: u64 = 1_048_576;
+/// Default `RLIMIT_NPROC` (podman's), lowered to the caller's hard limit.
+pub const DEFAULT_NPROC: u64 = 4_194_304;
+
+/// podman's default capability set (containers.conf, podman 4+).
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+/// Paths masked inside the container (podman's list).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
+];
+
+/// Paths made read-only inside the container (podman's list).
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Which cgroup manager the runtime is told to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CgroupManager {
+    /// Plain cgroupfs: `cgroupsPath` is a path such as `/oxpod/<id>`.
+    #[default]
+    Cgroupfs,
+    /// systemd: `cgroupsPath` is `slice:prefix:name`, and the runtime and
+    /// conmon are told `--systemd-cgroup` / `-s`.
+    Systemd,
+}
+
+impl CgroupManager {
+    /// The configuration spelling: `cgroupfs` or `systemd`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupManager::Cgroupfs => "cgroupfs",
+            CgroupManager::Systemd => "systemd",
+        }
+    }
+}
+
+impl std::fmt::Display for CgroupManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CgroupManager {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cgroupfs" => Ok(CgroupManager::Cgroupfs),
+            "systemd" => Ok(CgroupManager::Systemd),
+            other => Err(Error::InvalidConfig {
+                message: format!(
+                    "invalid cgroup manager specified: {other:?}; use \"cgroupfs\" or \"systemd\""
+                ),
+            }),
+        }
+    }
+}
+
+/// One resource limit: `kind` is `nofile`, `RLIMIT_NOFILE`, `nproc`, ...
+/// (case-insensitive, with or without the `RLIMIT_` prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rlimit {
+    /// The limit's name.
+    pub kind: String,
+    /// Soft limit.
+    pub soft: u64,
+    /// Hard limit.
+    pub hard: u64,
+}
+
+/// A mount added to the defaults (a bind mount unless `kind` says otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraMount {
+    /// Where it appears inside the container (absolute).
+    pub destination: PathBuf,
+    /// The host path (or the source for other types).
+    pub source: PathBuf,
+    /// Filesystem type; empty means `bind`.
+    pub kind: String,
+    /// Mount options; for a bind mount `rbind` is added when neither `bind`
+    /// nor `rbind` is given.
+    pub options: Vec<String>,
+}
+
+/// What oxpod knows about a container that the OCI spec needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Container id: names the cgroup and the default hostname.
+    pub id: String,
+    /// Root filesystem directory (absolute, or relative to the bundle).
+    pub rootfs: PathBuf,
+    /// The command and its arguments; must not be empty.
+    pub args: Vec<String>,
+    /// `KEY=value` entries; a default `PATH` is added when none is given.
+    pub env: Vec<String>,
+    /// Working directory inside the container; empty means `/`.
+    pub cwd: PathBuf,
+    /// User id inside the container.
+    pub uid: u32,
+    /// Group id inside the container.
+    pub gid: u32,
+    /// Supplementary groups inside the container.
+    pub additional_gids: Vec<u32>,
+    /// Hostname; `None` means the first 12 characters of the id.
+    pub hostname: Option<String>,
+    /// Allocate a terminal for the process.
+    pub terminal: bool,
+    /// Mount the root filesystem read-only.
+    pub readonly_rootfs: bool,
+    /// OCI annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Extra or overriding resource limits.
+    pub rlimits: Vec<Rlimit>,
+    /// Extra mounts, after the default ones.
+    pub mounts: Vec<ExtraMount>,
+    /// The cgroup manager (decides the `cgroupsPath` form).
+    pub cgroup_manager: CgroupManager,
+    /// Cgroup parent: a path for cgroupfs (default `/oxpod`), a slice for
+    /// systemd (default `machine.slice`, `user.slice` when rootless).
+    pub cgroup_parent: Option<String>,
+    /// Generate the rootless variant: a user namespace mapping the
+    /// caller's uid and gid to root, bind-mounted /sys, no device cgroup.
+    pub rootless: bool,
+}
+
+/// The caller's hard limits that cap `RLIMIT_NOFILE` and `RLIMIT_NPROC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HostLimits {
+    pub nofile_hard: u64,
+    pub nproc_hard: u64,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl HostLimits {
+    fn current() -> Self {
+        use nix::sys::resource::{Resource, getrlimit};
+        let hard = |r: Resource, default: u64| match getrlimit(r) {
+            Ok((_, hard)) => hard,
+            Err(e) => {
+                tracing::warn!("cannot read rlimit {r:?}: {e}; using {default}");
+                default
+            }
+        };
+        HostLimits {
+            nofile_hard: hard(Resource::RLIMIT_NOFILE, DEFAULT_NOFILE),
+            nproc_hard: hard(Resource::RLIMIT_NPROC, DEFAULT_NPROC),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+        }
+    }
+}
+
+/// Builds the OCI runtime spec for `spec`: the usual mounts, pid / mount /
+/// ipc / uts namespaces (host network), podman's capabilities, masked and
+/// read-only paths, rlimits capped at the caller's hard limits, and a
+/// cgroups path for the chosen manager.
+pub fn generate_spec(spec: &ContainerSpec) -> Result<Spec> {
+    generate_spec_with(spec, &HostLimits::current())
+}
+
+pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Result<Spec> {
+    validate(spec)?;
+
+    let mut env = spec.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, DEFAULT_PATH.to_owned());
+    }
+    if spec.terminal && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".to_owned());
+    }
+    if !env.iter().any(|e| e.starts_with("container=")) {
+        env.push("container=oxpod".to_owned());
+    }
+
+    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES
+        .iter()
+        .map(|c| parse_capability(c))
+        .collect::<Result<_>>()?;
+    let mut capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .inheritable(HashSet::new())
+        .build()?;
+    // The builder starts from oci-spec's defaults, which grant ambient
+    // capabilities; podman grants none.
+    capabilities.set_ambient(None);
+
+    let mut user = UserBuilder::default().uid(spec.uid).gid(spec.gid);
+    if !spec.additional_gids.is_empty() {
+        user = user.additional_gids(spec.additional_gids.clone());
+    }
+
+    let cwd = if spec.cwd.as_os_str().is_empty() {
+        PathBuf::from("/")
+    } else {
+        spec.cwd.clone()
+    };
+
+    let process = ProcessBuilder::default()
+        .terminal(spec.terminal)
+        .user(user.build()?)
+        .args(spec.args.clone())
+        .env(env)
+        .cwd(cwd)
+        .capabilities(capabilities)
+        .rlimits(rlimits(spec, host)?)
+        .no_new_privileges(false)
+        .build()?;
+
+    let root = RootBuilder::default()
+        .path(spec.rootfs.clone())
+        .readonly(spec.readonly_rootfs)
+        .build()?;
+
+    let mut mounts = default_mounts(spec.rootless)?;
+    for m in &spec.mounts {
+        mounts.push(extra_mount(m)?);
+    }
+
+    let mut namespaces = Vec::new();
+    for typ in [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ] {
+        namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+    }
+
+    let mut linux = LinuxBuilder::default()
+        .masked_paths(
+            MASKED_PATHS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            READONLY_PATHS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+        );
+
+    if spec.rootless {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()?,
+        );
+        linux = linux
+            .uid_mappings(vec![
+                LinuxIdMappingBuilder::default()
+                    .container_id(0u32)
+                    .host_id(host.uid)
+                    .size(1u32)
+                    .build()?,
+            ])
+            .gid_mappings(vec![
+                LinuxIdMappingBuilder::default()
+                    .container_id(0u32)
+                    .host_id(host.gid)
+                    .size(1u32)
+                    .build()?,
+            ]);
+    } else {
+        linux = linux.resources(
+            LinuxResourcesBuilder::default()
+                .devices(vec![
+                    LinuxDeviceCgroupBuilder::default()
+                        .allow(false)
+                        .access("rwm")
+                        .build()?,
+                ])
+                .build()?,
+        );
+    }
+    if let Some(path) = cgroups_path(spec) {
+        linux = linux.cgroups_path(PathBuf::from(path));
+    }
+    let mut linux = linux.namespaces(namespaces).build()?;
+    if spec.rootless {
+        // No device cgroup: an unprivileged user cannot set one up.
+        linux.set_resources(None);
+    }
+
+    let hostname = match &spec.hostname {
+        Some(h) => h.clone(),
+        None => spec.id.chars().take(12).collect(),
+    };
+    let annotations: HashMap<String, String> = spec
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+
+    let mut builder = SpecBuilder::default()
+        .version("1.0.2-dev")
+        .root(root)
+        .process(process)
+        .mounts(mounts)
+        .linux(linux);
+    if !hostname.is_empty() {
+        builder = builder.hostname(hostname);
+    }
+    let mut out = builder.build()?;
+    out.set_annotations((!annotations.is_empty()).then_some(annotations));
+    Ok(out)
+}
+
+/// The `cgroupsPath` for `spec`, or `None` where the runtime should not be
+/// given one (rootless with cgroupfs: an unprivileged user cannot create
+/// cgroups there).
+pub fn cgroups_path(spec: &ContainerSpec) -> Option<String> {
+    match spec.cgroup_manager {
+        CgroupManager::Cgroupfs => {
+            if spec.rootless {
+                return None;
+            }
+            let parent = spec.cgroup_parent.as_deref().unwrap_or("/oxpod");
+            let parent = parent.trim_end_matches('/');
+            let parent = if parent.starts_with('/') {
+                parent.to_owned()
+            } else {
+                format!("/{parent}")
+            };
+            Some(format!("{parent}/{}", spec.id))
+        }
+        CgroupManager::Systemd => {
+            let default_slice = if spec.rootless {
+                "user.slice"
+            } else {
+                "machine.slice"
+            };
+            let slice = spec.cgroup_parent.as_deref().unwrap_or(default_slice);
+            Some(format!("{slice}:oxpod:{}", spec.id))
+        }
+    }
+}
+
+fn validate(spec: &ContainerSpec) -> Result<()> {
+    let bad = |message: String| Err(Error::InvalidSpec { message });
+    if spec.args.is_empty() || spec.args[0].is_empty() {
+        return bad("args: no command given".to_owned());
+    }
+    if spec.rootfs.as_os_str().is_empty() {
+        return bad("rootfs: no root filesystem given".to_owned());
+    }
+    if spec.id.is_empty() {
+        return bad("id: the container id is empty".to_owned());
+    }
+    if spec.id.contains('/') || spec.id.contains(':') {
+        return bad(format!("id: {:?} must not contain '/' or ':'", spec.id));
+    }
+    if let Some(e) = spec
+        .env
+        .iter()
+        .find(|e| !e.contains('=') || e.starts_with('='))
+    {
+        return bad(format!("env: {e:?} is not KEY=value"));
+    }
+    if !spec.cwd.as_os_str().is_empty() && !spec.cwd.is_absolute() {
+        return bad(format!("cwd: {} is not absolute", spec.cwd.display()));
+    }
+    if let Some(k) = spec.annotations.keys().find(|k| k.is_empty()) {
+        return bad(format!(
+            "annotations: empty key (value {:?})",
+            spec.annotations[k]
+        ));
+    }
+    for m in &spec.mounts {
+        if !m.destination.is_absolute() {
+            return bad(format!(
+                "mounts: destination {} is not absolute",
+                m.destination.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_capability(name: &str) -> Result<Capability> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|e| {
+        Error::InvalidSpec {
+            message: format!("capability {name:?}: {e}"),
+        }
+    })
+}
+
+/// Parses an rlimit name: `nofile`, `RLIMIT_NOFILE`, `Nofile`, ...
+pub fn parse_rlimit_kind(name: &str) -> Result<PosixRlimitType> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("RLIMIT_") {
+        upper
+    } else {
+        format!("RLIMIT_{upper}")
+    };
+    serde_json::from_value(serde_json::Value::String(full)).map_err(|_| Error::InvalidSpec {
+        message: format!(
+            "rlimits: unknown limit {name:?}; use a name such as nofile, nproc, core, memlock"
+        ),
+    })
+}
+
+fn rlimits(spec: &ContainerSpec, host: &HostLimits) -> Result<Vec<PosixRlimit>> {
+    let mut wanted: Vec<(PosixRlimitType, u64, u64, bool)> = vec![
+        (
+            PosixRlimitType::RlimitNofile,
+            DEFAULT_NOFILE,
+            DEFAULT_NOFILE,
+            false,
+        ),
+        (
+            PosixRlimitType::RlimitNproc,
+            DEFAULT_NPROC,
+            DEFAULT_NPROC,
+            false,
+        ),
+    ];
+    for r in &spec.rlimits {
+        let typ = parse_rlimit_kind(&r.kind)?;
+        if r.soft > r.hard {
+            return Err(Error::InvalidSpec {
+                message: format!(
+                    "rlimits: {}: soft limit {} is above hard limit {}",
+                    r.kind, r.soft, r.hard
+                ),
+            });
+        }
+        wanted.retain(|w| w.0 != typ);
+        wanted.push((typ, r.soft, r.hard, true));
+    }
+    let mut out = Vec::with_capacity(wanted.len());
+    for (typ, mut soft, mut hard, explicit) in wanted {
+        let cap = match typ {
+            PosixRlimitType::RlimitNofile => Some(host.nofile_hard),
+            PosixRlimitType::RlimitNproc => Some(host.nproc_hard),
+            _ => None,
+        };
+        if let Some(cap) = cap
+            && hard > cap
+        {
+            if explicit {
+                tracing::warn!(
+                    "rlimit {typ:?} hard limit {hard} is above the caller's hard limit {cap}; lowering it to {cap}"
+                );
+            }
+            hard = cap;
+            soft = soft.min(cap);
+        }
+        out.push(
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(soft)
+                .hard(hard)
+                .build()?,
+        );
+    }
+    Ok(out)
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount> {
+    Ok(MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+        .build()?)
+}
+
+fn default_mounts(rootless: bool) -> Result<Vec<Mount>> {
+    let mut m = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+    ];
+    if rootless {
+        m.push(mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+            ],
+        )?);
+    } else {
+        m.push(mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?);
+    }
+    m.push(mount(
+        "/dev/shm",
+        "tmpfs",
+        "shm",
+        &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+    )?);
+    if rootless {
+        m.push(mount(
+            "/dev/mqueue",
+            "bind",
+            "/dev/mqueue",
+            &["rbind", "nosuid", "noexec", "nodev"],
+        )?);
+        m.push(mount(
+            "/sys",
+            "bind",
+            "/sys",
+            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+        )?);
+    } else {
+        m.push(mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?);
+        m.push(mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?);
+        m.push(mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"],
+        )?);
+    }
+    Ok(m)
+}
+
+fn extra_mount(m: &ExtraMount) -> Result<Mount> {
+    let kind = if m.kind.is_empty() { "bind" } else { &m.kind };
+    let mut options = m.options.clone();
+    if kind == "bind" && !options.iter().any(|o| o == "bind" || o == "rbind") {
+        options.insert(0, "rbind".to_owned());
+    }
+    Ok(MountBuilder::default()
+        .destination(m.destination.clone())
+        .typ(kind)
+        .source(m.source.clone())
+        .options(options)
+        .build()?)
+}
+
+/// Writes `spec` as `<dir>/config.json` (creating `dir`), atomically: a
+/// temporary file renamed into place. Returns the path written.
+pub fn write_bundle(dir: &Path, spec: &Spec) -> Result<PathBuf> {
+    fs::create_dir_all(dir).map_err(|e| Error::io("creating bundle directory", dir, e))?;
+    let path = dir.join("config.json");
+    let tmp = dir.join(".config.json.tmp");
+    let json = serde_json::to_vec_pretty(spec).map_err(|e| Error::Parse {
+        what: "OCI spec".to_owned(),
+        message: e.to_string(),
+        text: String::new(),
+    })?;
+    fs::write(&tmp, json).map_err(|e| Error::io("writing", &tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| Error::io("renaming into place", &path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostLimits {
+        HostLimits {
+            nofile_hard: 20_000,
+            nproc_hard: 96_364,
+            uid: 1000,
+            gid: 1001,
+        }
+    }
+
+    fn base() -> ContainerSpec {
+        ContainerSpec {
+            id: "0123456789abcdef".into(),
+            rootfs: "/tmp/rootfs".into(),
+            args: vec!["/bin/sh".into(), "-c".into(), "true".into()],
+            ..Default::default()
+        }
+    }
+
+    fn json(spec: &ContainerSpec) -> serde_json::Value {
+        let s = generate_spec_with(spec, &host()).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::to_value(&s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn rootful_shape() {
+        let v = json(&base());
+        if std::env::var("OXPOD_PRINT_SPEC").is_ok() {
+            let mut r = base();
+            r.rootless = true;
+            eprintln!("{:#}\n{:#}", v, json(&r));
+        }
+        assert_eq!(v["root"]["path"], "/tmp/rootfs");
+        assert_eq!(v["hostname"], "0123456789ab");
+        assert_eq!(v["process"]["cwd"], "/");
+        assert_eq!(v["process"]["args"][0], "/bin/sh");
+        let env: Vec<&str> = v["process"]["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str())
+            .collect();
+        assert!(env.contains(&DEFAULT_PATH), "{env:?}");
+        let dests: Vec<&str> = v["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["destination"].as_str())
+            .collect();
+        for d in [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/sys",
+        ] {
+            assert!(dests.contains(&d), "missing {d} in {dests:?}");
+        }
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["type"].as_str())
+            .collect();
+        assert_eq!(ns, ["pid", "ipc", "uts", "mount"]);
+        assert_eq!(v["linux"]["cgroupsPath"], "/oxpod/0123456789abcdef");
+        assert!(v["linux"]["uidMappings"].is_null());
+        assert_eq!(v["linux"]["resources"]["devices"][0]["allow"], false);
+        let mut caps: Vec<&str> = v["process"]["capabilities"]["bounding"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str())
+            .collect();
+        caps.sort_unstable();
+        assert_eq!(caps, DEFAULT_CAPABILITIES);
+        assert!(v["process"]["capabilities"]["ambient"].is_null());
+        assert_eq!(
+            v["process"]["capabilities"]["inheritable"],
+            serde_json::json!([])
+        );
+        assert!(v["annotations"].is_null());
+        assert_eq!(
+            v["linux"]["maskedPaths"].as_array().map(Vec::len),
+            Some(MASKED_PATHS.len())
+        );
+        assert!(
+            v["linux"]["readonlyPaths"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p == "/proc/sys")
+        );
+    }
+
+    #[test]
+    fn rlimits_capped_at_host_hard_limits() {
+        let v = json(&base());
+        let rl = v["process"]["rlimits"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let nofile = rl.iter().find(|r| r["type"] == "RLIMIT_NOFILE");
+        let nproc = rl.iter().find(|r| r["type"] == "RLIMIT_NPROC");
+        assert_eq!(nofile.map(|r| r["hard"].clone()), Some(20_000.into()));
+        assert_eq!(nofile.map(|r| r["soft"].clone()), Some(20_000.into()));
+        assert_eq!(nproc.map(|r| r["hard"].clone()), Some(96_364.into()));
+
+        let mut s = base();
+        s.rlimits = vec![
+            Rlimit {
+                kind: "nofile".into(),
+                soft: 100,
+                hard: 200,
+            },
+            Rlimit {
+                kind: "RLIMIT_CORE".into(),
+                soft: 0,
+                hard: 0,
+            },
+        ];
+        let v = json(&s);
+        let rl = v["process"]["rlimits"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let nofile: Vec<_> = rl.iter().filter(|r| r["type"] == "RLIMIT_NOFILE").collect();
+        assert_eq!(nofile.len(), 1);
+        assert_eq!(nofile[0]["hard"], 200);
+        assert!(rl.iter().any(|r| r["type"] == "RLIMIT_CORE"));
+
+        s.rlimits = vec![Rlimit {
+            kind: "bogus".into(),
+            soft: 1,
+            hard: 1,
+        }];
+        assert!(matches!(
+            generate_spec_with(&s, &host()),
+            Err(Error::InvalidSpec { .. })
+        ));
+    }
+
+    #[test]
+    fn rootless_shape() {
+        let mut s = base();
+        s.rootless = true;
+        let v = json(&s);
+        assert_eq!(v["linux"]["uidMappings"][0]["hostID"], 1000);
+        assert_eq!(v["linux"]["uidMappings"][0]["containerID"], 0);
+        assert_eq!(v["linux"]["uidMappings"][0]["size"], 1);
+        assert_eq!(v["linux"]["gidMappings"][0]["hostID"], 1001);
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["type"].as_str())
+            .collect();
+        assert!(ns.contains(&"user"));
+        assert!(!ns.contains(&"network"));
+        assert!(v["linux"]["cgroupsPath"].is_null());
+        assert!(v["linux"]["resources"].is_null());
+        let sys = v["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["destination"] == "/sys")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(sys["type"], "bind");
+        let pts = v["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["destination"] == "/dev/pts")
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            !pts["options"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|o| o == "gid=5")
+        );
+    }
+
+    #[test]
+    fn cgroups_paths() {
+        let mut s = base();
+        s.cgroup_parent = Some("custom/".into());
+        assert_eq!(
+            cgroups_path(&s).as_deref(),
+            Some("/custom/0123456789abcdef")
+        );
+        s.cgroup_manager = CgroupManager::Systemd;
+        s.cgroup_parent = None;
+        assert_eq!(
+            cgroups_path(&s).as_deref(),
+            Some("machine.slice:oxpod:0123456789abcdef")
+        );
+        s.rootless = true;
+        assert_eq!(
+            cgroups_path(&s).as_deref(),
+            Some("user.slice:oxpod:0123456789abcdef")
+        );
+        assert_eq!(
+            "systemd".parse::<CgroupManager>().ok(),
+            Some(CgroupManager::Systemd)
+        );
+        assert!("bogus".parse::<CgroupManager>().is_err());
+    }
+
+    #[test]
+    fn options_carried_through() {
+        let mut s = base();
+        s.hostname = Some("box".into());
+        s.terminal = true;
+        s.readonly_rootfs = true;
+        s.uid = 5;
+        s.gid = 6;
+        s.cwd = "/tmp".into();
+        s.env = vec!["PATH=/bin".into(), "A=b".into()];
+        s.annotations.insert("io.oxpod.x".into(), "y".into());
+        s.mounts.push(ExtraMount {
+            destination: "/data".into(),
+            source: "/srv/data".into(),
+            ..Default::default()
+        });
+        let v = json(&s);
+        assert_eq!(v["hostname"], "box");
+        assert_eq!(v["process"]["terminal"], true);
+        assert_eq!(v["root"]["readonly"], true);
+        assert_eq!(v["process"]["user"]["uid"], 5);
+        assert_eq!(v["process"]["user"]["gid"], 6);
+        assert_eq!(v["process"]["cwd"], "/tmp");
+        assert_eq!(v["process"]["env"][0], "PATH=/bin");
+        assert!(
+            v["process"]["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e == "TERM=xterm")
+        );
+        assert_eq!(v["annotations"]["io.oxpod.x"], "y");
+        let data = v["mounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["destination"] == "/data")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(data["type"], "bind");
+        assert_eq!(data["options"][0], "rbind");
+    }
+
+    #[test]
+    fn invalid_specs_rejected() {
+        type Mutation = Box<dyn Fn(&mut ContainerSpec)>;
+        let cases: Vec<Mutation> = vec![
+            Box::new(|s| s.args.clear()),
+            Box::new(|s| s.rootfs = PathBuf::new()),
+            Box::new(|s| s.id.clear()),
+            Box::new(|s| s.id = "a/b".into()),
+            Box::new(|s| s.env = vec!["NOEQUALS".into()]),
+            Box::new(|s| s.cwd = "relative".into()),
+            Box::new(|s| {
+                s.annotations.insert(String::new(), "v".into());
+            }),
+            Box::new(|s| {
+                s.mounts.push(ExtraMount {
+                    destination: "rel".into(),
+                    ..Default::default()
+                })
+            }),
+        ];
+        for (i, f) in cases.iter().enumerate() {
+            let mut s = base();
+            f(&mut s);
+            assert!(
+                matches!(
+                    generate_spec_with(&s, &host()),
+                    Err(Error::InvalidSpec { .. })
+                ),
+                "case {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn write_bundle_roundtrip() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let spec = generate_spec_with(&base(), &host()).unwrap_or_else(|e| panic!("{e}"));
+        let bundle = dir.path().join("b");
+        let path = write_bundle(&bundle, &spec).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(path, bundle.join("config.json"));
+        let back = Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, spec);
+    }
+}
