@@ -64,10 +64,22 @@ both!(add_rejects_duplicates_and_pod_conflicts, |s| {
     s.add_container(&ctr(&rid('1'), "test1")).unwrap();
     s.add_pod(&pod(&rid('9'), "pod1")).unwrap();
     let before = (s.all_containers().unwrap(), s.all_pods().unwrap());
-    assert_err!(s.add_container(&ctr(&rid('1'), "other")), Error::IdInUse { .. });
-    assert_err!(s.add_container(&ctr(&rid('2'), "test1")), Error::NameInUse { .. });
-    assert_err!(s.add_container(&ctr(&rid('9'), "other")), Error::IdInUse { .. });
-    assert_err!(s.add_container(&ctr(&rid('2'), "pod1")), Error::NameInUse { .. });
+    assert_err!(
+        s.add_container(&ctr(&rid('1'), "other")),
+        Error::IdInUse { .. }
+    );
+    assert_err!(
+        s.add_container(&ctr(&rid('2'), "test1")),
+        Error::NameInUse { .. }
+    );
+    assert_err!(
+        s.add_container(&ctr(&rid('9'), "other")),
+        Error::IdInUse { .. }
+    );
+    assert_err!(
+        s.add_container(&ctr(&rid('2'), "pod1")),
+        Error::NameInUse { .. }
+    );
     assert_err!(s.add_pod(&pod(&rid('1'), "pod2")), Error::IdInUse { .. });
     assert_err!(s.add_pod(&pod(&rid('8'), "test1")), Error::NameInUse { .. });
     assert_eq!((s.all_containers().unwrap(), s.all_pods().unwrap()), before);
@@ -77,7 +89,10 @@ both!(add_rejects_invalid_records, |s| {
     assert_err!(s.add_container(&ctr("", "x")), Error::EmptyId);
     assert_err!(s.add_container(&ctr("a/b", "x")), Error::InvalidId { .. });
     assert_err!(s.add_container(&ctr("ab", "")), Error::EmptyId);
-    assert_err!(s.add_container(&ctr("ab", "-bad")), Error::InvalidName { .. });
+    assert_err!(
+        s.add_container(&ctr("ab", "-bad")),
+        Error::InvalidName { .. }
+    );
     assert_err!(s.add_pod(&pod("p/q", "x")), Error::InvalidId { .. });
     assert!(s.all_containers().unwrap().items.is_empty());
 });
@@ -118,10 +133,16 @@ both!(dependencies_are_validated, |s| {
 both!(dependencies_must_share_the_namespace, |s| {
     s.add_container(&in_ns(ctr(&rid('1'), "test1"), "ns1"))
         .unwrap();
-    s.add_container(&in_ns(with_deps(ctr(&rid('2'), "test2"), &[&rid('1')]), "ns1"))
-        .unwrap();
+    s.add_container(&in_ns(
+        with_deps(ctr(&rid('2'), "test2"), &[&rid('1')]),
+        "ns1",
+    ))
+    .unwrap();
     assert_err!(
-        s.add_container(&in_ns(with_deps(ctr(&rid('3'), "test3"), &[&rid('1')]), "ns2")),
+        s.add_container(&in_ns(
+            with_deps(ctr(&rid('3'), "test3"), &[&rid('1')]),
+            "ns2"
+        )),
         Error::NamespaceMismatch { .. }
     );
     assert!(!s.has_container(&rid('3')).unwrap());
@@ -266,7 +287,10 @@ both!(all_containers_lists, |s| {
     s.add_container(&ctr(&rid('1'), "test1")).unwrap();
     let l = s.all_containers().unwrap();
     assert_eq!(
-        l.items.iter().map(|c| c.config.id.clone()).collect::<Vec<_>>(),
+        l.items
+            .iter()
+            .map(|c| c.config.id.clone())
+            .collect::<Vec<_>>(),
         vec![rid('1'), rid('2')]
     );
     assert!(l.skipped.is_empty());
@@ -274,7 +298,10 @@ both!(all_containers_lists, |s| {
 
 both!(rewrite_configs, |s| {
     let mut c = ctr(&rid('1'), "test1");
-    assert_err!(s.rewrite_container_config(&c.config), Error::NotFound { .. });
+    assert_err!(
+        s.rewrite_container_config(&c.config),
+        Error::NotFound { .. }
+    );
     s.add_container(&c).unwrap();
     c.config.lock_id = 42;
     s.rewrite_container_config(&c.config).unwrap();
@@ -326,7 +353,10 @@ both!(pods_respect_namespaces, |s| {
     assert!(!s.has_pod(&rid('1')).unwrap());
     assert!(s.all_pods().unwrap().items.is_empty());
     assert_err!(s.remove_pod(&rid('1')), Error::NotFound { .. });
-    assert_err!(s.add_pod(&pod(&rid('2'), "pod2")), Error::NamespaceMismatch { .. });
+    assert_err!(
+        s.add_pod(&pod(&rid('2'), "pod2")),
+        Error::NamespaceMismatch { .. }
+    );
     s.set_namespace("ns1");
     assert!(s.has_pod(&rid('1')).unwrap());
 });
@@ -361,7 +391,10 @@ both!(pod_membership, |s| {
         s.remove_pod_containers(&p).unwrap(),
         vec![rid('1'), rid('2')]
     );
-    assert!(s.has_container(&rid('3')).unwrap(), "outside container kept");
+    assert!(
+        s.has_container(&rid('3')).unwrap(),
+        "outside container kept"
+    );
     assert!(!s.name_exists("test1").unwrap());
     assert!(s.remove_pod_containers(&p).unwrap().is_empty());
     s.remove_pod(&p).unwrap();
@@ -374,10 +407,7 @@ both!(add_container_to_pod_rules, |s| {
     assert_err!(s.add_container_to_pod(&p, &a), Error::NotFound { .. });
     s.add_pod(&pod(&p, "pod1")).unwrap();
     s.add_pod(&pod(&q, "pod2")).unwrap();
-    assert_err!(
-        s.add_container_to_pod(&q, &a),
-        Error::NotInPod { .. }
-    );
+    assert_err!(s.add_container_to_pod(&q, &a), Error::NotInPod { .. });
     assert_err!(
         s.add_container_to_pod(&p, &ctr(&rid('1'), "test1")),
         Error::NotInPod { .. }
@@ -397,7 +427,10 @@ both!(add_container_to_pod_rules, |s| {
     );
     s.add_container(&ctr(&rid('3'), "outside")).unwrap();
     assert_err!(
-        s.add_container_to_pod(&p, &in_pod(with_deps(ctr(&rid('2'), "t2"), &[&rid('3')]), &p)),
+        s.add_container_to_pod(
+            &p,
+            &in_pod(with_deps(ctr(&rid('2'), "t2"), &[&rid('3')]), &p)
+        ),
         Error::DependencyNotInPod { .. }
     );
     assert_err!(
@@ -407,11 +440,17 @@ both!(add_container_to_pod_rules, |s| {
     s.add_container_to_pod(&q, &in_pod(ctr(&rid('4'), "inq"), &q))
         .unwrap();
     assert_err!(
-        s.add_container_to_pod(&p, &in_pod(with_deps(ctr(&rid('2'), "t2"), &[&rid('4')]), &p)),
+        s.add_container_to_pod(
+            &p,
+            &in_pod(with_deps(ctr(&rid('2'), "t2"), &[&rid('4')]), &p)
+        ),
         Error::DependencyNotInPod { .. }
     );
-    s.add_container_to_pod(&p, &in_pod(with_deps(ctr(&rid('2'), "t2"), &[&rid('1')]), &p))
-        .unwrap();
+    s.add_container_to_pod(
+        &p,
+        &in_pod(with_deps(ctr(&rid('2'), "t2"), &[&rid('1')]), &p),
+    )
+    .unwrap();
     assert_eq!(s.container_dependents(&rid('1')).unwrap(), vec![rid('2')]);
     // Namespace only on the container, or only on the pod: refused.
     assert_err!(
@@ -425,20 +464,29 @@ both!(add_container_to_pod_rules, |s| {
         s.add_container_to_pod(&rid('7'), &in_pod(ctr(&rid('5'), "t5"), &rid('7'))),
         Error::NamespaceMismatch { .. }
     );
-    s.add_container_to_pod(&rid('7'), &in_ns(in_pod(ctr(&rid('5'), "t5"), &rid('7')), "ns1"))
-        .unwrap();
+    s.add_container_to_pod(
+        &rid('7'),
+        &in_ns(in_pod(ctr(&rid('5'), "t5"), &rid('7')), "ns1"),
+    )
+    .unwrap();
 });
 
 both!(remove_container_from_pod_rules, |s| {
     let p = rid('9');
     assert_err!(
         s.remove_container_from_pod(&p, &rid('1')),
-        Error::NotFound { kind: ObjectKind::Pod, .. }
+        Error::NotFound {
+            kind: ObjectKind::Pod,
+            ..
+        }
     );
     s.add_pod(&pod(&p, "pod1")).unwrap();
     assert_err!(
         s.remove_container_from_pod(&p, &rid('1')),
-        Error::NotFound { kind: ObjectKind::Container, .. }
+        Error::NotFound {
+            kind: ObjectKind::Container,
+            ..
+        }
     );
     s.add_container(&ctr(&rid('1'), "test1")).unwrap();
     assert_err!(
@@ -447,8 +495,11 @@ both!(remove_container_from_pod_rules, |s| {
     );
     s.add_container_to_pod(&p, &in_pod(ctr(&rid('2'), "test2"), &p))
         .unwrap();
-    s.add_container_to_pod(&p, &in_pod(with_deps(ctr(&rid('3'), "test3"), &[&rid('2')]), &p))
-        .unwrap();
+    s.add_container_to_pod(
+        &p,
+        &in_pod(with_deps(ctr(&rid('3'), "test3"), &[&rid('2')]), &p),
+    )
+    .unwrap();
     assert_err!(
         s.remove_container_from_pod(&p, &rid('2')),
         Error::HasDependents { .. }
@@ -471,7 +522,9 @@ fn remove_pod_containers_refuses_outside_dependents<B: crate::store::Backend>(
         .unwrap();
     store.add_container(&ctr(&rid('2'), "test2"), None).unwrap();
     let key = format!("{}/{}", rid('1'), rid('2'));
-    store.raw_put(Table::Dependents, key.as_bytes(), b"").unwrap();
+    store
+        .raw_put(Table::Dependents, key.as_bytes(), b"")
+        .unwrap();
     match store.remove_pod_containers(&p) {
         Err(Error::DependentOutsidePod { id, dependent, .. }) => {
             assert_eq!((id, dependent), (rid('1'), rid('2')));
@@ -562,7 +615,10 @@ both!(db_config_is_stored_on_first_use_and_validated, |s| {
         ..Default::default()
     };
     let e = s.validate_db_config(&other).unwrap_err();
-    assert!(matches!(e, Error::DbConfigMismatch { key: "tmp_dir", .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::DbConfigMismatch { key: "tmp_dir", .. }),
+        "{e:?}"
+    );
     // A newly set key is added.
     let more = DbConfig {
         graph_driver: "overlay".into(),
@@ -584,18 +640,12 @@ both!(closed_state_refuses_everything, |s| {
 /// A record that does not decode is skipped (and reported) by listings,
 /// and is a clear error when asked for directly; nothing panics.
 fn undecodable_record_is_skipped<B: crate::store::Backend>(store: &mut crate::store::Store<B>) {
-    store
-        .add_container(&ctr(&rid('1'), "test1"), None)
-        .unwrap();
-    store
-        .add_container(&ctr(&rid('3'), "test3"), None)
-        .unwrap();
+    store.add_container(&ctr(&rid('1'), "test1"), None).unwrap();
+    store.add_container(&ctr(&rid('3'), "test3"), None).unwrap();
     store
         .raw_put(Table::Containers, rid('2').as_bytes(), b"{not json")
         .unwrap();
-    store
-        .raw_put(Table::Pods, b"badpod", b"[1,2")
-        .unwrap();
+    store.raw_put(Table::Pods, b"badpod", b"[1,2").unwrap();
     let l = store.all_containers().unwrap();
     assert_eq!(l.items.len(), 2);
     assert_eq!(l.skipped.len(), 1);

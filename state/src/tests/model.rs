@@ -47,18 +47,25 @@ fn lookup_key() -> impl Strategy<Value = String> {
         (0..IDS.len()).prop_map(|i| IDS[i].to_string()),
         (0..POD_IDS.len()).prop_map(|i| POD_IDS[i].to_string()),
         (0..NAMES.len()).prop_map(|i| NAMES[i].to_string()),
-        prop_oneof![Just("a"), Just("aa"), Just("ab"), Just("b"), Just("c"), Just("x")]
-            .prop_map(str::to_string),
+        prop_oneof![
+            Just("a"),
+            Just("aa"),
+            Just("ab"),
+            Just("b"),
+            Just("c"),
+            Just("x")
+        ]
+        .prop_map(str::to_string),
     ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (
+        8 => (
             0..IDS.len(),
             0..NAMES.len(),
             0..NAMESPACES.len(),
-            proptest::collection::vec(0..IDS.len(), 0..3),
+            proptest::collection::vec(0..IDS.len(), 0..2),
             proptest::option::of(0..POD_IDS.len()),
             any::<bool>(),
         )
@@ -70,7 +77,7 @@ fn op() -> impl Strategy<Value = Op> {
                 pod,
                 via_pod
             }),
-        2 => (0..POD_IDS.len(), 0..NAMES.len(), 0..NAMESPACES.len())
+        4 => (0..POD_IDS.len(), 0..NAMES.len(), 0..NAMESPACES.len())
             .prop_map(|(id, name, ns)| Op::AddPod { id, name, ns }),
         2 => (0..IDS.len()).prop_map(Op::RemoveCtr),
         1 => (0..POD_IDS.len(), 0..IDS.len()).prop_map(|(p, c)| Op::RemoveFromPod(p, c)),
@@ -152,7 +159,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn lmdb_and_memory_agree(ops in proptest::collection::vec(op(), 1..40)) {
+    fn lmdb_and_memory_agree(ops in proptest::collection::vec(op(), 1..60)) {
         let mut mem = InMemoryState::new();
         let (mut disk, _dir) = lmdb();
         for (i, op) in ops.iter().enumerate() {

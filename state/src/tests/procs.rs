@@ -156,7 +156,10 @@ fn two_processes_adding_the_same_name_exactly_one_wins() {
             })
             .collect();
         for id in &ids {
-            assert!(wait_for(&dir.path().join(format!("ready-{id}")), Duration::from_secs(20)));
+            assert!(wait_for(
+                &dir.path().join(format!("ready-{id}")),
+                Duration::from_secs(20)
+            ));
         }
         std::fs::write(dir.path().join("go"), b"").unwrap();
         let mut codes: Vec<i32> = children.into_iter().map(finish).collect();
