@@ -166,6 +166,8 @@ impl Conmon {
         opts: &CreateOptions<'_>,
         timeout: Duration,
     ) -> Result<Created> {
+        let absolute = absolute_paths(opts)?;
+        let opts = &absolute;
         if opts.id.is_empty() || opts.id.contains('/') {
             return Err(Error::InvalidConfig {
                 message: format!("container id {:?} is empty or contains '/'", opts.id),
@@ -180,7 +182,12 @@ impl Conmon {
             });
         }
         for dir in [&opts.exit_dir, &opts.socket_dir] {
-            fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(|e| Error::io("creating directory", dir, e))?;
         }
         for file in [&opts.log_path, &opts.pid_file, &opts.conmon_pid_file] {
             if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -338,6 +345,51 @@ impl Conmon {
             }),
             Some(Ok(pid)) => Ok(pid),
             Some(Err(msg)) => Err(classify_create_error(&opts.id, clean_runtime_message(&msg))),
+        }
+    }
+}
+
+/// conmon runs in the bundle directory: relative paths are made absolute
+/// against our own working directory first, so both sides agree.
+fn absolute_paths<'a>(opts: &CreateOptions<'a>) -> Result<CreateOptions<'a>> {
+    let abs =
+        |p: &PathBuf| std::path::absolute(p).map_err(|e| Error::io("resolving", p.clone(), e));
+    Ok(CreateOptions {
+        bundle_dir: abs(&opts.bundle_dir)?,
+        exit_dir: abs(&opts.exit_dir)?,
+        log_path: abs(&opts.log_path)?,
+        pid_file: abs(&opts.pid_file)?,
+        conmon_pid_file: abs(&opts.conmon_pid_file)?,
+        socket_dir: abs(&opts.socket_dir)?,
+        ..opts.clone()
+    })
+}
+
+/// The conventional files of a bundle directory (podman's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundlePaths {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// `config.json`.
+    pub config: PathBuf,
+    /// `ctr.log`, the k8s-file log.
+    pub log: PathBuf,
+    /// `pidfile`, written by the runtime.
+    pub pid_file: PathBuf,
+    /// `conmon.pid`, written by conmon.
+    pub conmon_pid_file: PathBuf,
+}
+
+impl BundlePaths {
+    /// The files under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        BundlePaths {
+            config: dir.join("config.json"),
+            log: dir.join("ctr.log"),
+            pid_file: dir.join("pidfile"),
+            conmon_pid_file: dir.join("conmon.pid"),
+            dir,
         }
     }
 }

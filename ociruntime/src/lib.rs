@@ -28,8 +28,8 @@ mod lifecycle_tests;
 mod test_support;
 
 pub use conmon::{
-    CREATE_TIMEOUT, Conmon, CreateOptions, Created, classify_create_error, exit_file_path,
-    read_exit_file, wait_exit_file,
+    BundlePaths, CREATE_TIMEOUT, Conmon, CreateOptions, Created, classify_create_error,
+    exit_file_path, read_exit_file, wait_exit_file,
 };
 pub use discovery::{DiscoveryOptions, Runtimes, discover, find_conmon, find_runtime_binary};
 pub use error::{Error, Result};

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use crate::test_support::{CONMON, RUNC, busybox_rootfs, have_real_tools};
 use crate::{
-    Conmon, ContainerSpec, CreateOptions, Created, Error, LogOptions, LogStream, OciRuntime,
-    Result, RuntimeStatus, generate_spec, read_exit_file, read_log, wait_exit_file, write_bundle,
+    BundlePaths, Conmon, ContainerSpec, CreateOptions, Created, Error, LogOptions, LogStream,
+    OciRuntime, Result, RuntimeStatus, generate_spec, read_exit_file, read_log, wait_exit_file,
+    write_bundle,
 };
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -99,24 +100,31 @@ impl Fixture {
         }
     }
 
-    fn create(&self, id: &str, args: &[&str]) -> Result<Created> {
-        let spec = generate_spec(&self.spec(id, args))?;
-        let bundle = self.bundle(id);
-        write_bundle(&bundle, &spec)?;
-        self.conmon.create(&CreateOptions {
+    fn options(&self, id: &str) -> CreateOptions<'_> {
+        let paths = BundlePaths::new(self.bundle(id));
+        CreateOptions {
             id: id.to_owned(),
             name: format!("name-{id}"),
-            bundle_dir: bundle.clone(),
+            bundle_dir: paths.dir,
             runtime: &self.runtime,
             exit_dir: self.exit_dir(),
-            log_path: bundle.join("ctr.log"),
-            pid_file: bundle.join("pidfile"),
-            conmon_pid_file: bundle.join("conmon.pid"),
+            log_path: paths.log,
+            pid_file: paths.pid_file,
+            conmon_pid_file: paths.conmon_pid_file,
             socket_dir: self.dir.path().join("socket"),
             log_level: "info".into(),
             exit_command: None,
             terminal: false,
-        })
+        }
+    }
+
+    fn create_with(&self, spec: &ContainerSpec, opts: &CreateOptions<'_>) -> Result<Created> {
+        write_bundle(&opts.bundle_dir, &generate_spec(spec)?)?;
+        self.conmon.create(opts)
+    }
+
+    fn create(&self, id: &str, args: &[&str]) -> Result<Created> {
+        self.create_with(&self.spec(id, args), &self.options(id))
     }
 
     fn wait_exit(&self, id: &str) -> Option<i32> {
@@ -325,26 +333,9 @@ fn conmon_failure_carries_a_message() {
     let id = fx.new_id("badrootfs");
     let mut spec = fx.spec(&id, &["true"]);
     spec.rootfs = fx.dir.path().join("no-such-rootfs");
-    let spec = generate_spec(&spec).unwrap();
-    let bundle = fx.bundle(&id);
-    write_bundle(&bundle, &spec).unwrap();
-    let err = fx
-        .conmon
-        .create(&CreateOptions {
-            id: id.clone(),
-            name: id.clone(),
-            bundle_dir: bundle.clone(),
-            runtime: &fx.runtime,
-            exit_dir: fx.exit_dir(),
-            log_path: bundle.join("ctr.log"),
-            pid_file: bundle.join("pidfile"),
-            conmon_pid_file: bundle.join("conmon.pid"),
-            socket_dir: fx.dir.path().join("socket"),
-            log_level: String::new(),
-            exit_command: None,
-            terminal: false,
-        })
-        .unwrap_err();
+    let mut opts = fx.options(&id);
+    opts.log_level = String::new();
+    let err = fx.create_with(&spec, &opts).unwrap_err();
     match &err {
         Error::Conmon { message, .. } => {
             assert!(!message.is_empty());
@@ -353,4 +344,155 @@ fn conmon_failure_carries_a_message() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(err.exit_code(), None);
+}
+
+#[test]
+fn terminal_container_runs_and_logs() {
+    let Some(mut fx) = Fixture::new() else { return };
+    let id = fx.new_id("tty");
+    let mut spec = fx.spec(&id, &["sh", "-c", "echo on-a-tty; exit 4"]);
+    spec.terminal = true;
+    let mut opts = fx.options(&id);
+    opts.terminal = true;
+    fx.create_with(&spec, &opts).unwrap();
+    fx.runtime.start(&id).unwrap();
+    assert_eq!(fx.wait_exit(&id), Some(4));
+    let mut text = String::new();
+    read_log(
+        &opts.log_path,
+        &LogOptions::default(),
+        || false,
+        |l| {
+            text.push_str(&l.text);
+            true
+        },
+    )
+    .unwrap();
+    assert!(text.contains("on-a-tty"), "{text:?}");
+}
+
+#[test]
+fn relative_paths_are_resolved_against_our_cwd() {
+    let Some(mut fx) = Fixture::new() else { return };
+    let id = fx.new_id("relpaths");
+    let mut opts = fx.options(&id);
+    // Express the exit dir relative to the current directory.
+    let cwd = std::env::current_dir().unwrap();
+    let rel = pathdiff(&fx.exit_dir(), &cwd);
+    opts.exit_dir = rel.clone();
+    fx.create_with(&fx.spec(&id, &["true"]), &opts).unwrap();
+    fx.runtime.start(&id).unwrap();
+    assert_eq!(fx.wait_exit(&id), Some(0));
+    assert_eq!(read_exit_file(&rel, &id).unwrap(), Some(0));
+}
+
+/// `target` relative to `base` (both absolute), with `..` as needed.
+fn pathdiff(target: &Path, base: &Path) -> PathBuf {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out
+}
+
+const CHILD_DIR: &str = "OXPOD_OCIRUNTIME_TEST_CHILD_DIR";
+const CHILD_ID: &str = "OXPOD_OCIRUNTIME_TEST_CHILD_ID";
+
+/// Child half of `caller_can_exit_while_container_runs`: create and start a
+/// container the way `oxpod run -d` would, print its pid, and exit.
+fn detached_child(dir: &Path, id: &str) {
+    let runtime = OciRuntime::new("runc", RUNC).with_root(dir.join("runc-root"));
+    let bundle = dir.join("b").join(id);
+    let paths = BundlePaths::new(&bundle);
+    let spec = ContainerSpec {
+        id: id.to_owned(),
+        rootfs: dir.join("rootfs"),
+        args: vec!["sleep".into(), "60".into()],
+        cgroup_parent: Some(format!("/oxpod-test-child-{id}")),
+        ..Default::default()
+    };
+    write_bundle(&bundle, &generate_spec(&spec).unwrap()).unwrap();
+    let created = Conmon::new(CONMON)
+        .create(&CreateOptions {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            bundle_dir: paths.dir,
+            runtime: &runtime,
+            exit_dir: dir.join("exits"),
+            log_path: paths.log,
+            pid_file: paths.pid_file,
+            conmon_pid_file: paths.conmon_pid_file,
+            socket_dir: dir.join("socket"),
+            log_level: "error".into(),
+            exit_command: None,
+            terminal: false,
+        })
+        .unwrap();
+    runtime.start(id).unwrap();
+    println!("container-pid={}", created.pid);
+}
+
+#[test]
+fn caller_can_exit_while_container_runs() {
+    if let (Ok(dir), Ok(id)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ID)) {
+        detached_child(Path::new(&dir), &id);
+        return;
+    }
+    let Some(mut fx) = Fixture::new() else { return };
+    let id = fx.new_id("detach");
+    // The child puts the container under this parent; the fixture removes it.
+    fx.cgroup_parent = format!("/oxpod-test-child-{id}");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lifecycle_tests::caller_can_exit_while_container_runs",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_DIR, fx.dir.path())
+        .env(CHILD_ID, &id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the child's stdout and stderr to EOF, as a shell or CI runner
+    // does: this only ends if conmon kept none of these pipes.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut out = String::new();
+        let mut err = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((out, err));
+    });
+    let (out, err) = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(v) => v,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the caller's output pipes stayed open after it exited");
+        }
+    };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "child failed: {out}\n{err}");
+    let pid: i32 = out
+        .lines()
+        .find_map(|l| l.split_once("container-pid=").map(|(_, p)| p))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in child output: {out}\n{err}"));
+    // The container outlived the process that started it.
+    let st = fx.runtime.state(&id).unwrap();
+    assert_eq!(st.status_kind(), RuntimeStatus::Running);
+    assert_eq!(st.pid, Some(pid));
+    fx.runtime.delete(&id, true).unwrap();
+    assert_eq!(fx.wait_exit(&id), Some(137));
 }
