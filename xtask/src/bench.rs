@@ -166,11 +166,25 @@ fn outer(options: &Options) -> Result<()> {
     let host_shm = std::fs::metadata("/dev/shm").context("no /dev/shm")?.dev();
     sh(Command::new("unshare")
         .args(["-m", "--propagation", "private"])
-        .arg(std::env::current_exe()?)
+        .arg(private_copy_of_self()?)
         .args(options.forward())
         .env(OXPOD_ENV, encode(oxpod))
         .env(PODMAN_ENV, encode(podman))
         .env(SHM_DEV_ENV, host_shm.to_string()))
+}
+
+/// A copy of this binary under `target/bench/`: the inner process and every
+/// measuring wrapper run from it, so a `cargo build` replacing
+/// `target/debug/xtask` during a long bench does not pull it from under them.
+/// Written beside and renamed into place, so a running copy is never changed.
+fn private_copy_of_self() -> Result<PathBuf> {
+    let dir = bench_dir();
+    std::fs::create_dir_all(&dir)?;
+    let copy = dir.join("xtask-bench");
+    let partial = dir.join(format!("xtask-bench.{}", std::process::id()));
+    std::fs::copy(std::env::current_exe()?, &partial).context("cannot copy the xtask binary")?;
+    std::fs::rename(&partial, &copy)?;
+    Ok(copy)
 }
 
 /// A busybox root filesystem: `bin/busybox` and the applets the workloads use.

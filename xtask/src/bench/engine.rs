@@ -14,12 +14,24 @@ use anyhow::{Context, Result, bail};
 /// Lock slots for both tools (podman's default `num_locks`).
 const NUM_LOCKS: &str = "2048";
 
+/// oxpod's lock segment, `/dev/shm/oxpod_bench` in the private `/dev/shm`.
+const OXPOD_LOCK_NAME: &str = "/oxpod_bench";
+
 /// podman's defaults that would make the comparison unfair or touch the
 /// host: event-log rotation off, cgroupfs, runc, the same lock count.
 const PODMAN_CONF: &str = "\
 [engine]
 events_logger = \"file\"
 events_logfile_max_size = \"0\"
+cgroup_manager = \"cgroupfs\"
+runtime = \"runc\"
+num_locks = 2048
+";
+
+/// The same settings for oxpod (libpod.conf keys).
+const OXPOD_CONF: &str = "\
+events_logger = \"file\"
+events_logfile_max_size = 0
 cgroup_manager = \"cgroupfs\"
 runtime = \"runc\"
 num_locks = 2048
@@ -87,9 +99,11 @@ impl Engine {
             rootfs: rootfs.to_path_buf(),
         };
         std::fs::create_dir_all(&engine.dir)?;
-        if tool == Tool::Podman {
-            std::fs::write(engine.containers_conf(), PODMAN_CONF)?;
-        }
+        let conf = match tool {
+            Tool::Oxpod => OXPOD_CONF,
+            Tool::Podman => PODMAN_CONF,
+        };
+        std::fs::write(engine.config_file(), conf)?;
         Ok(engine)
     }
 
@@ -109,8 +123,13 @@ impl Engine {
         self.dir.join("tmp")
     }
 
-    fn containers_conf(&self) -> PathBuf {
-        self.dir.join("containers.conf")
+    /// `oxpod.conf` (given with `--config`) or podman's `containers.conf`
+    /// (given as `CONTAINERS_CONF`, which replaces the system's files).
+    fn config_file(&self) -> PathBuf {
+        self.dir.join(match self.tool {
+            Tool::Oxpod => "oxpod.conf",
+            Tool::Podman => "containers.conf",
+        })
     }
 
     /// The command line for `cmd`, with this engine's global flags.
@@ -120,13 +139,16 @@ impl Engine {
         let runroot = self.runroot();
         match self.tool {
             Tool::Oxpod => {
+                c.env_remove("OXPOD_CONFIG");
+                c.arg("--config").arg(self.config_file());
                 c.arg("--root").arg(&root);
                 c.arg("--runroot").arg(&runroot);
-                c.args(["--num-locks", NUM_LOCKS, "--events-backend", "file"]);
+                c.args(["--lock-name", OXPOD_LOCK_NAME, "--num-locks", NUM_LOCKS]);
+                c.args(["--events-backend", "file"]);
                 c.args(["--runtime", "runc", "--cgroup-manager", "cgroupfs"]);
             }
             Tool::Podman => {
-                c.env("CONTAINERS_CONF", self.containers_conf());
+                c.env("CONTAINERS_CONF", self.config_file());
                 c.arg("--root").arg(&root);
                 c.arg("--runroot").arg(&runroot);
                 c.arg("--tmpdir").arg(self.tmpdir());
@@ -246,7 +268,8 @@ impl Engine {
 /// Writes `count` events in the engine's own format, modelled on `template`,
 /// a real `create` line the engine wrote: a cycle of create, init, start,
 /// died, cleanup, remove per synthetic container, so one event in six is a
-/// `create`. Only `ID`, `Name`, `Status` and `Time` change between lines.
+/// `create`. Only `ID`, `Name`, `Status`, `Time` and oxpod's sequence
+/// number `Seq` (when the template has one) change between lines.
 pub fn write_events_log(path: &Path, template: &str, count: usize) -> Result<()> {
     const CYCLE: [&str; 6] = ["create", "init", "start", "died", "cleanup", "remove"];
     let time = field(template, "Time").context("the template event has no Time")?;
@@ -265,6 +288,7 @@ pub fn write_events_log(path: &Path, template: &str, count: usize) -> Result<()>
         let mut t = String::new();
         write!(t, "{seconds}.{:09}{zone}", i % 1_000_000_000)?;
         set_field(&mut line, "Time", &t)?;
+        set_seq(&mut line, i as u64 + 1);
         line.push('\n');
         out.write_all(line.as_bytes())?;
     }
@@ -284,6 +308,18 @@ fn set_field(line: &mut String, key: &str, value: &str) -> Result<()> {
     };
     line.replace_range(range, value);
     Ok(())
+}
+
+/// Sets the number of `"Seq":N` if the line has one (oxpod's lines do,
+/// podman's do not).
+fn set_seq(line: &mut String, seq: u64) {
+    let Some(start) = line.find("\"Seq\":").map(|p| p + 6) else {
+        return;
+    };
+    let len = line[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(line.len() - start);
+    line.replace_range(start..start + len, &seq.to_string());
 }
 
 /// Where the string value of `"key":"..."` lies in a JSON line (values
@@ -394,6 +430,19 @@ mod tests {
                 "0000000000000001".repeat(4)
             )
         );
+    }
+
+    #[test]
+    fn oxpod_lines_get_a_growing_seq() {
+        let mut line = r#"{"ID":"a","Seq":17,"Time":"x"}"#.to_owned();
+        set_seq(&mut line, 100_000);
+        assert_eq!(line, r#"{"ID":"a","Seq":100000,"Time":"x"}"#);
+        let mut line = r#"{"Seq":3}"#.to_owned();
+        set_seq(&mut line, 4);
+        assert_eq!(line, r#"{"Seq":4}"#);
+        let mut podman = PODMAN_LINE.to_owned();
+        set_seq(&mut podman, 4);
+        assert_eq!(podman, PODMAN_LINE);
     }
 
     #[test]

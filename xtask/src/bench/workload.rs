@@ -251,7 +251,7 @@ impl<'a> Runner<'a> {
     fn containers(&mut self, n: usize) -> Result<()> {
         if !self.store.known || self.store.ids.len() > n {
             self.wipe()?;
-            self.exec(Cmd::Info).context("initialising the store")?;
+            self.exec(Cmd::Ps).context("initialising the store")?;
             self.store.known = true;
         }
         while self.store.ids.len() < n {
