@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::lock::{Backend, Lock, Taken, Wait};
@@ -31,14 +31,27 @@ impl fmt::Debug for MemLockManager {
 /// State shared by the manager and its handles.
 pub(crate) struct MemShared {
     capacity: u32,
-    allocated: Mutex<Vec<bool>>,
+    /// Allocation bitmap, 64 IDs a word, least significant bit first.
+    allocated: Mutex<Vec<u64>>,
     slots: Box<[Slot]>,
 }
 
-/// One lock: which thread holds it, and a condition to wait on.
+/// One lock: who holds it and who waits, and a condition to wait on.
 struct Slot {
-    owner: Mutex<Option<ThreadId>>,
+    state: Mutex<SlotState>,
     released: Condvar,
+}
+
+#[derive(Default)]
+struct SlotState {
+    owner: Option<ThreadId>,
+    /// Threads waiting on `released`, so an uncontended unlock skips the wake-up.
+    waiters: u32,
+}
+
+/// Word index and mask of `id` in the allocation bitmap.
+fn bit(id: u32) -> (usize, u64) {
+    ((id / 64) as usize, 1u64 << (id % 64))
 }
 
 /// Takes a std mutex; nothing in this module panics while holding one, so a
@@ -61,14 +74,14 @@ impl MemLockManager {
         }
         let slots = (0..n)
             .map(|_| Slot {
-                owner: Mutex::new(None),
+                state: Mutex::new(SlotState::default()),
                 released: Condvar::new(),
             })
             .collect();
         Ok(Self {
             shared: Arc::new(MemShared {
                 capacity: n,
-                allocated: Mutex::new(vec![false; n as usize]),
+                allocated: Mutex::new(vec![0; n.div_ceil(64) as usize]),
                 slots,
             }),
         })
@@ -91,16 +104,18 @@ impl MemLockManager {
 
 impl LockManager for MemLockManager {
     fn allocate(&self) -> Result<Lock> {
+        let capacity = self.shared.capacity;
         let mut allocated = take(&self.shared.allocated);
-        let Some(id) = allocated.iter().position(|used| !used) else {
-            return Err(Error::Exhausted {
-                capacity: self.shared.capacity,
-            });
+        let free = allocated.iter().zip(0u32..).find_map(|(word, index)| {
+            let id = index * 64 + word.trailing_ones();
+            (*word != u64::MAX && id < capacity).then_some(id)
+        });
+        let Some(id) = free else {
+            return Err(Error::Exhausted { capacity });
         };
-        allocated[id] = true;
+        let (word, mask) = bit(id);
+        allocated[word] |= mask;
         drop(allocated);
-        // `id < capacity <= u32::MAX`, so the conversion cannot fail.
-        let id = u32::try_from(id).unwrap_or(u32::MAX);
         Ok(self.handle(id))
     }
 
@@ -111,27 +126,29 @@ impl LockManager for MemLockManager {
 
     fn allocate_given(&self, id: u32) -> Result<Lock> {
         self.check(id)?;
+        let (word, mask) = bit(id);
         let mut allocated = take(&self.shared.allocated);
-        if allocated[id as usize] {
+        if allocated[word] & mask != 0 {
             return Err(Error::AlreadyAllocated { id });
         }
-        allocated[id as usize] = true;
+        allocated[word] |= mask;
         drop(allocated);
         Ok(self.handle(id))
     }
 
     fn free(&self, id: u32) -> Result<()> {
         self.check(id)?;
+        let (word, mask) = bit(id);
         let mut allocated = take(&self.shared.allocated);
-        if !allocated[id as usize] {
+        if allocated[word] & mask == 0 {
             return Err(Error::NotAllocated { id });
         }
-        allocated[id as usize] = false;
+        allocated[word] &= !mask;
         Ok(())
     }
 
     fn free_all(&self) -> Result<()> {
-        take(&self.shared.allocated).fill(false);
+        take(&self.shared.allocated).fill(0);
         Ok(())
     }
 
@@ -140,18 +157,20 @@ impl LockManager for MemLockManager {
     }
 
     fn available(&self) -> Result<u32> {
-        let free = take(&self.shared.allocated)
+        let used: u32 = take(&self.shared.allocated)
             .iter()
-            .filter(|used| !**used)
-            .count();
-        Ok(u32::try_from(free).unwrap_or(u32::MAX))
+            .map(|word| word.count_ones())
+            .sum();
+        Ok(self.shared.capacity - used)
     }
 
     fn allocated(&self) -> Result<Vec<u32>> {
-        Ok(take(&self.shared.allocated)
-            .iter()
-            .zip(0u32..)
-            .filter_map(|(used, id)| used.then_some(id))
+        let allocated = take(&self.shared.allocated);
+        Ok((0..self.shared.capacity)
+            .filter(|id| {
+                let (word, mask) = bit(*id);
+                allocated[word] & mask != 0
+            })
             .collect())
     }
 
@@ -162,81 +181,84 @@ impl LockManager for MemLockManager {
             .slots
             .iter()
             .zip(0u32..)
-            .filter_map(|(slot, id)| take(&slot.owner).is_some().then_some((id, pid)))
+            .filter_map(|(slot, id)| take(&slot.state).owner.is_some().then_some((id, pid)))
             .collect())
     }
 }
 
 impl MemShared {
+    fn slot(&self, id: u32) -> Result<&Slot> {
+        self.slots.get(id as usize).ok_or(Error::IdOutOfRange {
+            id,
+            capacity: self.capacity,
+        })
+    }
+
     pub(crate) fn holder_of(&self, id: u32) -> Option<i32> {
         let slot = self.slots.get(id as usize)?;
-        take(&slot.owner).map(|_| crate::sys::current_pid())
+        take(&slot.state).owner.map(|_| crate::sys::current_pid())
     }
 
     pub(crate) fn acquire(&self, id: u32, wait: Wait) -> Result<Option<Taken>> {
-        let slot = self.slots.get(id as usize).ok_or(Error::IdOutOfRange {
-            id,
-            capacity: self.capacity,
-        })?;
+        let slot = self.slot(id)?;
         let me = thread::current().id();
-        let mut owner = take(&slot.owner);
-        if *owner == Some(me) {
+        let mut state = take(&slot.state);
+        if state.owner == Some(me) {
             return Err(Error::WouldDeadlock { id });
         }
-        match wait {
-            Wait::Block => {
-                while owner.is_some() {
-                    owner = slot
+        if state.owner.is_some() {
+            // None: wait for ever; Some(None): a deadline too far to represent.
+            let deadline = match wait {
+                Wait::Try => return Ok(None),
+                Wait::Block => None,
+                Wait::Timeout(timeout) => Some(Instant::now().checked_add(timeout)),
+            };
+            state.waiters += 1;
+            while state.owner.is_some() {
+                state = match deadline {
+                    None | Some(None) => slot
                         .released
-                        .wait(owner)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-            }
-            Wait::Try => {
-                if owner.is_some() {
-                    return Ok(None);
-                }
-            }
-            Wait::Timeout(timeout) => {
-                let deadline = Instant::now().checked_add(timeout);
-                while owner.is_some() {
-                    let left = match deadline {
-                        Some(d) => d.saturating_duration_since(Instant::now()),
-                        None => Duration::MAX,
-                    };
-                    if left.is_zero() {
-                        return Ok(None);
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(Some(deadline)) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            state.waiters -= 1;
+                            return Ok(None);
+                        }
+                        slot.released
+                            .wait_timeout(state, left)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
                     }
-                    owner = slot
-                        .released
-                        .wait_timeout(owner, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
-                }
+                };
             }
+            state.waiters -= 1;
         }
-        *owner = Some(me);
+        state.owner = Some(me);
         Ok(Some(Taken::default()))
     }
 
     pub(crate) fn release(&self, id: u32) -> Result<()> {
-        let slot = self.slots.get(id as usize).ok_or(Error::IdOutOfRange {
-            id,
-            capacity: self.capacity,
-        })?;
-        let mut owner = take(&slot.owner);
-        if *owner != Some(thread::current().id()) {
+        let slot = self.slot(id)?;
+        let mut state = take(&slot.state);
+        if state.owner != Some(thread::current().id()) {
             return Err(Error::NotHeld { id });
         }
-        *owner = None;
-        drop(owner);
-        slot.released.notify_one();
+        state.owner = None;
+        let waiters = state.waiters;
+        drop(state);
+        if waiters > 0 {
+            slot.released.notify_one();
+        }
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -306,5 +328,35 @@ mod tests {
         thread::scope(|s| {
             s.spawn(|| lock.lock().unwrap().unlock().unwrap());
         });
+    }
+
+    #[test]
+    fn a_released_lock_wakes_its_waiters() {
+        let m = MemLockManager::new(1).unwrap();
+        let lock = m.retrieve(0).unwrap();
+        let guard = lock.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::scope(|s| {
+            for timed in [false, true] {
+                let (lock, tx) = (&lock, tx.clone());
+                s.spawn(move || {
+                    let g = if timed {
+                        lock.lock_timeout(Duration::from_secs(600)).unwrap()
+                    } else {
+                        lock.lock().unwrap()
+                    };
+                    tx.send(timed).unwrap();
+                    drop(g);
+                });
+            }
+            // Both threads must still be waiting while we hold the lock.
+            thread::sleep(Duration::from_millis(50));
+            assert!(rx.try_recv().is_err());
+            guard.unlock().unwrap();
+        });
+        let mut woken: Vec<bool> = rx.try_iter().collect();
+        woken.sort();
+        assert_eq!(woken, [false, true]);
+        assert!(matches!(lock.lock().unwrap().unlock(), Ok(())));
     }
 }
