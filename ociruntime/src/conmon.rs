@@ -267,6 +267,17 @@ impl Conmon {
                     },
                 });
             }
+            Err(e @ Error::Timeout { .. }) => {
+                // Do not leave a stuck monitor behind.
+                if let Ok(pid) = read_pid_file(&opts.conmon_pid_file) {
+                    tracing::warn!("killing conmon {pid} after a create timeout");
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                return Err(e);
+            }
             Err(e) => return Err(e),
         };
         let conmon_pid = read_pid_file(&opts.conmon_pid_file)?;

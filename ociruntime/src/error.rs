@@ -115,6 +115,18 @@ pub enum Error {
         message: String,
     },
 
+    /// The container is not running (a kill or pause of a stopped
+    /// container): often a harmless race with its exit.
+    #[error("{runtime}: container {id} is not running: {message}")]
+    NotRunning {
+        /// Runtime name.
+        runtime: String,
+        /// The container id.
+        id: String,
+        /// The runtime's message.
+        message: String,
+    },
+
     /// The container's command does not exist (CLI exit code 127).
     #[error("{command}: command not found: {message}")]
     CommandNotFound {

@@ -496,3 +496,19 @@ fn caller_can_exit_while_container_runs() {
     fx.runtime.delete(&id, true).unwrap();
     assert_eq!(fx.wait_exit(&id), Some(137));
 }
+
+#[test]
+fn conmon_own_error_is_reported() {
+    let Some(mut fx) = Fixture::new() else { return };
+    let id = fx.new_id("badlevel");
+    let mut opts = fx.options(&id);
+    opts.log_level = "bogus".into();
+    match fx.create_with(&fx.spec(&id, &["true"]), &opts) {
+        Err(Error::Conmon { message, .. }) => {
+            assert!(message.contains("No such log level bogus"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The scratch stderr file is gone.
+    assert!(!fx.bundle(&id).join("conmon.stderr").exists());
+}

@@ -404,3 +404,64 @@ mod tests {
         assert_eq!(n, 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A line of output: stream, text (no newline), and where conmon split
+    /// it into partial records.
+    fn line() -> impl Strategy<Value = (bool, String, Vec<usize>)> {
+        (
+            any::<bool>(),
+            "[a-zA-Z0-9 \\t!-~]{0,40}",
+            proptest::collection::vec(0usize..40, 0..4),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn partial_records_join_back_to_lines(lines in proptest::collection::vec(line(), 0..20)) {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("ctr.log");
+            let mut file = String::new();
+            let mut expect_out = Vec::new();
+            let mut expect_err = Vec::new();
+            for (i, (is_err, text, cuts)) in lines.iter().enumerate() {
+                let stream = if *is_err { "stderr" } else { "stdout" };
+                let time = format!("2026-11-28T20:00:{:02}.000000001Z", i % 60);
+                let mut cuts: Vec<usize> = cuts
+                    .iter()
+                    .map(|c| c % (text.len() + 1))
+                    .collect();
+                cuts.sort_unstable();
+                let mut start = 0;
+                for c in cuts {
+                    file.push_str(&format!("{time} {stream} P {}\n", &text[start..c]));
+                    start = c;
+                }
+                file.push_str(&format!("{time} {stream} F {}\n", &text[start..]));
+                if *is_err { expect_err.push(text.clone()) } else { expect_out.push(text.clone()) }
+            }
+            fs::write(&p, file).unwrap();
+            let mut got_out = Vec::new();
+            let mut got_err = Vec::new();
+            read_log(&p, &LogOptions::default(), || false, |l| {
+                match l.stream {
+                    LogStream::Stdout => got_out.push(l.text),
+                    LogStream::Stderr => got_err.push(l.text),
+                }
+                true
+            }).unwrap();
+            prop_assert_eq!(got_out, expect_out);
+            prop_assert_eq!(got_err, expect_err);
+        }
+
+        #[test]
+        fn parsing_never_panics(s in "\\PC{0,80}") {
+            let _ = parse_log_record(&s);
+            let _ = crate::clean_runtime_message(&s);
+        }
+    }
+}

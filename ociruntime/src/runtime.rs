@@ -198,6 +198,13 @@ impl OciRuntime {
                 message,
             });
         }
+        if is_not_running(&message) {
+            return Err(Error::NotRunning {
+                runtime: self.name.clone(),
+                id: id.to_owned(),
+                message,
+            });
+        }
         Err(Error::Runtime {
             runtime: self.name.clone(),
             action,
@@ -264,10 +271,16 @@ fn parse_state(stdout: &[u8]) -> Result<RuntimeState> {
     })
 }
 
+fn is_not_running(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("container not running")
+        || m.contains("is not running")
+        || m.contains("no such process")
+}
+
 fn is_no_such_container(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    m.contains("container does not exist")
-        || m.contains("does not exist")
+    (m.contains("container") && m.contains("does not exist"))
         || (m.contains("error opening file") && m.contains("no such file or directory"))
 }
 
