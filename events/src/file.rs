@@ -203,16 +203,24 @@ impl Eventer for FileEventer {
             })?
             .len();
         let mut line = encode(event, seq + 1)?;
+        let mut glue = unterminated(&log, size);
         if self.max_size > 0 && size > 0 && size + line.len() as u64 >= self.max_size {
             // reserve both numbers first: a crash leaves a gap, never a repeat
             self.store_seq(&lock, seq + 2)?;
             match self.rotate(seq + 1) {
-                Ok(()) => log = open_append(&self.path)?,
+                Ok(()) => {
+                    log = open_append(&self.path)?;
+                    glue = false;
+                }
                 Err(e) => warn!("{e}; appending to the old log"),
             }
             line = encode(event, seq + 2)?;
         } else {
             self.store_seq(&lock, seq + 1)?;
+        }
+        if glue {
+            // someone left an unfinished line: end it so ours stays whole
+            line.insert(0, b'\n');
         }
         // one write(2) for the whole line: a regular file takes it whole
         let n = log.write(&line).map_err(|source| Error::Write {
@@ -306,6 +314,7 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 fn open_append(path: &Path) -> Result<File> {
     OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
@@ -314,6 +323,12 @@ fn open_append(path: &Path) -> Result<File> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Whether a non-empty log does not end with a newline.
+fn unterminated(log: &File, size: u64) -> bool {
+    let mut last = [0u8; 1];
+    size > 0 && log.read_exact_at(&mut last, size - 1).is_ok() && last[0] != b'\n'
 }
 
 /// For the last `TAIL_WINDOW` bytes before `size`: the offset just after the
