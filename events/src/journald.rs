@@ -77,19 +77,43 @@ impl JournaldEventer {
         }
     }
 
-    fn command(&self, options: &ReadOptions) -> Command {
+    /// The cursor of the newest oxpod entry, if any.
+    fn tail_cursor(&self) -> Result<Option<String>> {
+        let out = Command::new(&self.journalctl)
+            .args(["-o", "json", "-n", "1", "--no-pager", "-q"])
+            .arg(format!("SYSLOG_IDENTIFIER={IDENTIFIER}"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| Error::Journalctl { source })?;
+        if !out.status.success() {
+            return Err(Error::JournalctlFailed {
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        #[derive(Deserialize)]
+        struct Cursor {
+            #[serde(rename = "__CURSOR")]
+            cursor: String,
+        }
+        Ok(out
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter_map(|l| serde_json::from_slice::<Cursor>(l).ok())
+            .last()
+            .map(|c| c.cursor))
+    }
+
+    fn command(&self, options: &ReadOptions) -> Result<Command> {
         let mut cmd = Command::new(&self.journalctl);
         cmd.args(["-o", "json", "--no-pager", "-q", "--all"]);
         if options.follow {
             cmd.arg("-f");
-            cmd.args([
-                "-n",
-                if options.starts_at_beginning() {
-                    "all"
-                } else {
-                    "0"
-                },
-            ]);
+            // not `-n 0`: systemd 252's `-f -n 0` drops the first new entry
+            match (options.starts_at_beginning(), self.tail_cursor()?) {
+                (false, Some(cursor)) => cmd.arg(format!("--after-cursor={cursor}")),
+                _ => cmd.args(["-n", "all"]),
+            };
         }
         if let Some(since) = options.since {
             // the journal's own time is never before the event's
@@ -112,7 +136,7 @@ impl JournaldEventer {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        cmd
+        Ok(cmd)
     }
 }
 
@@ -279,7 +303,7 @@ impl Eventer for JournaldEventer {
         options: ReadOptions,
         sink: &mut dyn FnMut(Event) -> ControlFlow<()>,
     ) -> Result<()> {
-        let mut cmd = self.command(&options);
+        let mut cmd = self.command(&options)?;
         debug!(?cmd, "reading events from the journal");
         let child = cmd.spawn().map_err(|source| Error::Journalctl { source })?;
         let mut child = Reaper(child);
