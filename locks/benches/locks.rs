@@ -121,11 +121,14 @@ fn contend_child(name: &str) {
     let shm = ShmLockManager::open(name, 32).expect("open segment");
     let lock = shm.retrieve(0).expect("lock 0");
     println!("ready");
+    let mut rounds = 0u64;
     while !stop.exists() {
         for _ in 0..1000 {
             drop(black_box(lock.lock().expect("lock")));
         }
+        rounds += 1000;
     }
+    eprintln!("contending process: {rounds} lock+unlock");
 }
 
 fn main() {

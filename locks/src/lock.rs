@@ -190,3 +190,27 @@ impl Drop for LockGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_and_managers_cross_threads_and_are_object_safe() {
+        send_sync::<Lock>();
+        send_sync::<crate::ShmLockManager>();
+        send_sync::<crate::MemLockManager>();
+        send_sync::<Error>();
+        let boxed: Box<dyn crate::LockManager> =
+            Box::new(crate::MemLockManager::new(2).expect("manager"));
+        let lock = boxed.allocate().expect("allocate");
+        let guard = lock.lock().expect("lock");
+        assert_eq!(guard.id(), 0);
+        assert_eq!(guard.lock().id(), 0);
+        assert!(format!("{guard:?}").contains("LockGuard"));
+        drop(guard);
+        assert_eq!(boxed.holders().expect("holders").len(), 0);
+    }
+}
