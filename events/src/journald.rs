@@ -98,9 +98,8 @@ impl JournaldEventer {
         }
         Ok(out
             .stdout
-            .split(|b| *b == b'\n')
-            .filter_map(|l| serde_json::from_slice::<Cursor>(l).ok())
-            .last()
+            .rsplit(|b| *b == b'\n')
+            .find_map(|l| serde_json::from_slice::<Cursor>(l).ok())
             .map(|c| c.cursor))
     }
 
