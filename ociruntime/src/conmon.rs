@@ -224,6 +224,11 @@ impl Conmon {
         cmd.args(self.args(opts))
             .env("_OCI_SYNCPIPE", sync_w.as_raw_fd().to_string())
             .env("_OCI_STARTPIPE", start_r.as_raw_fd().to_string())
+            // Our own service-manager hand-offs are not conmon's.
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("LISTEN_FDNAMES")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(err_file))

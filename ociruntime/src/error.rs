@@ -130,7 +130,7 @@ pub enum Error {
     /// The container's command does not exist (CLI exit code 127).
     #[error("{command}: command not found: {message}")]
     CommandNotFound {
-        /// The command as given (args[0]), or what the runtime named.
+        /// The command as given (`args[0]`), or what the runtime named.
         command: String,
         /// The runtime's message.
         message: String,
@@ -140,7 +140,7 @@ pub enum Error {
     /// code 126).
     #[error("{command}: permission denied (the file is not executable): {message}")]
     PermissionDenied {
-        /// The command as given (args[0]), or what the runtime named.
+        /// The command as given (`args[0]`), or what the runtime named.
         command: String,
         /// The runtime's message.
         message: String,
