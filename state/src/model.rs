@@ -10,6 +10,18 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+fn is_empty_path(p: &std::path::Path) -> bool {
+    p.as_os_str().is_empty()
+}
+
 /// The lifecycle status of a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,42 +103,58 @@ pub struct ContainerConfig {
     /// Unique across containers and pods; `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
     pub name: String,
     /// The namespace ("" for none).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// The id of the pod it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
     /// Its lock number in the lock manager.
     pub lock_id: u32,
     /// The root filesystem directory it runs from.
+    #[serde(skip_serializing_if = "is_empty_path")]
     pub rootfs: PathBuf,
     /// The command and its arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     /// Environment, `KEY=value` each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
     /// The working directory inside the container ("" for the default `/`).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
     /// The user (`uid[:gid]` or a name; "" for root).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub user: String,
     /// The hostname ("" for the short id).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub hostname: String,
     /// Whether it gets a terminal.
+    #[serde(skip_serializing_if = "is_false")]
     pub terminal: bool,
     /// Whether its stdin is kept open.
+    #[serde(skip_serializing_if = "is_false")]
     pub interactive: bool,
     /// Remove it when it exits (`--rm`).
+    #[serde(skip_serializing_if = "is_false")]
     pub auto_remove: bool,
     /// User labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// OCI annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// The OCI runtime's name ("" for the default).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub oci_runtime: String,
     /// The signal that stops it (15 = SIGTERM).
     pub stop_signal: u32,
     /// Seconds to wait after `stop_signal` before SIGKILL.
     pub stop_timeout: u32,
     /// Where conmon writes its output.
+    #[serde(skip_serializing_if = "is_empty_path")]
     pub log_path: PathBuf,
     /// Ids of containers it depends on (they must exist when it is added).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
     /// When it was created.
     pub created: Timestamp,
@@ -139,26 +167,37 @@ pub struct ContainerState {
     /// Its status.
     pub status: ContainerStatus,
     /// The pid of its main process while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// The pid of its conmon.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conmon_pid: Option<u32>,
     /// The exit code of its last run (valid when `exited`).
+    #[serde(skip_serializing_if = "is_zero")]
     pub exit_code: i32,
     /// Whether it has run and exited (exit code and finish time are valid).
+    #[serde(skip_serializing_if = "is_false")]
     pub exited: bool,
     /// Whether the kernel's OOM killer ended its last run.
+    #[serde(skip_serializing_if = "is_false")]
     pub oom_killed: bool,
     /// Whether the user stopped it (restart policies ignore it then).
+    #[serde(skip_serializing_if = "is_false")]
     pub stopped_by_user: bool,
     /// How often a restart policy restarted it.
+    #[serde(skip_serializing_if = "is_zero")]
     pub restart_count: u32,
     /// When it last started.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
     /// When it last exited.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
     /// Its per-boot run directory (under the tmp dir).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub run_dir: Option<PathBuf>,
     /// Its OCI bundle directory (holds `config.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_path: Option<PathBuf>,
 }
 
@@ -199,16 +238,22 @@ pub struct PodConfig {
     /// Unique across containers and pods.
     pub name: String,
     /// The namespace ("" for none).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// User labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// The cgroup parent ("" for the default).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cgroup_parent: String,
     /// Whether its containers share the pod's cgroup.
+    #[serde(skip_serializing_if = "is_false")]
     pub shares_cgroup: bool,
     /// Linux namespaces its containers share (`ipc`, `net`, `uts`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shared_namespaces: Vec<String>,
     /// Whether it has an infra container.
+    #[serde(skip_serializing_if = "is_false")]
     pub infra: bool,
     /// Its lock number in the lock manager.
     pub lock_id: u32,
@@ -221,8 +266,10 @@ pub struct PodConfig {
 #[serde(default)]
 pub struct PodState {
     /// Its cgroup path (per boot; cleared by refresh).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub cgroup_path: String,
     /// The id of its infra container.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub infra_container_id: Option<String>,
 }
 
