@@ -49,7 +49,11 @@ fn run(c: &mut Criterion, label: &str, s: &mut dyn State) {
     fill(s);
     let mut g = c.benchmark_group(label);
     let rec = serde_json::to_vec(&ctr(5)).unwrap();
-    eprintln!("record json {} bytes: {}", rec.len(), String::from_utf8_lossy(&rec));
+    eprintln!(
+        "record json {} bytes: {}",
+        rec.len(),
+        String::from_utf8_lossy(&rec)
+    );
     g.bench_function("decode_one", |b| {
         b.iter(|| black_box(serde_json::from_slice::<Container>(black_box(&rec)).unwrap()))
     });

@@ -266,3 +266,10 @@ pub enum Error {
 
 /// The state crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether this says the object does not exist (or is not visible).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+}

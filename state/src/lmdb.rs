@@ -301,6 +301,8 @@ impl Backend for LmdbBackend {
 ///
 /// Opening the same directory again in one process shares the environment
 /// (the first opener's options win); each handle has its own namespace.
+/// No transaction outlives a call, so forking and exec-ing (conmon) is safe;
+/// a forked child must not use the handle it inherited (open a new one).
 #[derive(Debug)]
 pub struct LmdbState {
     pub(crate) store: Store<LmdbBackend>,
