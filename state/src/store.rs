@@ -568,25 +568,14 @@ impl<B: Backend> Store<B> {
                     name_or_id: s.to_string(),
                 });
             }
-            let mut found: Vec<Container> = Vec::new();
-            let mut err = None;
-            tx.scan(Table::Containers, s.as_bytes(), &mut |k, v| {
-                match decode::<Container>(Table::Containers, k, v) {
-                    Ok(c) if visible(ns, &c.config.namespace) => found.push(c),
-                    Ok(_) => {}
-                    Err(e) => err = Some(e),
-                }
-                Ok(true)
-            })?;
-            match found.len() {
-                1 => Ok(found.remove(0)),
-                0 => Err(err.unwrap_or_else(|| not_found(ObjectKind::Container, s))),
-                n => Err(Error::Ambiguous {
-                    kind: ObjectKind::Container,
-                    prefix: s.to_string(),
-                    count: n,
-                }),
-            }
+            find_by_prefix(
+                tx,
+                Table::Containers,
+                ObjectKind::Container,
+                s,
+                ns,
+                |r: &Container| r.config.namespace.as_str(),
+            )
         })
     }
 
@@ -873,25 +862,9 @@ impl<B: Backend> Store<B> {
                     name_or_id: s.to_string(),
                 });
             }
-            let mut found: Vec<Pod> = Vec::new();
-            let mut err = None;
-            tx.scan(Table::Pods, s.as_bytes(), &mut |k, v| {
-                match decode::<Pod>(Table::Pods, k, v) {
-                    Ok(p) if visible(ns, &p.config.namespace) => found.push(p),
-                    Ok(_) => {}
-                    Err(e) => err = Some(e),
-                }
-                Ok(true)
-            })?;
-            match found.len() {
-                1 => Ok(found.remove(0)),
-                0 => Err(err.unwrap_or_else(|| not_found(ObjectKind::Pod, s))),
-                n => Err(Error::Ambiguous {
-                    kind: ObjectKind::Pod,
-                    prefix: s.to_string(),
-                    count: n,
-                }),
-            }
+            find_by_prefix(tx, Table::Pods, ObjectKind::Pod, s, ns, |r: &Pod| {
+                r.config.namespace.as_str()
+            })
         })
     }
 
@@ -1114,6 +1087,54 @@ fn delete_container(tx: &mut dyn WriteTx, ctr: &Container) -> Result<()> {
     }
     tracing::debug!(id = %id, "removed container from state");
     Ok(())
+}
+
+/// The one record whose id starts with `prefix` among those visible in
+/// `ns`: a range scan over the sorted keys. Without a namespace only the
+/// single match is decoded; with one, every candidate is.
+fn find_by_prefix<T: DeserializeOwned>(
+    tx: &dyn ReadTx,
+    table: Table,
+    kind: ObjectKind,
+    prefix: &str,
+    ns: &str,
+    ns_of: impl Fn(&T) -> &str,
+) -> Result<T> {
+    let mut count = 0;
+    let mut found: Option<T> = None;
+    let mut first_raw: Option<(Vec<u8>, Vec<u8>)> = None;
+    let mut err = None;
+    tx.scan(table, prefix.as_bytes(), &mut |k, v| {
+        if ns.is_empty() {
+            count += 1;
+            if count == 1 {
+                first_raw = Some((k.to_vec(), v.to_vec()));
+            }
+            return Ok(true);
+        }
+        match decode::<T>(table, k, v) {
+            Ok(r) if visible(ns, ns_of(&r)) => {
+                count += 1;
+                found = Some(r);
+            }
+            Ok(_) => {}
+            Err(e) => err = Some(e),
+        }
+        Ok(true)
+    })?;
+    match count {
+        0 => Err(err.unwrap_or_else(|| not_found(kind, prefix))),
+        1 => match (found, first_raw) {
+            (Some(r), _) => Ok(r),
+            (None, Some((k, v))) => decode(table, &k, &v),
+            (None, None) => Err(not_found(kind, prefix)),
+        },
+        n => Err(Error::Ambiguous {
+            kind,
+            prefix: prefix.to_string(),
+            count: n,
+        }),
+    }
 }
 
 /// Decodes every record of a table once; bad ones are logged and skipped.
