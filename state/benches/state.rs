@@ -48,15 +48,6 @@ fn fill(s: &mut dyn State) {
 fn run(c: &mut Criterion, label: &str, s: &mut dyn State) {
     fill(s);
     let mut g = c.benchmark_group(label);
-    let rec = serde_json::to_vec(&ctr(5)).unwrap();
-    eprintln!(
-        "record json {} bytes: {}",
-        rec.len(),
-        String::from_utf8_lossy(&rec)
-    );
-    g.bench_function("decode_one", |b| {
-        b.iter(|| black_box(serde_json::from_slice::<Container>(black_box(&rec)).unwrap()))
-    });
     let name = format!("ctr-{}", N / 2);
     g.bench_function("lookup_name", |b| {
         b.iter(|| black_box(s.lookup_container(black_box(&name)).expect("lookup")))
@@ -90,10 +81,8 @@ fn benches(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut lmdb = LmdbState::open(dir.path(), &LmdbOptions::default()).expect("open");
     run(c, "lmdb_10k", &mut lmdb);
-    if std::env::var("SKIP_MEM").is_err() {
-        let mut mem = InMemoryState::new();
-        run(c, "memory_10k", &mut mem);
-    }
+    let mut mem = InMemoryState::new();
+    run(c, "memory_10k", &mut mem);
 }
 
 criterion_group! {
