@@ -25,7 +25,7 @@ use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tracing::{debug, warn};
 
-use crate::filter::matches_all_view;
+use crate::filter::{Prefilter, matches_all_view};
 use crate::line::{RawLine, encode, seq_of};
 use crate::{Backend, Error, Event, EventStatus, Eventer, ReadOptions, Result};
 
@@ -242,6 +242,7 @@ impl Eventer for FileEventer {
         sink: &mut dyn FnMut(Event) -> ControlFlow<()>,
     ) -> Result<()> {
         let dir = parent_dir(&self.path);
+        let prefilter = Prefilter::new(&options.filters);
         // watch before opening, so nothing written in between is missed
         let watch = if options.follow {
             Some(Watch::new(&dir)?)
@@ -262,7 +263,7 @@ impl Eventer for FileEventer {
                 return Ok(());
             }
             if let Some(t) = tail.as_mut()
-                && t.read_available(&options, sink)?.is_break()
+                && t.read_available(&prefilter, &options, sink)?.is_break()
             {
                 return Ok(());
             }
@@ -275,7 +276,7 @@ impl Eventer for FileEventer {
             match tail.as_mut() {
                 Some(t) if t.replaced() => {
                     // the old file is frozen now: finish it, then move on
-                    if t.read_available(&options, sink)?.is_break() {
+                    if t.read_available(&prefilter, &options, sink)?.is_break() {
                         return Ok(());
                     }
                     t.drop_partial();
@@ -323,6 +324,21 @@ fn open_append(path: &Path) -> Result<File> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// The `Seq` of a line as our writer ends it (`,"Seq":123}`), without
+/// parsing the rest.
+fn quick_seq(line: &[u8]) -> Option<u64> {
+    let body = line.trim_ascii_end().strip_suffix(b"}")?;
+    let colon = body.iter().rposition(|b| *b == b':')?;
+    if !body[..colon].trim_ascii_end().ends_with(b"\"Seq\"") {
+        return None;
+    }
+    std::str::from_utf8(&body[colon + 1..])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether a non-empty log does not end with a newline.
@@ -495,6 +511,7 @@ impl Tail {
     /// that passes.
     fn read_available(
         &mut self,
+        prefilter: &Prefilter,
         options: &ReadOptions,
         sink: &mut dyn FnMut(Event) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
@@ -527,7 +544,7 @@ impl Tail {
                 let line_offset = self.offset + consumed as u64;
                 consumed += nl + 1;
                 if self
-                    .handle_line(line, line_offset, options, sink)
+                    .handle_line(line, line_offset, prefilter, options, sink)
                     .is_break()
                 {
                     flow = ControlFlow::Break(());
@@ -547,20 +564,31 @@ impl Tail {
         &mut self,
         line: &[u8],
         offset: u64,
+        prefilter: &Prefilter,
         options: &ReadOptions,
         sink: &mut dyn FnMut(Event) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         if line.iter().all(u8::is_ascii_whitespace) {
             return ControlFlow::Continue(());
         }
-        let raw = match RawLine::parse(line) {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(path = %self.path.display(), offset, "skipping a damaged event line: {e}");
-                return ControlFlow::Continue(());
+        // lines that cannot pass the filters are not parsed, but their
+        // sequence number still counts for resuming after a rotation
+        let raw = if prefilter.may_match(line) {
+            match RawLine::parse(line) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warn!(path = %self.path.display(), offset, "skipping a damaged event line: {e}");
+                    return ControlFlow::Continue(());
+                }
             }
+        } else {
+            None
         };
-        match (raw.seq, self.skip_through) {
+        let seq = match &raw {
+            Some(r) => r.seq,
+            None => quick_seq(line),
+        };
+        match (seq, self.skip_through) {
             (Some(seq), Some(skip)) if seq <= skip => return ControlFlow::Continue(()),
             (None, Some(_)) => return ControlFlow::Continue(()),
             (Some(seq), Some(skip)) => {
@@ -576,9 +604,12 @@ impl Tail {
             }
             _ => {}
         }
-        if let Some(seq) = raw.seq {
+        if let Some(seq) = seq {
             self.last_seq = Some(seq);
         }
+        let Some(raw) = raw else {
+            return ControlFlow::Continue(());
+        };
         if !matches_all_view(&options.filters, &raw) {
             return ControlFlow::Continue(());
         }
@@ -590,5 +621,39 @@ impl Tail {
             return ControlFlow::Continue(());
         }
         sink(raw.into_event(time))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_seq_reads_our_lines_only() {
+        let line = encode(&Event::system(EventStatus::Refresh), 987_654).unwrap_or_default();
+        assert_eq!(quick_seq(&line), Some(987_654));
+        assert_eq!(quick_seq(br#"{"Seq" : 5 }"#), Some(5));
+        assert_eq!(quick_seq(br#"{"Name":"x:1}"#), None);
+        assert_eq!(quick_seq(br#"{"NotSeq":1}"#), None);
+        assert_eq!(quick_seq(b"garbage"), None);
+    }
+
+    #[test]
+    fn tail_info_finds_the_last_line_and_seq() {
+        let dir = tempfile::tempdir();
+        let Ok(dir) = dir else { panic!("{dir:?}") };
+        let path = dir.path().join("log");
+        let mut text = Vec::new();
+        for seq in 1..=3 {
+            text.extend(encode(&Event::system(EventStatus::Sync), seq).unwrap_or_default());
+        }
+        let complete = text.len() as u64;
+        text.extend_from_slice(b"{\"partial");
+        let _ = std::fs::write(&path, &text);
+        let f = File::open(&path);
+        let Ok(f) = f else { panic!("{f:?}") };
+        let r = tail_info(&f, text.len() as u64).map_err(|e| e.to_string());
+        assert_eq!(r, Ok((complete, Some(3))));
+        assert_eq!(tail_info(&f, 0).map_err(|e| e.to_string()), Ok((0, None)));
     }
 }

@@ -175,6 +175,72 @@ pub(crate) fn matches_all_view(filters: &[Filter], e: &impl EventView) -> bool {
     })
 }
 
+/// A cheap test on the raw bytes of a log line: for every filter key
+/// present, the line must contain at least one of that key's values
+/// (container/image/pod/volume value, status, type, label key) verbatim.
+/// A line that fails cannot match, so it need not be parsed. Values with
+/// characters a JSON encoder may escape (quotes, backslash, `<>&/`,
+/// control and non-ASCII characters) are not used.
+#[derive(Debug, Default)]
+pub(crate) struct Prefilter {
+    groups: Vec<Vec<Vec<u8>>>,
+}
+
+impl Prefilter {
+    pub(crate) fn new(filters: &[Filter]) -> Self {
+        let safe = |v: &str| {
+            !v.is_empty()
+                && v.bytes().all(|b| {
+                    (0x20..0x7f).contains(&b)
+                        && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | b'/')
+                })
+        };
+        let mut groups = Vec::new();
+        for k in KEYS {
+            let needles: Vec<&str> = filters
+                .iter()
+                .filter(|f| f.key() == k)
+                .map(|f| match f {
+                    Filter::Container(v)
+                    | Filter::Image(v)
+                    | Filter::Pod(v)
+                    | Filter::Volume(v) => v.as_str(),
+                    Filter::Event(s) => s.as_str(),
+                    Filter::Type(t) => t.as_str(),
+                    Filter::Label { key, .. } => key.as_str(),
+                })
+                .collect();
+            if !needles.is_empty() && needles.iter().all(|n| safe(n)) {
+                groups.push(needles.iter().map(|n| n.as_bytes().to_vec()).collect());
+            }
+        }
+        Prefilter { groups }
+    }
+
+    /// False only when the line cannot pass the filters.
+    pub(crate) fn may_match(&self, line: &[u8]) -> bool {
+        self.groups
+            .iter()
+            .all(|g| g.iter().any(|n| contains(line, n)))
+    }
+}
+
+/// Whether `needle` occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(p) = hay[from..].iter().position(|b| *b == first) {
+        let at = from + p;
+        if hay[at + 1..].starts_with(rest) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
 /// The fields filters look at, so a line can be filtered before it is
 /// turned into an owned [`Event`].
 pub(crate) trait EventView {
@@ -327,6 +393,53 @@ mod tests {
         assert!(!f("type=system").matches(&e));
         assert!(f("event=die").matches(&e));
         assert!(!f("event=start").matches(&e));
+    }
+
+    #[test]
+    fn prefilter_never_rejects_a_match() {
+        let lines: Vec<(Event, Vec<u8>)> = [
+            Event::container(EventStatus::Start, "abcdef", "web").with_image("alpine"),
+            Event::container(EventStatus::Died, "123456", "db").with_attribute("tier", "x"),
+            Event::pod(EventStatus::Create, "fedcba", "pod1"),
+            Event::image(EventStatus::Pull, "sha", "docker.io/library/alpine"),
+            Event::volume(EventStatus::Remove, "data"),
+            Event::system(EventStatus::Refresh),
+            Event::container(EventStatus::Stop, "q\"uote", "we\"b/<x>"),
+        ]
+        .into_iter()
+        .map(|e| {
+            let line = serde_json::to_vec(&e).unwrap_or_default();
+            (e, line)
+        })
+        .collect();
+        let sets: &[&[&str]] = &[
+            &["container=web"],
+            &["container=abc"],
+            &["container=we\"b/<x>"],
+            &["container=q\"u"],
+            &["event=died", "event=start"],
+            &["type=pod"],
+            &["image=docker.io/library/alpine"],
+            &["image=sha", "event=pull"],
+            &["volume=da"],
+            &["label=tier", "container=db"],
+            &["label=tier=y"],
+            &["pod=pod1", "type=pod"],
+            &["container=nomatch"],
+        ];
+        for set in sets {
+            let filters = fs(set);
+            let pre = Prefilter::new(&filters);
+            for (e, line) in &lines {
+                if matches_all(&filters, e) {
+                    assert!(pre.may_match(line), "{set:?} rejected {e:?}");
+                }
+            }
+        }
+        // and it does reject
+        let pre = Prefilter::new(&fs(&["container=nomatch"]));
+        assert!(lines.iter().all(|(_, l)| !pre.may_match(l)));
+        assert!(contains(b"abc", b"bc") && contains(b"abc", b"") && !contains(b"ab", b"abc"));
     }
 
     #[test]

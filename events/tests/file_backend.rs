@@ -72,13 +72,14 @@ fn writer_child() {
     let pause_us: u64 = ok(pause_us.parse());
     let e = file_eventer(Path::new(path), max_size);
     for i in 0..count {
-        let ev = Event::container(
-            EventStatus::Start,
-            format!("{tag}{i:08}"),
-            format!("{tag}-{i}"),
-        )
-        .with_image("alpine")
-        .with_attribute("writer", *tag);
+        let status = if i % 2 == 0 {
+            EventStatus::Start
+        } else {
+            EventStatus::Stop
+        };
+        let ev = Event::container(status, format!("{tag}{i:08}"), format!("{tag}-{i}"))
+            .with_image("alpine")
+            .with_attribute("writer", *tag);
         ok(e.write(&ev));
         if pause_us > 0 && i % 10 == 9 {
             std::thread::sleep(Duration::from_micros(pause_us));
@@ -227,93 +228,114 @@ fn rotation_keeps_the_newest_half_and_stays_bounded() {
     assert_eq!(left, ["events.log", "events.log.lock"]);
 }
 
+type FollowResult = (Result<(), String>, BTreeMap<String, usize>, usize);
+
+/// A thread following `path` with `filters` until it has `expected`
+/// non-rotation events or `stop` is set.
+fn spawn_follower(
+    path: &Path,
+    max: u64,
+    filters: &[&str],
+    expected: usize,
+    stop: &Arc<AtomicBool>,
+) -> std::thread::JoinHandle<FollowResult> {
+    let path = path.to_path_buf();
+    let stop = stop.clone();
+    let filters = filters.iter().map(|f| ok(f.parse())).collect();
+    std::thread::spawn(move || {
+        let e = file_eventer(&path, max);
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut rotations = 0;
+        let mut total = 0;
+        let r = e.read(
+            ReadOptions {
+                filters,
+                follow: true,
+                stop: Some(stop),
+                ..Default::default()
+            },
+            &mut |ev| {
+                if ev.status == EventStatus::LogRotation {
+                    rotations += 1;
+                } else {
+                    *seen.entry(ev.name).or_default() += 1;
+                    total += 1;
+                }
+                if total >= expected {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        (r.map_err(|e| e.to_string()), seen, rotations)
+    })
+}
+
+fn check_follow(name: &str, joined: std::thread::Result<FollowResult>, want: &[String]) -> usize {
+    let Ok((result, seen, rotations)) = joined else {
+        panic!("{name}: follower panicked");
+    };
+    assert_eq!(result, Ok(()), "{name}");
+    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "{name}: repeated: {repeated:?}");
+    let missing: Vec<&String> = want.iter().filter(|n| !seen.contains_key(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "{name}: lost {} events: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert_eq!(seen.len(), want.len(), "{name}: unexpected events");
+    rotations
+}
+
 /// Follows while writer processes rotate the log many times; every event
-/// must arrive exactly once.
+/// must arrive exactly once, with and without a filter.
 #[test]
 fn follower_survives_rotation_without_loss_or_repeat() {
     let _heavy = heavy();
     let dir = tempdir();
     let path = dir.path().join("events.log");
     // a rotation every ~650 events; writers pace themselves to ~5000 events
-    // a second each, so the follower only loses if it stalls for ~60 ms
+    // a second each, so a follower only loses if it stalls for ~60 ms
     let max = 256 * 1024;
     let e = file_eventer(&path, max);
     // some history that a from-the-end follower must not see
     for i in 0..50 {
         ok(e.write(&Event::container(
-            EventStatus::Create,
+            EventStatus::Stop,
             "old",
             format!("old-{i}"),
         )));
     }
     let (writers, per_writer) = (2usize, 3000usize);
-    let expected = writers * per_writer;
+    let all: Vec<String> = (0..writers)
+        .flat_map(|w| (0..per_writer).map(move |i| format!("f{w}-{i}")))
+        .collect();
+    // writers alternate start (even i) and stop (odd i)
+    let stops: Vec<String> = (0..writers)
+        .flat_map(|w| (1..per_writer).step_by(2).map(move |i| format!("f{w}-{i}")))
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let follower = {
-        let path = path.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let e = file_eventer(&path, max);
-            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-            let mut rotations = 0;
-            let mut total = 0;
-            let r = e.read(
-                ReadOptions {
-                    follow: true,
-                    stop: Some(stop),
-                    ..Default::default()
-                },
-                &mut |ev| {
-                    if ev.status == EventStatus::LogRotation {
-                        rotations += 1;
-                    } else {
-                        *seen.entry(ev.name).or_default() += 1;
-                        total += 1;
-                    }
-                    if total >= expected {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                },
-            );
-            (r.map_err(|e| e.to_string()), seen, rotations)
-        })
-    };
-    // let the follower reach the end before writing
+    let everything = spawn_follower(&path, max, &[], all.len(), &stop);
+    let filtered = spawn_follower(&path, max, &["event=stop"], stops.len(), &stop);
+    // let the followers reach the end before writing
     std::thread::sleep(Duration::from_millis(300));
     let children = (0..writers)
         .map(|w| spawn_writer(&path, max, &format!("f{w}"), per_writer, 2000))
         .collect();
     wait_ok(children);
-    // give the follower time to catch up, then stop it if it has not finished
+    // give the followers time to catch up, then stop them if not finished
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !follower.is_finished() && Instant::now() < deadline {
+    while !(everything.is_finished() && filtered.is_finished()) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Relaxed);
-    let joined = follower.join();
-    let Ok((result, seen, rotations)) = joined else {
-        panic!("follower panicked");
-    };
-    assert_eq!(result, Ok(()));
+    let rotations = check_follow("unfiltered", everything.join(), &all);
     assert!(rotations >= 3, "only {rotations} rotations");
-    let repeated: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(repeated.is_empty(), "repeated: {repeated:?}");
-    assert!(!seen.keys().any(|k| k.starts_with("old-")));
-    for w in 0..writers {
-        let missing: Vec<String> = (0..per_writer)
-            .map(|i| format!("f{w}-{i}"))
-            .filter(|n| !seen.contains_key(n))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "lost {} events: {:?}",
-            missing.len(),
-            &missing[..missing.len().min(10)]
-        );
-    }
-    assert_eq!(seen.len(), expected);
+    let rotations = check_follow("event=stop", filtered.join(), &stops);
+    assert_eq!(rotations, 0, "the filter excludes rotation events");
 }
 
 fn mixed_log(path: &Path) -> (FileEventer, Timestamp) {
