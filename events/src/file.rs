@@ -172,8 +172,12 @@ impl FileEventer {
                 .truncate(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            let mut buf = Vec::with_capacity(tail.len() - cut + line.len());
+            let mut buf = Vec::with_capacity(tail.len() - cut + line.len() + 1);
             buf.extend_from_slice(&tail[cut..]);
+            if buf.last().is_some_and(|b| *b != b'\n') {
+                // an unfinished line stays on its own
+                buf.push(b'\n');
+            }
             buf.extend_from_slice(&line);
             new.write_all(&buf)?;
             new.sync_data()?;

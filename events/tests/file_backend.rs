@@ -639,3 +639,41 @@ fn new_eventer_builds_the_file_backend() {
     ok(e.write(&Event::pod(EventStatus::Create, "p1", "pod")));
     assert_eq!(read_all(e.as_ref(), ReadOptions::default()).len(), 1);
 }
+
+#[test]
+fn rotation_keeps_an_unfinished_line_apart() {
+    let dir = tempdir();
+    let path = dir.path().join("events.log");
+    let unbounded = file_eventer(&path, 0);
+    for i in 0..20 {
+        ok(unbounded.write(&Event::volume(EventStatus::Create, format!("v{i}"))));
+    }
+    {
+        let mut f = ok(std::fs::OpenOptions::new().append(true).open(&path));
+        ok(f.write_all(b"{\"ContainerExitCode\":0,\"ID\":\"unfinished"));
+    }
+    // the log is already past this limit: the next write rotates, and the
+    // unfinished line is at the end of the kept half
+    let bounded = file_eventer(&path, 1000);
+    ok(bounded.write(&Event::volume(EventStatus::Create, "last")));
+    let evs = read_all(&bounded, ReadOptions::default());
+    let kinds: Vec<(EventStatus, String)> = evs
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| (e.status, e.name.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventStatus::Create, "last".to_string()),
+            (EventStatus::LogRotation, String::new())
+        ]
+    );
+    let text = ok(std::fs::read_to_string(&path));
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| serde_json::from_str::<Event>(l).is_err())
+        .collect();
+    assert_eq!(bad, ["{\"ContainerExitCode\":0,\"ID\":\"unfinished"]);
+}
