@@ -4,6 +4,18 @@
 //!
 //! It records and reads events; it never decides what happened.
 //!
+//! The file backend writes one JSON object per line: the [`Event`] fields
+//! (podman's names) plus `"Seq"`, a number that grows by one per write
+//! across all writers (kept in `<log>.lock`). Each line is appended with one
+//! `write(2)` under an exclusive lock, so concurrent writers never
+//! interleave. When a write would make the log reach `max_size`, the log is
+//! first replaced (write a new file, rename it over) by its newest half plus
+//! a system `log-rotation` event. A follower finishes the old file it holds
+//! open, then continues in the new one after the last `Seq` it saw: nothing
+//! is repeated, and nothing is lost unless the follower falls more than
+//! half a log behind (two rotations while it sleeps), which it reports with
+//! a warning naming the missing sequence numbers.
+//!
 //! ```no_run
 //! use oxpod_events::{new_eventer, Backend, Event, EventStatus, EventerOptions, ReadOptions};
 //! use std::ops::ControlFlow;

@@ -677,3 +677,36 @@ fn rotation_keeps_an_unfinished_line_apart() {
         .collect();
     assert_eq!(bad, ["{\"ContainerExitCode\":0,\"ID\":\"unfinished"]);
 }
+
+#[test]
+fn follow_ends_when_the_clock_passes_until() {
+    let dir = tempdir();
+    let path = dir.path().join("events.log");
+    let e = file_eventer(&path, 0);
+    let started = Instant::now();
+    let mut got = 0;
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let e = file_eventer(&path, 0);
+            ok(e.write(&Event::system(EventStatus::Sync)));
+        })
+    };
+    ok(e.read(
+        ReadOptions {
+            follow: true,
+            until: Some(Timestamp::now() + SignedDuration::from_millis(600)),
+            ..Default::default()
+        },
+        &mut |_| {
+            got += 1;
+            ControlFlow::Continue(())
+        },
+    ));
+    let took = started.elapsed();
+    assert!(writer.join().is_ok());
+    assert_eq!(got, 1, "the event written while following arrives");
+    assert!(took >= Duration::from_millis(550), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
