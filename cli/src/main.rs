@@ -1,5 +1,182 @@
 //! oxpod: the command line over `oxpod-runtime`, with podman's flags,
 //! output formats and exit codes.
+//!
+//! Exit codes are decided in one place, [`exit_code`]: 0 success, 125 when
+//! oxpod itself failed (bad flag, bad config, no such container, ...), 126
+//! when the container's command cannot be invoked, 127 when it is not
+//! found, else the container's own code (`run`, `wait`).
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod args;
+mod commands;
+mod human;
+mod output;
+mod template;
+mod views;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use oxpod_runtime::{Runtime, RuntimeOptions};
+
+use crate::args::{Cli, Global, LogLevel};
+
+/// oxpod itself failed.
+const EXIT_FAILED: u8 = 125;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_FAILED } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.global.log_level);
+    match commands::run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("Error: {}", chain(&e));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// The error and its causes, podman style: `a: b: c`, without repeating a
+/// cause its parent already quoted.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// The one mapping from errors to exit codes.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<oxpod_runtime::Error>())
+        .and_then(oxpod_runtime::Error::command_exit_code)
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(EXIT_FAILED)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(level: LogLevel) {
+    let level = match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+        LogLevel::Trace => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(level);
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// The runtime options the global flags ask for.
+fn runtime_options(g: &Global) -> RuntimeOptions {
+    let mut o = RuntimeOptions::new();
+    if let Some(c) = &g.config {
+        o = o.config_file(c);
+    }
+    if let Some(d) = &g.root {
+        o = o.static_dir(d);
+    }
+    if let Some(d) = &g.runroot {
+        o = o.tmp_dir(d);
+    }
+    if let Some(r) = &g.runtime {
+        o = o.default_runtime(r);
+    }
+    if let Some(b) = g.events_backend {
+        o = o.events_backend(match b {
+            args::EventsBackend::File => "file",
+            args::EventsBackend::Journald => "journald",
+            args::EventsBackend::None => "none",
+        });
+    }
+    if let Some(m) = g.cgroup_manager {
+        o = o.cgroup_manager(match m {
+            args::CgroupManager::Cgroupfs => "cgroupfs",
+            args::CgroupManager::Systemd => "systemd",
+        });
+    }
+    if let Some(n) = g.num_locks {
+        o = o.num_locks(n);
+    }
+    if let Some(n) = &g.lock_name {
+        o = o.lock_name(n);
+    }
+    if let Some(ns) = &g.namespace {
+        o = o.namespace(ns);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        let mut args = global_args(g);
+        args.extend(["container".to_owned(), "cleanup".to_owned()]);
+        o = o.exit_command(exe, args);
+    }
+    o
+}
+
+/// The global flags again, for the exit command conmon runs, so the
+/// cleanup opens the same runtime.
+fn global_args(g: &Global) -> Vec<String> {
+    let mut a = Vec::new();
+    let mut push = |flag: &str, v: Option<String>| {
+        if let Some(v) = v {
+            a.push(flag.to_owned());
+            a.push(v);
+        }
+    };
+    let path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref().map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
+    };
+    push("--config", path(&g.config));
+    push("--root", path(&g.root));
+    push("--runroot", path(&g.runroot));
+    push("--runtime", g.runtime.clone());
+    push("--num-locks", g.num_locks.map(|n| n.to_string()));
+    push("--lock-name", g.lock_name.clone());
+    push("--namespace", g.namespace.clone());
+    push(
+        "--events-backend",
+        g.events_backend.map(|b| format!("{b:?}").to_lowercase()),
+    );
+    push(
+        "--cgroup-manager",
+        g.cgroup_manager.map(|m| format!("{m:?}").to_lowercase()),
+    );
+    a
+}
+
+/// Opens the runtime with the global flags and these extra options.
+fn open(
+    g: &Global,
+    extra: impl FnOnce(RuntimeOptions) -> RuntimeOptions,
+) -> anyhow::Result<Runtime> {
+    Ok(Runtime::open(extra(runtime_options(g)))?)
+}

@@ -2,5 +2,123 @@
 //! locks, the events log and the OCI runtimes in podman's init order, and
 //! offers container and pod operations over them.
 //!
-//! It parses no arguments and prints nothing; that is the CLI's job.
+//! It parses no arguments and prints nothing; that is the CLI's job. The
+//! types a caller needs from the layers below are re-exported here, so a
+//! front end depends on this crate alone.
+//!
+//! Locking rules: a container's lock is held while its state changes and
+//! never while waiting for it to exit; a pod's lock is taken before any of
+//! its containers' locks; listing takes no container lock and spawns no
+//! process.
 #![forbid(unsafe_code)]
+
+mod container;
+mod error;
+mod info;
+mod layout;
+mod lifecycle;
+mod names;
+mod open;
+mod options;
+mod pod;
+mod system;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use oxpod_config::{Config, Identity, Loaded};
+use oxpod_events::{Event, Eventer};
+use oxpod_locks::LockManager;
+use oxpod_ociruntime::{Conmon, Runtimes};
+use oxpod_state::State;
+
+pub use container::{ContainerFilter, NewContainer, parse_key_values};
+pub use error::{Error, Result};
+pub use info::{Info, LocksReport};
+pub use lifecycle::{LogsOptions, StopOutcome};
+pub use options::{LockBackend, RuntimeOptions, StateBackend};
+pub use pod::NewPod;
+pub use system::{CheckReport, Finding};
+
+/// Re-exports of the layers' types a front end needs.
+pub use oxpod_config::{self as config, Origin};
+pub use oxpod_events::{self as events, ReadOptions};
+pub use oxpod_ociruntime::{LogLine, LogStream, parse_signal};
+pub use oxpod_state::{
+    Container, ContainerConfig, ContainerState, ContainerStatus, Error as StateError, Pod,
+};
+
+/// The oxpod version, as `oxpod version` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// An open runtime: every layer, initialised in order, and the operations
+/// over them. Dropping it (or [`Runtime::shutdown`]) closes the database;
+/// containers keep running under conmon.
+#[derive(Debug)]
+pub struct Runtime {
+    loaded: Loaded,
+    identity: Identity,
+    state: Mutex<Box<dyn State>>,
+    locks: Box<dyn LockManager>,
+    events: Box<dyn Eventer>,
+    runtimes: Runtimes,
+    conmon: Conmon,
+    layout: layout::Layout,
+    exit_command: Option<(PathBuf, Vec<String>)>,
+    valid: AtomicBool,
+    refreshed: bool,
+}
+
+impl Runtime {
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.loaded.config
+    }
+
+    /// The configuration with the origin of every key.
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+
+    /// Whether this open detected a reboot (or a wiped tmp dir) and ran
+    /// the refresh.
+    pub fn refreshed(&self) -> bool {
+        self.refreshed
+    }
+
+    /// Reads the events log.
+    pub fn read_events(
+        &self,
+        options: ReadOptions,
+        sink: &mut dyn FnMut(Event) -> std::ops::ControlFlow<()>,
+    ) -> Result<()> {
+        self.check_valid()?;
+        Ok(self.events.read(options, sink)?)
+    }
+
+    /// Fails once the runtime has been shut down (the seed's `valid` flag).
+    fn check_valid(&self) -> Result<()> {
+        if self.valid.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(Error::Stopped)
+        }
+    }
+
+    /// The state, for one call. A poisoned mutex (a panic elsewhere) still
+    /// yields the state: every state call is its own transaction.
+    fn state(&self) -> MutexGuard<'_, Box<dyn State>> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records an event; a failure is logged, never fatal to the operation
+    /// that already happened.
+    fn emit(&self, event: Event) {
+        if let Err(e) = self.events.write(&event) {
+            tracing::warn!(error = %e, status = %event.status, "cannot write event");
+        }
+    }
+}

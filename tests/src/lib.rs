@@ -1,4 +1,237 @@
 //! oxpod-tests: helpers for the end-to-end tests in `tests/tests/`, which
 //! drive the built `oxpod` binary with real runc and conmon, each test in its
 //! own directories with its own lock-segment name.
+//!
+//! `TestEnv::new()` makes a temp dir holding the static dir, the tmp dir and
+//! a busybox rootfs, and picks a lock-segment name no other test uses; its
+//! drop removes the segment. Nothing here touches `/var/lib/oxpod`,
+//! `/run/oxpod` or `/dev/shm/oxpod_lock`.
 #![forbid(unsafe_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The applets linked into a test rootfs.
+const APPLETS: &[&str] = &["sh", "echo", "sleep", "true", "cat", "ls"];
+
+/// The `oxpod` binary under test: `$OXPOD_BIN`, else `target/<profile>/oxpod`
+/// next to this test executable (`cargo test --workspace` builds it).
+pub fn oxpod_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("OXPOD_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/debug/deps/e2e-<hash> -> target/debug/oxpod
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join("oxpod");
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first with `cargo build -p oxpod` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Whether the run is CI's, where a missing component is a failure, not a skip.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Returns `Some(reason)` when real containers cannot run here (not root, or
+/// runc, conmon or busybox missing). Under CI that is a test failure.
+pub fn missing_components() -> Option<String> {
+    let mut missing = Vec::new();
+    if !is_root() {
+        missing.push("root".to_owned());
+    }
+    for p in ["/usr/sbin/runc", "/usr/bin/conmon", "/usr/bin/busybox"] {
+        if !Path::new(p).exists() {
+            missing.push(p.to_owned());
+        }
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    let reason = format!(
+        "needs {} (run `cargo xtask deps` as root)",
+        missing.join(", ")
+    );
+    assert!(!under_ci(), "CI=true but {reason}");
+    Some(reason)
+}
+
+/// Skips the calling test (returns) when real containers cannot run here.
+#[macro_export]
+macro_rules! require_containers {
+    () => {
+        if let Some(reason) = $crate::missing_components() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// One test's private oxpod world.
+#[derive(Debug)]
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+    /// Lock-segment name, unique to this test (`/oxpod_test_<pid>_<n>`).
+    pub lock_name: String,
+    /// Extra global flags given to every command.
+    pub extra: Vec<String>,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    /// A fresh env with a busybox rootfs when busybox is installed.
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("oxpod-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let env = Self {
+            dir,
+            lock_name: format!("/oxpod_test_{}_{n}", std::process::id()),
+            extra: Vec::new(),
+        };
+        if Path::new("/usr/bin/busybox").exists() {
+            env.build_rootfs().expect("build rootfs");
+        }
+        env
+    }
+
+    /// The temp dir holding everything of this env.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// `--root`.
+    pub fn root(&self) -> PathBuf {
+        self.path().join("root")
+    }
+    /// `--runroot`.
+    pub fn runroot(&self) -> PathBuf {
+        self.path().join("run")
+    }
+    /// The busybox rootfs.
+    pub fn rootfs(&self) -> PathBuf {
+        self.path().join("rootfs")
+    }
+
+    fn build_rootfs(&self) -> std::io::Result<()> {
+        let bin = self.rootfs().join("bin");
+        std::fs::create_dir_all(&bin)?;
+        for d in ["proc", "sys", "dev", "tmp", "etc"] {
+            std::fs::create_dir_all(self.rootfs().join(d))?;
+        }
+        std::fs::copy("/usr/bin/busybox", bin.join("busybox"))?;
+        for a in APPLETS {
+            std::os::unix::fs::symlink("busybox", bin.join(a))?;
+        }
+        std::fs::write(self.rootfs().join("etc/passwd"), "root:x:0:0::/:/bin/sh\n")?;
+        std::fs::write(self.rootfs().join("etc/notexec"), "not a program\n")?;
+        Ok(())
+    }
+
+    /// An `oxpod` command with this env's global flags.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut c = Command::new(oxpod_bin());
+        c.arg("--root")
+            .arg(self.root())
+            .arg("--runroot")
+            .arg(self.runroot())
+            .arg("--lock-name")
+            .arg(&self.lock_name)
+            .arg("--cgroup-manager")
+            .arg("cgroupfs")
+            .args(&self.extra)
+            .args(args)
+            .env_remove("OXPOD_CONFIG")
+            .env("XDG_CONFIG_HOME", self.path().join("xdg-config"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `oxpod ARGS` and returns its output, whatever its exit code.
+    pub fn run<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd(args).output().expect("spawn oxpod")
+    }
+
+    /// Runs `oxpod ARGS`, asserts success, returns stdout.
+    pub fn ok<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = self.cmd(args).output().expect("spawn oxpod");
+        assert!(
+            out.status.success(),
+            "oxpod failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `oxpod ARGS`, asserts it fails with `code`, returns stderr.
+    pub fn fails<I, S>(&self, code: i32, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out = self.cmd(args).output().expect("spawn oxpod");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "expected exit {code}:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // Best effort: stop what this test left running, then drop the segment.
+        let _ = self
+            .cmd(["rm", "-a", "-f"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let shm = Path::new("/dev/shm").join(self.lock_name.trim_start_matches('/'));
+        let _ = std::fs::remove_file(shm);
+    }
+}

@@ -1,0 +1,350 @@
+//! The command line, defined once with clap's derive API.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// oxpod: a daemonless container engine (podman's libpod core, in Rust).
+#[derive(Debug, Parser)]
+#[command(name = "oxpod", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes; they override the configuration files.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file read after the system and user files
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Static directory: the database and container bundles (static_dir)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Per-boot directory, best on a tmpfs (tmp_dir)
+    #[arg(long, visible_alias = "tmpdir", global = true, value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+    /// Default OCI runtime: a name from [runtimes] or an absolute path
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub runtime: Option<String>,
+    /// Events backend
+    #[arg(long, global = true, value_name = "BACKEND")]
+    pub events_backend: Option<EventsBackend>,
+    /// Cgroup manager
+    #[arg(long, global = true, value_name = "MANAGER")]
+    pub cgroup_manager: Option<CgroupManager>,
+    /// Number of locks in the lock segment (change it with `system renumber`)
+    #[arg(long, global = true, value_name = "N")]
+    pub num_locks: Option<u32>,
+    /// Name of the shared-memory lock segment (default /oxpod_lock)
+    #[arg(long, global = true, value_name = "NAME", hide = true)]
+    pub lock_name: Option<String>,
+    /// Namespace: objects outside it are invisible
+    #[arg(long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Log messages at this level and above, to stderr
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn")]
+    pub log_level: LogLevel,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EventsBackend {
+    File,
+    Journald,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CgroupManager {
+    Cgroupfs,
+    Systemd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show how oxpod sees the host and its store
+    Info(InfoArgs),
+    /// Show oxpod's version
+    Version(FormatArg),
+    /// Create a container from a root filesystem directory
+    Create(CreateArgs),
+    /// List containers
+    #[command(visible_alias = "list", visible_alias = "ls")]
+    Ps(PsArgs),
+    /// Show a container's or pod's configuration and state as JSON
+    Inspect(InspectArgs),
+    /// Remove containers
+    Rm(RmArgs),
+    /// Manage pods
+    #[command(subcommand)]
+    Pod(PodCommand),
+    /// Show events
+    Events(EventsArgs),
+    /// Manage oxpod itself
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Create and start a container; attached unless -d
+    Run(RunArgs),
+    /// Start containers
+    Start(NamesArgs),
+    /// Stop containers: stop signal, then SIGKILL after the timeout
+    Stop(StopArgs),
+    /// Send a signal to containers
+    Kill(KillArgs),
+    /// Wait for containers to exit and print their exit codes
+    Wait(NamesArgs),
+    /// Pause containers
+    Pause(NamesArgs),
+    /// Unpause containers
+    Unpause(NamesArgs),
+    /// Restart containers
+    Restart(StopArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
+    /// Container plumbing (run by conmon)
+    #[command(subcommand, hide = true)]
+    Container(ContainerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Save a container's exit and clean up after it (conmon's exit command)
+    Cleanup {
+        /// Container id
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container after it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    /// Containers (name, id, or unique id prefix)
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for the stop signal before SIGKILL
+    #[arg(short, long)]
+    pub time: Option<u32>,
+    /// Containers (name, id, or unique id prefix)
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send: a name (KILL, SIGTERM) or a number
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    /// Containers (name, id, or unique id prefix)
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing new output while the container runs
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(long)]
+    pub tail: Option<usize>,
+    /// Container (name, id, or unique id prefix)
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FormatArg {
+    /// Output format: json, or a Go template such as {{.Version}}
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Output format: json, or a Go template such as {{.Host.OCIRuntime.Name}}
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Name of the container (default: a generated adjective_surname)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Pod to join (name or id)
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Label key=value (repeatable)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Environment variable key=value (repeatable)
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Root filesystem directory of the container
+    #[arg(long, required = true, value_name = "DIR")]
+    pub rootfs: PathBuf,
+    /// Command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default: running only)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print ids only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not shorten ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Filter key=value: id, name, label, status, pod (repeatable)
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Output format: json, or a Go template such as "table {{.ID}}\t{{.Names}}"
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Output format: json, or a Go template such as {{.State.Status}}
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Containers or pods (name, id, or unique id prefix)
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove running containers too
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove all containers
+    #[arg(short, long)]
+    pub all: bool,
+    /// Containers (name, id, or unique id prefix)
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PodCommand {
+    /// Create a pod
+    Create(PodCreateArgs),
+    /// List pods
+    #[command(visible_alias = "list", visible_alias = "ls")]
+    Ps(PodPsArgs),
+    /// Show a pod as JSON
+    Inspect(InspectArgs),
+    /// Remove pods
+    Rm(RmArgs),
+    /// Start every container of pods
+    Start(NamesArgs),
+    /// Stop every container of pods
+    Stop(StopArgs),
+    /// Send a signal to every container of pods
+    Kill(KillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PodCreateArgs {
+    /// Name of the pod (default: a generated adjective_surname)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Label key=value (repeatable)
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PodPsArgs {
+    /// Print ids only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not shorten ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Output format: json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Show events since this time (RFC 3339, Unix time, or a duration such as 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show events until this time
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Filter key=value: container, event, image, pod, type, volume, label (repeatable)
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Output format: json (one object per line), or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Keep streaming new events (default true; --stream=false lists and exits)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub stream: bool,
+    /// Do not shorten ids
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Give every container and pod a new lock, after num_locks changed
+    Renumber,
+    /// Apply migrations to the stored containers
+    Migrate,
+    /// Remove everything oxpod owns: containers, pods, database, locks, events
+    Reset(ResetArgs),
+    /// Check the database against the lock segment
+    Check(CheckArgs),
+    /// Show the lock segment: capacity, allocated and held locks
+    Locks(FormatArg),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Fix what the check finds
+    #[arg(long)]
+    pub repair: bool,
+}

@@ -1,0 +1,126 @@
+//! The runtime's error type: the leaf crates' errors, passed through
+//! unchanged, plus the runtime's own.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the runtime.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Configuration could not be loaded or is invalid.
+    #[error(transparent)]
+    Config(#[from] oxpod_config::Error),
+    /// The lock segment or a lock failed.
+    #[error(transparent)]
+    Locks(#[from] oxpod_locks::Error),
+    /// The database failed.
+    #[error(transparent)]
+    State(#[from] oxpod_state::Error),
+    /// The events log failed.
+    #[error(transparent)]
+    Events(#[from] oxpod_events::Error),
+    /// conmon or the OCI runtime failed.
+    #[error(transparent)]
+    Oci(#[from] oxpod_ociruntime::Error),
+
+    /// The runtime was shut down; open a new one.
+    #[error("runtime has already been stopped")]
+    Stopped,
+    /// A file-system operation failed.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        /// What was being done (`create`, `read`, `write`, `remove`, `lock`).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A user-given name is not valid.
+    #[error("invalid name {name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// A `key=value` argument (label, env, filter) is malformed.
+    #[error("invalid {what} {value:?}: expected KEY=VALUE")]
+    InvalidKeyValue {
+        /// What it was (`label`, `filter`).
+        what: &'static str,
+        /// The text given.
+        value: String,
+    },
+    /// A filter key that `ps` does not know.
+    #[error("invalid filter {key:?}: use one of id, name, label, status, pod, exited")]
+    UnknownFilter {
+        /// The key given.
+        key: String,
+    },
+    /// An operation that needs the container in another state.
+    #[error("container {name} is {status}: {remedy}")]
+    ContainerState {
+        /// Name of the container.
+        name: String,
+        /// Its status now.
+        status: String,
+        /// What to do about it.
+        remedy: &'static str,
+    },
+    /// A pod that still has containers cannot be removed without force.
+    #[error("pod {name} has {count} container(s): remove them first, or use --force")]
+    PodNotEmpty {
+        /// Name of the pod.
+        name: String,
+        /// How many containers it has.
+        count: usize,
+    },
+    /// Renumbering while containers run could give two live objects the
+    /// same lock.
+    #[error("cannot renumber locks while containers run ({running}): stop them first")]
+    RenumberWhileRunning {
+        /// Names of the running containers.
+        running: String,
+    },
+    /// Reading the boot id or the alive file failed in a way that is not
+    /// "missing".
+    #[error("cannot read runtime status file {path}: {source}")]
+    AliveFile {
+        /// The alive file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Waiting for a container took longer than allowed.
+    #[error("timed out after {seconds}s waiting for container {name} to exit")]
+    WaitTimeout {
+        /// Name of the container.
+        name: String,
+        /// How long we waited.
+        seconds: u64,
+    },
+}
+
+impl Error {
+    /// An I/O error with its operation and path.
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The exit code a CLI should use when the container's command could
+    /// not be run: 127 not found, 126 cannot be invoked.
+    pub fn command_exit_code(&self) -> Option<i32> {
+        match self {
+            Error::Oci(e) => e.exit_code(),
+            _ => None,
+        }
+    }
+}
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

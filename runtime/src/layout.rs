@@ -1,0 +1,74 @@
+//! Where the runtime keeps things, derived once from the configuration.
+//!
+//! ```text
+//! <static dir>/state/                LMDB environment (oxpod-state)
+//! <static dir>/containers/<id>/      bundle: config.json, ctr.log
+//! <tmp dir>/alive, alive.lck         reboot detection (boot id) and its lock
+//! <tmp dir>/containers/<id>/         per boot: pid files, attach sockets
+//! <tmp dir>/exits/<id>               exit code written by conmon
+//! <tmp dir>/runtime/<runtime name>/  the OCI runtime's own state (--root)
+//! <tmp dir>/events/events.log        events (file backend)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use oxpod_config::Config;
+
+/// The runtime's directories.
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    pub static_dir: PathBuf,
+    pub tmp_dir: PathBuf,
+}
+
+impl Layout {
+    pub fn new(config: &Config) -> Self {
+        Layout {
+            static_dir: config.static_dir.clone(),
+            tmp_dir: config.tmp_dir.clone(),
+        }
+    }
+
+    pub fn alive_file(&self) -> PathBuf {
+        self.tmp_dir.join("alive")
+    }
+    pub fn alive_lock(&self) -> PathBuf {
+        self.tmp_dir.join("alive.lck")
+    }
+    pub fn exit_dir(&self) -> PathBuf {
+        self.tmp_dir.join("exits")
+    }
+    pub fn runtime_root(&self) -> PathBuf {
+        self.tmp_dir.join("runtime")
+    }
+    /// The container's bundle directory, holding `config.json`.
+    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+        self.static_dir.join("containers").join(id)
+    }
+    /// The container's per-boot directory.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.tmp_dir.join("containers").join(id)
+    }
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id).join("ctr.log")
+    }
+    pub fn pid_file(&self, id: &str) -> PathBuf {
+        self.run_dir(id).join("pidfile")
+    }
+    pub fn conmon_pid_file(&self, id: &str) -> PathBuf {
+        self.run_dir(id).join("conmon.pid")
+    }
+    pub fn socket_dir(&self) -> PathBuf {
+        self.tmp_dir.join("socket")
+    }
+}
+
+/// `mkdir -p` with a mode for the last component.
+pub(crate) fn make_dir(path: &Path, mode: u32) -> crate::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| crate::Error::io("create", path, e))
+}

@@ -1,0 +1,427 @@
+//! Running containers: start, stop, kill, wait, pause, unpause, restart,
+//! logs and the cleanup conmon triggers when a container exits.
+//!
+//! A container's lock is held for each state change and never while
+//! waiting for the container to exit, so `stop`, `ps` and `wait` in other
+//! processes go on while one waits.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use oxpod_events::{Event, EventStatus};
+use oxpod_ociruntime::{CreateOptions, LogLine, LogOptions};
+use oxpod_state::{Container, ContainerStatus};
+use tracing::{debug, warn};
+
+use crate::layout::make_dir;
+use crate::{Error, Result, Runtime};
+
+/// SIGKILL.
+const SIGKILL: i32 = 9;
+
+/// How a `stop` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// It was not running.
+    AlreadyStopped,
+    /// It exited after the stop signal.
+    Exited(i32),
+    /// It had to be killed after the timeout.
+    Killed(i32),
+}
+
+/// What `logs` reads.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// Keep reading while the container runs.
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<usize>,
+}
+
+impl Runtime {
+    /// Starts a container: conmon spawned detached (it outlives this
+    /// process), the runtime's `create` through it, then `start`. Returns
+    /// the container as running.
+    pub fn start_container(&self, name_or_id: &str) -> Result<Container> {
+        self.check_valid()?;
+        let id = self.state().lookup_container(name_or_id)?.config.id;
+        let (mut ctr, _guard) = self.lock_container(&id)?;
+        match ctr.state.status {
+            ContainerStatus::Running => return Ok(ctr),
+            ContainerStatus::Paused | ContainerStatus::Removing => {
+                return Err(Error::ContainerState {
+                    name: ctr.config.name.clone(),
+                    status: ctr.state.status.to_string(),
+                    remedy: "unpause it, or stop it first",
+                });
+            }
+            ContainerStatus::Configured => {}
+            ContainerStatus::Created | ContainerStatus::Stopped | ContainerStatus::Exited => {
+                // A runtime record from an earlier run: remove it first.
+                self.delete_from_runtime(&ctr);
+            }
+        }
+        self.create_in_runtime(&mut ctr)?;
+        let runtime = self.oci_runtime(&ctr)?;
+        if let Err(e) = runtime.start(&id) {
+            self.delete_from_runtime(&ctr);
+            ctr.state.status = ContainerStatus::Configured;
+            ctr.state.pid = None;
+            ctr.state.conmon_pid = None;
+            self.state().update_container_state(&id, &ctr.state)?;
+            return Err(e.into());
+        }
+        ctr.state.status = ContainerStatus::Running;
+        ctr.state.started_at = Some(Timestamp::now());
+        ctr.state.finished_at = None;
+        ctr.state.exited = false;
+        ctr.state.exit_code = 0;
+        ctr.state.stopped_by_user = false;
+        self.state().update_container_state(&id, &ctr.state)?;
+        self.emit(Event::container(EventStatus::Start, &id, &ctr.config.name));
+        Ok(ctr)
+    }
+
+    /// conmon + runtime `create`; on success the container is `created`.
+    fn create_in_runtime(&self, ctr: &mut Container) -> Result<()> {
+        let id = ctr.config.id.clone();
+        let exit_dir = self.layout.exit_dir();
+        let run_dir = self.layout.run_dir(&id);
+        for (dir, mode) in [
+            (&exit_dir, 0o700),
+            (&run_dir, 0o700),
+            (&self.layout.socket_dir(), 0o700),
+        ] {
+            make_dir(dir, mode)?;
+        }
+        let _ = std::fs::remove_file(exit_dir.join(&id));
+        let bundle = self.layout.bundle_dir(&id);
+        if !bundle.join("config.json").exists() {
+            self.rewrite_bundle(&ctr.config)?;
+        }
+        let runtime = self.oci_runtime(ctr)?;
+        let exit_command = self.exit_command.as_ref().map(|(prog, args)| {
+            let mut args = args.clone();
+            args.push(id.clone());
+            (prog.clone(), args)
+        });
+        let created = self.conmon.create(&CreateOptions {
+            id: id.clone(),
+            name: ctr.config.name.clone(),
+            bundle_dir: bundle,
+            runtime,
+            exit_dir,
+            log_path: ctr.config.log_path.clone(),
+            pid_file: self.layout.pid_file(&id),
+            conmon_pid_file: self.layout.conmon_pid_file(&id),
+            socket_dir: self.layout.socket_dir(),
+            log_level: String::new(),
+            exit_command,
+            terminal: ctr.config.terminal,
+        })?;
+        debug!(
+            id,
+            pid = created.pid,
+            conmon = created.conmon_pid,
+            "created in runtime"
+        );
+        ctr.state.status = ContainerStatus::Created;
+        ctr.state.pid = u32::try_from(created.pid).ok();
+        ctr.state.conmon_pid = u32::try_from(created.conmon_pid).ok();
+        ctr.state.run_dir = Some(run_dir);
+        self.state().update_container_state(&id, &ctr.state)?;
+        self.emit(Event::container(EventStatus::Init, &id, &ctr.config.name));
+        Ok(())
+    }
+
+    fn oci_runtime(&self, ctr: &Container) -> Result<&oxpod_ociruntime::OciRuntime> {
+        self.runtimes.get(&ctr.config.oci_runtime).ok_or_else(|| {
+            Error::Oci(oxpod_ociruntime::Error::InvalidConfig {
+                message: format!(
+                    "container {} uses OCI runtime {:?}, which is not configured; add it to [runtimes]",
+                    ctr.config.name, ctr.config.oci_runtime
+                ),
+            })
+        })
+    }
+
+    /// `runtime delete --force`, logging failures (the record may be gone).
+    fn delete_from_runtime(&self, ctr: &Container) {
+        if let Ok(rt) = self.oci_runtime(ctr)
+            && let Err(e) = rt.delete(&ctr.config.id, true)
+        {
+            debug!(id = %ctr.config.id, error = %e, "runtime delete");
+        }
+    }
+
+    pub(crate) fn rewrite_bundle(&self, config: &oxpod_state::ContainerConfig) -> Result<()> {
+        self.write_bundle_for(config)
+    }
+
+    /// Sends a signal to a running (or paused) container.
+    pub fn kill_container(&self, name_or_id: &str, signal: i32) -> Result<Container> {
+        self.check_valid()?;
+        let id = self.state().lookup_container(name_or_id)?.config.id;
+        let (ctr, _guard) = self.lock_container(&id)?;
+        self.require_running(&ctr)?;
+        self.oci_runtime(&ctr)?.kill(&id, signal, false)?;
+        self.emit(
+            Event::container(EventStatus::Kill, &id, &ctr.config.name)
+                .with_attribute("signal", signal.to_string()),
+        );
+        Ok(ctr)
+    }
+
+    fn require_running(&self, ctr: &Container) -> Result<()> {
+        if matches!(
+            ctr.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused
+        ) {
+            Ok(())
+        } else {
+            Err(Error::ContainerState {
+                name: ctr.config.name.clone(),
+                status: ctr.state.status.to_string(),
+                remedy: "it is not running; start it first",
+            })
+        }
+    }
+
+    /// Stops a container: its stop signal, then SIGKILL after `timeout`
+    /// seconds (default: its own stop timeout). The lock is not held while
+    /// waiting.
+    pub fn stop_container(&self, name_or_id: &str, timeout: Option<u32>) -> Result<StopOutcome> {
+        self.check_valid()?;
+        let id = self.state().lookup_container(name_or_id)?.config.id;
+        let (ctr, guard) = self.lock_container(&id)?;
+        if !matches!(
+            ctr.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused
+        ) {
+            return Ok(StopOutcome::AlreadyStopped);
+        }
+        let timeout = timeout.unwrap_or(ctr.config.stop_timeout);
+        let rt = self.oci_runtime(&ctr)?;
+        let signal = i32::try_from(ctr.config.stop_signal).unwrap_or(15);
+        let mut st = ctr.state.clone();
+        st.stopped_by_user = true;
+        self.state().update_container_state(&id, &st)?;
+        if timeout > 0 {
+            self.signal_for_stop(&ctr, signal)?;
+        }
+        drop(guard);
+        let exit_dir = self.layout.exit_dir();
+        let mut outcome = None;
+        if timeout > 0 {
+            let waited = oxpod_ociruntime::wait_exit_file(
+                &exit_dir,
+                &id,
+                Some(Duration::from_secs(u64::from(timeout))),
+            )?;
+            outcome = waited.map(StopOutcome::Exited);
+        }
+        if outcome.is_none() {
+            let (ctr, guard) = self.lock_container(&id)?;
+            if matches!(
+                ctr.state.status,
+                ContainerStatus::Running | ContainerStatus::Paused
+            ) {
+                if let Err(e) = rt.kill(&id, SIGKILL, true) {
+                    debug!(id, error = %e, "SIGKILL");
+                }
+                if ctr.state.status == ContainerStatus::Paused {
+                    let _ = rt.resume(&id);
+                }
+            }
+            drop(guard);
+            let code =
+                oxpod_ociruntime::wait_exit_file(&exit_dir, &id, Some(Duration::from_secs(30)))?
+                    .ok_or_else(|| Error::WaitTimeout {
+                        name: ctr.config.name.clone(),
+                        seconds: 30,
+                    })?;
+            outcome = Some(StopOutcome::Killed(code));
+        }
+        let (ctr, _guard) = self.lock_container(&id)?;
+        self.emit(Event::container(EventStatus::Stop, &id, &ctr.config.name));
+        Ok(outcome.unwrap_or(StopOutcome::AlreadyStopped))
+    }
+
+    /// Sends the stop signal, unpausing first so it can be delivered.
+    fn signal_for_stop(&self, ctr: &Container, signal: i32) -> Result<()> {
+        let rt = self.oci_runtime(ctr)?;
+        rt.kill(&ctr.config.id, signal, false)?;
+        if ctr.state.status == ContainerStatus::Paused {
+            rt.resume(&ctr.config.id)?;
+        }
+        Ok(())
+    }
+
+    /// Under the container's lock (removal with force): SIGKILL and wait for
+    /// conmon's exit file (conmon needs no lock of ours to write it).
+    pub(crate) fn stop_locked(&self, ctr: &Container, _timeout: Option<u32>) -> Result<()> {
+        let id = &ctr.config.id;
+        let rt = self.oci_runtime(ctr)?;
+        if let Err(e) = rt.kill(id, SIGKILL, true) {
+            debug!(id, error = %e, "SIGKILL");
+        }
+        if ctr.state.status == ContainerStatus::Paused {
+            let _ = rt.resume(id);
+        }
+        let exit_dir = self.layout.exit_dir();
+        match oxpod_ociruntime::wait_exit_file(&exit_dir, id, Some(Duration::from_secs(30)))? {
+            Some(_) => {
+                let mut fresh = ctr.clone();
+                self.sync_locked(&mut fresh)?;
+                Ok(())
+            }
+            None => Err(Error::WaitTimeout {
+                name: ctr.config.name.clone(),
+                seconds: 30,
+            }),
+        }
+    }
+
+    /// Waits until the container exits and returns its exit code. Holds no
+    /// lock while waiting; any number of processes may wait at once.
+    pub fn wait_container(&self, name_or_id: &str) -> Result<i32> {
+        self.check_valid()?;
+        let ctr = self.container(name_or_id)?;
+        let id = ctr.config.id.clone();
+        match ctr.state.status {
+            ContainerStatus::Exited | ContainerStatus::Stopped => return Ok(ctr.state.exit_code),
+            ContainerStatus::Configured if !ctr.state.exited => {
+                // Never started: podman waits for a start; we wait for the exit file.
+            }
+            ContainerStatus::Configured => return Ok(ctr.state.exit_code),
+            _ => {}
+        }
+        let code = oxpod_ociruntime::wait_exit_file(&self.layout.exit_dir(), &id, None)?
+            .unwrap_or_default();
+        // Save the exit (and its one died event) if nobody did yet.
+        match self.lock_container(&id) {
+            Ok((ctr, _guard)) if ctr.state.exited => Ok(ctr.state.exit_code),
+            Ok(_) | Err(Error::State(oxpod_state::Error::NotFound { .. })) => Ok(code),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Freezes a running container.
+    pub fn pause_container(&self, name_or_id: &str) -> Result<Container> {
+        self.set_paused(name_or_id, true)
+    }
+
+    /// Thaws a paused container.
+    pub fn unpause_container(&self, name_or_id: &str) -> Result<Container> {
+        self.set_paused(name_or_id, false)
+    }
+
+    fn set_paused(&self, name_or_id: &str, pause: bool) -> Result<Container> {
+        self.check_valid()?;
+        let id = self.state().lookup_container(name_or_id)?.config.id;
+        let (mut ctr, _guard) = self.lock_container(&id)?;
+        let (want, to, status) = if pause {
+            (
+                ContainerStatus::Running,
+                ContainerStatus::Paused,
+                EventStatus::Pause,
+            )
+        } else {
+            (
+                ContainerStatus::Paused,
+                ContainerStatus::Running,
+                EventStatus::Unpause,
+            )
+        };
+        if ctr.state.status != want {
+            return Err(Error::ContainerState {
+                name: ctr.config.name.clone(),
+                status: ctr.state.status.to_string(),
+                remedy: if pause {
+                    "only a running container can be paused"
+                } else {
+                    "only a paused container can be unpaused"
+                },
+            });
+        }
+        let rt = self.oci_runtime(&ctr)?;
+        if pause {
+            rt.pause(&id)?;
+        } else {
+            rt.resume(&id)?;
+        }
+        ctr.state.status = to;
+        self.state().update_container_state(&id, &ctr.state)?;
+        self.emit(Event::container(status, &id, &ctr.config.name));
+        Ok(ctr)
+    }
+
+    /// Stops (if running) and starts a container again.
+    pub fn restart_container(&self, name_or_id: &str, timeout: Option<u32>) -> Result<Container> {
+        let id = self.state().lookup_container(name_or_id)?.config.id;
+        self.stop_container(&id, timeout)?;
+        let ctr = self.start_container(&id)?;
+        self.emit(Event::container(
+            EventStatus::Restart,
+            &id,
+            &ctr.config.name,
+        ));
+        Ok(ctr)
+    }
+
+    /// Reads the container's output from conmon's log; with `follow`, goes
+    /// on while it runs. `sink` returns false to stop.
+    pub fn container_logs(
+        &self,
+        name_or_id: &str,
+        options: &LogsOptions,
+        sink: impl FnMut(LogLine) -> bool,
+    ) -> Result<()> {
+        self.check_valid()?;
+        let ctr = self.container(name_or_id)?;
+        let exit_file = self.layout.exit_dir().join(&ctr.config.id);
+        let running = matches!(
+            ctr.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
+        );
+        let log_options = LogOptions {
+            follow: options.follow && running,
+            tail: options.tail,
+            ..LogOptions::default()
+        };
+        oxpod_ociruntime::read_log(
+            &ctr.config.log_path,
+            &log_options,
+            || !exit_file.exists(),
+            sink,
+        )?;
+        Ok(())
+    }
+
+    /// What conmon runs after a container exits (`oxpod container cleanup
+    /// ID`): saves the exit and its `died` event, deletes the runtime's
+    /// record, and removes the container when it was made with `--rm`.
+    pub fn cleanup_container(&self, id: &str) -> Result<()> {
+        self.check_valid()?;
+        let (ctr, guard) = match self.lock_container(id) {
+            Ok(x) => x,
+            // Removed already (e.g. `rm -f` raced us): nothing to do.
+            Err(Error::State(oxpod_state::Error::NotFound { .. })) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !ctr.state.exited {
+            return Ok(());
+        }
+        self.delete_from_runtime(&ctr);
+        self.emit(Event::container(EventStatus::Cleanup, id, &ctr.config.name));
+        drop(guard);
+        if ctr.config.auto_remove {
+            match self.remove_container(id, false) {
+                Ok(_) | Err(Error::State(oxpod_state::Error::NotFound { .. })) => {}
+                Err(e) => warn!(id, error = %e, "cannot auto-remove"),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! `Runtime::open`: the init order of podman's `makeRuntime`, written once.
+//!
+//! config → conmon → static dir → state → database config → namespace →
+//! events → tmp dir → OCI runtimes → alive lock + reboot check → lock
+//! manager → refresh → renumber → valid → migrate.
+//!
+//! Refresh runs before renumber (podman 1.4 had it the other way round,
+//! which made every re-claim after a renumber clash; libpod-spec §8).
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use oxpod_config::{Config, Loaded};
+use oxpod_events::{Backend, Eventer, EventerOptions};
+use oxpod_locks::{LockManager, MemLockManager, ShmLockManager};
+use oxpod_ociruntime::{Conmon, DiscoveryOptions, Runtimes};
+use oxpod_state::{DbConfig, InMemoryState, LmdbOptions, LmdbState, State};
+use tracing::{debug, info, warn};
+
+use crate::layout::{Layout, make_dir};
+use crate::options::{LockBackend, RuntimeOptions, StateBackend};
+use crate::{Error, Result, Runtime};
+
+/// Runs one init step, logging its name and duration at debug level.
+fn step<T>(name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let result = f();
+    match &result {
+        Ok(_) => debug!(step = name, elapsed = ?started.elapsed(), "init step done"),
+        Err(e) => debug!(step = name, elapsed = ?started.elapsed(), error = %e, "init step failed"),
+    }
+    result
+}
+
+impl Runtime {
+    /// Opens the runtime: every layer, in podman's order. Detects a reboot
+    /// and refreshes; renumbers and migrates when asked.
+    pub fn open(options: RuntimeOptions) -> Result<Runtime> {
+        let started = Instant::now();
+        let mut loaded = step("config", || load_config(&options))?;
+        let conmon = step("conmon", || find_conmon(&loaded.config))?;
+        step("static dir", || make_dir(&loaded.config.static_dir, 0o700))?;
+        let mut state = step("state", || open_state(&options, &loaded.config))?;
+        step("database config", || {
+            apply_db_config(&mut loaded, state.as_mut(), options.reset)
+        })?;
+        step("namespace", || {
+            state.set_namespace(&loaded.config.namespace);
+            Ok(())
+        })?;
+        let events = step("events", || open_events(&loaded.config))?;
+        let layout = Layout::new(&loaded.config);
+        step("tmp dir", || make_dir(&layout.tmp_dir, 0o751))?;
+        let runtimes = step("oci runtimes", || {
+            discover_runtimes(&loaded.config, &layout)
+        })?;
+        let alive = step("alive lock", || AliveLock::take(&layout))?;
+        let locks = step("locks", || open_locks(&options, &loaded.config))?;
+
+        let mut runtime = Runtime {
+            identity: options
+                .identity
+                .clone()
+                .unwrap_or_else(oxpod_config::Identity::current),
+            loaded,
+            state: Mutex::new(state),
+            locks,
+            events,
+            runtimes,
+            conmon,
+            layout,
+            exit_command: options.exit_command.clone(),
+            valid: AtomicBool::new(false),
+            refreshed: false,
+        };
+        if alive.needs_refresh {
+            step("refresh", || runtime.refresh(&alive))?;
+            runtime.refreshed = true;
+        }
+        if options.renumber {
+            step("renumber", || runtime.renumber_under_alive_lock())?;
+        }
+        runtime
+            .valid
+            .store(true, std::sync::atomic::Ordering::Release);
+        if options.migrate {
+            step("migrate", || runtime.migrate_under_alive_lock())?;
+        }
+        drop(alive);
+        debug!(elapsed = ?started.elapsed(), "runtime open");
+        Ok(runtime)
+    }
+}
+
+fn load_config(options: &RuntimeOptions) -> Result<Loaded> {
+    let loaded = options.loader().load()?;
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    debug!(files = ?loaded.files_read, "configuration loaded");
+    Ok(loaded)
+}
+
+fn find_conmon(config: &Config) -> Result<Conmon> {
+    let path = oxpod_ociruntime::find_conmon(&config.conmon_path)?;
+    debug!(path = %path.display(), "using conmon");
+    Ok(Conmon::new(path))
+}
+
+fn open_state(options: &RuntimeOptions, config: &Config) -> Result<Box<dyn State>> {
+    Ok(match options.state {
+        StateBackend::Lmdb => {
+            let lmdb = LmdbOptions {
+                map_size: usize::try_from(config.state_map_size).unwrap_or(usize::MAX),
+                ..LmdbOptions::default()
+            };
+            Box::new(LmdbState::open(&config.static_dir, &lmdb)?)
+        }
+        StateBackend::Memory => Box::new(InMemoryState::new()),
+    })
+}
+
+/// Keys of the configuration the database remembers.
+const DB_KEYS: [&str; 3] = ["static_dir", "tmp_dir", "volume_path"];
+
+/// Lets the database fill the keys the user did not set explicitly (the
+/// seed's `runtimeConfiguredFrom`), validates, then checks ours against the
+/// stored values (storing them on first use).
+fn apply_db_config(loaded: &mut Loaded, state: &mut dyn State, reset: bool) -> Result<()> {
+    let stored = state.db_config()?;
+    let values = [
+        ("static_dir", &stored.static_dir),
+        ("tmp_dir", &stored.tmp_dir),
+        ("volume_path", &stored.volume_path),
+    ]
+    .into_iter()
+    .filter(|(_, p)| !p.as_os_str().is_empty())
+    .map(|(k, p)| {
+        (
+            k,
+            oxpod_config::Value::from(p.to_string_lossy().into_owned()),
+        )
+    });
+    let changed = loaded.fill_from_database(values)?;
+    for key in &changed {
+        if let Some(oxpod_config::Origin::File(path)) = loaded.origins.get(key.as_str()) {
+            debug!(key, file = %path.display(), "database value overrides the file's");
+        }
+        info!(key, "using the value stored in the database");
+    }
+    debug_assert!(changed.iter().all(|k| DB_KEYS.contains(&k.as_str())));
+    loaded.validate()?;
+    let config = &loaded.config;
+    let ours = DbConfig {
+        os: std::env::consts::OS.to_owned(),
+        static_dir: config.static_dir.clone(),
+        tmp_dir: config.tmp_dir.clone(),
+        volume_path: config.volume_path.clone(),
+        ..DbConfig::default()
+    };
+    match state.validate_db_config(&ours) {
+        Ok(_) => Ok(()),
+        Err(e @ oxpod_state::Error::DbConfigMismatch { .. }) if reset => {
+            warn!("{e} (ignored for reset)");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn open_events(config: &Config) -> Result<Box<dyn Eventer>> {
+    let backend: Backend = config.events_logger.parse()?;
+    let max_size = u64::try_from(config.events_logfile_max_size).unwrap_or(0);
+    debug!(%backend, path = %config.events_logfile_path.display(), "events");
+    Ok(oxpod_events::new_eventer(EventerOptions {
+        backend,
+        log_path: config.events_logfile_path.clone(),
+        max_size,
+    })?)
+}
+
+fn discover_runtimes(config: &Config, layout: &Layout) -> Result<Runtimes> {
+    Ok(oxpod_ociruntime::discover(DiscoveryOptions {
+        runtimes: config.runtimes.clone(),
+        default_runtime: config.runtime.clone(),
+        runtime_path: config.runtime_path.clone(),
+        supports_json: config.runtime_supports_json.clone(),
+        state_root: Some(layout.runtime_root()),
+        systemd_cgroup: config.cgroup_manager == "systemd",
+    })?)
+}
+
+fn open_locks(options: &RuntimeOptions, config: &Config) -> Result<Box<dyn LockManager>> {
+    let n = config.num_locks;
+    if options.locks == LockBackend::Memory {
+        return Ok(Box::new(MemLockManager::new(n)?));
+    }
+    let name = config.lock_name.as_str();
+    match ShmLockManager::open(name, n) {
+        Ok(m) => Ok(Box::new(m)),
+        Err(oxpod_locks::Error::SegmentMissing { .. }) => {
+            debug!(name, n, "creating lock segment");
+            match ShmLockManager::create(name, n) {
+                Ok(m) => Ok(Box::new(m)),
+                // Another process created it between our open and create.
+                Err(oxpod_locks::Error::SegmentExists { .. }) => {
+                    Ok(Box::new(ShmLockManager::open(name, n)?))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(oxpod_locks::Error::CountMismatch { .. }) if options.renumber => {
+            info!(name, n, "recreating lock segment for renumber");
+            ShmLockManager::remove(name)?;
+            Ok(Box::new(ShmLockManager::create(name, n)?))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The exclusive lock on `<tmp dir>/alive.lck`, held during init (and
+/// renumber, reset), and whether this boot still needs its refresh.
+#[derive(Debug)]
+pub(crate) struct AliveLock {
+    _file: File,
+    pub needs_refresh: bool,
+    pub boot_id: String,
+}
+
+impl AliveLock {
+    pub fn take(layout: &Layout) -> Result<Self> {
+        let lock_path = layout.alive_lock();
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("open", &lock_path, e))?;
+        file.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+        let boot_id = current_boot_id();
+        let alive = layout.alive_file();
+        let needs_refresh = match std::fs::read_to_string(&alive) {
+            Ok(stored) if stored.trim() == boot_id => false,
+            Ok(stored) => {
+                info!(
+                    stored = stored.trim(),
+                    now = %boot_id,
+                    "boot id changed: the system rebooted; refreshing state"
+                );
+                true
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                info!("no alive file: first run since boot; refreshing state");
+                true
+            }
+            Err(source) => {
+                return Err(Error::AliveFile {
+                    path: alive,
+                    source,
+                });
+            }
+        };
+        Ok(AliveLock {
+            _file: file,
+            needs_refresh,
+            boot_id,
+        })
+    }
+
+    /// Records that this boot has been refreshed.
+    pub fn mark_alive(&self, layout: &Layout) -> Result<()> {
+        let alive = layout.alive_file();
+        let tmp = alive.with_extension("tmp");
+        std::fs::write(&tmp, &self.boot_id).map_err(|e| Error::io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &alive).map_err(|e| Error::io("write", &alive, e))
+    }
+}
+
+/// The kernel's boot id; a fixed text when the kernel does not say.
+fn current_boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown-boot".to_owned())
+}

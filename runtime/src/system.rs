@@ -1,0 +1,454 @@
+//! Whole-runtime operations: refresh after a reboot, renumber, migrate,
+//! reset, check (and repair), shutdown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+
+use oxpod_events::{Event, EventStatus};
+use oxpod_state::{Container, ContainerStatus, Pod};
+use serde::Serialize;
+use tracing::{debug, info, warn};
+
+use crate::layout::Layout;
+use crate::open::AliveLock;
+use crate::{Error, Result, Runtime};
+
+/// One inconsistency `system check` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    /// Several objects claim the same lock number (they would deadlock
+    /// each other).
+    DuplicateLock {
+        /// The lock number.
+        lock: u32,
+        /// The objects claiming it, as `container NAME` / `pod NAME`.
+        objects: Vec<String>,
+    },
+    /// An object's lock is not marked allocated in the segment, so another
+    /// object could be given it.
+    UnallocatedLock {
+        /// The lock number.
+        lock: u32,
+        /// The object.
+        object: String,
+    },
+    /// A lock is allocated but no object claims it.
+    LeakedLock {
+        /// The lock number.
+        lock: u32,
+    },
+    /// An object's lock number is beyond the segment's size.
+    LockOutOfRange {
+        /// The lock number.
+        lock: u32,
+        /// The object.
+        object: String,
+    },
+    /// A container has no `config.json` bundle.
+    MissingBundle {
+        /// The container.
+        object: String,
+    },
+    /// A record that does not decode (never removed automatically).
+    CorruptRecord {
+        /// Its key.
+        key: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::DuplicateLock { lock, objects } => {
+                write!(f, "lock {lock} is shared by {}", objects.join(", "))
+            }
+            Finding::UnallocatedLock { lock, object } => {
+                write!(f, "{object} uses lock {lock}, which is not allocated")
+            }
+            Finding::LeakedLock { lock } => {
+                write!(
+                    f,
+                    "lock {lock} is allocated but no container or pod uses it"
+                )
+            }
+            Finding::LockOutOfRange { lock, object } => {
+                write!(f, "{object} uses lock {lock}, beyond the segment's size")
+            }
+            Finding::MissingBundle { object } => write!(f, "{object} has no config.json bundle"),
+            Finding::CorruptRecord { key, reason } => {
+                write!(f, "record {key} does not decode: {reason} (not repaired)")
+            }
+        }
+    }
+}
+
+/// What `system check` found, and what `--repair` fixed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    /// Everything found.
+    pub findings: Vec<Finding>,
+    /// How many findings were repaired.
+    pub repaired: usize,
+}
+
+/// Objects with a lock, for refresh, renumber and check.
+enum Object {
+    Container(Box<Container>),
+    Pod(Box<Pod>),
+}
+
+/// Every object, and the records that did not decode (key, reason).
+type Objects = (Vec<Object>, Vec<(String, String)>);
+
+impl Object {
+    fn lock_id(&self) -> u32 {
+        match self {
+            Object::Container(c) => c.config.lock_id,
+            Object::Pod(p) => p.config.lock_id,
+        }
+    }
+    fn label(&self) -> String {
+        match self {
+            Object::Container(c) => format!("container {}", c.config.name),
+            Object::Pod(p) => format!("pod {}", p.config.name),
+        }
+    }
+}
+
+impl Runtime {
+    /// Every container and pod of every namespace (refresh and renumber
+    /// must cover all of them, whatever namespace this runtime is in).
+    fn all_objects(&self) -> Result<Objects> {
+        let mut state = self.state();
+        let ns = state.namespace().to_owned();
+        state.set_namespace("");
+        let ctrs = state.all_containers();
+        let pods = state.all_pods();
+        state.set_namespace(&ns);
+        let (ctrs, pods) = (ctrs?, pods?);
+        let skipped = ctrs
+            .skipped
+            .iter()
+            .chain(&pods.skipped)
+            .map(|s| (s.key.clone(), s.reason.clone()))
+            .collect();
+        let objects = ctrs
+            .items
+            .into_iter()
+            .map(|c| Object::Container(Box::new(c)))
+            .chain(pods.items.into_iter().map(|p| Object::Pod(Box::new(p))))
+            .collect();
+        Ok((objects, skipped))
+    }
+
+    fn set_lock_id(&self, obj: &mut Object, lock: u32) -> Result<()> {
+        match obj {
+            Object::Container(c) => {
+                c.config.lock_id = lock;
+                self.state().rewrite_container_config(&c.config)?;
+            }
+            Object::Pod(p) => {
+                p.config.lock_id = lock;
+                self.state().rewrite_pod_config(&p.config)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a reboot (under the alive lock, before the runtime is valid):
+    /// reset per-boot state, re-claim every object's lock, clean conmon's
+    /// leftovers, write the alive file, record a `refresh` event. No object
+    /// lock is taken: the alive lock excludes other processes.
+    pub(crate) fn refresh(&self, alive: &AliveLock) -> Result<()> {
+        info!("system restart detected: refreshing state");
+        self.state().refresh()?;
+        let (objects, _) = self.all_objects()?;
+        let mut claimed = BTreeSet::new();
+        for mut obj in objects {
+            if let Err(e) = self.reclaim_lock(&mut obj, &mut claimed) {
+                warn!(object = %obj.label(), error = %e, "cannot refresh");
+            }
+            if let Object::Container(c) = &obj {
+                self.clean_leftovers(&self.layout, c);
+            }
+        }
+        alive.mark_alive(&self.layout)?;
+        self.emit(Event::system(EventStatus::Refresh));
+        Ok(())
+    }
+
+    /// Marks the object's lock allocated again. A number another object
+    /// already claimed, or one beyond the segment, gets a fresh lock.
+    fn reclaim_lock(&self, obj: &mut Object, claimed: &mut BTreeSet<u32>) -> Result<()> {
+        let id = obj.lock_id();
+        let clash = claimed.contains(&id);
+        if !clash {
+            match self.locks.allocate_given(id) {
+                Ok(_) | Err(oxpod_locks::Error::AlreadyAllocated { .. }) => {
+                    claimed.insert(id);
+                    return Ok(());
+                }
+                Err(oxpod_locks::Error::IdOutOfRange { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let fresh = self.locks.allocate()?.id();
+        warn!(
+            object = %obj.label(),
+            old = id,
+            new = fresh,
+            "lock clash resolved: the object gets a new lock"
+        );
+        claimed.insert(fresh);
+        self.set_lock_id(obj, fresh)
+    }
+
+    /// Removes what conmon and the runtime left of a container's last boot.
+    fn clean_leftovers(&self, layout: &Layout, c: &Container) {
+        let id = &c.config.id;
+        let bundle = layout.bundle_dir(id);
+        for f in ["attach", "ctl", "oom"] {
+            let _ = std::fs::remove_file(bundle.join(f));
+        }
+        let _ = std::fs::remove_dir_all(layout.run_dir(id));
+        let exit = layout.exit_dir().join(id);
+        if exit.exists() {
+            let _ = std::fs::rename(&exit, layout.exit_dir().join(format!("{id}-old")));
+        }
+    }
+
+    /// Gives every container, then every pod, a new lock in order, after
+    /// freeing all. Refused while containers run.
+    pub(crate) fn renumber_under_alive_lock(&self) -> Result<()> {
+        let (objects, _) = self.all_objects()?;
+        let running: Vec<String> = objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Container(c) if self.is_running(c) => Some(c.config.name.clone()),
+                _ => None,
+            })
+            .collect();
+        if !running.is_empty() {
+            return Err(Error::RenumberWhileRunning {
+                running: running.join(", "),
+            });
+        }
+        self.locks.free_all()?;
+        let mut count = 0usize;
+        for mut obj in objects {
+            let lock = self.locks.allocate()?.id();
+            self.set_lock_id(&mut obj, lock)?;
+            count += 1;
+        }
+        info!(count, "renumbered locks");
+        self.emit(Event::system(EventStatus::Renumber));
+        Ok(())
+    }
+
+    fn is_running(&self, c: &Container) -> bool {
+        matches!(
+            c.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused
+        ) && !self.layout.exit_dir().join(&c.config.id).exists()
+    }
+
+    /// The versioned migrations, each idempotent: a container without a
+    /// log path or a `config.json` (records from before bundles were
+    /// written at create) gets them.
+    pub(crate) fn migrate_under_alive_lock(&self) -> Result<()> {
+        let (objects, _) = self.all_objects()?;
+        let mut changed = 0usize;
+        for obj in objects {
+            let Object::Container(mut c) = obj else {
+                continue;
+            };
+            let id = c.config.id.clone();
+            if c.config.log_path.as_os_str().is_empty() {
+                c.config.log_path = self.layout.log_path(&id);
+                self.state().rewrite_container_config(&c.config)?;
+                changed += 1;
+            }
+            if !self.layout.bundle_dir(&id).join("config.json").exists() {
+                self.rewrite_bundle(&c.config)?;
+                changed += 1;
+            }
+        }
+        info!(changed, "migrated");
+        self.emit(Event::system(EventStatus::Migrate));
+        Ok(())
+    }
+
+    /// Removes every container (stopping running ones) and pod, then the
+    /// database, the container bundles, the tmp dir and the lock segment.
+    /// The runtime is stopped afterwards.
+    pub fn reset(self) -> Result<()> {
+        self.check_valid()?;
+        let alive = AliveLock::take(&self.layout)?;
+        let (objects, _) = self.all_objects()?;
+        let mut first_error: Option<Error> = None;
+        for obj in &objects {
+            if let Object::Pod(p) = obj
+                && let Err(e) = self.remove_pod(&p.config.id, true)
+            {
+                warn!(pod = %p.config.name, error = %e, "cannot remove pod");
+                first_error.get_or_insert(e);
+            }
+        }
+        for obj in &objects {
+            if let Object::Container(c) = obj {
+                match self.remove_container(&c.config.id, true) {
+                    Ok(_) | Err(Error::State(oxpod_state::Error::NotFound { .. })) => {}
+                    Err(e) => {
+                        warn!(container = %c.config.name, error = %e, "cannot remove container");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        self.valid.store(false, Ordering::Release);
+        self.state().close()?;
+        let config = self.config().clone();
+        let lock_name = config.lock_name.clone();
+        drop(alive);
+        drop(self);
+        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
+        for dir in [
+            config.static_dir.join("state"),
+            config.static_dir.join("containers"),
+            config.volume_path.clone(),
+            config.tmp_dir.clone(),
+        ] {
+            if runtime_dir.as_deref() == Some(dir.as_path()) {
+                warn!(dir = %dir.display(), "not removing XDG_RUNTIME_DIR itself");
+                continue;
+            }
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => debug!(dir = %dir.display(), "removed"),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", dir, e)),
+            }
+        }
+        if let Some(parent) = config.events_logfile_path.parent()
+            && !parent.starts_with(&config.tmp_dir)
+        {
+            let _ = std::fs::remove_file(&config.events_logfile_path);
+        }
+        oxpod_locks::ShmLockManager::remove(&lock_name)?;
+        Ok(())
+    }
+
+    /// Checks the database against the lock segment; with `repair`, fixes
+    /// what can be fixed without losing anything.
+    pub fn check(&self, repair: bool) -> Result<CheckReport> {
+        self.check_valid()?;
+        let alive = AliveLock::take(&self.layout)?;
+        let (mut objects, skipped) = self.all_objects()?;
+        let allocated: BTreeSet<u32> = self.locks.allocated()?.into_iter().collect();
+        let capacity = self.locks.capacity();
+        let mut report = CheckReport::default();
+        for (key, reason) in skipped {
+            report.findings.push(Finding::CorruptRecord { key, reason });
+        }
+        let mut by_lock: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, o) in objects.iter().enumerate() {
+            by_lock.entry(o.lock_id()).or_default().push(i);
+        }
+        let mut needs_new_lock = Vec::new();
+        for (&lock, users) in &by_lock {
+            if lock >= capacity {
+                for &i in users {
+                    report.findings.push(Finding::LockOutOfRange {
+                        lock,
+                        object: objects[i].label(),
+                    });
+                    needs_new_lock.push(i);
+                }
+                continue;
+            }
+            if users.len() > 1 {
+                report.findings.push(Finding::DuplicateLock {
+                    lock,
+                    objects: users.iter().map(|&i| objects[i].label()).collect(),
+                });
+                needs_new_lock.extend(users.iter().skip(1));
+            }
+            if !allocated.contains(&lock) {
+                report.findings.push(Finding::UnallocatedLock {
+                    lock,
+                    object: objects[users[0]].label(),
+                });
+                if repair {
+                    self.locks.allocate_given(lock)?;
+                    report.repaired += 1;
+                }
+            }
+        }
+        let claimed: BTreeSet<u32> = by_lock.keys().copied().collect();
+        for &lock in allocated.difference(&claimed) {
+            report.findings.push(Finding::LeakedLock { lock });
+            if repair {
+                self.locks.free(lock)?;
+                report.repaired += 1;
+            }
+        }
+        for o in &objects {
+            if let Object::Container(c) = o
+                && !self
+                    .layout
+                    .bundle_dir(&c.config.id)
+                    .join("config.json")
+                    .exists()
+            {
+                report
+                    .findings
+                    .push(Finding::MissingBundle { object: o.label() });
+                if repair {
+                    self.rewrite_bundle(&c.config)?;
+                    report.repaired += 1;
+                }
+            }
+        }
+        if repair {
+            for i in needs_new_lock {
+                let fresh = self.locks.allocate()?.id();
+                self.set_lock_id(&mut objects[i], fresh)?;
+                report.repaired += 1;
+            }
+        }
+        drop(alive);
+        Ok(report)
+    }
+
+    /// Stops the runtime: with `force`, stops running containers first.
+    /// Every later call fails with "runtime has already been stopped".
+    pub fn shutdown(&self, force: bool) -> Result<()> {
+        if !self.valid.swap(false, Ordering::AcqRel) {
+            return Err(Error::Stopped);
+        }
+        let mut last_error = None;
+        if force {
+            self.valid.store(true, Ordering::Release);
+            let running = self.containers(&[]).unwrap_or_default();
+            for c in running.iter().filter(|c| self.is_running(c)) {
+                if let Err(e) = self.stop_container(&c.config.id, Some(10)) {
+                    warn!(id = %c.config.id, error = %e, "cannot stop container at shutdown");
+                    last_error = Some(e);
+                }
+            }
+            self.valid.store(false, Ordering::Release);
+        }
+        if let Err(e) = self.state().close() {
+            last_error = Some(e.into());
+        }
+        match last_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
