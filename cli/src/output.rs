@@ -110,6 +110,12 @@ fn yaml(out: &mut String, value: &Value, indent: usize) {
                             out.push_str(&format!("{pad}- {}\n", scalar(item)));
                         }
                     }
+                    Value::String(s) if s.contains('\n') => {
+                        out.push_str(&format!("{pad}{k}: |-\n"));
+                        for line in s.lines() {
+                            out.push_str(&format!("{pad}  {line}\n"));
+                        }
+                    }
                     _ => out.push_str(&format!("{pad}{k}: {}\n", scalar(v))),
                 }
             }
@@ -156,7 +162,7 @@ mod tests {
 
     #[test]
     fn yaml_look() {
-        let v = json!({"host": {"arch": "amd64", "runtimes": ["runc", "crun"], "empty": []}, "version": {"version": "0.1.0"}});
+        let v = json!({"host": {"arch": "amd64", "runtimes": ["runc", "crun"], "empty": [], "v": "a\nb"}, "version": {"version": "0.1.0"}});
         expect![[r#"
             host:
               arch: amd64
@@ -164,6 +170,9 @@ mod tests {
               runtimes:
               - runc
               - crun
+              v: |-
+                a
+                b
             version:
               version: 0.1.0
         "#]]

@@ -106,6 +106,9 @@ pub struct DiscoveryOptions {
     pub state_root: Option<PathBuf>,
     /// Tell every runtime to use the systemd cgroup driver.
     pub systemd_cgroup: bool,
+    /// Runtimes whose absence is logged at debug level instead of as a
+    /// warning (those that come from built-in defaults, not from the user).
+    pub quiet_missing: std::collections::BTreeSet<String>,
 }
 
 /// The usable runtimes and which one is the default.
@@ -220,6 +223,12 @@ pub fn discover(options: DiscoveryOptions) -> Result<Runtimes> {
         match find_runtime_binary(name, paths) {
             Ok(path) => {
                 by_name.insert(name.clone(), make(name, path));
+            }
+            // A runtime the user configured is worth a warning; one that
+            // is only in the built-in candidate list (youki on a host
+            // without it) is not.
+            Err(e) if options.quiet_missing.contains(name) => {
+                tracing::debug!("OCI runtime {name} not available: {e}")
             }
             Err(e) => tracing::warn!("error initializing configured OCI runtime {name}: {e}"),
         }

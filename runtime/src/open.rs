@@ -54,9 +54,7 @@ impl Runtime {
         let events = step("events", || open_events(&loaded.config))?;
         let layout = Layout::new(&loaded.config);
         step("tmp dir", || make_dir(&layout.tmp_dir, 0o751))?;
-        let runtimes = step("oci runtimes", || {
-            discover_runtimes(&loaded.config, &layout)
-        })?;
+        let runtimes = step("oci runtimes", || discover_runtimes(&loaded, &layout))?;
         let alive = step("alive lock", || AliveLock::take(&layout))?;
         let locks = step("locks", || open_locks(&options, &loaded.config))?;
 
@@ -97,16 +95,12 @@ impl Runtime {
 
 fn load_config(options: &RuntimeOptions) -> Result<Loaded> {
     let loaded = options.loader().load()?;
-    for w in &loaded.warnings {
-        warn!("{w}");
-    }
-    debug!(files = ?loaded.files_read, "configuration loaded");
+    // The loader has logged its warnings (unknown keys) already.
     Ok(loaded)
 }
 
 fn find_conmon(config: &Config) -> Result<Conmon> {
     let path = oxpod_ociruntime::find_conmon(&config.conmon_path)?;
-    debug!(path = %path.display(), "using conmon");
     Ok(Conmon::new(path))
 }
 
@@ -182,8 +176,16 @@ fn open_events(config: &Config) -> Result<Box<dyn Eventer>> {
     })?)
 }
 
-fn discover_runtimes(config: &Config, layout: &Layout) -> Result<Runtimes> {
+fn discover_runtimes(loaded: &Loaded, layout: &Layout) -> Result<Runtimes> {
+    let config = &loaded.config;
+    let quiet_missing = config
+        .runtimes
+        .keys()
+        .filter(|name| !loaded.is_explicit(&format!("runtimes.{name}")))
+        .cloned()
+        .collect();
     Ok(oxpod_ociruntime::discover(DiscoveryOptions {
+        quiet_missing,
         runtimes: config.runtimes.clone(),
         default_runtime: config.runtime.clone(),
         runtime_path: config.runtime_path.clone(),

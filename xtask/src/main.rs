@@ -9,7 +9,9 @@
 
 mod bench;
 mod ci;
+mod demo;
 mod deps;
+mod rootfs;
 mod tidy;
 mod util;
 
@@ -22,6 +24,7 @@ usage: cargo xtask <task>
 
 tasks:
   ci      deps, fmt check, clippy, all tests, layering guard, tidy; writes target/xtask-ci.pass
+  demo    the main job: a real container run, listed, stopped, removed (installs what it needs)
   deps    install runc, conmon and busybox-static when missing (root), else print the command
   tidy    check every .rs file: //! doc first, // SAFETY: on unsafe, no todo!/dbg!/unimplemented!
   layers  check the crate dependency rules with cargo tree
@@ -47,6 +50,7 @@ fn run(args: Vec<String>) -> Result<()> {
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
         "deps" => deps::run(),
+        "demo" => demo::run(),
         "tidy" => tidy::run(&util::workspace_root()),
         "layers" => ci::layering_guard(),
         "help" | "--help" | "-h" => {
