@@ -10,14 +10,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
-use oxpod_events::{Event, EventStatus};
+use oxpod_events::EventStatus;
 use oxpod_locks::{Lock, LockGuard};
 use oxpod_ociruntime::{CgroupManager, ContainerSpec};
 use oxpod_state::{Container, ContainerConfig, ContainerState, ContainerStatus};
 use tracing::{debug, warn};
 
 use crate::names::{new_id, random_name, valid_name};
-use crate::{Error, Result, Runtime};
+use crate::{Error, Result, Runtime, container_event};
 
 /// What a new container is made of.
 #[derive(Debug, Clone, Default)]
@@ -228,7 +228,7 @@ impl Runtime {
             }
             None => self.state().add_container(&ctr)?,
         }
-        self.emit(Event::container(EventStatus::Create, id, &ctr.config.name));
+        self.emit(container_event(EventStatus::Create, &ctr.config));
         Ok(ctr)
     }
 
@@ -360,7 +360,7 @@ impl Runtime {
             Ok(()) | Err(oxpod_locks::Error::NotAllocated { .. }) => {}
             Err(e) => warn!(id, lock = ctr.config.lock_id, error = %e, "cannot free lock"),
         }
-        self.emit(Event::container(EventStatus::Remove, id, &ctr.config.name));
+        self.emit(container_event(EventStatus::Remove, &ctr.config));
         Ok(ctr.config.id)
     }
 
@@ -440,9 +440,7 @@ impl Runtime {
             self.state()
                 .update_container_state(&ctr.config.id, &ctr.state)?;
             self.emit(
-                Event::container(EventStatus::Died, &ctr.config.id, &ctr.config.name)
-                    .with_exit_code(ctr.state.exit_code)
-                    .with_attributes(ctr.config.labels.clone()),
+                container_event(EventStatus::Died, &ctr.config).with_exit_code(ctr.state.exit_code),
             );
         }
         Ok(())

@@ -49,6 +49,11 @@ pub use oxpod_state::{
     Container, ContainerConfig, ContainerState, ContainerStatus, Error as StateError, Pod,
 };
 
+/// A container event, carrying the container's labels as podman's do.
+pub(crate) fn container_event(status: events::EventStatus, config: &ContainerConfig) -> Event {
+    Event::container(status, &config.id, &config.name).with_attributes(config.labels.clone())
+}
+
 /// The oxpod version, as `oxpod version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

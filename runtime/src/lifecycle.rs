@@ -8,11 +8,12 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use oxpod_events::{Event, EventStatus};
+use oxpod_events::EventStatus;
 use oxpod_ociruntime::{CreateOptions, LogLine, LogOptions};
 use oxpod_state::{Container, ContainerStatus};
 use tracing::{debug, warn};
 
+use crate::container_event;
 use crate::layout::make_dir;
 use crate::{Error, Result, Runtime};
 
@@ -79,7 +80,7 @@ impl Runtime {
         ctr.state.exit_code = 0;
         ctr.state.stopped_by_user = false;
         self.state().update_container_state(&id, &ctr.state)?;
-        self.emit(Event::container(EventStatus::Start, &id, &ctr.config.name));
+        self.emit(container_event(EventStatus::Start, &ctr.config));
         Ok(ctr)
     }
 
@@ -131,7 +132,7 @@ impl Runtime {
         ctr.state.conmon_pid = u32::try_from(created.conmon_pid).ok();
         ctr.state.run_dir = Some(run_dir);
         self.state().update_container_state(&id, &ctr.state)?;
-        self.emit(Event::container(EventStatus::Init, &id, &ctr.config.name));
+        self.emit(container_event(EventStatus::Init, &ctr.config));
         Ok(())
     }
 
@@ -167,7 +168,7 @@ impl Runtime {
         self.require_running(&ctr)?;
         self.oci_runtime(&ctr)?.kill(&id, signal, false)?;
         self.emit(
-            Event::container(EventStatus::Kill, &id, &ctr.config.name)
+            container_event(EventStatus::Kill, &ctr.config)
                 .with_attribute("signal", signal.to_string()),
         );
         Ok(ctr)
@@ -244,7 +245,7 @@ impl Runtime {
             outcome = Some(StopOutcome::Killed(code));
         }
         let (ctr, _guard) = self.lock_container(&id)?;
-        self.emit(Event::container(EventStatus::Stop, &id, &ctr.config.name));
+        self.emit(container_event(EventStatus::Stop, &ctr.config));
         Ok(outcome.unwrap_or(StopOutcome::AlreadyStopped))
     }
 
@@ -353,7 +354,7 @@ impl Runtime {
         }
         ctr.state.status = to;
         self.state().update_container_state(&id, &ctr.state)?;
-        self.emit(Event::container(status, &id, &ctr.config.name));
+        self.emit(container_event(status, &ctr.config));
         Ok(ctr)
     }
 
@@ -362,11 +363,7 @@ impl Runtime {
         let id = self.state().lookup_container(name_or_id)?.config.id;
         self.stop_container(&id, timeout)?;
         let ctr = self.start_container(&id)?;
-        self.emit(Event::container(
-            EventStatus::Restart,
-            &id,
-            &ctr.config.name,
-        ));
+        self.emit(container_event(EventStatus::Restart, &ctr.config));
         Ok(ctr)
     }
 
@@ -414,7 +411,7 @@ impl Runtime {
             return Ok(());
         }
         self.delete_from_runtime(&ctr);
-        self.emit(Event::container(EventStatus::Cleanup, id, &ctr.config.name));
+        self.emit(container_event(EventStatus::Cleanup, &ctr.config));
         drop(guard);
         if ctr.config.auto_remove {
             match self.remove_container(id, false) {
