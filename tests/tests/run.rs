@@ -184,7 +184,7 @@ fn run_passes_the_exit_code_through() {
     env.fails(7, ["run", "--rootfs", &rootfs(&env), "sh", "-c", "exit 7"]);
     let code = inspect(
         &env,
-        &env.ok(["ps", "-a", "-q"]).trim().to_owned(),
+        env.ok(["ps", "-a", "-q"]).trim(),
         "{{.State.ExitCode}}",
     );
     assert_eq!(code, "7");
