@@ -97,6 +97,9 @@ pub struct TestEnv {
     pub lock_name: String,
     /// Extra global flags given to every command.
     pub extra: Vec<String>,
+    /// The `--cgroup-manager` given to every command; `None` gives none,
+    /// so the configuration decides.
+    pub cgroup_manager: Option<String>,
 }
 
 impl Default for TestEnv {
@@ -117,6 +120,7 @@ impl TestEnv {
             dir,
             lock_name: format!("/oxpod_test_{}_{n}", std::process::id()),
             extra: Vec::new(),
+            cgroup_manager: Some("cgroupfs".to_owned()),
         };
         if Path::new("/usr/bin/busybox").exists() {
             env.build_rootfs().expect("build rootfs");
@@ -168,10 +172,11 @@ impl TestEnv {
             .arg("--runroot")
             .arg(self.runroot())
             .arg("--lock-name")
-            .arg(&self.lock_name)
-            .arg("--cgroup-manager")
-            .arg("cgroupfs")
-            .args(&self.extra)
+            .arg(&self.lock_name);
+        if let Some(m) = &self.cgroup_manager {
+            c.arg("--cgroup-manager").arg(m);
+        }
+        c.args(&self.extra)
             .args(args)
             .env_remove("OXPOD_CONFIG")
             .env("XDG_CONFIG_HOME", self.path().join("xdg-config"))
