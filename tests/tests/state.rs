@@ -448,17 +448,10 @@ fn database_config_mismatch_names_key_and_both_values() {
     let other_text = other.display().to_string();
     // TestEnv gives --runroot first; a second one would be refused, so run
     // the binary with the other tmp dir by hand.
-    let out = std::process::Command::new(oxpod_tests::oxpod_bin())
-        .arg("--root")
-        .arg(env.root())
+    let out = without_runroot(&env)
         .arg("--runroot")
         .arg(&other)
-        .arg("--lock-name")
-        .arg(&env.lock_name)
-        .args(["--cgroup-manager", "cgroupfs", "ps", "-a"])
-        .env_remove("OXPOD_CONFIG")
-        .env("XDG_CONFIG_HOME", env.path().join("xdg-config"))
-        .stdin(Stdio::null())
+        .args(["ps", "-a"])
         .output()
         .expect("spawn oxpod");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -473,6 +466,51 @@ fn database_config_mismatch_names_key_and_both_values() {
     );
     // The original configuration still works.
     assert_eq!(all_ids(&env).len(), 1);
+}
+
+/// An `oxpod` command with the env's root and lock segment but no
+/// `--runroot` (TestEnv always gives one, and a second is refused).
+fn without_runroot(env: &TestEnv) -> std::process::Command {
+    let mut c = std::process::Command::new(oxpod_tests::oxpod_bin());
+    c.arg("--root")
+        .arg(env.root())
+        .arg("--lock-name")
+        .arg(&env.lock_name)
+        .args(["--cgroup-manager", "cgroupfs"])
+        .env_remove("OXPOD_CONFIG")
+        .env("XDG_CONFIG_HOME", env.path().join("xdg-config"))
+        .stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn unset_tmp_dir_takes_the_databases_value() {
+    let env = TestEnv::new();
+    let id = create(&env, "a");
+    // No --runroot: the stored tmp dir is used, and what derives from it
+    // (the events log) follows.
+    let out = without_runroot(&env)
+        .args(["info", "--format", "json"])
+        .output()
+        .expect("spawn oxpod");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v["store"]["tmpDir"], env.runroot().display().to_string());
+    assert_eq!(
+        v["store"]["eventsLog"],
+        env.runroot()
+            .join("events/events.log")
+            .display()
+            .to_string()
+    );
+    let out = without_runroot(&env)
+        .args(["rm", "a"])
+        .output()
+        .expect("spawn oxpod");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    assert!(all_ids(&env).is_empty());
 }
 
 #[test]
