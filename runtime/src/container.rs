@@ -222,8 +222,7 @@ impl Runtime {
         match pod {
             Some(pod) => {
                 // Pod lock around the add, so the pod cannot be removed meanwhile.
-                let pod_lock = self.locks.retrieve(pod.config.lock_id)?;
-                let _g = pod_lock.lock()?;
+                let _g = self.take_lock(pod.config.lock_id)?;
                 self.state().add_container_to_pod(&pod.config.id, &ctr)?;
             }
             None => self.state().add_container(&ctr)?,
@@ -322,7 +321,7 @@ impl Runtime {
         let pod_guard = match &ctr.config.pod {
             Some(pod_id) => {
                 let pod = self.state().pod(pod_id)?;
-                Some(self.locks.retrieve(pod.config.lock_id)?.lock()?)
+                Some(self.take_lock(pod.config.lock_id)?)
             }
             None => None,
         };
@@ -388,13 +387,7 @@ impl Runtime {
     /// folding in (and saving) an exit conmon recorded.
     pub(crate) fn lock_container(&self, id: &str) -> Result<(Container, LockGuard)> {
         let lock_id = self.state().container(id)?.config.lock_id;
-        let guard = self.locks.retrieve(lock_id)?.lock()?;
-        if guard.owner_died() {
-            warn!(
-                id,
-                "the previous holder of this container's lock died holding it"
-            );
-        }
+        let guard = self.take_lock(lock_id)?;
         // Re-read: it may have changed (or gone) while we waited.
         let mut ctr = self.state().container(id)?;
         self.sync_locked(&mut ctr)?;

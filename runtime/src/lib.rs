@@ -37,7 +37,7 @@ pub use container::{ContainerFilter, NewContainer, parse_key_values};
 pub use error::{Error, Result};
 pub use info::{Info, LocksReport};
 pub use lifecycle::{LogsOptions, StopOutcome};
-pub use options::{LockBackend, RuntimeOptions, StateBackend};
+pub use options::{DEFAULT_LOCK_TIMEOUT, LockBackend, RuntimeOptions, StateBackend};
 pub use pod::NewPod;
 pub use system::{CheckReport, Finding};
 
@@ -73,6 +73,7 @@ pub struct Runtime {
     exit_command: Option<(PathBuf, Vec<String>)>,
     valid: AtomicBool,
     refreshed: bool,
+    lock_timeout: std::time::Duration,
 }
 
 impl Runtime {
@@ -117,6 +118,13 @@ impl Runtime {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes lock `id`, waiting at most the lock timeout; the timeout error
+    /// names the pid holding it, so a wedged holder is diagnosable.
+    fn take_lock(&self, id: u32) -> Result<oxpod_locks::LockGuard> {
+        // A holder that died is recovered (and warned about) by the locks crate.
+        Ok(self.locks.retrieve(id)?.lock_timeout(self.lock_timeout)?)
     }
 
     /// Records an event; a failure is logged, never fatal to the operation

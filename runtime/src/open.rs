@@ -73,6 +73,9 @@ impl Runtime {
             exit_command: options.exit_command.clone(),
             valid: AtomicBool::new(false),
             refreshed: false,
+            lock_timeout: options
+                .lock_timeout
+                .unwrap_or(crate::options::DEFAULT_LOCK_TIMEOUT),
         };
         if alive.needs_refresh {
             step("refresh", || runtime.refresh(&alive))?;

@@ -41,7 +41,12 @@ pub struct RuntimeOptions {
     pub(crate) migrate: bool,
     pub(crate) reset: bool,
     pub(crate) exit_command: Option<(PathBuf, Vec<String>)>,
+    pub(crate) lock_timeout: Option<std::time::Duration>,
 }
+
+/// How long an operation waits for a container's or pod's lock before it
+/// gives up and names the process holding it (podman waits forever).
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl RuntimeOptions {
     /// Options that read the configuration as the `oxpod` command does.
@@ -161,6 +166,13 @@ impl RuntimeOptions {
     /// (the CLI passes itself and `container cleanup <id>` follows).
     pub fn exit_command(mut self, program: PathBuf, args: Vec<String>) -> Self {
         self.exit_command = Some((program, args));
+        self
+    }
+
+    /// How long to wait for a container's or pod's lock before failing
+    /// with the holder's pid (default [`DEFAULT_LOCK_TIMEOUT`]).
+    pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = Some(timeout);
         self
     }
 

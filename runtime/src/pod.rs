@@ -86,7 +86,7 @@ impl Runtime {
         self.check_valid()?;
         let pod = self.state().lookup_pod(name_or_id)?;
         let id = pod.config.id.clone();
-        let guard = self.locks.retrieve(pod.config.lock_id)?.lock()?;
+        let guard = self.take_lock(pod.config.lock_id)?;
         let members = self.state().pod_container_ids(&id)?;
         if !members.is_empty() && !force {
             return Err(Error::PodNotEmpty {
