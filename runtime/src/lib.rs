@@ -22,6 +22,8 @@ mod open;
 mod options;
 mod pod;
 mod system;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
