@@ -96,12 +96,24 @@ fn locks(env: &TestEnv) -> Value {
     serde_json::from_str(&env.ok(["system", "locks", "--format", "json"])).expect("locks json")
 }
 
+/// Asserts no lock stays held. conmon's exit command (`container cleanup`)
+/// runs after a container exits and holds its lock for a moment, so this
+/// polls; a lock left held (by a live process, or by a dead one that never
+/// released it) fails after the deadline.
 fn assert_no_lock_held(env: &TestEnv) {
-    let l = locks(env);
-    assert_eq!(l["held"], serde_json::json!({}), "locks held: {l}");
+    let start = Instant::now();
+    loop {
+        let l = locks(env);
+        if l["held"] == serde_json::json!({}) {
+            return;
+        }
+        assert!(start.elapsed() < DEADLINE, "locks still held: {l}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn assert_system_check_clean(env: &TestEnv) {
+    assert_no_lock_held(env);
     let out = env.ok(["system", "check"]);
     assert!(out.contains("no problems found"), "system check: {out}");
 }
@@ -117,18 +129,27 @@ fn bundles(env: &TestEnv) -> Vec<String> {
     }
 }
 
-/// Asserts nothing of the container `id` is left: no record, no lock, no bundle.
+/// Asserts nothing of the container `id` is left: no record, no lock, no
+/// bundle. Removal by conmon's exit command frees the lock just after the
+/// record is gone, so this polls until all three are gone.
 fn assert_nothing_left(env: &TestEnv, id: &str) {
-    let ps = env.ok(["ps", "-a", "-q", "--no-trunc"]);
-    assert!(!ps.contains(id), "record left behind: {ps}");
-    let l = locks(env);
-    assert_eq!(l["allocated"], serde_json::json!({}), "lock left: {l}");
-    let b = bundles(env);
-    assert!(
-        !b.iter().any(|d| d == id),
-        "bundle left under {}: {b:?}",
-        env.root().join("containers").display()
-    );
+    let start = Instant::now();
+    loop {
+        let ps = env.ok(["ps", "-a", "-q", "--no-trunc"]);
+        let l = locks(env);
+        let b = bundles(env);
+        let record_left = ps.contains(id);
+        let lock_left = l["allocated"] != serde_json::json!({});
+        let bundle_left = b.iter().any(|d| d == id);
+        if !record_left && !lock_left && !bundle_left {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "left behind: record {record_left} (ps: {ps:?}), lock {lock_left} ({l}), bundle {bundle_left} ({b:?})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits for a child with a deadline, killing it and failing on timeout.
