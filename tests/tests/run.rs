@@ -658,3 +658,70 @@ fn twenty_containers_started_and_stopped_by_parallel_processes() {
     let l = locks(&env);
     assert_eq!(l["allocated"].as_object().map(|m| m.len()), Some(20), "{l}");
 }
+
+#[test]
+fn killing_an_attached_run_leaves_the_container_running_and_no_lock_held() {
+    require_containers!();
+    let env = TestEnv::new();
+    let go = env.rootfs().join("go");
+    let rootfs = rootfs(&env);
+    let mut run = spawn(
+        &env,
+        &[
+            "run",
+            "--name",
+            "orphan",
+            "--rootfs",
+            &rootfs,
+            "sh",
+            "-c",
+            "echo up; while [ ! -e /go ]; do sleep 0.05; done; exit 9",
+        ],
+    );
+    poll("the container to run", || {
+        ps_status(&env, false, "orphan").filter(|s| s.starts_with("Up"))
+    });
+    run.kill().expect("kill oxpod run");
+    let _ = run.wait();
+    // The container outlives the client; nothing stays locked.
+    assert_no_lock_held(&env);
+    assert_eq!(inspect(&env, "orphan", "{{.State.Status}}"), "running");
+    std::fs::write(&go, "").expect("write go");
+    assert_eq!(env.ok(["wait", "orphan"]), "9\n");
+    let id = inspect(&env, "orphan", "{{.Id}}");
+    wait_for_cleanup(&env, &id);
+    assert_eq!(count_events(&env, &id, "died"), 1);
+    assert_eq!(env.ok(["logs", "orphan"]), "up\n");
+    assert_system_check_clean(&env);
+}
+
+#[test]
+fn kill_sends_the_signal_given() {
+    require_containers!();
+    let env = TestEnv::new();
+    run_detached(&env, "signalled", &["sh", "-c", TRAPPING_LOOP]);
+    env.fails(125, ["kill", "-s", "NOSUCHSIG", "signalled"]);
+    assert_eq!(
+        env.ok(["kill", "-s", "TERM", "signalled"]).trim(),
+        "signalled"
+    );
+    assert_eq!(env.ok(["wait", "signalled"]), "0\n");
+    let kills = events(&env, &["event=kill"]);
+    assert_eq!(kills.len(), 1, "kill events: {kills:?}");
+    // Signalling or pausing a container that is not running is refused.
+    env.fails(125, ["kill", "signalled"]);
+    env.fails(125, ["pause", "signalled"]);
+    assert_no_lock_held(&env);
+}
+
+#[test]
+fn commands_on_a_missing_container_fail_with_125() {
+    require_containers!();
+    let env = TestEnv::new();
+    for cmd in [
+        "start", "stop", "kill", "wait", "pause", "unpause", "restart", "logs", "inspect", "rm",
+    ] {
+        let err = env.fails(125, [cmd, "nosuchcontainer"]);
+        assert!(err.contains("nosuchcontainer"), "{cmd}: {err}");
+    }
+}
