@@ -419,6 +419,9 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
             let names: Vec<String> = if a.all {
                 rt.pods()?.into_iter().map(|(p, _)| p.config.id).collect()
             } else {
+                if a.names.is_empty() {
+                    bail!("give at least one pod name or id, or --all");
+                }
                 a.names.clone()
             };
             let mut first: Option<anyhow::Error> = None;

@@ -56,7 +56,7 @@ impl Runtime {
         step("tmp dir", || make_dir(&layout.tmp_dir, 0o751))?;
         let runtimes = step("oci runtimes", || discover_runtimes(&loaded, &layout))?;
         let alive = step("alive lock", || AliveLock::take(&layout))?;
-        let locks = step("locks", || open_locks(&options, &loaded.config))?;
+        let (locks, fresh_locks) = step("locks", || open_locks(&options, &loaded.config))?;
 
         let mut runtime = Runtime {
             identity: options
@@ -80,6 +80,8 @@ impl Runtime {
         if alive.needs_refresh {
             step("refresh", || runtime.refresh(&alive))?;
             runtime.refreshed = true;
+        } else if fresh_locks {
+            step("reclaim locks", || runtime.reclaim_locks())?;
         }
         if options.renumber {
             step("renumber", || runtime.renumber_under_alive_lock())?;
@@ -203,29 +205,35 @@ fn discover_runtimes(loaded: &Loaded, layout: &Layout) -> Result<Runtimes> {
     })?)
 }
 
-fn open_locks(options: &RuntimeOptions, config: &Config) -> Result<Box<dyn LockManager>> {
+/// The lock manager, and whether its locks are all free because it was
+/// just made (a new segment, or the in-memory manager), so the objects in
+/// the database must re-claim theirs.
+fn open_locks(options: &RuntimeOptions, config: &Config) -> Result<(Box<dyn LockManager>, bool)> {
     let n = config.num_locks;
     if options.locks == LockBackend::Memory {
-        return Ok(Box::new(MemLockManager::new(n)?));
+        return Ok((Box::new(MemLockManager::new(n)?), true));
     }
     let name = config.lock_name.as_str();
     match ShmLockManager::open(name, n) {
-        Ok(m) => Ok(Box::new(m)),
+        Ok(m) => Ok((Box::new(m), false)),
         Err(oxpod_locks::Error::SegmentMissing { .. }) => {
             debug!(name, n, "creating lock segment");
             match ShmLockManager::create(name, n) {
-                Ok(m) => Ok(Box::new(m)),
-                // Another process created it between our open and create.
+                Ok(m) => Ok((Box::new(m), true)),
+                // Another process created it between our open and create
+                // (and, holding the alive lock before us, re-claimed).
                 Err(oxpod_locks::Error::SegmentExists { .. }) => {
-                    Ok(Box::new(ShmLockManager::open(name, n)?))
+                    Ok((Box::new(ShmLockManager::open(name, n)?), false))
                 }
                 Err(e) => Err(e.into()),
             }
         }
-        Err(oxpod_locks::Error::CountMismatch { .. }) if options.renumber => {
-            info!(name, n, "recreating lock segment for renumber");
+        // A reset removes the segment anyway: a changed num_locks must not
+        // stop it.
+        Err(oxpod_locks::Error::CountMismatch { .. }) if options.renumber || options.reset => {
+            info!(name, n, "recreating lock segment for renumber or reset");
             ShmLockManager::remove(name)?;
-            Ok(Box::new(ShmLockManager::create(name, n)?))
+            Ok((Box::new(ShmLockManager::create(name, n)?), true))
         }
         Err(e) => Err(e.into()),
     }

@@ -156,7 +156,8 @@ impl RuntimeOptions {
         self
     }
 
-    /// Open for a reset: a database configuration mismatch is a warning.
+    /// Open for a reset: a database configuration mismatch is a warning,
+    /// and a lock segment of another size is recreated.
     pub fn for_reset(mut self, yes: bool) -> Self {
         self.reset = yes;
         self

@@ -180,6 +180,27 @@ impl Runtime {
         Ok(())
     }
 
+    /// Re-marks every object's lock allocated in a lock manager that was
+    /// just made while the tmp dir survived (the segment was removed by
+    /// hand, or the locks live in memory): without it new objects would be
+    /// given locks existing ones use. Runs under the alive lock.
+    pub(crate) fn reclaim_locks(&self) -> Result<()> {
+        let (objects, _) = self.all_objects()?;
+        if !objects.is_empty() {
+            warn!(
+                count = objects.len(),
+                "the lock segment was new: re-claiming the locks of every container and pod"
+            );
+        }
+        let mut claimed = BTreeSet::new();
+        for mut obj in objects {
+            if let Err(e) = self.reclaim_lock(&mut obj, &mut claimed) {
+                warn!(object = %obj.label(), error = %e, "cannot re-claim lock");
+            }
+        }
+        Ok(())
+    }
+
     /// Marks the object's lock allocated again. A number another object
     /// already claimed, or one beyond the segment, gets a fresh lock.
     fn reclaim_lock(&self, obj: &mut Object, claimed: &mut BTreeSet<u32>) -> Result<()> {

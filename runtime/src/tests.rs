@@ -566,6 +566,16 @@ fn refresh_after_the_alive_file_goes_reclaims_locks_once() {
     let rt = Runtime::open(env.lmdb()).expect("reopen");
     assert!(!rt.refreshed());
     assert_eq!(count_events(&rt, EventStatus::Refresh), 2);
+    drop(rt);
+
+    // Only the segment goes (no reboot): the new one re-claims every lock
+    // without a refresh.
+    ShmLockManager::remove(&env.lock_name).expect("remove segment");
+    let rt = Runtime::open(env.lmdb()).expect("reopen");
+    assert!(!rt.refreshed());
+    assert_eq!(count_events(&rt, EventStatus::Refresh), 2);
+    assert_eq!(allocated(&rt), claimed(&rt));
+    assert_eq!(claimed(&rt).len(), 4);
 
     // A lock clash in the database: the refresh gives one object a new
     // lock instead of failing.

@@ -223,6 +223,8 @@ fn names_are_unique_across_pods_and_containers() {
         .to_owned();
     let v = json(&env.ok(["inspect", "member"]));
     assert_eq!(v[0]["Pod"], pod.as_str());
+    let err = env.fails(125, ["pod", "rm"]);
+    assert!(err.contains("--all"), "{err}");
     let err = env.fails(125, ["pod", "rm", "shared"]);
     assert!(err.contains("shared") && err.contains("container"), "{err}");
     env.ok(["pod", "rm", "-f", "shared"]);
@@ -360,6 +362,46 @@ fn simulated_reboot_refreshes_once_and_reclaims_locks() {
     assert!(!left.contains(&a));
     assert_eq!(refresh_events(&env), 1, "no further refresh");
     assert_check_clean(&env);
+}
+
+#[test]
+fn lock_segment_removed_without_reboot_is_reclaimed() {
+    let env = TestEnv::new();
+    create(&env, "a");
+    create(&env, "b");
+    env.ok(["pod", "create", "--name", "p"]);
+    let before: BTreeSet<u32> = ["a", "b", "p"].iter().map(|n| lock_id(&env, n)).collect();
+    // The segment goes (removed by hand), the tmp dir stays: no reboot.
+    std::fs::remove_file(shm_path(&env)).expect("remove lock segment");
+    assert_eq!(all_ids(&env).len(), 2);
+    assert_eq!(
+        locks(&env).1,
+        before,
+        "the new segment re-claimed every lock"
+    );
+    assert_eq!(refresh_events(&env), 1, "no refresh: the boot is the same");
+    assert_check_clean(&env);
+    create(&env, "c");
+    assert!(
+        !before.contains(&lock_id(&env, "c")),
+        "no lock handed out twice"
+    );
+    env.ok(["rm", "a"]);
+    assert_check_clean(&env);
+}
+
+#[test]
+fn reset_works_after_num_locks_changed() {
+    let mut env = TestEnv::new();
+    create(&env, "a");
+    env.ok(["pod", "create", "--name", "p"]);
+    env.extra = vec!["--num-locks".into(), "64".into()];
+    env.ok(["system", "reset", "-f"]);
+    assert!(!env.root().join("state").exists(), "database removed");
+    assert!(!shm_path(&env).exists(), "segment removed");
+    assert!(all_ids(&env).is_empty());
+    assert_eq!(locks(&env), (64, BTreeSet::new()));
+    create(&env, "a");
 }
 
 #[test]
