@@ -4,6 +4,7 @@
 //! drives the built `oxpod` binary with real runc and conmon in its own
 //! `TestEnv`.
 
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -141,12 +142,23 @@ fn assert_nothing_left(env: &TestEnv, id: &str) {
         let record_left = ps.contains(id);
         let lock_left = l["allocated"] != serde_json::json!({});
         let bundle_left = b.iter().any(|d| d == id);
-        if !record_left && !lock_left && !bundle_left {
+        // Per-boot files: run dir, exit file, conmon socket, runc's record.
+        let run = env.runroot();
+        let files_left: Vec<PathBuf> = [
+            run.join("containers").join(id),
+            run.join("exits").join(id),
+            run.join("socket").join(id),
+            run.join("runtime/runc").join(id),
+        ]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
+        if !record_left && !lock_left && !bundle_left && files_left.is_empty() {
             return;
         }
         assert!(
             start.elapsed() < DEADLINE,
-            "left behind: record {record_left} (ps: {ps:?}), lock {lock_left} ({l}), bundle {bundle_left} ({b:?})"
+            "left behind: record {record_left} (ps: {ps:?}), lock {lock_left} ({l}), bundle {bundle_left} ({b:?}), files {files_left:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
