@@ -307,6 +307,73 @@ fn racing_creates_of_one_name_make_exactly_one_container() {
     assert!(locks(&env).1.is_empty());
 }
 
+/// Runs `oxpod ARGS` in `n` processes at once, one argument list each.
+fn concurrently(env: &TestEnv, args: Vec<Vec<String>>) -> Vec<std::process::Output> {
+    let children: Vec<_> = args
+        .iter()
+        .map(|a| {
+            env.cmd(a)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn oxpod")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect()
+}
+
+#[test]
+fn racing_creates_of_distinct_names_all_get_their_own_lock() {
+    let env = TestEnv::new();
+    let rootfs = rootfs(&env);
+    env.ok(["ps", "-a"]);
+    let args = (0..8)
+        .map(|i| {
+            [
+                "create",
+                "--name",
+                &format!("c{i}"),
+                "--rootfs",
+                &rootfs,
+                "true",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        })
+        .collect();
+    for out in concurrently(&env, args) {
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(all_ids(&env).len(), 8);
+    let ids: BTreeSet<u32> = (0..8).map(|i| lock_id(&env, &format!("c{i}"))).collect();
+    assert_eq!(ids.len(), 8, "no two containers share a lock");
+    assert_eq!(locks(&env).1, ids);
+    assert_check_clean(&env);
+}
+
+#[test]
+fn racing_removes_of_one_container_remove_it_once() {
+    let env = TestEnv::new();
+    let id = create(&env, "victim");
+    let keep = create(&env, "keep");
+    let outputs = concurrently(&env, vec![vec!["rm".to_owned(), "victim".to_owned()]; 8]);
+    let winners: Vec<_> = outputs.iter().filter(|o| o.status.success()).collect();
+    assert_eq!(winners.len(), 1, "exactly one rm wins: {outputs:?}");
+    assert_eq!(String::from_utf8_lossy(&winners[0].stdout).trim(), id);
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "{err}");
+        assert!(err.contains("victim") || err.contains(&id), "{err}");
+    }
+    assert_eq!(all_ids(&env), vec![keep]);
+    assert_eq!(locks(&env).1, BTreeSet::from([lock_id(&env, "keep")]));
+    assert_eq!(bundles(&env), 1);
+    assert_check_clean(&env);
+}
+
 #[test]
 fn simulated_reboot_refreshes_once_and_reclaims_locks() {
     let env = TestEnv::new();
