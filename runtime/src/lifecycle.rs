@@ -31,6 +31,21 @@ pub enum StopOutcome {
     Killed(i32),
 }
 
+/// A stop whose signal was sent and whose exit is still to be waited for.
+#[derive(Debug)]
+pub(crate) struct PendingStop {
+    ctr: Container,
+    signalled: bool,
+    deadline: std::time::Instant,
+}
+
+impl PendingStop {
+    /// The container's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.ctr.config.id
+    }
+}
+
 /// What `logs` reads.
 #[derive(Debug, Clone, Default)]
 pub struct LogsOptions {
@@ -193,17 +208,31 @@ impl Runtime {
     /// seconds (default: its own stop timeout). The lock is not held while
     /// waiting.
     pub fn stop_container(&self, name_or_id: &str, timeout: Option<u32>) -> Result<StopOutcome> {
+        match self.begin_stop(name_or_id, timeout)? {
+            Some(pending) => self.finish_stop(pending),
+            None => Ok(StopOutcome::AlreadyStopped),
+        }
+    }
+
+    /// First half of a stop, under the container's lock: marks it stopped
+    /// by the user and sends its stop signal. `None` when it is not running.
+    /// Several containers (a pod's) can be signalled first and then waited
+    /// for together, so they all stop within one timeout.
+    pub(crate) fn begin_stop(
+        &self,
+        name_or_id: &str,
+        timeout: Option<u32>,
+    ) -> Result<Option<PendingStop>> {
         self.check_valid()?;
         let id = self.state().lookup_container(name_or_id)?.config.id;
-        let (ctr, guard) = self.lock_container(&id)?;
+        let (ctr, _guard) = self.lock_container(&id)?;
         if !matches!(
             ctr.state.status,
             ContainerStatus::Running | ContainerStatus::Paused
         ) {
-            return Ok(StopOutcome::AlreadyStopped);
+            return Ok(None);
         }
         let timeout = timeout.unwrap_or(ctr.config.stop_timeout);
-        let rt = self.oci_runtime(&ctr)?;
         let signal = i32::try_from(ctr.config.stop_signal).unwrap_or(15);
         let mut st = ctr.state.clone();
         st.stopped_by_user = true;
@@ -211,15 +240,28 @@ impl Runtime {
         if timeout > 0 {
             self.signal_for_stop(&ctr, signal)?;
         }
-        drop(guard);
+        Ok(Some(PendingStop {
+            ctr,
+            signalled: timeout > 0,
+            deadline: std::time::Instant::now() + Duration::from_secs(u64::from(timeout)),
+        }))
+    }
+
+    /// Second half of a stop, without the lock while waiting: waits for the
+    /// exit until the deadline, then SIGKILLs and waits again.
+    pub(crate) fn finish_stop(&self, pending: PendingStop) -> Result<StopOutcome> {
+        let PendingStop {
+            ctr,
+            signalled,
+            deadline,
+        } = pending;
+        let id = ctr.config.id.clone();
+        let rt = self.oci_runtime(&ctr)?;
         let exit_dir = self.layout.exit_dir();
         let mut outcome = None;
-        if timeout > 0 {
-            let waited = oxpod_ociruntime::wait_exit_file(
-                &exit_dir,
-                &id,
-                Some(Duration::from_secs(u64::from(timeout))),
-            )?;
+        if signalled {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let waited = oxpod_ociruntime::wait_exit_file(&exit_dir, &id, Some(left))?;
             outcome = waited.map(StopOutcome::Exited);
         }
         if outcome.is_none() {

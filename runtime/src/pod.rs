@@ -9,7 +9,7 @@ use oxpod_state::{ContainerStatus, Pod, PodConfig, PodState};
 use tracing::{debug, warn};
 
 use crate::names::{new_id, valid_name};
-use crate::{Error, Result, Runtime, StopOutcome};
+use crate::{Error, Result, Runtime};
 
 /// What a new pod is made of.
 #[derive(Debug, Clone, Default)]
@@ -119,12 +119,43 @@ impl Runtime {
     }
 
     /// Stops every running container of the pod.
+    /// All members get their stop signal first and are then waited for, so
+    /// the pod stops within one timeout, not one per member.
     pub fn stop_pod(&self, name_or_id: &str, timeout: Option<u32>) -> Result<Pod> {
-        self.for_each_pod_container(name_or_id, EventStatus::Stop, |rt, id, _| {
-            let outcome: StopOutcome = rt.stop_container(id, timeout)?;
-            debug!(id, ?outcome, "stopped pod member");
-            Ok(())
-        })
+        self.check_valid()?;
+        let pod = self.state().lookup_pod(name_or_id)?;
+        let members = self.state().pod_containers(&pod.config.id)?;
+        let mut first_error = None;
+        let mut pending = Vec::new();
+        for ctr in &members {
+            match self.begin_stop(&ctr.config.id, timeout) {
+                Ok(Some(p)) => pending.push(p),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(id = %ctr.config.id, error = %e, "pod member failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        for p in pending {
+            let id = p.id().to_owned();
+            match self.finish_stop(p) {
+                Ok(outcome) => debug!(id, ?outcome, "stopped pod member"),
+                Err(e) => {
+                    warn!(id, error = %e, "pod member failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        self.emit(Event::pod(
+            EventStatus::Stop,
+            &pod.config.id,
+            &pod.config.name,
+        ));
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(pod),
+        }
     }
 
     /// Sends a signal to every running container of the pod.

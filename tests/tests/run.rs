@@ -737,3 +737,28 @@ fn commands_on_a_missing_container_fail_with_125() {
         assert!(err.contains("nosuchcontainer"), "{cmd}: {err}");
     }
 }
+
+#[test]
+fn pod_stop_stops_every_member_within_one_timeout() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = rootfs(&env);
+    env.ok(["pod", "create", "--name", "stubborn"]);
+    let members = ["s1", "s2", "s3", "s4"];
+    for n in members {
+        // busybox sleep as pid 1 ignores SIGTERM: each needs the SIGKILL.
+        env.ok([
+            "create", "--pod", "stubborn", "--name", n, "--rootfs", &rootfs, "sleep", "1000",
+        ]);
+    }
+    env.ok(["pod", "start", "stubborn"]);
+    let start = Instant::now();
+    env.ok(["pod", "stop", "-t", "2", "stubborn"]);
+    let took = start.elapsed();
+    for n in members {
+        assert_eq!(inspect(&env, n, "{{.State.ExitCode}}"), "137", "{n}");
+    }
+    // One member after the other would take 4 x 2 s.
+    assert!(took < Duration::from_secs(6), "pod stop -t 2 took {took:?}");
+    assert_system_check_clean(&env);
+}
