@@ -241,10 +241,11 @@ fn names_are_unique_across_pods_and_containers() {
 fn lookup_by_unique_id_prefix() {
     let env = TestEnv::new();
     // Create containers until two ids share their first character, so a
-    // one-character prefix is ambiguous (at most 17 by pigeonhole).
+    // one-character prefix is ambiguous (at most 17 by pigeonhole). The
+    // names hold non-hex letters, so no prefix is also a name.
     let mut ids: Vec<String> = Vec::new();
     let (a, b) = loop {
-        let id = create(&env, &format!("c{}", ids.len()));
+        let id = create(&env, &format!("name{}", ids.len()));
         if let Some(other) = ids.iter().find(|o| o.as_bytes()[0] == id.as_bytes()[0]) {
             break (other.clone(), id);
         }
