@@ -35,15 +35,15 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Ps(a) => ps(out, &open(g, |o| o)?, a),
         Command::Inspect(a) => inspect(out, &open(g, |o| o)?, a),
         Command::Rm(a) => rm(out, &open(g, |o| o)?, a),
-        Command::Start(a) => each(out, &open(g, |o| o)?, &a.names, |rt, n| {
+        Command::Start(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
             rt.start_container(n).map(|_| ())
         }),
-        Command::Stop(a) => each(out, &open(g, |o| o)?, &a.names, |rt, n| {
+        Command::Stop(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
             rt.stop_container(n, a.time).map(|_| ())
         }),
         Command::Kill(a) => {
             let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
-            each(out, &open(g, |o| o)?, &a.names, |rt, n| {
+            each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
                 rt.kill_container(n, sig).map(|_| ())
             })
         }
@@ -55,13 +55,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Pause(a) => each(out, &open(g, |o| o)?, &a.names, |rt, n| {
+        Command::Pause(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
             rt.pause_container(n).map(|_| ())
         }),
-        Command::Unpause(a) => each(out, &open(g, |o| o)?, &a.names, |rt, n| {
+        Command::Unpause(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
             rt.unpause_container(n).map(|_| ())
         }),
-        Command::Restart(a) => each(out, &open(g, |o| o)?, &a.names, |rt, n| {
+        Command::Restart(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
             rt.restart_container(n, a.time).map(|_| ())
         }),
         Command::Logs(a) => logs(out, &open(g, |o| o)?, a),
@@ -115,31 +115,36 @@ fn new_container(a: &CreateArgs, auto_remove: bool) -> Result<NewContainer> {
     })
 }
 
-/// Runs `f` for each name, printing each name that succeeded (podman's
-/// habit); keeps going after a failure and fails with the first error.
+/// Runs `f` for each name and prints what it returns (the name, or the id
+/// for removals, as podman does); keeps going after a failure and fails with
+/// the first error, printing the later ones.
 fn each(
     out: &mut impl Write,
-    rt: &Runtime,
     names: &[String],
-    mut f: impl FnMut(&Runtime, &str) -> oxpod_runtime::Result<()>,
+    mut f: impl FnMut(&str) -> oxpod_runtime::Result<String>,
 ) -> Result<u8> {
     let mut first: Option<anyhow::Error> = None;
     for n in names {
-        match f(rt, n) {
-            Ok(()) => writeln!(out, "{n}")?,
-            Err(e) => {
-                if first.is_some() {
-                    eprintln!("Error: {e}");
-                } else {
-                    first = Some(e.into());
-                }
-            }
+        match f(n) {
+            Ok(shown) => writeln!(out, "{shown}")?,
+            Err(e) if first.is_none() => first = Some(e.into()),
+            Err(e) => eprintln!("Error: {e}"),
         }
     }
     match first {
         Some(e) => Err(e),
         None => Ok(0),
     }
+}
+
+/// [`each`] for operations whose success prints the name given.
+fn each_named(
+    out: &mut impl Write,
+    rt: &Runtime,
+    names: &[String],
+    mut f: impl FnMut(&Runtime, &str) -> oxpod_runtime::Result<()>,
+) -> Result<u8> {
+    each(out, names, |n| f(rt, n).map(|()| n.to_owned()))
 }
 
 fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> {
@@ -312,18 +317,7 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
         }
         a.names.clone()
     };
-    let mut first: Option<anyhow::Error> = None;
-    for n in &names {
-        match rt.remove_container(n, a.force) {
-            Ok(id) => writeln!(out, "{id}")?,
-            Err(e) if first.is_none() => first = Some(e.into()),
-            Err(e) => eprintln!("Error: {e}"),
-        }
-    }
-    match first {
-        Some(e) => Err(e),
-        None => Ok(0),
-    }
+    each(out, &names, |n| rt.remove_container(n, a.force))
 }
 
 fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {
@@ -424,26 +418,15 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
                 }
                 a.names.clone()
             };
-            let mut first: Option<anyhow::Error> = None;
-            for n in &names {
-                match rt.remove_pod(n, a.force) {
-                    Ok(id) => writeln!(out, "{id}")?,
-                    Err(e) if first.is_none() => first = Some(e.into()),
-                    Err(e) => eprintln!("Error: {e}"),
-                }
-            }
-            match first {
-                Some(e) => Err(e),
-                None => Ok(0),
-            }
+            each(out, &names, |n| rt.remove_pod(n, a.force))
         }
-        PodCommand::Start(a) => each(out, &rt, &a.names, |rt, n| rt.start_pod(n).map(|_| ())),
-        PodCommand::Stop(a) => each(out, &rt, &a.names, |rt, n| {
+        PodCommand::Start(a) => each_named(out, &rt, &a.names, |rt, n| rt.start_pod(n).map(|_| ())),
+        PodCommand::Stop(a) => each_named(out, &rt, &a.names, |rt, n| {
             rt.stop_pod(n, a.time).map(|_| ())
         }),
         PodCommand::Kill(a) => {
             let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
-            each(out, &rt, &a.names, |rt, n| rt.kill_pod(n, sig).map(|_| ()))
+            each_named(out, &rt, &a.names, |rt, n| rt.kill_pod(n, sig).map(|_| ()))
         }
     }
 }
