@@ -221,6 +221,22 @@ fn run_passes_the_exit_code_through() {
         "{{.State.ExitCode}}",
     );
     assert_eq!(code, "7");
+    // The attached run saved the exit once, whoever else looked.
+    let id = inspect(&env, env.ok(["ps", "-a", "-q"]).trim(), "{{.Id}}");
+    wait_for_cleanup(&env, &id);
+    assert_eq!(count_events(&env, &id, "died"), 1);
+    assert_no_lock_held(&env);
+}
+
+#[test]
+fn stop_with_zero_timeout_kills_at_once() {
+    require_containers!();
+    let env = TestEnv::new();
+    run_detached(&env, "instant", &["sh", "-c", TRAPPING_LOOP]);
+    env.ok(["stop", "-t", "0", "instant"]);
+    // No stop signal was sent: the trap would have exited 0.
+    assert_eq!(inspect(&env, "instant", "{{.State.ExitCode}}"), "137");
+    assert_eq!(inspect(&env, "instant", "{{.State.Status}}"), "exited");
 }
 
 #[test]
