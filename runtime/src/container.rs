@@ -17,6 +17,7 @@ use oxpod_state::{Container, ContainerConfig, ContainerState, ContainerStatus};
 use tracing::{debug, warn};
 
 use crate::names::{new_id, random_name, valid_name};
+use crate::open::AliveLock;
 use crate::{Error, Result, Runtime, container_event};
 
 /// What a new container is made of.
@@ -165,6 +166,7 @@ impl Runtime {
             None => None,
         };
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
+        let _moving = AliveLock::shared(&self.layout)?;
         let lock = self.locks.allocate()?;
         debug!(lock = lock.id(), id, "allocated lock for new container");
         let result = self.create_with_lock(new, rootfs, pod.as_ref(), &id, &lock);
@@ -346,6 +348,7 @@ impl Runtime {
             }
             _ => {}
         }
+        let moving = AliveLock::shared(&self.layout)?;
         {
             let mut state = self.state();
             match &ctr.config.pod {
@@ -359,6 +362,7 @@ impl Runtime {
             Ok(()) | Err(oxpod_locks::Error::NotAllocated { .. }) => {}
             Err(e) => warn!(id, lock = ctr.config.lock_id, error = %e, "cannot free lock"),
         }
+        drop(moving);
         self.emit(container_event(EventStatus::Remove, &ctr.config));
         Ok(ctr.config.id)
     }

@@ -288,6 +288,24 @@ impl AliveLock {
         })
     }
 
+    /// A shared hold of the alive lock, for the moment a lock number moves
+    /// between the segment and the database (create: allocate → record;
+    /// remove: record gone → free). `check`, renumber and refresh hold it
+    /// exclusively, so they never see a lock half-way and free or reuse
+    /// it; creates and removes still run side by side. Released on drop.
+    pub fn shared(layout: &Layout) -> Result<File> {
+        let lock_path = layout.alive_lock();
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io("open", &lock_path, e))?;
+        file.lock_shared()
+            .map_err(|e| Error::io("lock", &lock_path, e))?;
+        Ok(file)
+    }
+
     /// Records that this boot has been refreshed.
     pub fn mark_alive(&self, layout: &Layout) -> Result<()> {
         let alive = layout.alive_file();

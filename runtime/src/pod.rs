@@ -9,6 +9,7 @@ use oxpod_state::{ContainerStatus, Pod, PodConfig, PodState};
 use tracing::{debug, warn};
 
 use crate::names::{new_id, valid_name};
+use crate::open::AliveLock;
 use crate::{Error, Result, Runtime};
 
 /// What a new pod is made of.
@@ -34,6 +35,7 @@ impl Runtime {
             Some(n) => n,
             None => self.generate_name()?,
         };
+        let _moving = AliveLock::shared(&self.layout)?;
         let lock = self.locks.allocate()?;
         let pod = Pod {
             config: PodConfig {
@@ -97,12 +99,14 @@ impl Runtime {
         for ctr in &members {
             self.remove_container_locked(ctr, true)?;
         }
+        let moving = AliveLock::shared(&self.layout)?;
         self.state().remove_pod(&id)?;
         drop(guard);
         match self.locks.free(pod.config.lock_id) {
             Ok(()) | Err(oxpod_locks::Error::NotAllocated { .. }) => {}
             Err(e) => warn!(id, error = %e, "cannot free pod lock"),
         }
+        drop(moving);
         self.emit(Event::pod(EventStatus::Remove, &id, &pod.config.name));
         Ok(id)
     }

@@ -307,7 +307,8 @@ impl Runtime {
     /// The runtime is stopped afterwards.
     pub fn reset(self) -> Result<()> {
         self.check_valid()?;
-        let alive = AliveLock::take(&self.layout)?;
+        // Removing takes the alive lock shared, so the exclusive hold comes
+        // after the removals.
         let (objects, _) = self.all_objects()?;
         let mut first_error: Option<Error> = None;
         for obj in &objects {
@@ -332,6 +333,7 @@ impl Runtime {
         if let Some(e) = first_error {
             return Err(e);
         }
+        let alive = AliveLock::take(&self.layout)?;
         self.valid.store(false, Ordering::Release);
         self.state().close()?;
         let config = self.config().clone();

@@ -376,6 +376,66 @@ fn racing_removes_of_one_container_remove_it_once() {
 }
 
 #[test]
+fn check_repair_racing_creates_and_removes_frees_no_live_lock() {
+    let env = TestEnv::new();
+    let rootfs = rootfs(&env);
+    env.ok(["ps", "-a"]);
+    let mut args: Vec<Vec<String>> = (0..12)
+        .map(|i| {
+            [
+                "create",
+                "--name",
+                &format!("c{i}"),
+                "--rootfs",
+                &rootfs,
+                "true",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        })
+        .collect();
+    args.extend(std::iter::repeat_n(
+        vec![
+            "system".to_owned(),
+            "check".to_owned(),
+            "--repair".to_owned(),
+        ],
+        6,
+    ));
+    for out in concurrently(&env, args) {
+        // A check may find and repair nothing or something; it must not fail.
+        assert!(
+            out.status.success() || out.status.code() == Some(1),
+            "{out:?}"
+        );
+    }
+    let ids: BTreeSet<u32> = (0..12).map(|i| lock_id(&env, &format!("c{i}"))).collect();
+    assert_eq!(ids.len(), 12, "no two containers share a lock");
+    assert_eq!(locks(&env).1, ids, "every container's lock is allocated");
+
+    // Removes racing checks: no lock is freed twice or left behind.
+    let mut args: Vec<Vec<String>> = (0..12)
+        .map(|i| ["rm".to_owned(), format!("c{i}")].to_vec())
+        .collect();
+    args.extend(std::iter::repeat_n(
+        vec![
+            "system".to_owned(),
+            "check".to_owned(),
+            "--repair".to_owned(),
+        ],
+        6,
+    ));
+    for out in concurrently(&env, args) {
+        assert!(
+            out.status.success() || out.status.code() == Some(1),
+            "{out:?}"
+        );
+    }
+    assert!(all_ids(&env).is_empty());
+    assert!(locks(&env).1.is_empty());
+}
+
+#[test]
 fn simulated_reboot_refreshes_once_and_reclaims_locks() {
     let env = TestEnv::new();
     let a = create(&env, "a");
