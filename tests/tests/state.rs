@@ -493,6 +493,29 @@ fn simulated_reboot_refreshes_once_and_reclaims_locks() {
 }
 
 #[test]
+fn refresh_from_a_namespace_reclaims_every_namespaces_locks() {
+    let mut env = TestEnv::new();
+    create(&env, "plain");
+    env.extra = vec!["--namespace".into(), "ns1".into()];
+    create(&env, "in-ns1");
+    assert_eq!(all_ids(&env).len(), 1, "ns1 sees only its own");
+    env.extra.clear();
+    assert_eq!(all_ids(&env).len(), 2, "no namespace sees all");
+    let before: BTreeSet<u32> = ["plain", "in-ns1"]
+        .iter()
+        .map(|n| lock_id(&env, n))
+        .collect();
+
+    std::fs::remove_dir_all(env.runroot()).expect("remove runroot");
+    std::fs::remove_file(shm_path(&env)).expect("remove lock segment");
+    env.extra = vec!["--namespace".into(), "ns1".into()];
+    assert_eq!(all_ids(&env).len(), 1);
+    env.extra.clear();
+    assert_eq!(locks(&env).1, before, "objects outside ns1 re-claimed too");
+    assert_check_clean(&env);
+}
+
+#[test]
 fn lock_segment_removed_without_reboot_is_reclaimed() {
     let env = TestEnv::new();
     create(&env, "a");
