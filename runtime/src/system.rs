@@ -382,7 +382,10 @@ impl Runtime {
         for (i, o) in objects.iter().enumerate() {
             by_lock.entry(o.lock_id()).or_default().push(i);
         }
+        // Objects to give a new lock, and how many findings that repairs
+        // (a lock shared three ways is one finding and two new locks).
         let mut needs_new_lock = Vec::new();
+        let mut new_lock_findings = 0usize;
         for (&lock, users) in &by_lock {
             if lock >= capacity {
                 for &i in users {
@@ -391,6 +394,7 @@ impl Runtime {
                         object: objects[i].label(),
                     });
                     needs_new_lock.push(i);
+                    new_lock_findings += 1;
                 }
                 continue;
             }
@@ -400,6 +404,7 @@ impl Runtime {
                     objects: users.iter().map(|&i| objects[i].label()).collect(),
                 });
                 needs_new_lock.extend(users.iter().skip(1));
+                new_lock_findings += 1;
             }
             if !allocated.contains(&lock) {
                 report.findings.push(Finding::UnallocatedLock {
@@ -441,8 +446,8 @@ impl Runtime {
             for i in needs_new_lock {
                 let fresh = self.locks.allocate()?.id();
                 self.set_lock_id(&mut objects[i], fresh)?;
-                report.repaired += 1;
             }
+            report.repaired += new_lock_findings;
         }
         drop(alive);
         Ok(report)

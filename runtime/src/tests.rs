@@ -630,3 +630,40 @@ fn db_config_mismatch_names_the_key_and_both_values() {
     let rt = Runtime::open(env.lmdb().tmp_dir(&other).for_reset(true)).expect("open for reset");
     assert_eq!(rt.containers(&[]).expect("list").len(), 1);
 }
+
+#[test]
+fn repair_counts_each_finding_once_even_for_a_lock_shared_three_ways() {
+    if components_missing() {
+        return;
+    }
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let ctrs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|n| rt.create_container(env.new_container(n)).expect("create"))
+        .collect();
+    let shared = ctrs[0].config.lock_id;
+    for c in &ctrs[1..] {
+        let mut config = c.config.clone();
+        rt.locks.free(config.lock_id).expect("free");
+        config.lock_id = shared;
+        rt.state()
+            .rewrite_container_config(&config)
+            .expect("rewrite");
+    }
+    let report = rt.check(false).expect("check");
+    assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
+    assert!(matches!(
+        &report.findings[0],
+        Finding::DuplicateLock { lock, objects } if *lock == shared && objects.len() == 3
+    ));
+    let report = rt.check(true).expect("repair");
+    assert_eq!(
+        report.repaired,
+        report.findings.len(),
+        "every finding repaired once: {report:?}"
+    );
+    assert!(rt.check(false).expect("check").findings.is_empty());
+    assert_eq!(claimed(&rt).len(), 3);
+    assert_eq!(allocated(&rt), claimed(&rt));
+}
