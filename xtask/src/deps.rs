@@ -12,6 +12,8 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("runc", "/usr/sbin/runc"),
     ("conmon", "/usr/bin/conmon"),
     ("busybox-static", "/bin/busybox"),
+    // Its journald is started by `cargo xtask ci` for the journald tests.
+    ("systemd", "/lib/systemd/systemd-journald"),
 ];
 
 pub fn run() -> Result<()> {
