@@ -436,6 +436,41 @@ fn check_repair_racing_creates_and_removes_frees_no_live_lock() {
 }
 
 #[test]
+fn pod_rm_racing_creates_into_the_pod_leaves_no_orphan() {
+    let env = TestEnv::new();
+    let rootfs = rootfs(&env);
+    env.ok(["pod", "create", "--name", "p"]);
+    let mut args: Vec<Vec<String>> = (0..6)
+        .map(|i| {
+            [
+                "create",
+                "--pod",
+                "p",
+                "--name",
+                &format!("m{i}"),
+                "--rootfs",
+                &rootfs,
+                "true",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        })
+        .collect();
+    args.insert(3, ["pod", "rm", "-f", "p"].map(str::to_owned).to_vec());
+    let outputs = concurrently(&env, args);
+    assert!(outputs[3].status.success(), "pod rm -f: {:?}", outputs[3]);
+    for o in &outputs {
+        assert!(o.status.success() || o.status.code() == Some(125), "{o:?}");
+    }
+    // Whatever won, no container is left in a pod that is gone.
+    assert!(env.ok(["pod", "ps", "-q"]).trim().is_empty());
+    assert!(all_ids(&env).is_empty(), "no orphan members");
+    assert!(locks(&env).1.is_empty(), "no lock left behind");
+    assert_eq!(bundles(&env), 0, "no bundle left behind");
+    assert_check_clean(&env);
+}
+
+#[test]
 fn simulated_reboot_refreshes_once_and_reclaims_locks() {
     let env = TestEnv::new();
     let a = create(&env, "a");
