@@ -5,7 +5,7 @@
 //! waiting for the container to exit, so `stop`, `ps` and `wait` in other
 //! processes go on while one waits.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use oxpod_events::EventStatus;
@@ -19,6 +19,35 @@ use crate::{Error, Result, Runtime};
 
 /// SIGKILL.
 const SIGKILL: i32 = 9;
+
+/// The exit code recorded when conmon died without writing one.
+const UNKNOWN_EXIT_CODE: i32 = -1;
+
+/// How often a waiter checks that conmon is still alive.
+const CONMON_CHECK: Duration = Duration::from_millis(500);
+
+/// Whether `pid` is a live (not zombie) conmon. A reused pid running
+/// something else counts as dead.
+fn conmon_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        return false;
+    };
+    let comm = stat.get(open + 1..close).unwrap_or_default();
+    let state = stat.get(close + 1..).unwrap_or_default().trim_start();
+    comm == "conmon" && !state.starts_with('Z')
+}
+
+/// Writes `<exit_dir>/<id>` as conmon would (decimal, no newline), through
+/// a temporary file so no reader sees it half written.
+fn write_exit_file(exit_dir: &std::path::Path, id: &str, code: i32) -> Result<()> {
+    let tmp = exit_dir.join(format!(".{id}.oxpod-tmp"));
+    let path = oxpod_ociruntime::exit_file_path(exit_dir, id);
+    std::fs::write(&tmp, code.to_string()).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
+}
 
 /// How a `stop` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,11 +286,10 @@ impl Runtime {
         } = pending;
         let id = ctr.config.id.clone();
         let rt = self.oci_runtime(&ctr)?;
-        let exit_dir = self.layout.exit_dir();
         let mut outcome = None;
         if signalled {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let waited = oxpod_ociruntime::wait_exit_file(&exit_dir, &id, Some(left))?;
+            let waited = self.wait_exit(&ctr, Some(left))?;
             outcome = waited.map(StopOutcome::Exited);
         }
         if outcome.is_none() {
@@ -278,17 +306,75 @@ impl Runtime {
                 }
             }
             drop(guard);
-            let code =
-                oxpod_ociruntime::wait_exit_file(&exit_dir, &id, Some(Duration::from_secs(30)))?
-                    .ok_or_else(|| Error::WaitTimeout {
-                        name: ctr.config.name.clone(),
-                        seconds: 30,
-                    })?;
+            let code = self
+                .wait_exit(&ctr, Some(Duration::from_secs(30)))?
+                .ok_or_else(|| Error::WaitTimeout {
+                    name: ctr.config.name.clone(),
+                    seconds: 30,
+                })?;
             outcome = Some(StopOutcome::Killed(code));
         }
         let (ctr, _guard) = self.lock_container(&id)?;
         self.emit(container_event(EventStatus::Stop, &ctr.config));
         Ok(outcome.unwrap_or(StopOutcome::AlreadyStopped))
+    }
+
+    /// Waits for conmon's exit file like [`oxpod_ociruntime::wait_exit_file`]
+    /// and also notices a conmon that died without writing one (killed,
+    /// OOM): once the runtime then reports the container stopped, or has no
+    /// record of it, the exit file is written here with code -1 (unknown, as
+    /// podman records it), so stop, rm -f, wait and ps see an exit instead of
+    /// waiting forever.
+    fn wait_exit(&self, ctr: &Container, timeout: Option<Duration>) -> Result<Option<i32>> {
+        let exit_dir = self.layout.exit_dir();
+        let id = &ctr.config.id;
+        let Some(conmon) = ctr.state.conmon_pid else {
+            return Ok(oxpod_ociruntime::wait_exit_file(&exit_dir, id, timeout)?);
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let step = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(CONMON_CHECK),
+                None => CONMON_CHECK,
+            };
+            if let Some(code) = oxpod_ociruntime::wait_exit_file(&exit_dir, id, Some(step))? {
+                return Ok(Some(code));
+            }
+            if !conmon_alive(conmon) {
+                // conmon writes the exit file before it exits: look once more.
+                if let Some(code) = oxpod_ociruntime::read_exit_file(&exit_dir, id)? {
+                    return Ok(Some(code));
+                }
+                if self.runtime_says_stopped(ctr) {
+                    warn!(
+                        id,
+                        conmon, "conmon died without writing an exit file; recording exit code -1"
+                    );
+                    write_exit_file(&exit_dir, id, UNKNOWN_EXIT_CODE)?;
+                    return Ok(Some(UNKNOWN_EXIT_CODE));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Whether the OCI runtime reports the container stopped or gone.
+    fn runtime_says_stopped(&self, ctr: &Container) -> bool {
+        let Ok(rt) = self.oci_runtime(ctr) else {
+            return false;
+        };
+        match rt.state(&ctr.config.id) {
+            Ok(st) => st.status_kind() == oxpod_ociruntime::RuntimeStatus::Stopped,
+            Err(oxpod_ociruntime::Error::NoSuchContainer { .. }) => true,
+            Err(e) => {
+                debug!(id = %ctr.config.id, error = %e, "runtime state");
+                false
+            }
+        }
     }
 
     /// Sends the stop signal, unpausing first so it can be delivered.
@@ -312,8 +398,7 @@ impl Runtime {
         if ctr.state.status == ContainerStatus::Paused {
             let _ = rt.resume(id);
         }
-        let exit_dir = self.layout.exit_dir();
-        match oxpod_ociruntime::wait_exit_file(&exit_dir, id, Some(Duration::from_secs(30)))? {
+        match self.wait_exit(ctr, Some(Duration::from_secs(30)))? {
             Some(_) => {
                 let mut fresh = ctr.clone();
                 self.sync_locked(&mut fresh)?;
@@ -340,8 +425,7 @@ impl Runtime {
             ContainerStatus::Configured => return Ok(ctr.state.exit_code),
             _ => {}
         }
-        let code = oxpod_ociruntime::wait_exit_file(&self.layout.exit_dir(), &id, None)?
-            .unwrap_or_default();
+        let code = self.wait_exit(&ctr, None)?.unwrap_or_default();
         // Save the exit (and its one died event) if nobody did yet.
         match self.lock_container(&id) {
             Ok((ctr, _guard)) if ctr.state.exited => Ok(ctr.state.exit_code),

@@ -132,15 +132,19 @@ fn bundles(env: &TestEnv) -> Vec<String> {
 
 /// Asserts nothing of the container `id` is left: no record, no lock, no
 /// bundle. Removal by conmon's exit command frees the lock just after the
-/// record is gone, so this polls until all three are gone.
-fn assert_nothing_left(env: &TestEnv, id: &str) {
+/// record is gone, so this polls until all three are gone. `lock` is the
+/// container's lock id; without it no lock at all may be allocated.
+fn assert_nothing_left(env: &TestEnv, id: &str, lock: Option<&str>) {
     let start = Instant::now();
     loop {
         let ps = env.ok(["ps", "-a", "-q", "--no-trunc"]);
         let l = locks(env);
         let b = bundles(env);
         let record_left = ps.contains(id);
-        let lock_left = l["allocated"] != serde_json::json!({});
+        let lock_left = match lock {
+            Some(lock) => l["allocated"].get(lock).is_some(),
+            None => l["allocated"] != serde_json::json!({}),
+        };
         let bundle_left = b.iter().any(|d| d == id);
         // Per-boot files: run dir, exit file, conmon socket, runc's record.
         let run = env.runroot();
@@ -455,7 +459,7 @@ fn run_rm_leaves_nothing_behind() {
     let removed = events(&env, &["event=remove"]);
     assert_eq!(removed.len(), 1, "remove events: {removed:?}");
     let id = removed[0]["ID"].as_str().expect("id").to_owned();
-    assert_nothing_left(&env, &id);
+    assert_nothing_left(&env, &id, None);
     assert!(bundles(&env).is_empty(), "bundles: {:?}", bundles(&env));
     // The exit code still comes through, and nothing is left either.
     env.fails(
@@ -480,7 +484,7 @@ fn run_detached_rm_of_a_quick_command_is_removed_by_the_exit_command() {
         let ps = env.ok(["ps", "-a", "-q", "--no-trunc"]);
         (!ps.contains(&id2)).then_some(())
     });
-    assert_nothing_left(&env, &id2);
+    assert_nothing_left(&env, &id2, None);
     assert_eq!(count_events(&env, &id2, "died"), 1);
     assert_no_lock_held(&env);
 }
@@ -509,7 +513,7 @@ fn run_detached_rm_of_a_sleeper_is_removed_after_it_exits() {
     poll("conmon's exit command to remove the container", || {
         ps_status(&env, true, "temp").is_none().then_some(())
     });
-    assert_nothing_left(&env, &id);
+    assert_nothing_left(&env, &id, None);
     assert_system_check_clean(&env);
 }
 
@@ -597,7 +601,7 @@ fn rm_force_removes_a_running_container() {
     poll("the container's process to be gone", || {
         (!pid_alive(&pid)).then_some(())
     });
-    assert_nothing_left(&env, &id);
+    assert_nothing_left(&env, &id, None);
     env.fails(125, ["inspect", "doomed"]);
     assert_system_check_clean(&env);
 }
@@ -776,5 +780,48 @@ fn pod_stop_stops_every_member_within_one_timeout() {
     }
     // One member after the other would take 4 x 2 s.
     assert!(took < Duration::from_secs(6), "pod stop -t 2 took {took:?}");
+    assert_system_check_clean(&env);
+}
+
+#[test]
+fn a_container_whose_conmon_died_can_still_be_stopped_waited_for_and_removed() {
+    require_containers!();
+    let env = TestEnv::new();
+    for n in ["orphan1", "orphan2", "orphan3"] {
+        run_detached(&env, n, &["sleep", "1000"]);
+        let conmon = inspect(&env, n, "{{.State.ConmonPid}}");
+        assert!(conmon.parse::<u32>().is_ok_and(|p| p > 1), "{conmon:?}");
+        let st = std::process::Command::new("kill")
+            .args(["-9", &conmon])
+            .status()
+            .expect("kill");
+        assert!(st.success());
+        poll("conmon to die", || (!pid_alive(&conmon)).then_some(()));
+    }
+    // No exit file will ever come from conmon: the exit is unknown (-1).
+    let stop = spawn(&env, &["stop", "-t", "1", "orphan1"]);
+    assert!(wait_child(stop, "stop").status.success());
+    assert_eq!(inspect(&env, "orphan1", "{{.State.Status}}"), "exited");
+    assert_eq!(inspect(&env, "orphan1", "{{.State.ExitCode}}"), "-1");
+
+    let pid = inspect(&env, "orphan2", "{{.State.Pid}}");
+    let wait = spawn(&env, &["wait", "orphan2"]);
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill");
+    let out = wait_child(wait, "wait");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "-1\n");
+
+    let id3 = inspect(&env, "orphan3", "{{.Id}}");
+    let lock3 = inspect(&env, "orphan3", "{{.LockID}}");
+    let rm = spawn(&env, &["rm", "-f", "orphan3"]);
+    assert!(wait_child(rm, "rm -f").status.success());
+    assert_nothing_left(&env, &id3, Some(&lock3));
+    for n in ["orphan1", "orphan2"] {
+        let id = inspect(&env, n, "{{.Id}}");
+        assert_eq!(count_events(&env, &id, "died"), 1, "{n}");
+    }
     assert_system_check_clean(&env);
 }
