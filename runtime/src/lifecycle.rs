@@ -548,3 +548,30 @@ impl Runtime {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conmon_alive_needs_a_live_conmon() {
+        // This process is alive but not conmon; a pid past pid_max is gone.
+        assert!(!conmon_alive(std::process::id()));
+        assert!(!conmon_alive(u32::MAX));
+    }
+
+    #[test]
+    fn written_exit_file_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        write_exit_file(dir.path(), "abc", UNKNOWN_EXIT_CODE).unwrap();
+        assert_eq!(
+            oxpod_ociruntime::read_exit_file(dir.path(), "abc").unwrap(),
+            Some(-1)
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["abc"], "no temporary file is left");
+    }
+}
