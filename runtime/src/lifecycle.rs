@@ -347,6 +347,8 @@ impl Runtime {
                 if let Some(code) = oxpod_ociruntime::read_exit_file(&exit_dir, id)? {
                     return Ok(Some(code));
                 }
+                // Removed meanwhile (its exit file with it): no file to write.
+                self.state().container(id)?;
                 if self.runtime_says_stopped(ctr) {
                     warn!(
                         id,
