@@ -69,10 +69,26 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Events(a) => events(out, &open(g, |o| o)?, a),
         Command::System(s) => system(out, g, s),
         Command::Container(ContainerCommand::Cleanup { id }) => {
-            open(g, |o| o)?.cleanup_container(id)?;
+            // conmon runs this after the container exits; by then its
+            // store may be gone (reset, a removed test dir): then there is
+            // nothing to clean, and nothing may be created.
+            match open(g, |o| o.existing_only(true)) {
+                Ok(rt) => rt.cleanup_container(id)?,
+                Err(e) if is_not_initialised(&e) => {
+                    tracing::debug!(id, error = %e, "nothing to clean up");
+                }
+                Err(e) => return Err(e),
+            }
             Ok(0)
         }
     }
+}
+
+fn is_not_initialised(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<oxpod_runtime::Error>(),
+        Some(oxpod_runtime::Error::NotInitialised { .. })
+    )
 }
 
 fn version(out: &mut impl Write, a: &FormatArg) -> Result<u8> {

@@ -187,6 +187,7 @@ impl Runtime {
         id: &str,
         lock: &Lock,
     ) -> Result<Container> {
+        let generated = new.name.is_none();
         let name = match new.name {
             Some(n) => n,
             None => self.generate_name()?,
@@ -213,7 +214,7 @@ impl Runtime {
             ..ContainerConfig::default()
         };
         self.write_bundle_for(&config)?;
-        let ctr = Container {
+        let mut ctr = Container {
             config,
             state: ContainerState {
                 status: ContainerStatus::Configured,
@@ -221,16 +222,34 @@ impl Runtime {
                 ..ContainerState::default()
             },
         };
+        // A generated name another process took between our check and our
+        // add: draw again (the user never asked for that name).
+        let mut tries = 0;
+        loop {
+            match self.add_to_state(pod, &ctr) {
+                Err(Error::State(oxpod_state::Error::NameInUse { .. }))
+                    if generated && tries < 8 =>
+                {
+                    tries += 1;
+                    ctr.config.name = self.generate_name()?;
+                }
+                other => break other?,
+            }
+        }
+        self.emit(container_event(EventStatus::Create, &ctr.config));
+        Ok(ctr)
+    }
+
+    fn add_to_state(&self, pod: Option<&oxpod_state::Pod>, ctr: &Container) -> Result<()> {
         match pod {
             Some(pod) => {
                 // Pod lock around the add, so the pod cannot be removed meanwhile.
                 let _g = self.take_lock(pod.config.lock_id)?;
-                self.state().add_container_to_pod(&pod.config.id, &ctr)?;
+                self.state().add_container_to_pod(&pod.config.id, ctr)?;
             }
-            None => self.state().add_container(&ctr)?,
+            None => self.state().add_container(ctr)?,
         }
-        self.emit(container_event(EventStatus::Create, &ctr.config));
-        Ok(ctr)
+        Ok(())
     }
 
     /// Writes `config.json` for the container into its bundle directory.

@@ -92,6 +92,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Opening only what exists, and this does not.
+    #[error("{what} {path} does not exist: nothing to open")]
+    NotInitialised {
+        /// What is missing (`static dir`, `tmp dir`, `lock segment`).
+        what: &'static str,
+        /// Its path or name.
+        path: PathBuf,
+    },
     /// Waiting for a container took longer than allowed.
     #[error("timed out after {seconds}s waiting for container {name} to exit")]
     WaitTimeout {

@@ -152,6 +152,18 @@ impl Runtime {
         }
         let pods = self.state().all_pods()?.items.len();
         let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        // Four external probes (two `--version`, two package queries): run
+        // them at once, so `info` costs the slowest one, not their sum.
+        let (conmon_package, conmon_version, runtime_package, runtime_version) =
+            std::thread::scope(|s| {
+                let cp = s.spawn(|| oxpod_ociruntime::package_of(&self.conmon.path));
+                let cv = s.spawn(|| self.conmon.version());
+                let rp = s.spawn(|| oxpod_ociruntime::package_of(&default.path));
+                let rv = default.version();
+                let join =
+                    |h: std::thread::ScopedJoinHandle<'_, String>| h.join().unwrap_or_default();
+                (join(cp), join(cv), join(rp), rv)
+            });
         Ok(Info {
             host: Host {
                 arch: std::env::consts::ARCH.to_owned(),
@@ -177,14 +189,14 @@ impl Runtime {
                 conmon: Program {
                     name: String::new(),
                     path: self.conmon.path.clone(),
-                    package: oxpod_ociruntime::package_of(&self.conmon.path),
-                    version: self.conmon.version(),
+                    package: conmon_package,
+                    version: conmon_version,
                 },
                 oci_runtime: Program {
                     name: default.name.clone(),
                     path: default.path.clone(),
-                    package: oxpod_ociruntime::package_of(&default.path),
-                    version: default.version(),
+                    package: runtime_package,
+                    version: runtime_version,
                 },
                 oci_runtimes: self
                     .runtimes

@@ -42,7 +42,14 @@ impl Runtime {
         let started = Instant::now();
         let mut loaded = step("config", || load_config(&options))?;
         let conmon = step("conmon", || find_conmon(&loaded.config))?;
-        step("static dir", || make_dir(&loaded.config.static_dir, 0o700))?;
+        step("static dir", || {
+            existing_or_make(
+                options.existing_only,
+                "static dir",
+                &loaded.config.static_dir,
+                0o700,
+            )
+        })?;
         let mut state = step("state", || open_state(&options, &loaded.config))?;
         step("database config", || {
             apply_db_config(&mut loaded, state.as_mut(), options.reset)
@@ -53,7 +60,9 @@ impl Runtime {
         })?;
         let events = step("events", || open_events(&loaded.config))?;
         let layout = Layout::new(&loaded.config);
-        step("tmp dir", || make_dir(&layout.tmp_dir, 0o751))?;
+        step("tmp dir", || {
+            existing_or_make(options.existing_only, "tmp dir", &layout.tmp_dir, 0o751)
+        })?;
         let runtimes = step("oci runtimes", || discover_runtimes(&loaded, &layout))?;
         let alive = step("alive lock", || AliveLock::take(&layout))?;
         let (locks, fresh_locks) = step("locks", || open_locks(&options, &loaded.config))?;
@@ -95,6 +104,26 @@ impl Runtime {
         drop(alive);
         debug!(elapsed = ?started.elapsed(), "runtime open");
         Ok(runtime)
+    }
+}
+
+/// `mkdir -p`, or with `existing_only` a check that the directory is there.
+fn existing_or_make(
+    existing_only: bool,
+    what: &'static str,
+    dir: &std::path::Path,
+    mode: u32,
+) -> Result<()> {
+    if !existing_only {
+        return make_dir(dir, mode);
+    }
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::NotInitialised {
+            what,
+            path: dir.to_path_buf(),
+        })
     }
 }
 
@@ -216,6 +245,12 @@ fn open_locks(options: &RuntimeOptions, config: &Config) -> Result<(Box<dyn Lock
     let name = config.lock_name.as_str();
     match ShmLockManager::open(name, n) {
         Ok(m) => Ok((Box::new(m), false)),
+        Err(oxpod_locks::Error::SegmentMissing { .. }) if options.existing_only => {
+            Err(Error::NotInitialised {
+                what: "lock segment",
+                path: name.into(),
+            })
+        }
         Err(oxpod_locks::Error::SegmentMissing { .. }) => {
             debug!(name, n, "creating lock segment");
             match ShmLockManager::create(name, n) {

@@ -42,6 +42,7 @@ pub struct RuntimeOptions {
     pub(crate) reset: bool,
     pub(crate) exit_command: Option<(PathBuf, Vec<String>)>,
     pub(crate) lock_timeout: Option<std::time::Duration>,
+    pub(crate) existing_only: bool,
 }
 
 /// How long an operation waits for a container's or pod's lock before it
@@ -174,6 +175,15 @@ impl RuntimeOptions {
     /// with the holder's pid (default [`DEFAULT_LOCK_TIMEOUT`]).
     pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Open only what exists: no static dir, tmp dir or lock segment is
+    /// created; their absence is [`crate::Error::NotInitialised`]. For
+    /// `container cleanup`, which conmon may run after everything it
+    /// would clean up is gone.
+    pub fn existing_only(mut self, yes: bool) -> Self {
+        self.existing_only = yes;
         self
     }
 
