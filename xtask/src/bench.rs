@@ -34,7 +34,8 @@ usage: cargo xtask bench [--quick] [--runs N] [--only oxpod|podman] [--no-build]
        cargo xtask bench --micro
 
   --quick     small N (20/50 containers, 5000 events) for a fast check
-  --runs N    samples per workload (default 7; heavy rows take 3)
+  --runs N    samples per workload (default 5; rows creating or removing
+              hundreds of containers take 2)
   --only T    run one tool only
   --no-build  use the existing target/release/oxpod
   --micro     run the criterion benches of every crate instead

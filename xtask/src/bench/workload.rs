@@ -22,8 +22,8 @@ pub struct Sizes {
     pub run_count: usize,
     /// Samples per workload.
     pub runs: usize,
-    /// Samples per heavy workload (one that creates or removes `large`
-    /// containers per sample).
+    /// Samples per heavy workload (one that creates or removes many
+    /// containers per sample: podman takes 20 s to create 200, 75 s for 1000).
     pub heavy_runs: usize,
 }
 
@@ -33,8 +33,8 @@ impl Sizes {
         large: 1000,
         events: 100_000,
         run_count: 20,
-        runs: 7,
-        heavy_runs: 3,
+        runs: 5,
+        heavy_runs: 2,
     };
     pub const QUICK: Sizes = Sizes {
         small: 20,
@@ -158,7 +158,7 @@ pub const WORKLOADS: &[Workload] = &[
     w("info", Containers(Zero), Once(Op::Info), Some(0.05), false),
     w("ps -a", Containers(Zero), Once(Op::Ps), None, false),
     w("ps -a --format json", Containers(Zero), Once(Op::PsJson), None, false),
-    w("create (one process each)", Containers(Zero), CreateEach(Small), Some(0.1), false),
+    w("create (one process each)", Containers(Zero), CreateEach(Small), Some(0.1), true),
     w("ps -a", Containers(Small), Once(Op::Ps), None, false),
     w("ps -a --format json", Containers(Small), Once(Op::PsJson), None, false),
     w("create (one process each)", Containers(Zero), CreateEach(Large), Some(0.1), true),
@@ -407,7 +407,7 @@ mod tests {
             WORKLOADS
                 .iter()
                 .filter(|w| w.heavy)
-                .all(|w| w.n(&Sizes::FULL) == 1000)
+                .all(|w| w.n(&Sizes::FULL) >= 200)
         );
     }
 
