@@ -1,11 +1,22 @@
 //! Tidy checks over every `.rs` file of the workspace, run by `cargo xtask
 //! ci` and as a test: a `//!` doc first; a `// SAFETY:` comment before every
 //! `unsafe` block; no `todo!`, `dbg!` or `unimplemented!`; and
-//! `#![forbid(unsafe_code)]` in every crate root but those of locks and state.
+//! `#![forbid(unsafe_code)]` in every crate root but those of locks and state;
+//! no printing to stdout in library code (only the CLI prints).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+
+/// Library crates: their non-test code must not print to stdout.
+const LIBRARIES: &[&str] = &[
+    "config",
+    "locks",
+    "events",
+    "state",
+    "ociruntime",
+    "runtime",
+];
 
 /// Crates whose roots may allow `unsafe` (locks; heed's open in state).
 const UNSAFE_ALLOWED: &[&str] = &["locks", "state"];
@@ -81,11 +92,48 @@ pub fn check_file(rel: &str, text: &str) -> Vec<String> {
             ));
         }
     }
+    problems.extend(check_no_stdout(rel, &lines));
     let crate_root = rel.ends_with("src/lib.rs") || rel.ends_with("src/main.rs");
     let krate = rel.split('/').next().unwrap_or("");
     let forbid = ["#![forbid(", "unsafe_code)]"].concat();
     if crate_root && !UNSAFE_ALLOWED.contains(&krate) && !text.contains(&forbid) {
         problems.push(format!("{rel}: crate root must say {forbid}"));
+    }
+    problems
+}
+
+/// Library code (before any `#[cfg(test)]`, outside test files) must not
+/// print to stdout: only the CLI does.
+fn check_no_stdout(rel: &str, lines: &[&str]) -> Vec<String> {
+    let mut parts = rel.split('/');
+    let krate = parts.next().unwrap_or("");
+    let in_src = parts.next() == Some("src");
+    let test_file = rel.contains("/tests/")
+        || rel.ends_with("tests.rs")
+        || rel.ends_with("_tests.rs")
+        || rel.ends_with("test_support.rs");
+    if !LIBRARIES.contains(&krate) || !in_src || test_file {
+        return Vec::new();
+    }
+    let banned = [["print", "ln!("].concat(), ["print", "!("].concat()];
+    let mut problems = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = line.split("//").next().unwrap_or("");
+        for b in &banned {
+            let hit = code.match_indices(b.as_str()).any(|(at, _)| {
+                // `eprintln!` / `eprint!` go to stderr and are fine.
+                !code[..at].ends_with('e')
+            });
+            if hit {
+                problems.push(format!(
+                    "{rel}:{}: library code must not print to stdout; only the cli prints",
+                    i + 1
+                ));
+            }
+        }
     }
     problems
 }
@@ -153,6 +201,22 @@ mod tests {
         ]
         .concat();
         assert!(check_file("locks/src/x.rs", &text).is_empty());
+    }
+
+    #[test]
+    fn libraries_must_not_print() {
+        let text = ["//! doc\nfn f() { print", "ln!(\"x\"); }\n"].concat();
+        let p = check_file("state/src/x.rs", &text);
+        assert!(p.iter().any(|m| m.contains("stdout")), "{p:?}");
+        assert!(check_file("cli/src/x.rs", &text).is_empty());
+        let e = ["//! doc\nfn f() { eprint", "ln!(\"x\"); }\n"].concat();
+        assert!(check_file("state/src/x.rs", &e).is_empty());
+        let in_test = [
+            "//! doc\n#[cfg(test)]\nmod t { fn f() { print",
+            "ln!(); } }\n",
+        ]
+        .concat();
+        assert!(check_file("state/src/x.rs", &in_test).is_empty());
     }
 
     #[test]
