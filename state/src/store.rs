@@ -181,6 +181,15 @@ enum NameOwner {
     Pod(String),
 }
 
+impl NameOwner {
+    fn into_parts(self) -> (ObjectKind, String) {
+        match self {
+            NameOwner::Container(id) => (ObjectKind::Container, id),
+            NameOwner::Pod(id) => (ObjectKind::Pod, id),
+        }
+    }
+}
+
 fn name_value(kind: ObjectKind, id: &str) -> Vec<u8> {
     format!("{kind}/{id}").into_bytes()
 }
@@ -202,15 +211,51 @@ fn name_owner(tx: &dyn ReadTx, name: &str) -> Result<Option<NameOwner>> {
 }
 
 fn get_ctr(tx: &dyn ReadTx, id: &str) -> Result<Option<Container>> {
-    match tx.get(Table::Containers, id.as_bytes())? {
-        Some(b) => decode(Table::Containers, id.as_bytes(), &b).map(Some),
-        None => Ok(None),
-    }
+    get_record(tx, id)
 }
 
 fn get_pod(tx: &dyn ReadTx, id: &str) -> Result<Option<Pod>> {
-    match tx.get(Table::Pods, id.as_bytes())? {
-        Some(b) => decode(Table::Pods, id.as_bytes(), &b).map(Some),
+    get_record(tx, id)
+}
+
+/// What lookups need of a container or pod record.
+trait Record: DeserializeOwned {
+    const KIND: ObjectKind;
+    const TABLE: Table;
+    fn namespace(&self) -> &str;
+    /// The error for looking up this kind's name or id as the other kind.
+    fn is_other_error(name_or_id: &str) -> Error;
+}
+
+impl Record for Container {
+    const KIND: ObjectKind = ObjectKind::Container;
+    const TABLE: Table = Table::Containers;
+    fn namespace(&self) -> &str {
+        &self.config.namespace
+    }
+    fn is_other_error(name_or_id: &str) -> Error {
+        Error::IsContainer {
+            name_or_id: name_or_id.to_owned(),
+        }
+    }
+}
+
+impl Record for Pod {
+    const KIND: ObjectKind = ObjectKind::Pod;
+    const TABLE: Table = Table::Pods;
+    fn namespace(&self) -> &str {
+        &self.config.namespace
+    }
+    fn is_other_error(name_or_id: &str) -> Error {
+        Error::IsPod {
+            name_or_id: name_or_id.to_owned(),
+        }
+    }
+}
+
+fn get_record<T: Record>(tx: &dyn ReadTx, id: &str) -> Result<Option<T>> {
+    match tx.get(T::TABLE, id.as_bytes())? {
+        Some(b) => decode(T::TABLE, id.as_bytes(), &b).map(Some),
         None => Ok(None),
     }
 }
@@ -530,53 +575,7 @@ impl<B: Backend> Store<B> {
     }
 
     pub(crate) fn lookup_container(&self, s: &str) -> Result<Container> {
-        if s.is_empty() {
-            return Err(Error::EmptyId);
-        }
-        self.read(|tx, ns| {
-            if let Some(c) = get_ctr(tx, s)?
-                && visible(ns, &c.config.namespace)
-            {
-                return Ok(c);
-            }
-            match name_owner(tx, s)? {
-                Some(NameOwner::Container(id)) => match get_ctr(tx, &id)? {
-                    Some(c) if visible(ns, &c.config.namespace) => return Ok(c),
-                    Some(_) => {}
-                    None => {
-                        return Err(Error::Corrupt {
-                            key: key_of(Table::Names, s.as_bytes()),
-                            reason: format!("names container {id}, which does not exist"),
-                        });
-                    }
-                },
-                Some(NameOwner::Pod(id)) => {
-                    if let Some(p) = get_pod(tx, &id)?
-                        && visible(ns, &p.config.namespace)
-                    {
-                        return Err(Error::IsPod {
-                            name_or_id: s.to_string(),
-                        });
-                    }
-                }
-                None => {}
-            }
-            if let Some(p) = get_pod(tx, s)?
-                && visible(ns, &p.config.namespace)
-            {
-                return Err(Error::IsPod {
-                    name_or_id: s.to_string(),
-                });
-            }
-            find_by_prefix(
-                tx,
-                Table::Containers,
-                ObjectKind::Container,
-                s,
-                ns,
-                |r: &Container| r.config.namespace.as_str(),
-            )
-        })
+        self.lookup::<Container, Pod>(s)
     }
 
     pub(crate) fn name_exists(&self, name: &str) -> Result<bool> {
@@ -824,47 +823,43 @@ impl<B: Backend> Store<B> {
     }
 
     pub(crate) fn lookup_pod(&self, s: &str) -> Result<Pod> {
+        self.lookup::<Pod, Container>(s)
+    }
+
+    /// A `T` by full id, else by name, else by unique id prefix, in one read
+    /// transaction. A name or id of an `Other` (a pod when looking for a
+    /// container, and back) is its own error, not "not found".
+    fn lookup<T: Record, Other: Record>(&self, s: &str) -> Result<T> {
         if s.is_empty() {
             return Err(Error::EmptyId);
         }
         self.read(|tx, ns| {
-            if let Some(p) = get_pod(tx, s)?
-                && visible(ns, &p.config.namespace)
+            if let Some(r) = get_record::<T>(tx, s)?
+                && visible(ns, r.namespace())
             {
-                return Ok(p);
+                return Ok(r);
             }
-            match name_owner(tx, s)? {
-                Some(NameOwner::Pod(id)) => match get_pod(tx, &id)? {
-                    Some(p) if visible(ns, &p.config.namespace) => return Ok(p),
-                    Some(_) => {}
-                    None => {
-                        return Err(Error::Corrupt {
-                            key: key_of(Table::Names, s.as_bytes()),
-                            reason: format!("names pod {id}, which does not exist"),
-                        });
+            if let Some((kind, id)) = name_owner(tx, s)?.map(NameOwner::into_parts) {
+                if kind == T::KIND {
+                    match get_record::<T>(tx, &id)? {
+                        Some(r) if visible(ns, r.namespace()) => return Ok(r),
+                        Some(_) => {}
+                        None => {
+                            return Err(Error::Corrupt {
+                                key: key_of(Table::Names, s.as_bytes()),
+                                reason: format!("names {kind} {id}, which does not exist"),
+                            });
+                        }
                     }
-                },
-                Some(NameOwner::Container(id)) => {
-                    if let Some(c) = get_ctr(tx, &id)?
-                        && visible(ns, &c.config.namespace)
-                    {
-                        return Err(Error::IsContainer {
-                            name_or_id: s.to_string(),
-                        });
-                    }
+                } else if get_record::<Other>(tx, &id)?.is_some_and(|o| visible(ns, o.namespace()))
+                {
+                    return Err(Other::is_other_error(s));
                 }
-                None => {}
             }
-            if let Some(c) = get_ctr(tx, s)?
-                && visible(ns, &c.config.namespace)
-            {
-                return Err(Error::IsContainer {
-                    name_or_id: s.to_string(),
-                });
+            if get_record::<Other>(tx, s)?.is_some_and(|o| visible(ns, o.namespace())) {
+                return Err(Other::is_other_error(s));
             }
-            find_by_prefix(tx, Table::Pods, ObjectKind::Pod, s, ns, |r: &Pod| {
-                r.config.namespace.as_str()
-            })
+            find_by_prefix(tx, T::TABLE, T::KIND, s, ns, |r: &T| r.namespace())
         })
     }
 
