@@ -285,14 +285,7 @@ pub(crate) struct AliveLock {
 
 impl AliveLock {
     pub fn take(layout: &Layout) -> Result<Self> {
-        let lock_path = layout.alive_lock();
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io("open", &lock_path, e))?;
-        file.lock().map_err(|e| Error::io("lock", &lock_path, e))?;
+        let file = lock_file(layout, File::lock)?;
         let boot_id = current_boot_id();
         let alive = layout.alive_file();
         let needs_refresh = match std::fs::read_to_string(&alive) {
@@ -329,16 +322,7 @@ impl AliveLock {
     /// exclusively, so they never see a lock half-way and free or reuse
     /// it; creates and removes still run side by side. Released on drop.
     pub fn shared(layout: &Layout) -> Result<File> {
-        let lock_path = layout.alive_lock();
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io("open", &lock_path, e))?;
-        file.lock_shared()
-            .map_err(|e| Error::io("lock", &lock_path, e))?;
-        Ok(file)
+        lock_file(layout, File::lock_shared)
     }
 
     /// Records that this boot has been refreshed.
@@ -348,6 +332,19 @@ impl AliveLock {
         std::fs::write(&tmp, &self.boot_id).map_err(|e| Error::io("write", &tmp, e))?;
         std::fs::rename(&tmp, &alive).map_err(|e| Error::io("write", &alive, e))
     }
+}
+
+/// Opens `<tmp dir>/alive.lck` and locks it with `how` (exclusive or shared).
+fn lock_file(layout: &Layout, how: fn(&File) -> std::io::Result<()>) -> Result<File> {
+    let lock_path = layout.alive_lock();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io("open", &lock_path, e))?;
+    how(&file).map_err(|e| Error::io("lock", &lock_path, e))?;
+    Ok(file)
 }
 
 /// The kernel's boot id; a fixed text when the kernel does not say.
