@@ -168,15 +168,24 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     // attached ones by us, after we have their exit code.
     let ctr = rt.create_container(new_container(&a.create, a.rm && a.detach)?)?;
     let id = ctr.config.id.clone();
-    if let Err(e) = rt.start_container(&id) {
-        if a.rm {
-            let _ = rt.remove_container(&id, true);
+    let started = match rt.start_container(&id) {
+        Ok(c) => c,
+        Err(e) => {
+            if a.rm {
+                let _ = rt.remove_container(&id, true);
+            }
+            return Err(e.into());
         }
-        return Err(e.into());
-    }
+    };
     if a.detach {
         writeln!(out, "{id}")?;
         return Ok(0);
+    }
+    // Ctrl-C and friends go to the container, not to us (podman's --sig-proxy).
+    if let Some(pid) = started.state.pid
+        && let Err(e) = oxpod_runtime::proxy_signals_to(pid)
+    {
+        tracing::warn!(error = %e, "signals will not reach the container");
     }
     out.flush()?;
     let mut stderr = std::io::stderr().lock();

@@ -38,7 +38,7 @@ use oxpod_state::State;
 pub use container::{ContainerFilter, NewContainer, parse_key_values};
 pub use error::{Error, Result};
 pub use info::{Info, LocksReport};
-pub use lifecycle::{LogsOptions, StopOutcome};
+pub use lifecycle::{LogsOptions, StopOutcome, proxy_signals_to};
 pub use options::{DEFAULT_LOCK_TIMEOUT, LockBackend, RuntimeOptions, StateBackend};
 pub use pod::NewPod;
 pub use system::{CheckReport, Finding};

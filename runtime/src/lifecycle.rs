@@ -40,6 +40,57 @@ fn conmon_alive(pid: u32) -> bool {
     comm == "conmon" && !state.starts_with('Z')
 }
 
+/// The signals an attached `run` forwards to its container (podman's
+/// `--sig-proxy`): what a terminal or a service manager sends.
+const PROXIED_SIGNALS: [nix::sys::signal::Signal; 6] = {
+    use nix::sys::signal::Signal::*;
+    [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+};
+
+/// Forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to
+/// this process to the container process `pid` instead of dying of them, as
+/// podman's attached `run` does (so Ctrl-C reaches the container, and a
+/// `run --rm` still gets the exit code and removes the container). Blocks
+/// them in the calling thread, so call it before other threads start
+/// (children started later get a clean mask from std), and starts a thread
+/// that waits for them.
+pub fn proxy_signals_to(pid: u32) -> Result<()> {
+    use nix::sys::signal::{SigSet, kill};
+    use nix::unistd::Pid;
+    let target = i32::try_from(pid).map_err(|_| {
+        Error::io(
+            "signal",
+            format!("process {pid}"),
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        )
+    })?;
+    let mut set = SigSet::empty();
+    for s in PROXIED_SIGNALS {
+        set.add(s);
+    }
+    set.thread_block()
+        .map_err(|e| Error::io("block signals for", "the signal proxy", e.into()))?;
+    std::thread::Builder::new()
+        .name("sig-proxy".to_owned())
+        .spawn(move || {
+            loop {
+                let sig = match set.wait() {
+                    Ok(sig) => sig,
+                    Err(e) => {
+                        warn!(error = %e, "signal proxy stopped");
+                        return;
+                    }
+                };
+                debug!(?sig, pid = target, "forwarding signal to the container");
+                if let Err(e) = kill(Pid::from_raw(target), sig) {
+                    debug!(error = %e, "forwarding signal");
+                }
+            }
+        })
+        .map_err(|e| Error::io("start", "the signal proxy thread", e))?;
+    Ok(())
+}
+
 /// Writes `<exit_dir>/<id>` as conmon would (decimal, no newline), through
 /// a temporary file so no reader sees it half written.
 fn write_exit_file(exit_dir: &std::path::Path, id: &str, code: i32) -> Result<()> {

@@ -826,3 +826,39 @@ fn a_container_whose_conmon_died_can_still_be_stopped_waited_for_and_removed() {
     }
     assert_system_check_clean(&env);
 }
+
+#[test]
+fn signals_to_an_attached_run_reach_the_container() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = rootfs(&env);
+    let run = spawn(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--name",
+            "proxied",
+            "--rootfs",
+            &rootfs,
+            "sh",
+            "-c",
+            "trap 'echo got INT; exit 5' INT; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
+    poll("the container to run", || {
+        ps_status(&env, false, "proxied").filter(|s| s.starts_with("Up"))
+    });
+    let id = inspect(&env, "proxied", "{{.Id}}");
+    // Ctrl-C: the container's trap answers, `run` reports its exit code
+    // and, being --rm, removes it.
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let out = wait_child(run, "run");
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot INT\n");
+    assert_nothing_left(&env, &id, None);
+}
