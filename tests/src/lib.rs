@@ -236,7 +236,35 @@ impl Drop for TestEnv {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // conmon and its exit command (`oxpod ... container cleanup`) may
+        // still run for containers that exited: the cleanup would make the
+        // segment again after we removed it. Wait (a while) for them.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.processes().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let shm = Path::new("/dev/shm").join(self.lock_name.trim_start_matches('/'));
         let _ = std::fs::remove_file(shm);
+    }
+}
+
+impl TestEnv {
+    /// Pids of processes other than this one with this env's lock-segment
+    /// name as an argument: conmon (in its exit-command arguments) and oxpod
+    /// commands, such as the exit command itself.
+    pub fn processes(&self) -> Vec<u32> {
+        let me = std::process::id();
+        let Ok(rd) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != me)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    c.split(|b| *b == 0)
+                        .any(|arg| arg == self.lock_name.as_bytes())
+                })
+            })
+            .collect()
     }
 }
