@@ -3,6 +3,10 @@
 //! and many processes starting and stopping containers at once. Each test
 //! drives the built `oxpod` binary with real runc and conmon in its own
 //! `TestEnv`.
+//!
+//! Waits poll with a deadline; conmon's exit command (`container cleanup`)
+//! runs asynchronously after a container exits, so checks of what it does
+//! (its `cleanup` event, removal of `--rm` containers, lock release) poll.
 
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -51,7 +55,7 @@ fn inspect(env: &TestEnv, name: &str, template: &str) -> String {
         .to_owned()
 }
 
-/// `ps -a` rows as JSON-ish `{{.Names}}|{{.Status}}` pairs.
+/// The `ps` (with `all`, `ps -a`) status column of container `name`, if listed.
 fn ps_status(env: &TestEnv, all: bool, name: &str) -> Option<String> {
     let mut args = vec!["ps", "--format", "{{.Names}}|{{.Status}}"];
     if all {
