@@ -94,7 +94,8 @@ pub fn proxy_signals_to(pid: u32) -> Result<()> {
 /// Writes `<exit_dir>/<id>` as conmon would (decimal, no newline), through
 /// a temporary file so no reader sees it half written.
 fn write_exit_file(exit_dir: &std::path::Path, id: &str, code: i32) -> Result<()> {
-    let tmp = exit_dir.join(format!(".{id}.oxpod-tmp"));
+    // Per process: several waiters may notice the dead conmon at once.
+    let tmp = exit_dir.join(format!(".{id}.{}.oxpod-tmp", std::process::id()));
     let path = oxpod_ociruntime::exit_file_path(exit_dir, id);
     std::fs::write(&tmp, code.to_string()).map_err(|e| Error::io("write", &tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))

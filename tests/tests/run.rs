@@ -810,14 +810,17 @@ fn a_container_whose_conmon_died_can_still_be_stopped_waited_for_and_removed() {
     assert_eq!(inspect(&env, "orphan1", "{{.State.ExitCode}}"), "-1");
 
     let pid = inspect(&env, "orphan2", "{{.State.Pid}}");
-    let wait = spawn(&env, &["wait", "orphan2"]);
+    // Several waiters notice the dead conmon at once.
+    let waits: Vec<Child> = (0..3).map(|_| spawn(&env, &["wait", "orphan2"])).collect();
     std::process::Command::new("kill")
         .args(["-9", &pid])
         .status()
         .expect("kill");
-    let out = wait_child(wait, "wait");
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "-1\n");
+    for wait in waits {
+        let out = wait_child(wait, "wait");
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "-1\n");
+    }
 
     let id3 = inspect(&env, "orphan3", "{{.Id}}");
     let lock3 = inspect(&env, "orphan3", "{{.LockID}}");
