@@ -320,6 +320,11 @@ impl Runtime {
         self.state().update_container_state(&id, &st)?;
         if timeout > 0 {
             self.signal_for_stop(&ctr, signal)?;
+            if st.status == ContainerStatus::Paused {
+                // Resumed so the signal is delivered: it runs until it exits.
+                st.status = ContainerStatus::Running;
+                self.state().update_container_state(&id, &st)?;
+            }
         }
         Ok(Some(PendingStop {
             ctr,

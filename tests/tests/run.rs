@@ -869,3 +869,26 @@ fn signals_to_an_attached_run_reach_the_container() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot INT\n");
     assert_nothing_left(&env, &id, None);
 }
+
+#[test]
+fn a_paused_container_being_stopped_shows_running_while_stop_waits() {
+    require_containers!();
+    let env = TestEnv::new();
+    run_detached(&env, "thawed", &["sleep", "1000"]);
+    env.ok(["pause", "thawed"]);
+    // sleep ignores SIGTERM: stop resumes it to deliver the signal, then
+    // waits out the timeout before SIGKILL.
+    let stop = spawn(&env, &["stop", "-t", "3", "thawed"]);
+    poll("stop to resume the container", || {
+        (inspect(&env, "thawed", "{{.State.Status}}") != "paused").then_some(())
+    });
+    // Seen well before the SIGKILL 3 s later (it was "paused" until exit).
+    assert_eq!(inspect(&env, "thawed", "{{.State.Status}}"), "running");
+    assert!(wait_child(stop, "stop").status.success());
+    assert_eq!(inspect(&env, "thawed", "{{.State.ExitCode}}"), "137");
+    // Pause, unpause and stop work on it again after a restart.
+    env.ok(["start", "thawed"]);
+    env.ok(["pause", "thawed"]);
+    env.ok(["unpause", "thawed"]);
+    env.ok(["stop", "-t", "0", "thawed"]);
+}
