@@ -188,35 +188,22 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
         tracing::warn!(error = %e, "signals will not reach the container");
     }
     out.flush()?;
-    let mut stderr = std::io::stderr().lock();
-    let mut write_err = None;
-    rt.container_logs(
+    // A reader that went away (broken pipe) must not leave the container
+    // behind: wait and remove first, report the write error after.
+    let printed = print_logs(
+        out,
+        rt,
         &id,
         &LogsOptions {
             follow: true,
             tail: None,
         },
-        |line| {
-            let r = match line.stream {
-                LogStream::Stdout => writeln!(out, "{}", line.text).and_then(|()| out.flush()),
-                LogStream::Stderr => writeln!(stderr, "{}", line.text),
-            };
-            match r {
-                Ok(()) => true,
-                Err(e) => {
-                    write_err = Some(e);
-                    false
-                }
-            }
-        },
-    )?;
+    );
     let code = rt.wait_container(&id)?;
     if a.rm {
         rt.remove_container(&id, true)?;
     }
-    if let Some(e) = write_err {
-        return Err(e.into());
-    }
+    printed?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
 }
 
@@ -346,25 +333,34 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
 }
 
 fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {
-    let mut stderr = std::io::stderr().lock();
-    let mut failed = None;
-    rt.container_logs(
+    print_logs(
+        out,
+        rt,
         &a.name,
         &LogsOptions {
             follow: a.follow,
             tail: a.tail,
         },
-        |line| {
-            let r = match line.stream {
-                LogStream::Stdout => writeln!(out, "{}", line.text).and_then(|()| out.flush()),
-                LogStream::Stderr => writeln!(stderr, "{}", line.text),
-            };
-            r.map_err(|e| failed = Some(e)).is_ok()
-        },
     )?;
+    Ok(0)
+}
+
+/// Prints a container's output as it was written: its stdout to ours, its
+/// stderr to ours, and a last line without a newline stays without one.
+fn print_logs(out: &mut impl Write, rt: &Runtime, name: &str, options: &LogsOptions) -> Result<()> {
+    let mut stderr = std::io::stderr().lock();
+    let mut failed = None;
+    rt.container_logs(name, options, |line| {
+        let end = if line.newline { "\n" } else { "" };
+        let r = match line.stream {
+            LogStream::Stdout => write!(out, "{}{end}", line.text).and_then(|()| out.flush()),
+            LogStream::Stderr => write!(stderr, "{}{end}", line.text),
+        };
+        r.map_err(|e| failed = Some(e)).is_ok()
+    })?;
     match failed {
         Some(e) => Err(e.into()),
-        None => Ok(0),
+        None => Ok(()),
     }
 }
 

@@ -39,6 +39,10 @@ pub struct LogLine {
     pub stream: LogStream,
     /// The text, without the newline.
     pub text: String,
+    /// Whether the line ended with a newline. False only for the last
+    /// output of a stream that closed mid-line (`printf tail`), which a
+    /// printer must not end with a newline of its own.
+    pub newline: bool,
 }
 
 /// What to read.
@@ -160,6 +164,7 @@ impl Reader {
                     time,
                     stream: rec.stream,
                     text,
+                    newline: true,
                 });
             } else {
                 *slot = Some((time, text));
@@ -173,7 +178,12 @@ impl Reader {
     fn flush(&mut self, out: &mut Vec<LogLine>) {
         for (i, stream) in [(0, LogStream::Stdout), (1, LogStream::Stderr)] {
             if let Some((time, text)) = self.pending[i].take() {
-                out.push(LogLine { time, stream, text });
+                out.push(LogLine {
+                    time,
+                    stream,
+                    text,
+                    newline: false,
+                });
             }
         }
     }
