@@ -3,8 +3,8 @@
 //!
 //! Exit codes are decided in one place, [`exit_code`]: 0 success, 125 when
 //! oxpod itself failed (bad flag, bad config, no such container, ...), 126
-//! when the container's command cannot be invoked, 127 when it is not
-//! found, else the container's own code (`run`, `wait`).
+//! when `run`'s command cannot be invoked, 127 when it is not found, else
+//! the container's own code (`run`).
 #![forbid(unsafe_code)]
 
 mod args;
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("Error: {}", chain(&e));
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(exit_code(&cli.command, &e))
         }
     }
 }
@@ -60,8 +60,14 @@ fn chain(e: &anyhow::Error) -> String {
     out
 }
 
-/// The one mapping from errors to exit codes.
-fn exit_code(e: &anyhow::Error) -> u8 {
+/// The one mapping from errors to exit codes. 126 and 127 belong to `run`,
+/// whose exit code is the container's; any other command that fails
+/// (`start` of a container whose command is missing, say) exits 125, as
+/// podman's do.
+fn exit_code(command: &args::Command, e: &anyhow::Error) -> u8 {
+    if !matches!(command, args::Command::Run(_)) {
+        return EXIT_FAILED;
+    }
     e.chain()
         .find_map(|c| c.downcast_ref::<oxpod_runtime::Error>())
         .and_then(oxpod_runtime::Error::command_exit_code)

@@ -264,6 +264,24 @@ fn run_of_a_non_executable_file_exits_126() {
 }
 
 #[test]
+fn start_of_a_missing_command_fails_with_125_not_127() {
+    require_containers!();
+    let env = TestEnv::new();
+    env.ok([
+        "create",
+        "--name",
+        "broken",
+        "--rootfs",
+        &rootfs(&env),
+        "nosuchcommand",
+    ]);
+    // 126/127 are `run`'s, whose exit code is the container's; a failed
+    // `start` is oxpod failing, as with podman.
+    let err = env.fails(125, ["start", "broken"]);
+    assert!(err.contains("nosuchcommand"), "stderr: {err}");
+}
+
+#[test]
 fn detached_sleep_is_up_and_stop_kills_it_after_the_timeout() {
     require_containers!();
     let env = TestEnv::new();
