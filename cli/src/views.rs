@@ -231,6 +231,76 @@ mod tests {
     }
 
     #[test]
+    fn inspect_snapshot() {
+        let mut c = ctr(ContainerStatus::Exited);
+        c.config.labels.insert("app".into(), "web".into());
+        c.config.env = vec!["PATH=/bin".into()];
+        c.state.pid = None;
+        expect_test::expect![[r#"
+            {
+              "Args": [
+                "60"
+              ],
+              "BundlePath": null,
+              "Config": {
+                "Annotations": {},
+                "AutoRemove": false,
+                "Cmd": [
+                  "sleep",
+                  "60"
+                ],
+                "Env": [
+                  "PATH=/bin"
+                ],
+                "Hostname": "",
+                "Labels": {
+                  "app": "web"
+                },
+                "StopSignal": 0,
+                "StopTimeout": 0,
+                "User": "",
+                "WorkingDir": ""
+              },
+              "Created": "2023-11-14T22:13:20Z",
+              "Dependencies": [],
+              "Id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+              "LockID": 0,
+              "LogPath": "",
+              "Name": "web",
+              "Namespace": "",
+              "OCIRuntime": "",
+              "Path": "sleep",
+              "Pod": "",
+              "RestartCount": 0,
+              "Rootfs": "",
+              "State": {
+                "ConmonPid": 0,
+                "Dead": false,
+                "ExitCode": 3,
+                "FinishedAt": "2023-11-14T22:13:20Z",
+                "OOMKilled": false,
+                "OciVersion": "1.0.2",
+                "Paused": false,
+                "Pid": 0,
+                "Running": false,
+                "StartedAt": "2023-11-14T22:13:20Z",
+                "Status": "exited"
+              }
+            }"#]]
+        .assert_eq(&serde_json::to_string_pretty(&inspect_container(&c)).unwrap());
+    }
+
+    #[test]
+    fn pod_status_from_members() {
+        let running = ctr(ContainerStatus::Running);
+        let exited = ctr(ContainerStatus::Exited);
+        assert_eq!(pod_status(&[]), "Created");
+        assert_eq!(pod_status(&[exited.clone(), running]), "Running");
+        assert_eq!(pod_status(&[exited.clone(), exited]), "Exited");
+        assert_eq!(pod_status(&[ctr(ContainerStatus::Configured)]), "Created");
+    }
+
+    #[test]
     fn ps_row_snapshot() {
         let now = Timestamp::from_second(1_700_000_003).unwrap();
         let row = ps_row(&ctr(ContainerStatus::Running), None, false, now);
