@@ -152,18 +152,16 @@ impl Runtime {
         }
         let pods = self.state().all_pods()?.items.len();
         let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-        // Four external probes (two `--version`, two package queries): run
-        // them at once, so `info` costs the slowest one, not their sum.
-        let (conmon_package, conmon_version, runtime_package, runtime_version) =
-            std::thread::scope(|s| {
-                let cp = s.spawn(|| oxpod_ociruntime::package_of(&self.conmon.path));
-                let cv = s.spawn(|| self.conmon.version());
-                let rp = s.spawn(|| oxpod_ociruntime::package_of(&default.path));
-                let rv = default.version();
-                let join =
-                    |h: std::thread::ScopedJoinHandle<'_, String>| h.join().unwrap_or_default();
-                (join(cp), join(cv), join(rp), rv)
-            });
+        let conmon_version = || self.conmon.version();
+        let runtime_version = || default.version();
+        let probes = crate::probe::probe_all(
+            &self.layout.tmp_dir.join("probes.json"),
+            &[
+                (&self.conmon.path, &conmon_version),
+                (&default.path, &runtime_version),
+            ],
+        );
+        let (conmon_probe, runtime_probe) = (&probes[0], &probes[1]);
         Ok(Info {
             host: Host {
                 arch: std::env::consts::ARCH.to_owned(),
@@ -189,14 +187,14 @@ impl Runtime {
                 conmon: Program {
                     name: String::new(),
                     path: self.conmon.path.clone(),
-                    package: conmon_package,
-                    version: conmon_version,
+                    package: conmon_probe.package.clone(),
+                    version: conmon_probe.version.clone(),
                 },
                 oci_runtime: Program {
                     name: default.name.clone(),
                     path: default.path.clone(),
-                    package: runtime_package,
-                    version: runtime_version,
+                    package: runtime_probe.package.clone(),
+                    version: runtime_probe.version.clone(),
                 },
                 oci_runtimes: self
                     .runtimes

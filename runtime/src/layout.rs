@@ -8,6 +8,8 @@
 //! <tmp dir>/exits/<id>               exit code written by conmon
 //! <tmp dir>/runtime/<runtime name>/  the OCI runtime's own state (--root)
 //! <tmp dir>/events/events.log        events (file backend)
+//! <tmp dir>/probes.json              versions and packages of conmon and
+//!                                    the runtimes, for `info` (probe.rs)
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ mod names;
 mod open;
 mod options;
 mod pod;
+mod probe;
 mod system;
 #[cfg(test)]
 mod tests;
