@@ -88,6 +88,16 @@ pub trait State: Send + std::fmt::Debug {
     /// namespace, pod and dependencies may not change.
     fn rewrite_container_config(&mut self, config: &ContainerConfig) -> Result<()>;
 
+    /// Replaces many container and pod configs in one transaction, all or
+    /// none (renumber), with the same rules as the single rewrites.
+    fn rewrite_configs(&mut self, containers: &[ContainerConfig], pods: &[PodConfig])
+    -> Result<()>;
+
+    /// Removes several containers, standalone or in pods, in one
+    /// transaction, all or none (`rm -a`). A dependent inside the set does
+    /// not block its dependency; one outside does ([`Error::HasDependents`]).
+    fn remove_containers(&mut self, ids: &[String]) -> Result<()>;
+
     /// Ids of the containers that depend on this one.
     fn container_dependents(&self, id: &str) -> Result<Vec<String>>;
 
@@ -197,6 +207,16 @@ macro_rules! impl_state {
                 config: &$crate::ContainerConfig,
             ) -> $crate::Result<()> {
                 self.store.rewrite_container_config(config)
+            }
+            fn rewrite_configs(
+                &mut self,
+                containers: &[$crate::ContainerConfig],
+                pods: &[$crate::PodConfig],
+            ) -> $crate::Result<()> {
+                self.store.rewrite_configs(containers, pods)
+            }
+            fn remove_containers(&mut self, ids: &[String]) -> $crate::Result<()> {
+                self.store.remove_containers(ids)
             }
             fn container_dependents(&self, id: &str) -> $crate::Result<Vec<String>> {
                 self.store.container_dependents(id)

@@ -749,35 +749,53 @@ impl<B: Backend> Store<B> {
     }
 
     pub(crate) fn rewrite_container_config(&mut self, cfg: &ContainerConfig) -> Result<()> {
-        if cfg.id.is_empty() {
-            return Err(Error::EmptyId);
-        }
+        self.write(|tx, ns| rewrite_ctr_in(tx, ns, cfg))
+    }
+
+    /// Many configs in one transaction, all or none (renumber).
+    pub(crate) fn rewrite_configs(
+        &mut self,
+        containers: &[ContainerConfig],
+        pods: &[PodConfig],
+    ) -> Result<()> {
         self.write(|tx, ns| {
-            let mut ctr = match get_ctr(tx, &cfg.id)? {
-                Some(c) if visible(ns, &c.config.namespace) => c,
-                _ => return Err(not_found(ObjectKind::Container, &cfg.id)),
-            };
-            let old = &ctr.config;
-            let changed = if old.name != cfg.name {
-                Some("name")
-            } else if old.namespace != cfg.namespace {
-                Some("namespace")
-            } else if old.pod != cfg.pod {
-                Some("pod")
-            } else if old.dependencies != cfg.dependencies {
-                Some("dependencies")
-            } else {
-                None
-            };
-            if let Some(field) = changed {
-                return Err(Error::ImmutableField {
-                    kind: ObjectKind::Container,
-                    id: cfg.id.clone(),
-                    field,
-                });
+            for cfg in containers {
+                rewrite_ctr_in(tx, ns, cfg)?;
             }
-            ctr.config = cfg.clone();
-            put_json(tx, Table::Containers, &cfg.id, &ctr)
+            for cfg in pods {
+                rewrite_pod_in(tx, ns, cfg)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes several containers (standalone or pod members) in one
+    /// transaction, all or none. A dependent inside the set does not block
+    /// its dependency's removal.
+    pub(crate) fn remove_containers(&mut self, ids: &[String]) -> Result<()> {
+        self.write(|tx, ns| {
+            let set: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            for id in ids {
+                if id.is_empty() {
+                    return Err(Error::EmptyId);
+                }
+                let ctr = match get_ctr(tx, id)? {
+                    Some(c) if visible(ns, &c.config.namespace) => c,
+                    _ => return Err(not_found(ObjectKind::Container, id)),
+                };
+                let dependents: Vec<String> = suffixes(tx, Table::Dependents, &prefix_of(id))?
+                    .into_iter()
+                    .filter(|d| !set.contains(d.as_str()))
+                    .collect();
+                if !dependents.is_empty() {
+                    return Err(Error::HasDependents {
+                        id: id.clone(),
+                        dependents,
+                    });
+                }
+                delete_container(tx, &ctr)?;
+            }
+            Ok(())
         })
     }
 
@@ -932,31 +950,7 @@ impl<B: Backend> Store<B> {
     }
 
     pub(crate) fn rewrite_pod_config(&mut self, cfg: &PodConfig) -> Result<()> {
-        if cfg.id.is_empty() {
-            return Err(Error::EmptyId);
-        }
-        self.write(|tx, ns| {
-            let mut pod = match get_pod(tx, &cfg.id)? {
-                Some(p) if visible(ns, &p.config.namespace) => p,
-                _ => return Err(not_found(ObjectKind::Pod, &cfg.id)),
-            };
-            let field = if pod.config.name != cfg.name {
-                Some("name")
-            } else if pod.config.namespace != cfg.namespace {
-                Some("namespace")
-            } else {
-                None
-            };
-            if let Some(field) = field {
-                return Err(Error::ImmutableField {
-                    kind: ObjectKind::Pod,
-                    id: cfg.id.clone(),
-                    field,
-                });
-            }
-            pod.config = cfg.clone();
-            put_json(tx, Table::Pods, &cfg.id, &pod)
-        })
+        self.write(|tx, ns| rewrite_pod_in(tx, ns, cfg))
     }
 
     pub(crate) fn all_pods(&self) -> Result<Listing<Pod>> {
@@ -1067,6 +1061,67 @@ fn delete_name(tx: &mut dyn WriteTx, name: &str, kind: ObjectKind, id: &str) -> 
 }
 
 /// Deletes a container and every index entry that mentions it.
+/// Replaces a container's config inside a write; its name, namespace, pod
+/// and dependencies may not change.
+fn rewrite_ctr_in(tx: &mut dyn WriteTx, ns: &str, cfg: &ContainerConfig) -> Result<()> {
+    if cfg.id.is_empty() {
+        return Err(Error::EmptyId);
+    }
+    let mut ctr = match get_ctr(tx, &cfg.id)? {
+        Some(c) if visible(ns, &c.config.namespace) => c,
+        _ => return Err(not_found(ObjectKind::Container, &cfg.id)),
+    };
+    let old = &ctr.config;
+    let changed = if old.name != cfg.name {
+        Some("name")
+    } else if old.namespace != cfg.namespace {
+        Some("namespace")
+    } else if old.pod != cfg.pod {
+        Some("pod")
+    } else if old.dependencies != cfg.dependencies {
+        Some("dependencies")
+    } else {
+        None
+    };
+    if let Some(field) = changed {
+        return Err(Error::ImmutableField {
+            kind: ObjectKind::Container,
+            id: cfg.id.clone(),
+            field,
+        });
+    }
+    ctr.config = cfg.clone();
+    put_json(tx, Table::Containers, &cfg.id, &ctr)
+}
+
+/// Replaces a pod's config inside a write; its name and namespace may not
+/// change.
+fn rewrite_pod_in(tx: &mut dyn WriteTx, ns: &str, cfg: &PodConfig) -> Result<()> {
+    if cfg.id.is_empty() {
+        return Err(Error::EmptyId);
+    }
+    let mut pod = match get_pod(tx, &cfg.id)? {
+        Some(p) if visible(ns, &p.config.namespace) => p,
+        _ => return Err(not_found(ObjectKind::Pod, &cfg.id)),
+    };
+    let field = if pod.config.name != cfg.name {
+        Some("name")
+    } else if pod.config.namespace != cfg.namespace {
+        Some("namespace")
+    } else {
+        None
+    };
+    if let Some(field) = field {
+        return Err(Error::ImmutableField {
+            kind: ObjectKind::Pod,
+            id: cfg.id.clone(),
+            field,
+        });
+    }
+    pod.config = cfg.clone();
+    put_json(tx, Table::Pods, &cfg.id, &pod)
+}
+
 fn delete_container(tx: &mut dyn WriteTx, ctr: &Container) -> Result<()> {
     let id = &ctr.config.id;
     tx.delete(Table::Containers, id.as_bytes())?;

@@ -682,3 +682,56 @@ fn state_is_object_safe_and_send() {
     is_send::<InMemoryState>();
     takes(Box::new(InMemoryState::new()));
 }
+
+both!(remove_containers_is_one_all_or_nothing_transaction, |s| {
+    s.add_container(&ctr(&rid('1'), "base")).unwrap();
+    s.add_container(&with_deps(ctr(&rid('2'), "dependent"), &[&rid('1')]))
+        .unwrap();
+    s.add_container(&ctr(&rid('3'), "other")).unwrap();
+    s.add_pod(&pod(&rid('9'), "pod1")).unwrap();
+    s.add_container_to_pod(&rid('9'), &in_pod(ctr(&rid('4'), "member"), &rid('9')))
+        .unwrap();
+    // A dependent outside the set blocks, and nothing is removed.
+    assert_err!(
+        s.remove_containers(&[rid('3'), rid('1')]),
+        Error::HasDependents { .. }
+    );
+    assert_eq!(s.all_containers().unwrap().items.len(), 4);
+    // A missing id fails the whole batch too.
+    assert_err!(
+        s.remove_containers(&[rid('3'), rid('8')]),
+        Error::NotFound { .. }
+    );
+    assert!(s.has_container(&rid('3')).unwrap());
+    // Dependency and dependent together, a pod member, in any order.
+    s.remove_containers(&[rid('1'), rid('4'), rid('2'), rid('3')])
+        .unwrap();
+    assert!(s.all_containers().unwrap().items.is_empty());
+    assert!(s.pod_container_ids(&rid('9')).unwrap().is_empty());
+    assert!(!s.name_exists("base").unwrap());
+    s.remove_pod(&rid('9')).unwrap();
+});
+
+both!(rewrite_configs_is_one_all_or_nothing_transaction, |s| {
+    s.add_container(&ctr(&rid('1'), "a")).unwrap();
+    s.add_container(&ctr(&rid('2'), "b")).unwrap();
+    s.add_pod(&pod(&rid('9'), "p")).unwrap();
+    let mut a = s.container(&rid('1')).unwrap().config;
+    let mut b = s.container(&rid('2')).unwrap().config;
+    let mut p = s.pod(&rid('9')).unwrap().config;
+    let before = a.lock_id;
+    a.lock_id = 10;
+    b.lock_id = 11;
+    p.lock_id = 12;
+    let mut renamed = b.clone();
+    renamed.name = "changed".into();
+    assert_err!(
+        s.rewrite_configs(&[a.clone(), renamed], &[p.clone()]),
+        Error::ImmutableField { .. }
+    );
+    assert_eq!(s.container(&rid('1')).unwrap().config.lock_id, before);
+    s.rewrite_configs(&[a, b], &[p]).unwrap();
+    assert_eq!(s.container(&rid('1')).unwrap().config.lock_id, 10);
+    assert_eq!(s.container(&rid('2')).unwrap().config.lock_id, 11);
+    assert_eq!(s.pod(&rid('9')).unwrap().config.lock_id, 12);
+});
