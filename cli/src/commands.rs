@@ -329,7 +329,11 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
         }
         a.names.clone()
     };
-    each(out, &names, |n| rt.remove_container(n, a.force))
+    let mut results = rt.remove_containers(&names, a.force).into_iter();
+    each(out, &names, |_| match results.next() {
+        Some((_, result)) => result,
+        None => Err(oxpod_runtime::Error::Stopped),
+    })
 }
 
 fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {

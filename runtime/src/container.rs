@@ -351,22 +351,127 @@ impl Runtime {
         Ok(id)
     }
 
-    /// Removal once any pod lock is held.
-    pub(crate) fn remove_container_locked(&self, id: &str, force: bool) -> Result<String> {
-        let (ctr, guard) = self.lock_container(id)?;
+    /// Removes several containers (`rm -a`, `rm a b c`): what
+    /// [`Runtime::remove_container`] does for each, but the records of the
+    /// standalone ones go in one transaction, so removing a thousand costs
+    /// one commit, not a thousand. Returns each name with its id or error,
+    /// in the order given.
+    pub fn remove_containers(
+        &self,
+        names: &[String],
+        force: bool,
+    ) -> Vec<(String, Result<String>)> {
+        if self.check_valid().is_err() {
+            return names
+                .iter()
+                .map(|n| (n.clone(), Err(Error::Stopped)))
+                .collect();
+        }
+        let mut results: Vec<Option<Result<String>>> = names.iter().map(|_| None).collect();
+        // Pod members one by one (pod lock first); the rest in one batch.
+        let mut batch: Vec<(usize, Container)> = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let found = self.state().lookup_container(name);
+            match found {
+                Ok(c) if c.config.pod.is_none() => batch.push((i, c)),
+                Ok(_) => results[i] = Some(self.remove_container(name, force)),
+                Err(e) => results[i] = Some(Err(e.into())),
+            }
+        }
+        // Locks in ascending order, each once (two records sharing a lock
+        // is a damaged store: the second falls back to one by one).
+        batch.sort_by_key(|(_, c)| c.config.lock_id);
+        let mut guards = Vec::new();
+        let mut locked: Vec<(usize, Container)> = Vec::new();
+        let mut alone: Vec<usize> = Vec::new();
+        for (i, c) in batch {
+            if guards
+                .last()
+                .is_some_and(|(id, _): &(u32, LockGuard)| *id == c.config.lock_id)
+            {
+                alone.push(i);
+                continue;
+            }
+            match self.lock_container(&c.config.id) {
+                Ok((ctr, guard)) => {
+                    guards.push((ctr.config.lock_id, guard));
+                    match self.prepare_removal(&ctr, force) {
+                        Ok(()) => locked.push((i, ctr)),
+                        Err(e) => results[i] = Some(Err(e)),
+                    }
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let ids: Vec<String> = locked.iter().map(|(_, c)| c.config.id.clone()).collect();
+        let moving = AliveLock::shared(&self.layout);
+        let removed = match &moving {
+            Ok(_) => self.state().remove_containers(&ids).map_err(Error::from),
+            Err(e) => Err(Error::io(
+                "lock",
+                self.layout.alive_lock(),
+                std::io::Error::other(e.to_string()),
+            )),
+        };
+        match removed {
+            Ok(()) => {
+                for (_, ctr) in &locked {
+                    self.cleanup_runtime_files(ctr);
+                }
+                drop(guards);
+                for (i, ctr) in locked {
+                    match self.locks.free(ctr.config.lock_id) {
+                        Ok(()) | Err(oxpod_locks::Error::NotAllocated { .. }) => {}
+                        Err(e) => warn!(id = %ctr.config.id, error = %e, "cannot free lock"),
+                    }
+                    self.emit(container_event(EventStatus::Remove, &ctr.config));
+                    results[i] = Some(Ok(ctr.config.id));
+                }
+                drop(moving);
+            }
+            Err(e) => {
+                // A dependent outside the set, say: one by one, so each
+                // gets its own answer.
+                debug!(error = %e, "batch removal failed; removing one by one");
+                drop(moving);
+                drop(guards);
+                alone.extend(locked.into_iter().map(|(i, _)| i));
+            }
+        }
+        for i in alone {
+            results[i] = Some(self.remove_container(&names[i], force));
+        }
+        names
+            .iter()
+            .cloned()
+            .zip(
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Err(Error::Stopped))),
+            )
+            .collect()
+    }
+
+    /// Under the container's lock: refuses a running container without
+    /// `force`, stops it with.
+    fn prepare_removal(&self, ctr: &Container, force: bool) -> Result<()> {
         match ctr.state.status {
             ContainerStatus::Running | ContainerStatus::Paused if !force => {
-                return Err(Error::ContainerState {
+                Err(Error::ContainerState {
                     name: ctr.config.name.clone(),
                     status: ctr.state.status.to_string(),
                     remedy: "stop it first, or remove it with --force",
-                });
+                })
             }
-            ContainerStatus::Running | ContainerStatus::Paused => {
-                self.stop_locked(&ctr, Some(0))?;
-            }
-            _ => {}
+            ContainerStatus::Running | ContainerStatus::Paused => self.stop_locked(ctr, Some(0)),
+            _ => Ok(()),
         }
+    }
+
+    /// Removal once any pod lock is held.
+    pub(crate) fn remove_container_locked(&self, id: &str, force: bool) -> Result<String> {
+        let (ctr, guard) = self.lock_container(id)?;
+        self.prepare_removal(&ctr, force)?;
         let moving = AliveLock::shared(&self.layout)?;
         {
             let mut state = self.state();

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
 use oxpod_events::{Event, EventStatus};
-use oxpod_state::{Container, ContainerStatus, Pod};
+use oxpod_state::{Container, ContainerStatus, Pod, State};
 use serde::Serialize;
 use tracing::{debug, info, warn};
 
@@ -122,12 +122,8 @@ impl Runtime {
     /// Every container and pod of every namespace (refresh and renumber
     /// must cover all of them, whatever namespace this runtime is in).
     fn all_objects(&self) -> Result<Objects> {
-        let mut state = self.state();
-        let ns = state.namespace().to_owned();
-        state.set_namespace("");
-        let ctrs = state.all_containers();
-        let pods = state.all_pods();
-        state.set_namespace(&ns);
+        let (ctrs, pods) =
+            self.in_all_namespaces(|state| (state.all_containers(), state.all_pods()));
         let (ctrs, pods) = (ctrs?, pods?);
         let skipped = ctrs
             .skipped
@@ -144,15 +140,26 @@ impl Runtime {
         Ok((objects, skipped))
     }
 
+    /// Runs `f` on the state with no namespace filter (refresh, renumber
+    /// and check cover every object, whatever this runtime's namespace).
+    fn in_all_namespaces<T>(&self, f: impl FnOnce(&mut dyn State) -> T) -> T {
+        let mut state = self.state();
+        let ns = state.namespace().to_owned();
+        state.set_namespace("");
+        let result = f(state.as_mut());
+        state.set_namespace(&ns);
+        result
+    }
+
     fn set_lock_id(&self, obj: &mut Object, lock: u32) -> Result<()> {
         match obj {
             Object::Container(c) => {
                 c.config.lock_id = lock;
-                self.state().rewrite_container_config(&c.config)?;
+                self.in_all_namespaces(|s| s.rewrite_container_config(&c.config))?;
             }
             Object::Pod(p) => {
                 p.config.lock_id = lock;
-                self.state().rewrite_pod_config(&p.config)?;
+                self.in_all_namespaces(|s| s.rewrite_pod_config(&p.config))?;
             }
         }
         Ok(())
@@ -258,13 +265,28 @@ impl Runtime {
             });
         }
         self.locks.free_all()?;
-        let mut count = 0usize;
-        for mut obj in objects {
+        let mut containers = Vec::new();
+        let mut pods = Vec::new();
+        for obj in objects {
             let lock = self.locks.allocate()?.id();
-            self.set_lock_id(&mut obj, lock)?;
-            count += 1;
+            match obj {
+                Object::Container(mut c) => {
+                    c.config.lock_id = lock;
+                    containers.push(c.config);
+                }
+                Object::Pod(mut p) => {
+                    p.config.lock_id = lock;
+                    pods.push(p.config);
+                }
+            }
         }
-        info!(count, "renumbered locks");
+        // One transaction for every record: all renumbered, or none.
+        self.in_all_namespaces(|s| s.rewrite_configs(&containers, &pods))?;
+        info!(
+            containers = containers.len(),
+            pods = pods.len(),
+            "renumbered locks"
+        );
         self.emit(Event::system(EventStatus::Renumber));
         Ok(())
     }

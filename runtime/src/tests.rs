@@ -667,3 +667,54 @@ fn repair_counts_each_finding_once_even_for_a_lock_shared_three_ways() {
     assert_eq!(claimed(&rt).len(), 3);
     assert_eq!(allocated(&rt), claimed(&rt));
 }
+
+#[test]
+fn removing_many_answers_each_name_and_frees_every_lock() {
+    if components_missing() {
+        return;
+    }
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let pod = rt
+        .create_pod(NewPod {
+            name: Some("pod1".into()),
+            ..NewPod::default()
+        })
+        .expect("pod");
+    let mut ids = Vec::new();
+    for name in ["c1", "c2", "c3"] {
+        ids.push(
+            rt.create_container(env.new_container(name))
+                .expect("create")
+                .config
+                .id,
+        );
+    }
+    let member = rt
+        .create_container(NewContainer {
+            pod: Some("pod1".into()),
+            ..env.new_container("member")
+        })
+        .expect("member");
+    let names: Vec<String> = ["c3", "nosuch", "member", "c1", "c2"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let results = rt.remove_containers(&names, false);
+    let answered: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(answered, ["c3", "nosuch", "member", "c1", "c2"]);
+    assert_eq!(results[0].1.as_ref().expect("c3"), &ids[2]);
+    assert!(matches!(
+        results[1].1,
+        Err(Error::State(StateError::NotFound { .. }))
+    ));
+    assert_eq!(results[2].1.as_ref().expect("member"), &member.config.id);
+    assert_eq!(results[3].1.as_ref().expect("c1"), &ids[0]);
+    assert!(rt.containers(&[]).expect("list").is_empty());
+    assert_eq!(allocated(&rt), BTreeSet::from([pod.config.lock_id]));
+    assert_eq!(count_events(&rt, EventStatus::Remove), 4);
+    for id in &ids {
+        assert!(!rt.layout.bundle_dir(id).exists());
+    }
+    assert!(rt.check(false).expect("check").findings.is_empty());
+}
