@@ -183,7 +183,8 @@ fn private_copy_of_self() -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     let copy = dir.join("xtask-bench");
     let partial = dir.join(format!("xtask-bench.{}", std::process::id()));
-    std::fs::copy(std::env::current_exe()?, &partial).context("cannot copy the xtask binary")?;
+    // /proc/self/exe is this process's binary even after cargo replaced the file.
+    std::fs::copy("/proc/self/exe", &partial).context("cannot copy the xtask binary")?;
     std::fs::rename(&partial, &copy)?;
     Ok(copy)
 }
@@ -300,16 +301,39 @@ fn inner(options: &Options) -> Result<()> {
         bail!("neither oxpod nor podman can be run");
     }
     let mut runners: Vec<Runner> = engines.iter().map(|e| Runner::new(e, sizes)).collect();
+    let rows = run_workloads(&mut runners, &sizes);
+    for runner in &mut runners {
+        runner.wipe()?;
+    }
+    let report = Report {
+        date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?
+            .trim()
+            .to_owned(),
+        quick: options.quick,
+        sizes,
+        versions,
+        missing,
+        rows,
+    };
+    let path = report.write_json(&dir)?;
+    print!("{}", report.markdown());
+    eprintln!("xtask: bench: JSON in {}", path.display());
+    Ok(())
+}
+
+/// Every workload, each through every runner in turn; a failure is recorded
+/// in its row and the bench goes on.
+fn run_workloads(runners: &mut [Runner], sizes: &Sizes) -> Vec<Row> {
     let mut rows = Vec::new();
     for workload in WORKLOADS {
-        let n = workload.n(&sizes);
+        let n = workload.n(sizes);
         let mut outcomes = [Outcome::Skipped, Outcome::Skipped];
-        for runner in &mut runners {
+        for runner in runners.iter_mut() {
             let tool = runner.engine.tool;
             let outcome = match runner.samples(workload) {
                 Ok(samples) => {
-                    let stats = measure::Stats::of(&samples);
-                    let median = stats.map_or("—".into(), |s| human(s.median));
+                    let median = measure::Stats::of(&samples).map(|s| human(s.median));
+                    let median = median.unwrap_or_default();
                     eprintln!(
                         "xtask: bench: {:6} {} N={n}: {median}",
                         tool.name(),
@@ -334,23 +358,7 @@ fn inner(options: &Options) -> Result<()> {
             outcomes,
         });
     }
-    for runner in &mut runners {
-        runner.wipe()?;
-    }
-    let report = Report {
-        date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?
-            .trim()
-            .to_owned(),
-        quick: options.quick,
-        sizes,
-        versions,
-        missing,
-        rows,
-    };
-    let path = report.write_json(&dir)?;
-    print!("{}", report.markdown());
-    eprintln!("xtask: bench: JSON in {}", path.display());
-    Ok(())
+    rows
 }
 
 /// `--micro`: the criterion benches of every crate that has a `benches/` dir.

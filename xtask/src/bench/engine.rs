@@ -37,6 +37,15 @@ runtime = \"runc\"
 num_locks = 2048
 ";
 
+/// How both engines were run, for the report.
+pub const METHOD: &str = "\
+both run as root in a private mount namespace with their own tmpfs on /dev/shm (lock segment), \
+their own --root and --runroot (podman also --tmpdir), runc, cgroupfs, the file events backend \
+without rotation and 2048 locks; podman's create and run also get \
+`--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network host` (oxpod uses the host network); \
+containers run a busybox rootfs (`--rootfs DIR true`); the events log is generated in each \
+tool's own line format, one create in six events";
+
 /// The two tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::engine::Tool;
+use super::engine::{METHOD, Tool};
 use super::measure::{Sample, Stats};
 use super::workload::{Sizes, Workload, human};
 
@@ -106,7 +106,13 @@ impl Report {
                 rss_cell(pod),
             );
         }
-        let mut notes = Vec::new();
+        let mut notes = vec![
+            format!("method: {METHOD}"),
+            "timing: wall time of each whole process (spawn to reaped exit), rows of N \
+             processes sum them; one discarded warm-up per light row; peak RSS is the \
+             largest `ru_maxrss` from wait4 of any one process"
+                .to_owned(),
+        ];
         for (tool, version) in Tool::ALL.iter().zip(&self.versions) {
             if !version.is_empty() {
                 notes.push(format!("{}: {}", tool.name(), version));
