@@ -376,7 +376,8 @@ fn micro() -> Result<()> {
             continue;
         };
         ran += 1;
-        if let Err(e) = sh(Command::new("cargo").args(["bench", "-j2", "-p", package])) {
+        if let Err(e) = sh(Command::new("cargo").args(["bench", "-j2", "-p", package, "--benches"]))
+        {
             eprintln!("xtask: bench: {e:#}");
             failed.push(package.to_owned());
         }
