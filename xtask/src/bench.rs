@@ -376,8 +376,9 @@ fn micro() -> Result<()> {
             continue;
         };
         ran += 1;
-        if let Err(e) = sh(Command::new("cargo").args(["bench", "-j2", "-p", package, "--benches"]))
-        {
+        let mut cargo_bench = Command::new("cargo");
+        cargo_bench.args(["bench", "-j2", "-p", package, "--benches"]);
+        if let Err(e) = sh(&mut cargo_bench) {
             eprintln!("xtask: bench: {e:#}");
             failed.push(package.to_owned());
         }
