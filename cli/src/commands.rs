@@ -20,8 +20,17 @@ use crate::{open, views};
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli) -> Result<u8> {
+    // Buffered: a listing of thousands of rows is a few writes, not one per
+    // line (stdout alone flushes every newline). Commands that stream
+    // (events, logs -f, attached run) flush as they go.
+    let out = &mut std::io::BufWriter::new(std::io::stdout().lock());
+    let code = dispatch(cli, out)?;
+    out.flush()?;
+    Ok(code)
+}
+
+fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
     let g = &cli.global;
-    let out = &mut std::io::stdout().lock();
     match &cli.command {
         Command::Version(a) => version(out, a),
         Command::Info(a) => info(out, &open(g, |o| o)?, a),
@@ -482,7 +491,8 @@ fn events(out: &mut impl Write, rt: &Runtime, a: &EventsArgs) -> Result<u8> {
                 writeln!(out, "{line}")?;
             }
         }
-        out.flush()
+        // Following: show each event as it comes; listing: let it buffer.
+        if a.stream { out.flush() } else { Ok(()) }
     };
     rt.read_events(options, &mut |e| match print(e) {
         Ok(()) => ControlFlow::Continue(()),
