@@ -365,7 +365,7 @@ fn truncate_id(id: &str) -> &str {
 /// Go's `time.Time.String()`: `2006-01-02 15:04:05.999999999 -0700 MST`, in
 /// the system time zone.
 pub(crate) fn go_time_string(t: Timestamp) -> String {
-    let zdt = t.to_zoned_datetime(TimeZone::system());
+    let zdt = t.to_zoned_datetime(local_tz().clone());
     let mut out = zdt.strftime("%Y-%m-%d %H:%M:%S").to_string();
     push_fraction(&mut out, t.subsec_nanosecond(), true);
     let _ = write!(out, " {}", zdt.strftime("%z %Z"));
@@ -388,10 +388,39 @@ fn push_fraction(out: &mut String, nanos: i32, trim: bool) {
     }
 }
 
+/// The local time zone, loaded once per process. Without `TZ`, it is read
+/// straight from `/etc/localtime`: jiff's `TimeZone::system()` would first
+/// index the whole zoneinfo tree (dozens of directory reads) just to learn
+/// the zone's name, on every command that writes an event.
+pub(crate) fn local_tz() -> &'static TimeZone {
+    static LOCAL: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
+    LOCAL.get_or_init(|| {
+        const LOCALTIME: &str = "/etc/localtime";
+        if std::env::var_os("TZ").is_none()
+            && let Ok(bytes) = std::fs::read(LOCALTIME)
+        {
+            // `/etc/localtime -> /usr/share/zoneinfo/Etc/UTC` names `Etc/UTC`.
+            let name = std::fs::read_link(LOCALTIME)
+                .ok()
+                .and_then(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    target
+                        .split_once("zoneinfo/")
+                        .map(|(_, name)| name.to_owned())
+                })
+                .unwrap_or_else(|| "Local".to_owned());
+            if let Ok(tz) = TimeZone::tzif(&name, &bytes) {
+                return tz;
+            }
+        }
+        TimeZone::system()
+    })
+}
+
 /// RFC 3339 with nine fraction digits in the local offset (`Z` for UTC),
 /// as podman writes `Time`.
 pub(crate) fn rfc3339_nano(t: Timestamp) -> String {
-    let tz = TimeZone::system();
+    let tz = local_tz();
     let offset = tz.to_offset(t);
     let dt = offset.to_datetime(t);
     let mut out = dt.strftime("%Y-%m-%dT%H:%M:%S").to_string();
