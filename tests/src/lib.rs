@@ -19,24 +19,27 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 const APPLETS: &[&str] = &["sh", "echo", "sleep", "true", "cat", "ls"];
 
 /// The `oxpod` binary under test: `$OXPOD_BIN`, else `target/<profile>/oxpod`
-/// next to this test executable (`cargo test --workspace` builds it).
+/// next to this test executable (`cargo xtask ci` builds it first).
 pub fn oxpod_bin() -> PathBuf {
+    let bin = find_oxpod_bin();
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first with `cargo build -p oxpod` (`cargo xtask ci` does)",
+        bin.display()
+    );
+    bin
+}
+
+fn find_oxpod_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("OXPOD_BIN") {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("current exe");
     // target/debug/deps/e2e-<hash> -> target/debug/oxpod
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join("oxpod");
-    assert!(
-        bin.is_file(),
-        "{} not found: build it first with `cargo build -p oxpod` (cargo test --workspace does)",
-        bin.display()
-    );
-    bin
+        .expect("test binary lives in target/<profile>/deps")
+        .join("oxpod")
 }
 
 /// Whether the run is CI's, where a missing component is a failure, not a skip.
@@ -230,6 +233,11 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // Without a binary nothing ran (the test failed saying so): do not
+        // panic again while unwinding.
+        if !find_oxpod_bin().is_file() {
+            return;
+        }
         // Best effort: stop what this test left running, then drop the segment.
         let _ = self
             .cmd(["rm", "-a", "-f"])

@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: the one entry point for CI and developers.
 //!
 //! Steps, in order; the first that fails stops the run with its name:
-//! deps, fmt, clippy, journald, test, layers, tidy. On success the HEAD
+//! deps, fmt, clippy, build, journald, test, layers, tidy. On success the HEAD
 //! commit id is written to `target/xtask-ci.pass`.
 
 use std::collections::BTreeSet;
@@ -45,6 +45,11 @@ pub fn run(_args: &[String]) -> Result<()> {
             "-D",
             "warnings",
         ]))
+    })?;
+    // The end-to-end tests drive the built `oxpod` binary, which `cargo
+    // test` alone does not build (it is another package's binary).
+    step("build", || {
+        sh(cargo().args(["build", "--workspace", "--bins"]))
     })?;
     let journald = step("journald", Journald::start)?;
     let tests = step("test", || {
