@@ -363,12 +363,38 @@ fn truncate_id(id: &str) -> &str {
 }
 
 /// Go's `time.Time.String()`: `2006-01-02 15:04:05.999999999 -0700 MST`, in
-/// the system time zone.
+/// the system time zone. Written field by field: `events` prints this for
+/// every line, and strftime's parsing cost more than the rest of the line.
 pub(crate) fn go_time_string(t: Timestamp) -> String {
-    let zdt = t.to_zoned_datetime(local_tz().clone());
-    let mut out = zdt.strftime("%Y-%m-%d %H:%M:%S").to_string();
+    go_time_string_in(t, local_tz())
+}
+
+fn go_time_string_in(t: Timestamp, tz: &TimeZone) -> String {
+    let info = tz.to_offset_info(t);
+    let offset = info.offset();
+    let dt = offset.to_datetime(t);
+    let mut out = String::with_capacity(48);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
     push_fraction(&mut out, t.subsec_nanosecond(), true);
-    let _ = write!(out, " {}", zdt.strftime("%z %Z"));
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let secs = secs.unsigned_abs();
+    let _ = write!(
+        out,
+        " {sign}{:02}{:02} {}",
+        secs / 3600,
+        (secs / 60) % 60,
+        info.abbreviation()
+    );
     out
 }
 
@@ -554,6 +580,28 @@ mod tests {
         }
         for t in EventType::ALL {
             assert_eq!(t.as_str().parse::<EventType>().ok(), Some(*t));
+        }
+    }
+
+    #[test]
+    fn go_time_string_matches_strftime_in_any_zone() {
+        for (zone, expect_suffix) in [("UTC", " +0000 UTC"), ("America/New_York", " -0500 EST")] {
+            let tz = TimeZone::get(zone).unwrap();
+            for (text, nanos) in [
+                ("2019-03-02T16:33:42.3123774Z", ".3123774"),
+                ("2019-12-31T23:59:59Z", ""),
+                ("2024-02-29T05:06:07.000000001Z", ".000000001"),
+            ] {
+                let t = at(text);
+                let zdt = t.to_zoned_datetime(tz.clone());
+                let reference = format!(
+                    "{}{nanos}{}",
+                    zdt.strftime("%Y-%m-%d %H:%M:%S"),
+                    zdt.strftime(" %z %Z")
+                );
+                assert_eq!(go_time_string_in(t, &tz), reference);
+                assert!(reference.ends_with(expect_suffix), "{reference}");
+            }
         }
     }
 
