@@ -153,7 +153,7 @@ const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 impl Journald {
     pub fn start() -> Result<Self> {
-        if Path::new(JOURNAL_SOCKET).exists() && journald_answers() {
+        if journald_answers() {
             eprintln!("xtask: journald already runs");
             return Ok(Self(None));
         }
@@ -170,9 +170,9 @@ impl Journald {
             .spawn()
             .with_context(|| format!("cannot start {JOURNALD}"))?;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !Path::new(JOURNAL_SOCKET).exists() {
+        while !journald_answers() {
             if Instant::now() > deadline {
-                bail!("journald did not create {JOURNAL_SOCKET} within 10s");
+                bail!("journald did not answer on {JOURNAL_SOCKET} within 10s");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -181,12 +181,13 @@ impl Journald {
     }
 }
 
+/// Whether a journald listens on its socket now. The socket file alone
+/// proves nothing: a journald that was killed leaves it behind, and
+/// `journalctl` reads the journal files without the daemon.
 fn journald_answers() -> bool {
-    Command::new("journalctl")
-        .args(["-n", "0", "--no-pager"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|s| s.connect(JOURNAL_SOCKET))
+        .is_ok()
 }
 
 impl Drop for Journald {
