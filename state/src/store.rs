@@ -557,17 +557,27 @@ impl<B: Backend> Store<B> {
     // ---- containers ----
 
     pub(crate) fn container(&self, id: &str) -> Result<Container> {
-        if id.is_empty() {
-            return Err(Error::EmptyId);
-        }
-        self.read(|tx, ns| match get_ctr(tx, id)? {
-            Some(c) if visible(ns, &c.config.namespace) => Ok(c),
-            _ => Err(not_found(ObjectKind::Container, id)),
-        })
+        self.get(id)
     }
 
     pub(crate) fn has_container(&self, id: &str) -> Result<bool> {
-        match self.container(id) {
+        self.has::<Container>(id)
+    }
+
+    /// The visible `T` with exactly this id.
+    fn get<T: Record>(&self, id: &str) -> Result<T> {
+        if id.is_empty() {
+            return Err(Error::EmptyId);
+        }
+        self.read(|tx, ns| match get_record::<T>(tx, id)? {
+            Some(r) if visible(ns, r.namespace()) => Ok(r),
+            _ => Err(not_found(T::KIND, id)),
+        })
+    }
+
+    /// Whether a visible `T` has exactly this id.
+    fn has<T: Record>(&self, id: &str) -> Result<bool> {
+        match self.get::<T>(id) {
             Ok(_) => Ok(true),
             Err(Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -823,21 +833,11 @@ impl<B: Backend> Store<B> {
     // ---- pods ----
 
     pub(crate) fn pod(&self, id: &str) -> Result<Pod> {
-        if id.is_empty() {
-            return Err(Error::EmptyId);
-        }
-        self.read(|tx, ns| match get_pod(tx, id)? {
-            Some(p) if visible(ns, &p.config.namespace) => Ok(p),
-            _ => Err(not_found(ObjectKind::Pod, id)),
-        })
+        self.get(id)
     }
 
     pub(crate) fn has_pod(&self, id: &str) -> Result<bool> {
-        match self.pod(id) {
-            Ok(_) => Ok(true),
-            Err(Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.has::<Pod>(id)
     }
 
     pub(crate) fn lookup_pod(&self, s: &str) -> Result<Pod> {
