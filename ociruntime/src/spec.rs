@@ -530,34 +530,18 @@ fn default_mounts(rootless: bool) -> Result<Vec<Mount>> {
             &["nosuid", "strictatime", "mode=755", "size=65536k"],
         )?,
     ];
-    if rootless {
-        m.push(mount(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-            ],
-        )?);
-    } else {
-        m.push(mount(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        )?);
+    // The tty group (gid 5) exists only outside a user namespace.
+    let mut pts = vec![
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+    ];
+    if !rootless {
+        pts.push("gid=5");
     }
+    m.push(mount("/dev/pts", "devpts", "devpts", &pts)?);
     m.push(mount(
         "/dev/shm",
         "tmpfs",
