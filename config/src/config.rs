@@ -484,12 +484,7 @@ impl Config {
 
     /// Checks every value; [`Error::Invalid`] lists all bad values at once.
     pub fn validate(&self) -> Result<()> {
-        let problems = self.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid { problems })
-        }
+        Error::check(self.problems())
     }
 }
 

@@ -6,6 +6,17 @@ use std::path::PathBuf;
 use crate::loader::Origin;
 
 /// Result type of this crate.
+impl Error {
+    /// `Ok` when there are no problems, else [`Error::Invalid`] with all of them.
+    pub(crate) fn check(problems: Vec<Problem>) -> Result<()> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid { problems })
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while building a configuration.

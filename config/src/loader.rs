@@ -346,12 +346,7 @@ impl Loaded {
 
     /// Checks every value; [`Error::Invalid`] lists all bad values with origins.
     pub fn validate(&self) -> Result<()> {
-        let problems = self.problems();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid { problems })
-        }
+        Error::check(self.problems())
     }
 
     /// The effective configuration as TOML (see [`Config::to_toml`]).
