@@ -213,7 +213,7 @@ impl Runtime {
             created: Timestamp::now(),
             ..ContainerConfig::default()
         };
-        self.write_bundle_for(&config)?;
+        self.write_bundle(&config)?;
         let mut ctr = Container {
             config,
             state: ContainerState {
@@ -253,7 +253,7 @@ impl Runtime {
     }
 
     /// Writes `config.json` for the container into its bundle directory.
-    pub(crate) fn write_bundle_for(&self, config: &ContainerConfig) -> Result<()> {
+    pub(crate) fn write_bundle(&self, config: &ContainerConfig) -> Result<()> {
         let manager = match self.config().cgroup_manager.as_str() {
             "systemd" => CgroupManager::Systemd,
             _ => CgroupManager::Cgroupfs,

@@ -195,7 +195,7 @@ impl Runtime {
         let _ = std::fs::remove_file(exit_dir.join(&id));
         let bundle = self.layout.bundle_dir(&id);
         if !bundle.join("config.json").exists() {
-            self.rewrite_bundle(&ctr.config)?;
+            self.write_bundle(&ctr.config)?;
         }
         let runtime = self.oci_runtime(ctr)?;
         let exit_command = self.exit_command.as_ref().map(|(prog, args)| {
@@ -250,10 +250,6 @@ impl Runtime {
         {
             debug!(id = %ctr.config.id, error = %e, "runtime delete");
         }
-    }
-
-    pub(crate) fn rewrite_bundle(&self, config: &oxpod_state::ContainerConfig) -> Result<()> {
-        self.write_bundle_for(config)
     }
 
     /// Sends a signal to a running (or paused) container.

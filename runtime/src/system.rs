@@ -315,7 +315,7 @@ impl Runtime {
                 changed += 1;
             }
             if !self.layout.bundle_dir(&id).join("config.json").exists() {
-                self.rewrite_bundle(&c.config)?;
+                self.write_bundle(&c.config)?;
                 changed += 1;
             }
         }
@@ -459,7 +459,7 @@ impl Runtime {
                     .findings
                     .push(Finding::MissingBundle { object: o.label() });
                 if repair {
-                    self.rewrite_bundle(&c.config)?;
+                    self.write_bundle(&c.config)?;
                     report.repaired += 1;
                 }
             }
