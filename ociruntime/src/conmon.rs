@@ -91,7 +91,7 @@ impl Conmon {
     /// `conmon --version`, first newline turned into ", ", trailing newline
     /// trimmed; empty when it cannot be run. Call only when asked.
     pub fn version(&self) -> String {
-        crate::version::probe_version(&self.path, true)
+        crate::version::program_version(&self.path, true)
     }
 
     /// The conmon command line for `opts` (without the pipe environment).
@@ -168,26 +168,14 @@ impl Conmon {
     ) -> Result<Created> {
         let absolute = absolute_paths(opts)?;
         let opts = &absolute;
-        if opts.id.is_empty() || opts.id.contains('/') {
-            return Err(Error::InvalidConfig {
-                message: format!("container id {:?} is empty or contains '/'", opts.id),
-            });
-        }
-        if !opts.bundle_dir.join("config.json").is_file() {
-            return Err(Error::InvalidConfig {
-                message: format!(
-                    "bundle {} has no config.json; call write_bundle first",
-                    opts.bundle_dir.display()
-                ),
+        check_id(&opts.id)?;
+        if !opts.bundle_dir.join(BUNDLE_CONFIG).is_file() {
+            return Err(Error::MissingBundleConfig {
+                dir: opts.bundle_dir.clone(),
             });
         }
         for dir in [&opts.exit_dir, &opts.socket_dir] {
-            use std::os::unix::fs::DirBuilderExt;
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o750)
-                .create(dir)
-                .map_err(|e| Error::io("creating directory", dir, e))?;
+            private_dir(dir)?;
         }
         for file in [&opts.log_path, &opts.pid_file, &opts.conmon_pid_file] {
             if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -523,9 +511,43 @@ fn read_pid_file(path: &Path) -> Result<i32> {
     })
 }
 
+/// The name of the OCI config in a bundle directory.
+pub const BUNDLE_CONFIG: &str = "config.json";
+
+/// Refuses an id that cannot name a file: empty, `.`/`..`, or with a `/`.
+pub(crate) fn check_id(id: &str) -> Result<()> {
+    if id.is_empty() || id == "." || id == ".." || id.contains('/') {
+        return Err(Error::InvalidId { id: id.to_owned() });
+    }
+    Ok(())
+}
+
+/// `mkdir -p` with mode 0700 for the last component: the one way this
+/// crate makes the exit and socket directories (other users must not read
+/// exit codes or reach attach sockets).
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("creating directory", dir, e))
+}
+
 /// The exit file conmon writes for `id`.
 pub fn exit_file_path(exit_dir: &Path, id: &str) -> PathBuf {
     exit_dir.join(id)
+}
+
+/// Writes `<exit_dir>/<id>` as conmon would (decimal, no newline), through
+/// a temporary file of this process's, so no reader sees it half written
+/// and several writers noticing one dead conmon do not collide.
+pub fn write_exit_file(exit_dir: &Path, id: &str, code: i32) -> Result<()> {
+    check_id(id)?;
+    let tmp = exit_dir.join(format!(".{id}.{}.oxpod-tmp", std::process::id()));
+    let path = exit_file_path(exit_dir, id);
+    fs::write(&tmp, code.to_string()).map_err(|e| Error::io("writing exit file", &tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| Error::io("renaming exit file to", &path, e))
 }
 
 /// Reads `<exit_dir>/<id>`: `Ok(None)` while it does not exist (the
@@ -554,7 +576,7 @@ pub fn read_exit_file(exit_dir: &Path, id: &str) -> Result<Option<i32>> {
 /// its exit code; `Ok(None)` when `timeout` passes first (`None` waits
 /// without limit).
 pub fn wait_exit_file(exit_dir: &Path, id: &str, timeout: Option<Duration>) -> Result<Option<i32>> {
-    fs::create_dir_all(exit_dir).map_err(|e| Error::io("creating directory", exit_dir, e))?;
+    private_dir(exit_dir)?;
     let watch = DirWatch::new(exit_dir)?;
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {

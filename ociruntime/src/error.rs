@@ -54,6 +54,34 @@ pub enum Error {
         message: String,
     },
 
+    /// A signal given as text is neither a number from 1 to 64 nor a name.
+    #[error("invalid signal {text:?}: use a number from 1 to 64 or a name such as TERM or KILL")]
+    InvalidSignal {
+        /// The text given.
+        text: String,
+    },
+
+    /// A container id that cannot name files (empty, or with a `/`).
+    #[error("container id {id:?} is empty or contains '/'")]
+    InvalidId {
+        /// The id given.
+        id: String,
+    },
+
+    /// A bundle without its `config.json`.
+    #[error("bundle {} has no config.json; write the bundle first (`oxpod system check --repair` rewrites missing ones)", dir.display())]
+    MissingBundleConfig {
+        /// The bundle directory.
+        dir: PathBuf,
+    },
+
+    /// A call named an OCI runtime the driver was not given.
+    #[error("OCI runtime {name:?} is not configured; add it to [runtimes]")]
+    UnknownRuntime {
+        /// The runtime's name.
+        name: String,
+    },
+
     /// A value in the container spec is not usable.
     #[error("invalid container spec: {message}")]
     InvalidSpec {

@@ -9,12 +9,16 @@
 //! Typical use:
 //! 1. [`find_conmon`] and [`discover`] at start-up;
 //! 2. [`generate_spec`] + [`write_bundle`] for a new container;
-//! 3. [`Conmon::create`] then [`OciRuntime::start`];
-//! 4. [`read_exit_file`] / [`wait_exit_file`], [`OciRuntime::delete`].
+//! 3. a [`ConmonDriver`] over them: the [`Driver`] seam the composer uses
+//!    (create through conmon, start, kill, delete, state, pause, resume,
+//!    and the exits conmon records, including a conmon that died);
+//! 4. or the parts directly: [`Conmon::create`], [`OciRuntime::start`],
+//!    [`read_exit_file`] / [`wait_exit_file`], [`OciRuntime::delete`].
 #![forbid(unsafe_code)]
 
 mod conmon;
 mod discovery;
+mod driver;
 mod error;
 mod logs;
 mod runtime;
@@ -28,10 +32,13 @@ mod lifecycle_tests;
 mod test_support;
 
 pub use conmon::{
-    BundlePaths, CREATE_TIMEOUT, Conmon, CreateOptions, Created, classify_create_error,
-    exit_file_path, read_exit_file, wait_exit_file,
+    BUNDLE_CONFIG, BundlePaths, CREATE_TIMEOUT, Conmon, CreateOptions, Created,
+    classify_create_error, exit_file_path, read_exit_file, wait_exit_file, write_exit_file,
 };
 pub use discovery::{DiscoveryOptions, Runtimes, discover, find_conmon, find_runtime_binary};
+pub use driver::{
+    ConmonDriver, CreateRequest, Driver, Exit, Programs, UNKNOWN_EXIT_CODE, Waited, conmon_alive,
+};
 pub use error::{Error, Result};
 pub use logs::{LogLine, LogOptions, LogRecord, LogStream, parse_log_record, read_log};
 pub use runtime::{OciRuntime, RuntimeState, RuntimeStatus, clean_runtime_message, parse_signal};
@@ -40,7 +47,7 @@ pub use spec::{
     DEFAULT_PATH, ExtraMount, MASKED_PATHS, READONLY_PATHS, Rlimit, cgroups_path, generate_spec,
     parse_rlimit_kind, write_bundle,
 };
-pub use version::package_of;
+pub use version::{package_of, program_version};
 
 /// The `oci-spec` crate, re-exported so callers name the same version.
 pub use oci_spec;

@@ -259,7 +259,7 @@ impl OciRuntime {
     /// it cannot be run (as podman's `info`). Runs the binary: call only
     /// when asked.
     pub fn version(&self) -> String {
-        crate::version::probe_version(&self.path, false)
+        crate::version::program_version(&self.path, false)
     }
 }
 
@@ -360,8 +360,8 @@ pub fn parse_signal(text: &str) -> Result<i32> {
             return Ok(sig as i32);
         }
     }
-    Err(Error::InvalidConfig {
-        message: format!("invalid signal {text:?}; use a number or a name such as TERM or KILL"),
+    Err(Error::InvalidSignal {
+        text: text.to_owned(),
     })
 }
 

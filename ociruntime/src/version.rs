@@ -35,7 +35,8 @@ fn run_stdout(program: &Path, args: &[&std::ffi::OsStr]) -> Option<String> {
 /// `<path> --version`. For conmon the first newline becomes ", " (as
 /// podman's `info` shows it); the trailing newline is trimmed. Empty when
 /// the program cannot be run.
-pub(crate) fn probe_version(path: &Path, conmon: bool) -> String {
+/// Runs the program: call only when asked.
+pub fn program_version(path: &Path, conmon: bool) -> String {
     let Some(out) = run_stdout(path, &["--version".as_ref()]) else {
         return String::new();
     };
@@ -113,10 +114,10 @@ mod tests {
             crate::test_support::skip_or_fail("runc or conmon not installed");
             return;
         }
-        let v = probe_version(runc, false);
+        let v = program_version(runc, false);
         assert!(v.starts_with("runc version"), "{v}");
         assert!(!v.ends_with('\n'));
-        let c = probe_version(conmon, true);
+        let c = program_version(conmon, true);
         assert!(c.starts_with("conmon version"), "{c}");
         assert!(c.contains(", "), "{c}");
         assert!(!c.contains('\n'), "{c}");
@@ -124,7 +125,7 @@ mod tests {
 
     #[test]
     fn version_of_missing_program_is_empty() {
-        assert_eq!(probe_version(Path::new("/nonexistent/prog"), false), "");
+        assert_eq!(program_version(Path::new("/nonexistent/prog"), false), "");
     }
 
     #[test]

@@ -1,0 +1,426 @@
+//! The seam between the composer and the processes that run containers:
+//! the [`Driver`] trait, and [`ConmonDriver`], the real one (conmon plus
+//! the discovered OCI runtimes, and the exit files conmon writes).
+//!
+//! The composer (`oxpod-runtime`) talks to containers only through a
+//! `Driver`, so its own rules (locks, state transitions, rollback) can be
+//! tested against a fake without root, runc or conmon; the fake lives in
+//! `oxpod-test-support`. Everything about conmon's protocol (the exit
+//! directory, exit files, a monitor that died) stays in this crate.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::conmon::{Conmon, CreateOptions, Created, private_dir, read_exit_file, wait_exit_file};
+use crate::discovery::Runtimes;
+use crate::error::{Error, Result};
+use crate::runtime::{OciRuntime, RuntimeState, RuntimeStatus};
+
+/// What a driver needs to create one container.
+#[derive(Debug, Clone)]
+pub struct CreateRequest<'a> {
+    /// The container's id.
+    pub id: &'a str,
+    /// Its name (conmon's `-n`).
+    pub name: &'a str,
+    /// The OCI runtime to run it with, by name.
+    pub runtime: &'a str,
+    /// The bundle directory holding `config.json`; the log goes here too.
+    pub bundle_dir: &'a Path,
+    /// The per-boot directory for pid files.
+    pub run_dir: &'a Path,
+    /// The container's log (k8s-file).
+    pub log_path: &'a Path,
+    /// Allocate a terminal.
+    pub terminal: bool,
+    /// What to run once the container has exited (program, arguments).
+    pub exit_command: Option<(PathBuf, Vec<String>)>,
+}
+
+/// A container's recorded exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code (-1: unknown, its monitor died without saying).
+    pub code: i32,
+    /// When it was recorded.
+    pub at: SystemTime,
+}
+
+/// How a wait for an exit ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// It exited with this code.
+    Exited(i32),
+    /// The timeout passed first.
+    TimedOut,
+    /// The caller's `still_wanted` said the container is gone (removed
+    /// meanwhile): no exit will come.
+    Gone,
+}
+
+/// The programs a driver runs, for `info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Programs {
+    /// The container monitor (conmon).
+    pub conmon: PathBuf,
+    /// Every usable OCI runtime: name → binary.
+    pub runtimes: BTreeMap<String, PathBuf>,
+    /// The default runtime's name.
+    pub default_runtime: String,
+}
+
+/// The exit code recorded when a container's monitor died without writing
+/// one (podman records the same).
+pub const UNKNOWN_EXIT_CODE: i32 = -1;
+
+/// Runs containers: create (with a monitor that outlives the caller),
+/// start, signal, delete, state, pause, resume, and the exits the monitor
+/// records. Every call names the OCI runtime by name; a name the driver
+/// does not have gives [`Error::UnknownRuntime`].
+pub trait Driver: std::fmt::Debug + Send + Sync {
+    /// The programs behind this driver.
+    fn programs(&self) -> Programs;
+    /// The default OCI runtime's name.
+    fn default_runtime(&self) -> &str;
+    /// Whether an OCI runtime of this name is usable.
+    fn has_runtime(&self, name: &str) -> bool;
+    /// Creates the container; it then waits for [`Driver::start`]. A stale
+    /// exit of an earlier run is forgotten first.
+    fn create(&self, request: &CreateRequest<'_>) -> Result<Created>;
+    /// Starts a created container's process.
+    fn start(&self, runtime: &str, id: &str) -> Result<()>;
+    /// Sends `signal` to the container's init (`all`: every process).
+    fn kill(&self, runtime: &str, id: &str, signal: i32, all: bool) -> Result<()>;
+    /// Deletes the runtime's record (`force`: kills it first).
+    fn delete(&self, runtime: &str, id: &str, force: bool) -> Result<()>;
+    /// The runtime's view of the container.
+    fn state(&self, runtime: &str, id: &str) -> Result<RuntimeState>;
+    /// Freezes the container.
+    fn pause(&self, runtime: &str, id: &str) -> Result<()>;
+    /// Thaws the container.
+    fn resume(&self, runtime: &str, id: &str) -> Result<()>;
+    /// The exit the monitor recorded, if it has.
+    fn exit(&self, id: &str) -> Result<Option<Exit>>;
+    /// Waits for the exit (no busy loop). With `monitor` (its pid), also
+    /// notices a monitor that died without recording one: once the runtime
+    /// reports the container stopped or unknown, an exit of
+    /// [`UNKNOWN_EXIT_CODE`] is recorded, unless `still_wanted` says the
+    /// container is gone. `None` waits without limit.
+    fn wait_exit(
+        &self,
+        runtime: &str,
+        id: &str,
+        monitor: Option<u32>,
+        timeout: Option<Duration>,
+        still_wanted: &dyn Fn() -> bool,
+    ) -> Result<Waited>;
+    /// Forgets the recorded exit (removal).
+    fn forget_exit(&self, id: &str) -> Result<()>;
+    /// Keeps the recorded exit of the last boot under another name, so it
+    /// is not taken for this boot's (refresh).
+    fn archive_exit(&self, id: &str) -> Result<()>;
+    /// Whether the monitor with this pid is alive.
+    fn monitor_alive(&self, pid: u32) -> bool;
+}
+
+/// The real driver: conmon and the OCI runtimes found by discovery, with
+/// conmon's exit files in one directory.
+#[derive(Debug, Clone)]
+pub struct ConmonDriver {
+    conmon: Conmon,
+    runtimes: Runtimes,
+    exit_dir: PathBuf,
+    socket_dir: PathBuf,
+}
+
+/// How often a waiter checks that conmon is still alive.
+const MONITOR_CHECK: Duration = Duration::from_millis(500);
+
+impl ConmonDriver {
+    /// A driver over `conmon` and `runtimes`, with exit files in
+    /// `exit_dir` and attach sockets in `socket_dir` (both made 0700 when
+    /// first needed).
+    pub fn new(
+        conmon: Conmon,
+        runtimes: Runtimes,
+        exit_dir: impl Into<PathBuf>,
+        socket_dir: impl Into<PathBuf>,
+    ) -> Self {
+        ConmonDriver {
+            conmon,
+            runtimes,
+            exit_dir: exit_dir.into(),
+            socket_dir: socket_dir.into(),
+        }
+    }
+
+    /// The runtimes it drives.
+    pub fn runtimes(&self) -> &Runtimes {
+        &self.runtimes
+    }
+
+    /// Where conmon writes exit files.
+    pub fn exit_dir(&self) -> &Path {
+        &self.exit_dir
+    }
+
+    fn runtime(&self, name: &str) -> Result<&OciRuntime> {
+        self.runtimes
+            .get(name)
+            .ok_or_else(|| Error::UnknownRuntime {
+                name: name.to_owned(),
+            })
+    }
+
+    fn stopped_or_unknown(&self, runtime: &str, id: &str) -> bool {
+        let Ok(rt) = self.runtime(runtime) else {
+            return false;
+        };
+        match rt.state(id) {
+            Ok(st) => st.status_kind() == RuntimeStatus::Stopped,
+            Err(Error::NoSuchContainer { .. }) => true,
+            Err(e) => {
+                tracing::debug!(id, error = %e, "runtime state");
+                false
+            }
+        }
+    }
+}
+
+impl Driver for ConmonDriver {
+    fn programs(&self) -> Programs {
+        Programs {
+            conmon: self.conmon.path.clone(),
+            runtimes: self
+                .runtimes
+                .all()
+                .map(|r| (r.name.clone(), r.path.clone()))
+                .collect(),
+            default_runtime: self.runtimes.default_name().to_owned(),
+        }
+    }
+
+    fn default_runtime(&self) -> &str {
+        self.runtimes.default_name()
+    }
+
+    fn has_runtime(&self, name: &str) -> bool {
+        self.runtimes.get(name).is_some()
+    }
+
+    fn create(&self, r: &CreateRequest<'_>) -> Result<Created> {
+        let runtime = self.runtime(r.runtime)?;
+        private_dir(r.run_dir)?;
+        self.conmon.create(&CreateOptions {
+            id: r.id.to_owned(),
+            name: r.name.to_owned(),
+            bundle_dir: r.bundle_dir.to_path_buf(),
+            runtime,
+            exit_dir: self.exit_dir.clone(),
+            log_path: r.log_path.to_path_buf(),
+            pid_file: r.run_dir.join("pidfile"),
+            conmon_pid_file: r.run_dir.join("conmon.pid"),
+            socket_dir: self.socket_dir.clone(),
+            log_level: String::new(),
+            exit_command: r.exit_command.clone(),
+            terminal: r.terminal,
+        })
+    }
+
+    fn start(&self, runtime: &str, id: &str) -> Result<()> {
+        self.runtime(runtime)?.start(id)
+    }
+
+    fn kill(&self, runtime: &str, id: &str, signal: i32, all: bool) -> Result<()> {
+        self.runtime(runtime)?.kill(id, signal, all)
+    }
+
+    fn delete(&self, runtime: &str, id: &str, force: bool) -> Result<()> {
+        self.runtime(runtime)?.delete(id, force)
+    }
+
+    fn state(&self, runtime: &str, id: &str) -> Result<RuntimeState> {
+        self.runtime(runtime)?.state(id)
+    }
+
+    fn pause(&self, runtime: &str, id: &str) -> Result<()> {
+        self.runtime(runtime)?.pause(id)
+    }
+
+    fn resume(&self, runtime: &str, id: &str) -> Result<()> {
+        self.runtime(runtime)?.resume(id)
+    }
+
+    fn exit(&self, id: &str) -> Result<Option<Exit>> {
+        let Some(code) = read_exit_file(&self.exit_dir, id)? else {
+            return Ok(None);
+        };
+        let at = std::fs::metadata(crate::exit_file_path(&self.exit_dir, id))
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| SystemTime::now());
+        Ok(Some(Exit { code, at }))
+    }
+
+    fn wait_exit(
+        &self,
+        runtime: &str,
+        id: &str,
+        monitor: Option<u32>,
+        timeout: Option<Duration>,
+        still_wanted: &dyn Fn() -> bool,
+    ) -> Result<Waited> {
+        let found = |c: Option<i32>| c.map(Waited::Exited);
+        let Some(monitor) = monitor else {
+            return Ok(
+                found(wait_exit_file(&self.exit_dir, id, timeout)?).unwrap_or(Waited::TimedOut)
+            );
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let step = match deadline {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(MONITOR_CHECK),
+                None => MONITOR_CHECK,
+            };
+            if let Some(w) = found(wait_exit_file(&self.exit_dir, id, Some(step))?) {
+                return Ok(w);
+            }
+            if !conmon_alive(monitor) {
+                // conmon writes the exit file before it exits: look once more.
+                if let Some(w) = found(read_exit_file(&self.exit_dir, id)?) {
+                    return Ok(w);
+                }
+                if !still_wanted() {
+                    return Ok(Waited::Gone);
+                }
+                if self.stopped_or_unknown(runtime, id) {
+                    tracing::warn!(
+                        id,
+                        conmon = monitor,
+                        "conmon died without writing an exit file; recording exit code -1"
+                    );
+                    crate::write_exit_file(&self.exit_dir, id, UNKNOWN_EXIT_CODE)?;
+                    return Ok(Waited::Exited(UNKNOWN_EXIT_CODE));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Waited::TimedOut);
+            }
+        }
+    }
+
+    fn forget_exit(&self, id: &str) -> Result<()> {
+        crate::conmon::check_id(id)?;
+        let path = crate::exit_file_path(&self.exit_dir, id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("removing exit file", path, e)),
+        }
+    }
+
+    fn archive_exit(&self, id: &str) -> Result<()> {
+        crate::conmon::check_id(id)?;
+        let path = crate::exit_file_path(&self.exit_dir, id);
+        let old = self.exit_dir.join(format!("{id}-old"));
+        match std::fs::rename(&path, &old) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("renaming exit file", path, e)),
+        }
+    }
+
+    fn monitor_alive(&self, pid: u32) -> bool {
+        conmon_alive(pid)
+    }
+}
+
+/// Whether `pid` is a live (not zombie) conmon. A reused pid running
+/// something else counts as dead.
+pub fn conmon_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+        return false;
+    };
+    let comm = stat.get(open + 1..close).unwrap_or_default();
+    let state = stat.get(close + 1..).unwrap_or_default().trim_start();
+    comm == "conmon" && !state.starts_with('Z')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conmon_alive_needs_a_live_conmon() {
+        // This process is alive but not conmon; a pid past pid_max is gone.
+        assert!(!conmon_alive(std::process::id()));
+        assert!(!conmon_alive(u32::MAX));
+    }
+
+    #[test]
+    fn written_exit_file_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::write_exit_file(dir.path(), "abc", UNKNOWN_EXIT_CODE).unwrap();
+        assert_eq!(read_exit_file(dir.path(), "abc").unwrap(), Some(-1));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["abc"], "no temporary file is left");
+        assert!(matches!(
+            crate::write_exit_file(dir.path(), "../x", 1),
+            Err(Error::InvalidId { .. })
+        ));
+    }
+
+    #[test]
+    fn exits_are_forgotten_and_archived() {
+        let dir = tempfile::tempdir().unwrap();
+        let exits = dir.path().join("exits");
+        let runtimes = crate::discover(crate::DiscoveryOptions {
+            runtimes: [("fake".to_owned(), vec![PathBuf::from("/bin/true")])].into(),
+            default_runtime: "fake".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let d = ConmonDriver::new(
+            Conmon::new("/nonexistent/conmon"),
+            runtimes,
+            &exits,
+            dir.path().join("socket"),
+        );
+        assert_eq!(d.exit("c").unwrap(), None);
+        private_dir(&exits).unwrap();
+        crate::write_exit_file(&exits, "c", 3).unwrap();
+        assert_eq!(d.exit("c").unwrap().map(|e| e.code), Some(3));
+        d.archive_exit("c").unwrap();
+        assert_eq!(d.exit("c").unwrap(), None);
+        assert!(exits.join("c-old").exists());
+        crate::write_exit_file(&exits, "c", 4).unwrap();
+        d.forget_exit("c").unwrap();
+        d.forget_exit("c").unwrap();
+        assert_eq!(d.exit("c").unwrap(), None);
+        assert!(matches!(
+            d.start("nope", "c"),
+            Err(Error::UnknownRuntime { .. })
+        ));
+    }
+
+    #[test]
+    fn exit_dir_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let exits = dir.path().join("a/exits");
+        assert_eq!(
+            wait_exit_file(&exits, "x", Some(Duration::from_millis(1))).unwrap(),
+            None
+        );
+        let mode = std::fs::metadata(&exits).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
