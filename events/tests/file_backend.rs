@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,8 +15,6 @@ use oxpod_events::{
     Backend, Error, Event, EventStatus, EventType, Eventer, EventerOptions, FileEventer,
     ReadOptions, new_eventer,
 };
-
-const CHILD_ENV: &str = "OXPOD_EVENTS_TEST_WRITER";
 
 /// The two tests that start writer processes take this, so they do not
 /// starve each other of the few CPUs.
@@ -57,15 +55,15 @@ fn read_all(e: &dyn Eventer, options: ReadOptions) -> Vec<Event> {
 }
 
 /// Child role: write `count` container events named `<tag>-<i>`, sleeping
-/// `pause_us` every 10 events. Does nothing unless started by a parent test.
+/// `pause_us` every 10 events. Ignored in a normal run; started by a parent
+/// test (`oxpod_test_support::child`), and failing without its role.
 #[test]
+#[ignore = "child-process entry point, started by its parent test"]
 fn writer_child() {
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
-        return;
-    };
+    let spec = oxpod_test_support::child::role();
     let parts: Vec<&str> = spec.split('|').collect();
     let [path, max_size, tag, count, pause_us] = parts.as_slice() else {
-        panic!("bad {CHILD_ENV}: {spec}");
+        panic!("bad writer spec: {spec}");
     };
     let max_size: u64 = ok(max_size.parse());
     let count: usize = ok(count.parse());
@@ -88,13 +86,8 @@ fn writer_child() {
 }
 
 fn spawn_writer(path: &Path, max_size: u64, tag: &str, count: usize, pause_us: u64) -> Child {
-    let exe = ok(std::env::current_exe());
-    ok(Command::new(exe)
-        .args(["--exact", "writer_child", "--nocapture", "--test-threads=1"])
-        .env(
-            CHILD_ENV,
-            format!("{}|{max_size}|{tag}|{count}|{pause_us}", path.display()),
-        )
+    let spec = format!("{}|{max_size}|{tag}|{count}|{pause_us}", path.display());
+    ok(oxpod_test_support::child::command("writer_child", &spec)
         .stdout(std::process::Stdio::null())
         .spawn())
 }

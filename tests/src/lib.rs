@@ -11,9 +11,6 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The applets linked into a test rootfs.
 const APPLETS: &[&str] = &["sh", "echo", "sleep", "true", "cat", "ls"];
@@ -42,32 +39,12 @@ fn find_oxpod_bin() -> PathBuf {
         .join("oxpod")
 }
 
-/// Whether the run is CI's, where a missing component is a failure, not a skip.
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+pub use oxpod_test_support::{is_root, under_ci};
 
 /// Returns `Some(reason)` when real containers cannot run here (not root, or
 /// runc, conmon or busybox missing). Under CI that is a test failure.
 pub fn missing_components() -> Option<String> {
-    let mut missing = Vec::new();
-    if !is_root() {
-        missing.push("root".to_owned());
-    }
-    for p in ["/usr/sbin/runc", "/usr/bin/conmon", "/usr/bin/busybox"] {
-        if !Path::new(p).exists() {
-            missing.push(p.to_owned());
-        }
-    }
-    if missing.is_empty() {
-        return None;
-    }
-    let reason = format!(
-        "needs {} (run `cargo xtask deps` as root)",
-        missing.join(", ")
-    );
-    assert!(!under_ci(), "CI=true but {reason}");
-    Some(reason)
+    oxpod_test_support::missing_container_tools()
 }
 
 /// Skips the calling test (returns) when real containers cannot run here.
@@ -79,17 +56,6 @@ macro_rules! require_containers {
             return;
         }
     };
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }
 
 /// One test's private oxpod world.
@@ -118,10 +84,9 @@ impl TestEnv {
             .prefix("oxpod-e2e-")
             .tempdir()
             .expect("temp dir");
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let env = Self {
             dir,
-            lock_name: format!("/oxpod_test_{}_{n}", std::process::id()),
+            lock_name: oxpod_test_support::unique("/oxpod_test"),
             extra: Vec::new(),
             cgroup_manager: Some("cgroupfs".to_owned()),
         };

@@ -744,7 +744,7 @@ fn unset_tmp_dir_takes_the_databases_value() {
 #[test]
 fn podmans_libpod_conf_loads_as_config() {
     let mut env = TestEnv::new();
-    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/libpod.conf");
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/tests/fixtures/libpod.conf");
     assert!(conf.is_file(), "{}", conf.display());
     // Let the file decide the cgroup manager.
     env.cgroup_manager = None;

@@ -1,5 +1,5 @@
-//! Multi-process tests: the test binary re-executes itself with
-//! `OXPOD_STATE_CHILD=<role>` and runs only [`child_hook`].
+//! Multi-process tests: the test binary re-executes itself on the ignored
+//! entry point [`child_hook`] with a role (`oxpod_test_support::child`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -7,21 +7,12 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-const ROLE: &str = "OXPOD_STATE_CHILD";
 const DIR: &str = "OXPOD_STATE_DIR";
 const ARG: &str = "OXPOD_STATE_ARG";
 
 fn spawn(role: &str, dir: &Path, arg: &str) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "tests::procs::child_hook",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ROLE, role)
-    .env(DIR, dir)
-    .env(ARG, arg);
+    let mut cmd = oxpod_test_support::child::command("tests::procs::child_hook", role);
+    cmd.env(DIR, dir).env(ARG, arg);
     cmd
 }
 
@@ -36,13 +27,12 @@ fn wait_for(path: &Path, limit: Duration) -> bool {
     true
 }
 
-/// Not a test of its own: the entry point of child processes. Without the
-/// role variable (a normal test run) it does nothing.
+/// Not a test of its own: the entry point of child processes (ignored in
+/// a normal run; run without a role, it fails).
 #[test]
+#[ignore = "child-process entry point, started by its parent test"]
 fn child_hook() {
-    let Ok(role) = std::env::var(ROLE) else {
-        return;
-    };
+    let role = oxpod_test_support::child::role();
     let dir = PathBuf::from(std::env::var(DIR).unwrap());
     let arg = std::env::var(ARG).unwrap_or_default();
     let code = match role.as_str() {
