@@ -8,17 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result};
 use crate::identity::Identity;
+use crate::kinds::{CgroupManager, EventsBackend, LockType};
 
 /// Largest accepted `num_locks` (2^20: a 40 MiB lock segment).
 pub const MAX_NUM_LOCKS: u32 = 1 << 20;
 /// Smallest accepted `state_map_size` (1 MiB).
 pub const MIN_STATE_MAP_SIZE: u64 = 1 << 20;
-/// Accepted `cgroup_manager` values.
-pub const CGROUP_MANAGERS: [&str; 2] = ["systemd", "cgroupfs"];
-/// Accepted `events_logger` values (compared case-insensitively).
-pub const EVENTS_LOGGERS: [&str; 3] = ["file", "journald", "none"];
-/// Accepted `lock_type` values.
-pub const LOCK_TYPES: [&str; 2] = ["shm", "file"];
 
 /// A field type, described in words for type errors.
 pub(crate) trait FieldType {
@@ -27,6 +22,9 @@ pub(crate) trait FieldType {
     /// True for integer fields (an out-of-range integer is an invalid value,
     /// not a type error).
     const INTEGER: bool = false;
+    /// For a field with a fixed set of words: why another word is refused
+    /// (then a string outside the set is an invalid value, not a type error).
+    const CHOICE: Option<&'static str> = None;
 }
 
 impl FieldType for String {
@@ -72,6 +70,8 @@ pub(crate) enum SetOutcome {
     Mismatch {
         expected: &'static str,
         integer: bool,
+        /// For a fixed set of words: why this one is refused.
+        choice: Option<&'static str>,
     },
 }
 
@@ -109,6 +109,7 @@ macro_rules! config_struct {
                         Err(_) => SetOutcome::Mismatch {
                             expected: <$ty as FieldType>::EXPECTED,
                             integer: <$ty as FieldType>::INTEGER,
+                            choice: <$ty as FieldType>::CHOICE,
                         },
                     }, )*
                     _ => SetOutcome::Unknown,
@@ -138,7 +139,7 @@ config_struct! {
     /// Environment given to conmon.
     conmon_env_vars: Vec<String>,
     /// `systemd` or `cgroupfs`.
-    cgroup_manager: String,
+    cgroup_manager: CgroupManager,
     /// Container init binary (for `--init`).
     init_path: PathBuf,
     /// Persistent directory holding the database.
@@ -173,12 +174,12 @@ config_struct! {
     network_cmd_path: Option<PathBuf>,
     /// Number of locks for containers and pods (change needs `system renumber`).
     num_locks: u32,
-    /// Lock backend: `shm` (or `file`).
-    lock_type: String,
+    /// Lock backend: `shm`.
+    lock_type: LockType,
     /// Name of the SHM lock segment (`shm_open` name, starts with `/`).
     lock_name: String,
     /// `file`, `journald` or `none` (case-insensitive).
-    events_logger: String,
+    events_logger: EventsBackend,
     /// Events log of the file backend; default `<tmp_dir>/events/events.log`.
     events_logfile_path: PathBuf,
     /// Rotate the events log at this size in bytes; 0 or -1: never rotate.
@@ -273,7 +274,7 @@ impl Config {
             conmon_env_vars: vec![
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
             ],
-            cgroup_manager: "cgroupfs".to_owned(),
+            cgroup_manager: CgroupManager::Cgroupfs,
             init_path: PathBuf::from("/usr/libexec/podman/catatonit"),
             events_logfile_path: tmp_dir.join("events/events.log"),
             static_dir,
@@ -296,9 +297,9 @@ impl Config {
             label: true,
             network_cmd_path: None,
             num_locks: 2048,
-            lock_type: "shm".to_owned(),
+            lock_type: LockType::Shm,
             lock_name,
-            events_logger: "file".to_owned(),
+            events_logger: EventsBackend::File,
             events_logfile_max_size: 1_000_000,
             detach_keys: "ctrl-p,ctrl-q".to_owned(),
             pids_limit: 2048,
@@ -340,30 +341,6 @@ impl Config {
         let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
         let qpath = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
 
-        if !CGROUP_MANAGERS.contains(&self.cgroup_manager.as_str()) {
-            bad(
-                "cgroup_manager",
-                quote(&self.cgroup_manager),
-                "invalid cgroup manager specified: must be \"systemd\" or \"cgroupfs\"".to_owned(),
-            );
-        }
-        if !EVENTS_LOGGERS
-            .iter()
-            .any(|l| l.eq_ignore_ascii_case(&self.events_logger))
-        {
-            bad(
-                "events_logger",
-                quote(&self.events_logger),
-                "must be \"file\", \"journald\" or \"none\"".to_owned(),
-            );
-        }
-        if !LOCK_TYPES.contains(&self.lock_type.as_str()) {
-            bad(
-                "lock_type",
-                quote(&self.lock_type),
-                "must be \"shm\" or \"file\"".to_owned(),
-            );
-        }
         if self.num_locks == 0 || self.num_locks > MAX_NUM_LOCKS {
             bad(
                 "num_locks",
@@ -548,7 +525,7 @@ mod tests {
         assert_eq!(c.lock_name, "/oxpod_lock");
         assert_eq!(c.num_locks, 2048);
         assert_eq!(c.runtime, "runc");
-        assert_eq!(c.cgroup_manager, "cgroupfs");
+        assert_eq!(c.cgroup_manager, CgroupManager::Cgroupfs);
         assert!(c.runtimes["runc"].contains(&PathBuf::from("/usr/sbin/runc")));
         assert!(c.runtimes["crun"].contains(&PathBuf::from("/usr/bin/crun")));
         assert!(c.runtimes.contains_key("youki"));
@@ -638,24 +615,39 @@ mod tests {
     }
 
     #[test]
-    fn bad_cgroup_manager() {
+    fn enumerated_keys_take_their_words_only() {
         let mut c = root();
-        c.cgroup_manager = "cgroupv3".into();
+        let set = |c: &mut Config, k: &str, v: &str| c.set_value(k, toml::Value::String(v.into()));
+        assert!(matches!(
+            set(&mut c, "events_logger", "JournalD"),
+            SetOutcome::Set
+        ));
+        assert_eq!(c.events_logger, EventsBackend::Journald);
+        assert!(matches!(
+            set(&mut c, "cgroup_manager", "systemd"),
+            SetOutcome::Set
+        ));
+        assert_eq!(c.cgroup_manager, CgroupManager::Systemd);
+        for (key, word) in [
+            ("cgroup_manager", "cgroupv3"),
+            ("events_logger", "syslog"),
+            ("lock_type", "file"),
+        ] {
+            assert!(
+                matches!(
+                    set(&mut c, key, word),
+                    SetOutcome::Mismatch {
+                        choice: Some(_),
+                        ..
+                    }
+                ),
+                "{key} = {word}"
+            );
+        }
+        assert_eq!(c.cgroup_manager, CgroupManager::Systemd, "unchanged");
         assert_eq!(
-            only_problem(&c).to_string(),
-            "cgroup_manager = \"cgroupv3\" is invalid: invalid cgroup manager specified: must be \"systemd\" or \"cgroupfs\""
-        );
-    }
-
-    #[test]
-    fn bad_events_logger_and_case_insensitive_ok() {
-        let mut c = root();
-        c.events_logger = "JournalD".into();
-        assert_eq!(c.problems(), vec![]);
-        c.events_logger = "syslog".into();
-        assert_eq!(
-            only_problem(&c).to_string(),
-            "events_logger = \"syslog\" is invalid: must be \"file\", \"journald\" or \"none\""
+            c.value("lock_type"),
+            Some(toml::Value::String("shm".into()))
         );
     }
 
@@ -741,13 +733,11 @@ mod tests {
         c.detach_keys = "ctrl-p,ctrl-1".into();
         c.conmon_path.clear();
         c.hooks_dir = Some(vec![PathBuf::new()]);
-        c.lock_type = "flock".into();
         c.state_map_size = 4096;
         let keys: Vec<String> = c.problems().into_iter().map(|p| p.key).collect();
         assert_eq!(
             keys,
             vec![
-                "lock_type",
                 "state_map_size",
                 "conmon_path",
                 "hooks_dir",
@@ -764,11 +754,11 @@ mod tests {
     #[test]
     fn validate_lists_all_problems() {
         let mut c = root();
-        c.cgroup_manager = "x".into();
         c.num_locks = 0;
+        c.state_map_size = 4096;
         let err = c.validate().unwrap_err().to_string();
-        assert!(err.starts_with("invalid configuration: cgroup_manager = \"x\" is invalid"));
-        assert!(err.contains("; num_locks = 0 is invalid"), "{err}");
+        assert!(err.starts_with("invalid configuration: num_locks = 0 is invalid"));
+        assert!(err.contains("; state_map_size = 4096 is invalid"), "{err}");
     }
 
     #[test]

@@ -21,13 +21,13 @@
 mod config;
 mod error;
 mod identity;
+mod kinds;
 mod loader;
 
-pub use config::{
-    CGROUP_MANAGERS, Config, EVENTS_LOGGERS, LOCK_TYPES, MAX_NUM_LOCKS, MIN_STATE_MAP_SIZE,
-};
+pub use config::{Config, MAX_NUM_LOCKS, MIN_STATE_MAP_SIZE};
 pub use error::{Error, Problem, Result, Warning};
 pub use identity::Identity;
+pub use kinds::{CgroupManager, EventsBackend, LockType};
 pub use loader::{CONFIG_ENV, Loaded, Loader, Origin, SYSTEM_FILES};
 
 /// Re-export of the TOML value type used by [`Loader::flag`] and

@@ -418,6 +418,7 @@ impl Loaded {
         let shown = value.to_string();
         let found = describe(&value);
         let is_integer = value.is_integer();
+        let is_string = value.is_str();
         match self.config.set_value(key, value) {
             SetOutcome::Set => {
                 self.origins.insert(key.to_owned(), origin.clone());
@@ -439,11 +440,24 @@ impl Loaded {
             SetOutcome::Mismatch {
                 integer: true,
                 expected,
+                ..
             } if is_integer => {
                 problems.push(Problem {
                     key: key.to_owned(),
                     value: shown,
                     reason: format!("out of range: expected {expected} that fits"),
+                    origin: Some(origin.clone()),
+                });
+                Ok(())
+            }
+            SetOutcome::Mismatch {
+                choice: Some(reason),
+                ..
+            } if is_string => {
+                problems.push(Problem {
+                    key: key.to_owned(),
+                    value: shown,
+                    reason: reason.to_owned(),
                     origin: Some(origin.clone()),
                 });
                 Ok(())

@@ -84,9 +84,9 @@ fn podman_fixture_loads_as_written() {
         ])
     );
     assert_eq!(c.num_locks, 2048);
-    assert_eq!(c.cgroup_manager, "systemd");
+    assert_eq!(c.cgroup_manager.as_str(), "systemd");
     // `events_logger` is commented out in the fixture: the default stays.
-    assert_eq!(c.events_logger, "file");
+    assert_eq!(c.events_logger.as_str(), "file");
     assert_eq!(loaded.origin("events_logger"), Some(&Origin::Default));
     assert_eq!(c.runtime, "runc");
     assert_eq!(c.runtime_supports_json, vec!["runc".to_owned()]);
@@ -145,9 +145,9 @@ fn layers_apply_in_order_and_merge_key_by_key() {
     );
     assert_eq!(c.namespace, "flag");
     assert_eq!(loaded.origin("namespace"), Some(&Origin::Flag));
-    assert_eq!(c.cgroup_manager, "cgroupfs");
+    assert_eq!(c.cgroup_manager.as_str(), "cgroupfs");
     assert_eq!(loaded.origin("cgroup_manager"), Some(&Origin::Env));
-    assert_eq!(c.events_logger, "none");
+    assert_eq!(c.events_logger.as_str(), "none");
     assert_eq!(loaded.origin("events_logger"), Some(&Origin::File(user)));
     assert_eq!(c.tmp_dir, Path::new("/tmp/ox"));
     assert_eq!(
