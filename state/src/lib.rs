@@ -35,6 +35,9 @@ pub use store::{SCHEMA_VERSION, is_valid_name};
 /// namespace (all objects when the namespace is ""); an object outside it
 /// is reported as not found.
 pub trait State: Send + std::fmt::Debug {
+    /// The backend's name, as `info` reports it (`lmdb`, `memory`).
+    fn backend_name(&self) -> &'static str;
+
     /// Marks the state unusable: every later call fails with [`Error::Closed`].
     fn close(&mut self) -> Result<()>;
 
@@ -154,8 +157,11 @@ pub trait State: Send + std::fmt::Debug {
 
 /// Implements [`State`] for a type with a `store: Store<_>` field.
 macro_rules! impl_state {
-    ($ty:ty) => {
+    ($ty:ty, $name:literal) => {
         impl $crate::State for $ty {
+            fn backend_name(&self) -> &'static str {
+                $name
+            }
             fn close(&mut self) -> $crate::Result<()> {
                 self.store.close()
             }

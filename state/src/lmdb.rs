@@ -365,4 +365,4 @@ impl LmdbState {
     }
 }
 
-crate::impl_state!(LmdbState);
+crate::impl_state!(LmdbState, "lmdb");

@@ -126,4 +126,4 @@ impl Default for InMemoryState {
     }
 }
 
-crate::impl_state!(InMemoryState);
+crate::impl_state!(InMemoryState, "memory");

@@ -1226,6 +1226,8 @@ mod tests {
         for bad in ["", "-a", "_a", "a/b", "a b", "ä"] {
             assert!(!is_valid_name(bad), "{bad}");
         }
+        assert!(is_valid_name(&"a".repeat(200)));
+        assert!(!is_valid_name(&"a".repeat(201)), "at most 200 characters");
     }
 
     #[test]
