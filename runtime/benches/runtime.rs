@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use oxpod_runtime::{NewContainer, Runtime, RuntimeOptions};
+use oxpod_runtime::{ContainerRef, NewContainer, Runtime, RuntimeOptions, config};
 
 fn options(dir: &Path, lock_name: &str) -> RuntimeOptions {
     RuntimeOptions::new()
@@ -19,7 +19,7 @@ fn options(dir: &Path, lock_name: &str) -> RuntimeOptions {
         .tmp_dir(dir.join("run"))
         .lock_name(lock_name)
         .num_locks(4096)
-        .cgroup_manager("cgroupfs")
+        .cgroup_manager(config::CgroupManager::Cgroupfs)
 }
 
 fn new_container(rootfs: &Path) -> NewContainer {
@@ -48,15 +48,22 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("create + remove", |b| {
         b.iter(|| {
-            let ctr = rt.create_container(new_container(&rootfs)).expect("create");
-            rt.remove_container(&ctr.config.id, false).expect("remove");
+            let ctr = rt
+                .containers()
+                .create(new_container(&rootfs))
+                .expect("create");
+            rt.containers()
+                .remove(&ContainerRef::from(&ctr), false)
+                .expect("remove");
         })
     });
     for _ in 0..1000 {
-        rt.create_container(new_container(&rootfs)).expect("create");
+        rt.containers()
+            .create(new_container(&rootfs))
+            .expect("create");
     }
     c.bench_function("list 1000 containers", |b| {
-        b.iter(|| black_box(rt.containers(&[]).expect("list")))
+        b.iter(|| black_box(rt.containers().list(&[]).expect("list")))
     });
     let _ = std::fs::remove_file(Path::new("/dev/shm").join(lock_name.trim_start_matches('/')));
 }

@@ -38,24 +38,55 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A user-given name is not valid.
-    #[error("invalid name {name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
+    #[error(
+        "invalid name {name:?}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]* and have at most 200 characters"
+    )]
     InvalidName {
         /// The name given.
         name: String,
     },
-    /// A `key=value` argument (label, env, filter) is malformed.
-    #[error("invalid {what} {value:?}: expected KEY=VALUE")]
-    InvalidKeyValue {
-        /// What it was (`label`, `filter`).
-        what: &'static str,
-        /// The text given.
-        value: String,
+    /// A container's OCI runtime is not (or no longer) configured.
+    #[error(
+        "container {name} uses OCI runtime {runtime:?}, which is not configured; add it to [runtimes], or remove the container"
+    )]
+    RuntimeNotConfigured {
+        /// The container's name.
+        name: String,
+        /// The runtime it was created with.
+        runtime: String,
     },
-    /// A filter key that `ps` does not know.
-    #[error("invalid filter {key:?}: use one of id, name, label, status, pod, exited")]
-    UnknownFilter {
-        /// The key given.
-        key: String,
+    /// A container's lock number kept changing under us (renumbers racing).
+    #[error("the lock of container {name} keeps changing (a renumber is running?); try again")]
+    LockMoving {
+        /// The container's name.
+        name: String,
+    },
+    /// Records that do not decode: a repair that releases what no record
+    /// claims cannot know what they claim.
+    #[error("{count} record(s) do not decode; nothing was released (see `oxpod system check`)")]
+    UndecodableRecords {
+        /// How many.
+        count: usize,
+    },
+    /// Several members of a pod failed.
+    #[error("pod {pod}: {}", failures.join("; "))]
+    PodMembers {
+        /// The pod's name.
+        pod: String,
+        /// Each failed member, as `name: error`.
+        failures: Vec<String>,
+    },
+    /// A reset could not remove everything; nothing else was removed.
+    #[error("reset stopped: {}", failures.join("; "))]
+    ResetIncomplete {
+        /// Each object that could not be removed, with why.
+        failures: Vec<String>,
+    },
+    /// A forced shutdown could not stop everything.
+    #[error("shutdown incomplete: {}", failures.join("; "))]
+    ShutdownIncomplete {
+        /// What failed, with why.
+        failures: Vec<String>,
     },
     /// An operation that needs the container in another state.
     #[error("container {name} is {status}: {remedy}")]
@@ -118,6 +149,11 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+
+    /// Whether this says the container or pod does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::State(oxpod_state::Error::NotFound { .. }))
     }
 
     /// The exit code a CLI should use when the container's command could

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use oxpod_state::ContainerStatus;
 use serde::Serialize;
 
-use crate::{Result, Runtime, VERSION};
+use crate::{Result, System, VERSION, host};
 
 /// Everything `oxpod info` shows.
 #[derive(Debug, Clone, Serialize)]
@@ -26,28 +26,49 @@ pub struct Info {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Host {
+    /// CPU architecture (`x86_64`).
     pub arch: String,
+    /// Operating system (`linux`).
     pub os: String,
+    /// Kernel release.
     pub kernel: String,
+    /// Host name.
     pub hostname: String,
+    /// The distribution (`/etc/os-release`).
     pub distribution: Distribution,
+    /// Usable CPUs.
     pub cpus: usize,
+    /// Memory, bytes.
     pub mem_total: u64,
+    /// Available memory, bytes.
     pub mem_free: u64,
+    /// Swap, bytes.
     pub swap_total: u64,
+    /// Free swap, bytes.
     pub swap_free: u64,
+    /// Uptime as podman prints it.
     pub uptime: String,
+    /// `cgroupfs` or `systemd`.
     pub cgroup_manager: String,
+    /// `v1` or `v2`.
     pub cgroup_version: String,
+    /// The container monitor.
     pub conmon: Program,
+    /// The default OCI runtime.
     pub oci_runtime: Program,
     /// Every usable runtime: name → path.
     pub oci_runtimes: BTreeMap<String, PathBuf>,
+    /// Running without root.
     pub rootless: bool,
+    /// The events backend.
     pub event_logger: String,
+    /// Locks not allocated.
     pub free_locks: u32,
+    /// Locks in the segment.
     pub total_locks: u32,
+    /// The segment's name.
     pub lock_segment: String,
+    /// `lmdb` or `memory`.
     pub database_backend: String,
 }
 
@@ -55,7 +76,9 @@ pub struct Host {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Distribution {
+    /// Its `ID` (`debian`).
     pub distribution: String,
+    /// Its version.
     pub version: String,
 }
 
@@ -63,10 +86,14 @@ pub struct Distribution {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Program {
+    /// Its name (runtimes only).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// Its binary.
     pub path: PathBuf,
+    /// The package that installed it.
     pub package: String,
+    /// Its version.
     pub version: String,
 }
 
@@ -74,12 +101,19 @@ pub struct Program {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Store {
+    /// Configuration files read, lowest first.
     pub config_files: Vec<PathBuf>,
+    /// Persistent directory.
     pub static_dir: PathBuf,
+    /// Per-boot directory.
     pub tmp_dir: PathBuf,
+    /// Named volumes.
     pub volume_path: PathBuf,
+    /// The events log.
     pub events_log: PathBuf,
+    /// Containers by status.
     pub container_store: ContainerStore,
+    /// Pods.
     pub pod_store: PodStore,
 }
 
@@ -87,10 +121,15 @@ pub struct Store {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStore {
+    /// How many.
     pub number: usize,
+    /// Configured or created.
     pub created: usize,
+    /// Running.
     pub running: usize,
+    /// Paused.
     pub paused: usize,
+    /// Stopped or exited.
     pub stopped: usize,
 }
 
@@ -98,6 +137,7 @@ pub struct ContainerStore {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodStore {
+    /// How many.
     pub number: usize,
 }
 
@@ -105,7 +145,9 @@ pub struct PodStore {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Version {
+    /// Its version.
     pub version: String,
+    /// `os/arch`.
     pub os_arch: String,
 }
 
@@ -123,8 +165,11 @@ impl Version {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LocksReport {
+    /// The segment's name.
     pub segment: String,
+    /// Locks in the segment.
     pub capacity: u32,
+    /// Locks not allocated.
     pub available: u32,
     /// Allocated lock → the objects using it (more than one is a problem).
     pub allocated: BTreeMap<u32, Vec<String>>,
@@ -132,16 +177,16 @@ pub struct LocksReport {
     pub held: BTreeMap<u32, i32>,
 }
 
-impl Runtime {
+impl System<'_> {
     /// Host and store information; probes conmon's and the default
-    /// runtime's versions and packages.
+    /// runtime's versions and packages (cached per boot).
     pub fn info(&self) -> Result<Info> {
-        self.check_valid()?;
-        let config = self.config();
-        let mem = meminfo();
-        let default = self.runtimes.default();
+        let rt = self.rt();
+        rt.check_valid()?;
+        let config = rt.config();
+        let mem = host::meminfo();
         let mut store = ContainerStore::default();
-        for c in self.containers(&[])? {
+        for c in rt.containers().list(&[])? {
             store.number += 1;
             match c.state.status {
                 ContainerStatus::Running => store.running += 1,
@@ -150,66 +195,64 @@ impl Runtime {
                 _ => store.stopped += 1,
             }
         }
-        let pods = self.state().all_pods()?.items.len();
-        let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-        let conmon_version = || self.conmon.version();
-        let runtime_version = || default.version();
+        let pods = rt.state().all_pods()?.items.len();
+        let programs = rt.driver.programs();
+        let default_path = programs
+            .runtimes
+            .get(&programs.default_runtime)
+            .cloned()
+            .unwrap_or_default();
+        let conmon_version = || oxpod_ociruntime::program_version(&programs.conmon, true);
+        let runtime_version = || oxpod_ociruntime::program_version(&default_path, false);
         let probes = crate::probe::probe_all(
-            &self.layout.tmp_dir.join("probes.json"),
+            &rt.layout.tmp_dir.join("probes.json"),
             &[
-                (&self.conmon.path, &conmon_version),
-                (&default.path, &runtime_version),
+                (&programs.conmon, &conmon_version),
+                (&default_path, &runtime_version),
             ],
         );
         let (conmon_probe, runtime_probe) = (&probes[0], &probes[1]);
+        let (distribution, version) = host::distribution();
         Ok(Info {
             host: Host {
                 arch: std::env::consts::ARCH.to_owned(),
                 os: std::env::consts::OS.to_owned(),
-                kernel: nix::sys::utsname::uname()
-                    .map(|u| u.release().to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                hostname: nix::unistd::gethostname()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                kernel: host::kernel(),
+                hostname: host::hostname(),
                 distribution: Distribution {
-                    distribution: os_release_value(&os_release, "ID"),
-                    version: os_release_value(&os_release, "VERSION_ID"),
+                    distribution,
+                    version,
                 },
                 cpus: std::thread::available_parallelism().map_or(1, usize::from),
                 mem_total: mem.get("MemTotal").copied().unwrap_or(0),
                 mem_free: mem.get("MemAvailable").copied().unwrap_or(0),
                 swap_total: mem.get("SwapTotal").copied().unwrap_or(0),
                 swap_free: mem.get("SwapFree").copied().unwrap_or(0),
-                uptime: uptime(),
-                cgroup_manager: config.cgroup_manager.clone(),
-                cgroup_version: cgroup_version().to_owned(),
+                uptime: host::uptime(),
+                cgroup_manager: config.cgroup_manager.to_string(),
+                cgroup_version: host::cgroup_version().to_owned(),
                 conmon: Program {
                     name: String::new(),
-                    path: self.conmon.path.clone(),
+                    path: programs.conmon.clone(),
                     package: conmon_probe.package.clone(),
                     version: conmon_probe.version.clone(),
                 },
                 oci_runtime: Program {
-                    name: default.name.clone(),
-                    path: default.path.clone(),
+                    name: programs.default_runtime.clone(),
+                    path: default_path.clone(),
                     package: runtime_probe.package.clone(),
                     version: runtime_probe.version.clone(),
                 },
-                oci_runtimes: self
-                    .runtimes
-                    .all()
-                    .map(|r| (r.name.clone(), r.path.clone()))
-                    .collect(),
-                rootless: self.identity.rootless,
-                event_logger: config.events_logger.clone(),
-                free_locks: self.locks.available()?,
-                total_locks: self.locks.capacity(),
+                oci_runtimes: programs.runtimes.clone(),
+                rootless: rt.identity.rootless,
+                event_logger: config.events_logger.to_string(),
+                free_locks: rt.locks.available()?,
+                total_locks: rt.locks.capacity(),
                 lock_segment: config.lock_name.clone(),
-                database_backend: "lmdb".to_owned(),
+                database_backend: rt.state().backend_name().to_owned(),
             },
             store: Store {
-                config_files: self.loaded.files_read.clone(),
+                config_files: rt.loaded.files_read.clone(),
                 static_dir: config.static_dir.clone(),
                 tmp_dir: config.tmp_dir.clone(),
                 volume_path: config.volume_path.clone(),
@@ -222,95 +265,27 @@ impl Runtime {
     }
 
     /// The lock segment: capacity, free locks, who uses each allocated lock
-    /// and who holds which lock now.
-    pub fn locks_report(&self) -> Result<LocksReport> {
-        self.check_valid()?;
-        let mut allocated: BTreeMap<u32, Vec<String>> = self
+    /// (objects of every namespace: the segment is shared by all) and who
+    /// holds which lock now.
+    pub fn locks(&self) -> Result<LocksReport> {
+        let rt = self.rt();
+        rt.check_valid()?;
+        let mut allocated: BTreeMap<u32, Vec<String>> = rt
             .locks
             .allocated()?
             .into_iter()
             .map(|id| (id, Vec::new()))
             .collect();
-        let listing = self.state().all_containers()?;
-        for c in listing.items {
-            allocated
-                .entry(c.config.lock_id)
-                .or_default()
-                .push(format!("container {}", c.config.name));
-        }
-        let pods = self.state().all_pods()?.items;
-        for p in pods {
-            allocated
-                .entry(p.config.lock_id)
-                .or_default()
-                .push(format!("pod {}", p.config.name));
+        let (objects, _) = rt.all_objects()?;
+        for o in &objects {
+            allocated.entry(o.lock_id()).or_default().push(o.label());
         }
         Ok(LocksReport {
-            segment: self.config().lock_name.clone(),
-            capacity: self.locks.capacity(),
-            available: self.locks.available()?,
+            segment: rt.config().lock_name.clone(),
+            capacity: rt.locks.capacity(),
+            available: rt.locks.available()?,
             allocated,
-            held: self.locks.holders()?,
+            held: rt.locks.holders()?,
         })
-    }
-}
-
-/// `/proc/meminfo` in bytes.
-fn meminfo() -> BTreeMap<String, u64> {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            let kb: u64 = v.split_whitespace().next()?.parse().ok()?;
-            Some((k.to_owned(), kb * 1024))
-        })
-        .collect()
-}
-
-fn os_release_value(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-        .map(|v| v.trim_matches('"').to_owned())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Uptime as podman prints it: `5h 3m 2.05s (Approximately 0.21 days)`.
-fn uptime() -> String {
-    let secs: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    let whole = secs as u64;
-    let (h, m, s) = (whole / 3600, (whole % 3600) / 60, secs % 60.0);
-    if h > 0 {
-        format!(
-            "{h}h {m}m {s:.2}s (Approximately {:.2} days)",
-            secs / 86400.0
-        )
-    } else {
-        format!("{m}m {s:.2}s")
-    }
-}
-
-/// `v2` on a unified hierarchy, else `v1` (hybrid hosts count as v1).
-fn cgroup_version() -> &'static str {
-    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "v2"
-    } else {
-        "v1"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn os_release_parsing() {
-        let t = "PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=\"12\"\n";
-        assert_eq!(os_release_value(t, "ID"), "debian");
-        assert_eq!(os_release_value(t, "VERSION_ID"), "12");
-        assert_eq!(os_release_value(t, "NOPE"), "unknown");
     }
 }

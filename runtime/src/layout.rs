@@ -6,6 +6,7 @@
 //! <tmp dir>/alive, alive.lck         reboot detection (boot id) and its lock
 //! <tmp dir>/containers/<id>/         per boot: pid files, attach sockets
 //! <tmp dir>/exits/<id>               exit code written by conmon
+//! <tmp dir>/ledger/<pid>.<n>         journals of operations in progress (ledger.rs)
 //! <tmp dir>/runtime/<runtime name>/  the OCI runtime's own state (--root)
 //! <tmp dir>/events/events.log        events (file backend)
 //! <tmp dir>/probes.json              versions and packages of conmon and
@@ -51,14 +52,12 @@ impl Layout {
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.tmp_dir.join("containers").join(id)
     }
+    /// The container's `config.json`.
+    pub fn bundle_config(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id).join(oxpod_ociruntime::BUNDLE_CONFIG)
+    }
     pub fn log_path(&self, id: &str) -> PathBuf {
         self.bundle_dir(id).join("ctr.log")
-    }
-    pub fn pid_file(&self, id: &str) -> PathBuf {
-        self.run_dir(id).join("pidfile")
-    }
-    pub fn conmon_pid_file(&self, id: &str) -> PathBuf {
-        self.run_dir(id).join("conmon.pid")
     }
     pub fn socket_dir(&self) -> PathBuf {
         self.tmp_dir.join("socket")

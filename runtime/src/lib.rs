@@ -1,48 +1,80 @@
 //! oxpod-runtime: the composer. It opens the configuration, the state, the
-//! locks, the events log and the OCI runtimes in podman's init order, and
-//! offers container and pod operations over them.
+//! locks, the events log and the container driver in podman's init order,
+//! and offers the operations over them as one service per resource:
+//! [`Runtime::containers`], [`Runtime::pods`], [`Runtime::system`].
 //!
-//! It parses no arguments and prints nothing; that is the CLI's job. The
-//! types a caller needs from the layers below are re-exported here, so a
-//! front end depends on this crate alone.
+//! It parses no arguments and prints nothing; that is the front ends' job.
+//! The types a caller needs from the layers below are re-exported here, so
+//! a front end depends on this crate alone.
+//!
+//! - A command resolves a name or id prefix once, to a [`ContainerRef`] or
+//!   [`PodRef`] (id, name, lock number), and passes that down; nothing
+//!   below goes back through name lookup.
+//! - conmon and the OCI runtime are reached only through the
+//!   [`Driver`](oxpod_ociruntime::Driver) trait, so these rules are tested
+//!   against a fake without root (`src/tests.rs`).
+//! - Multi-step operations (create, start, remove) record what they did in
+//!   a [`ledger`](crate::ledger): a failure undoes it, and a command killed
+//!   midway is repaired by the next open or `system check --repair`.
 //!
 //! Locking rules: a container's lock is held while its state changes and
 //! never while waiting for it to exit; a pod's lock is taken before any of
 //! its containers' locks; listing takes no container lock and spawns no
 //! process.
+//!
+//! ```no_run
+//! use oxpod_runtime::{NewContainer, Runtime, RuntimeOptions};
+//! let rt = Runtime::open(RuntimeOptions::new())?;
+//! let ctr = rt.containers().create(NewContainer {
+//!     rootfs: "/srv/rootfs".into(),
+//!     command: vec!["true".into()],
+//!     ..NewContainer::default()
+//! })?;
+//! let r = rt.containers().resolve(&ctr.config.name)?;
+//! rt.containers().start(&r)?;
+//! let code = rt.containers().wait(&r)?;
+//! rt.containers().remove(&r, false)?;
+//! # let _ = code;
+//! # Ok::<(), oxpod_runtime::Error>(())
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-mod container;
+mod containers;
 mod error;
+mod host;
 mod info;
 mod layout;
+mod ledger;
 mod lifecycle;
 mod names;
 mod open;
 mod options;
-mod pod;
+mod pods;
 mod probe;
+mod refs;
 mod system;
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use oxpod_config::{Config, Identity, Loaded};
 use oxpod_events::{Event, Eventer};
 use oxpod_locks::LockManager;
-use oxpod_ociruntime::{Conmon, Runtimes};
+use oxpod_ociruntime::Driver;
 use oxpod_state::State;
 
-pub use container::{ContainerFilter, NewContainer, parse_key_values};
+pub use containers::{ContainerFilter, Containers, NewContainer};
 pub use error::{Error, Result};
 pub use info::{Info, LocksReport};
-pub use lifecycle::{LogsOptions, StopOutcome, proxy_signals_to};
+pub use lifecycle::{LogsOptions, StopOutcome};
 pub use options::{DEFAULT_LOCK_TIMEOUT, LockBackend, RuntimeOptions, StateBackend};
-pub use pod::NewPod;
-pub use system::{CheckReport, Finding};
+pub use pods::{NewPod, Pods};
+pub use refs::{ContainerRef, PodRef};
+pub use system::{CheckReport, Finding, System};
 
 /// Re-exports of the layers' types a front end needs.
 pub use oxpod_config::{self as config, Origin};
@@ -60,9 +92,10 @@ pub(crate) fn container_event(status: events::EventStatus, config: &ContainerCon
 /// The oxpod version, as `oxpod version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// An open runtime: every layer, initialised in order, and the operations
-/// over them. Dropping it (or [`Runtime::shutdown`]) closes the database;
-/// containers keep running under conmon.
+/// An open runtime: every layer, initialised in order. Its operations are
+/// in the services it hands out. Dropping it (or
+/// [`System::shutdown`]) closes the database; containers keep running
+/// under conmon.
 #[derive(Debug)]
 pub struct Runtime {
     loaded: Loaded,
@@ -70,8 +103,7 @@ pub struct Runtime {
     state: Mutex<Box<dyn State>>,
     locks: Box<dyn LockManager>,
     events: Box<dyn Eventer>,
-    runtimes: Runtimes,
-    conmon: Conmon,
+    driver: Arc<dyn Driver>,
     layout: layout::Layout,
     exit_command: Option<(PathBuf, Vec<String>)>,
     valid: AtomicBool,
@@ -80,6 +112,21 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Containers: create, look up, list, run, stop, remove.
+    pub fn containers(&self) -> Containers<'_> {
+        Containers::new(self)
+    }
+
+    /// Pods: create, look up, list, act on their members, remove.
+    pub fn pods(&self) -> Pods<'_> {
+        Pods::new(self)
+    }
+
+    /// The runtime as a whole: info, events, check, reset, shutdown.
+    pub fn system(&self) -> System<'_> {
+        System::new(self)
+    }
+
     /// The effective configuration.
     pub fn config(&self) -> &Config {
         &self.loaded.config
@@ -94,16 +141,6 @@ impl Runtime {
     /// the refresh.
     pub fn refreshed(&self) -> bool {
         self.refreshed
-    }
-
-    /// Reads the events log.
-    pub fn read_events(
-        &self,
-        options: ReadOptions,
-        sink: &mut dyn FnMut(Event) -> std::ops::ControlFlow<()>,
-    ) -> Result<()> {
-        self.check_valid()?;
-        Ok(self.events.read(options, sink)?)
     }
 
     /// Fails once the runtime has been shut down (the seed's `valid` flag).

@@ -301,13 +301,6 @@ pub fn random_name() -> std::io::Result<String> {
     }
 }
 
-/// Whether a user-given name is valid: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,16 +324,7 @@ mod tests {
             let n = random_name().unwrap();
             let (a, s) = n.split_once('_').unwrap();
             assert!(ADJECTIVES.contains(&a) && SURNAMES.contains(&s), "{n}");
-            assert!(valid_name(&n));
+            assert!(oxpod_state::is_valid_name(&n));
         }
-    }
-
-    #[test]
-    fn name_validation() {
-        assert!(valid_name("web-1.prod_x"));
-        assert!(!valid_name(""));
-        assert!(!valid_name("-web"));
-        assert!(!valid_name("web/1"));
-        assert!(!valid_name("wéb"));
     }
 }

@@ -1,22 +1,26 @@
 //! `Runtime::open`: the init order of podman's `makeRuntime`, written once.
 //!
 //! config → conmon → static dir → state → database config → namespace →
-//! events → tmp dir → OCI runtimes → alive lock + reboot check → lock
-//! manager → refresh → renumber → valid → migrate.
+//! events → tmp dir → OCI runtimes (the driver) → alive lock + reboot
+//! check → lock manager → refresh → repair interrupted commands →
+//! renumber → valid → migrate.
+//!
+//! A driver given in the options (tests: the fake) replaces the conmon and
+//! OCI-runtime discovery steps.
 //!
 //! Refresh runs before renumber (podman 1.4 had it the other way round,
 //! which made every re-claim after a renumber clash; libpod-spec §8).
 
 use std::fs::File;
 use std::io::ErrorKind;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use oxpod_config::{Config, Loaded};
 use oxpod_events::{Backend, Eventer, EventerOptions};
 use oxpod_locks::{LockManager, MemLockManager, ShmLockManager};
-use oxpod_ociruntime::{Conmon, DiscoveryOptions, Runtimes};
+use oxpod_ociruntime::{Conmon, ConmonDriver, DiscoveryOptions, Driver, Runtimes};
 use oxpod_state::{DbConfig, InMemoryState, LmdbOptions, LmdbState, State};
 use tracing::{debug, info, warn};
 
@@ -41,7 +45,10 @@ impl Runtime {
     pub fn open(options: RuntimeOptions) -> Result<Runtime> {
         let started = Instant::now();
         let mut loaded = step("config", || load_config(&options))?;
-        let conmon = step("conmon", || find_conmon(&loaded.config))?;
+        let conmon = match &options.driver {
+            Some(_) => None,
+            None => Some(step("conmon", || find_conmon(&loaded.config))?),
+        };
         step("static dir", || {
             existing_or_make(
                 options.existing_only,
@@ -63,7 +70,19 @@ impl Runtime {
         step("tmp dir", || {
             existing_or_make(options.existing_only, "tmp dir", &layout.tmp_dir, 0o751)
         })?;
-        let runtimes = step("oci runtimes", || discover_runtimes(&loaded, &layout))?;
+        let driver: Arc<dyn Driver> = match (&options.driver, conmon) {
+            (Some(d), _) => d.clone(),
+            (None, conmon) => {
+                let runtimes = step("oci runtimes", || discover_runtimes(&loaded, &layout))?;
+                let conmon = conmon.unwrap_or_else(|| unreachable!("found above"));
+                Arc::new(ConmonDriver::new(
+                    conmon,
+                    runtimes,
+                    layout.exit_dir(),
+                    layout.socket_dir(),
+                ))
+            }
+        };
         let alive = step("alive lock", || AliveLock::take(&layout))?;
         let (locks, fresh_locks) = step("locks", || open_locks(&options, &loaded.config))?;
 
@@ -76,8 +95,7 @@ impl Runtime {
             state: Mutex::new(state),
             locks,
             events,
-            runtimes,
-            conmon,
+            driver,
             layout,
             exit_command: options.exit_command.clone(),
             valid: AtomicBool::new(false),
@@ -92,6 +110,12 @@ impl Runtime {
         } else if fresh_locks {
             step("reclaim locks", || runtime.reclaim_locks())?;
         }
+        step("repair", || {
+            for i in crate::ledger::repair(&runtime, true)? {
+                warn!(op = %i.op, pid = i.pid, released = ?i.released, "repaired a command interrupted midway");
+            }
+            Ok(())
+        })?;
         if options.renumber {
             step("renumber", || runtime.renumber_under_alive_lock())?;
         }
@@ -205,7 +229,11 @@ fn apply_db_config(loaded: &mut Loaded, state: &mut dyn State, reset: bool) -> R
 }
 
 fn open_events(config: &Config) -> Result<Box<dyn Eventer>> {
-    let backend: Backend = config.events_logger.parse()?;
+    let backend = match config.events_logger {
+        oxpod_config::EventsBackend::File => Backend::File,
+        oxpod_config::EventsBackend::Journald => Backend::Journald,
+        oxpod_config::EventsBackend::None => Backend::None,
+    };
     let max_size = u64::try_from(config.events_logfile_max_size).unwrap_or(0);
     debug!(%backend, path = %config.events_logfile_path.display(), "events");
     Ok(oxpod_events::new_eventer(EventerOptions {
@@ -230,7 +258,7 @@ fn discover_runtimes(loaded: &Loaded, layout: &Layout) -> Result<Runtimes> {
         runtime_path: config.runtime_path.clone(),
         supports_json: config.runtime_supports_json.clone(),
         state_root: Some(layout.runtime_root()),
-        systemd_cgroup: config.cgroup_manager == "systemd",
+        systemd_cgroup: config.cgroup_manager == oxpod_config::CgroupManager::Systemd,
     })?)
 }
 
@@ -286,7 +314,7 @@ pub(crate) struct AliveLock {
 impl AliveLock {
     pub fn take(layout: &Layout) -> Result<Self> {
         let file = lock_file(layout, File::lock)?;
-        let boot_id = current_boot_id();
+        let boot_id = crate::host::boot_id();
         let alive = layout.alive_file();
         let needs_refresh = match std::fs::read_to_string(&alive) {
             Ok(stored) if stored.trim() == boot_id => false,
@@ -345,11 +373,4 @@ fn lock_file(layout: &Layout, how: fn(&File) -> std::io::Result<()>) -> Result<F
         .map_err(|e| Error::io("open", &lock_path, e))?;
     how(&file).map_err(|e| Error::io("lock", &lock_path, e))?;
     Ok(file)
-}
-
-/// The kernel's boot id; a fixed text when the kernel does not say.
-fn current_boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown-boot".to_owned())
 }

@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use oxpod_config::{Identity, Loader};
+use std::sync::Arc;
+
+use oxpod_config::{CgroupManager, EventsBackend, Identity, Loader};
+use oxpod_ociruntime::Driver;
 
 /// Which state backend holds containers and pods (the seed's `StateType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +46,7 @@ pub struct RuntimeOptions {
     pub(crate) exit_command: Option<(PathBuf, Vec<String>)>,
     pub(crate) lock_timeout: Option<std::time::Duration>,
     pub(crate) existing_only: bool,
+    pub(crate) driver: Option<Arc<dyn Driver>>,
 }
 
 /// How long an operation waits for a container's or pod's lock before it
@@ -107,14 +111,22 @@ impl RuntimeOptions {
         self.set("runtime", runtime)
     }
 
-    /// The events backend: `file`, `journald` or `none`.
-    pub fn events_backend(self, backend: &str) -> Self {
-        self.set("events_logger", backend)
+    /// The events backend.
+    pub fn events_backend(self, backend: EventsBackend) -> Self {
+        self.set("events_logger", backend.as_str())
     }
 
-    /// The cgroup manager: `cgroupfs` or `systemd`.
-    pub fn cgroup_manager(self, manager: &str) -> Self {
-        self.set("cgroup_manager", manager)
+    /// The cgroup manager.
+    pub fn cgroup_manager(self, manager: CgroupManager) -> Self {
+        self.set("cgroup_manager", manager.as_str())
+    }
+
+    /// Run containers through this driver instead of conmon and the
+    /// discovered OCI runtimes (which are then not looked for): tests pass
+    /// `oxpod-test-support`'s fake, embedders their own.
+    pub fn driver(mut self, driver: Arc<dyn Driver>) -> Self {
+        self.driver = Some(driver);
+        self
     }
 
     /// The number of locks of the lock segment.

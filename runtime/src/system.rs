@@ -1,5 +1,6 @@
-//! Whole-runtime operations: refresh after a reboot, renumber, migrate,
-//! reset, check (and repair), shutdown.
+//! The system service: whole-runtime operations. Refresh after a reboot,
+//! renumber and migrate run inside `Runtime::open` (under the alive lock);
+//! check (and repair), reset, shutdown and the events log are asked for.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
@@ -10,8 +11,9 @@ use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use crate::layout::Layout;
+use crate::ledger::{self, Interrupted};
 use crate::open::AliveLock;
-use crate::{Error, Result, Runtime};
+use crate::{ContainerRef, Error, PodRef, ReadOptions, Result, Runtime};
 
 /// One inconsistency `system check` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +52,17 @@ pub enum Finding {
         /// The container.
         object: String,
     },
+    /// A command was killed midway through an operation; what it left
+    /// that no record claims is released by the repair (and by the next
+    /// open of the runtime).
+    Interrupted {
+        /// The operation (`create`, `start`, `remove`, ...).
+        op: String,
+        /// The process that was running it.
+        pid: u32,
+        /// What it left that no record claims.
+        left: Vec<String>,
+    },
     /// A record that does not decode (never removed automatically).
     CorruptRecord {
         /// Its key.
@@ -78,6 +91,19 @@ impl std::fmt::Display for Finding {
                 write!(f, "{object} uses lock {lock}, beyond the segment's size")
             }
             Finding::MissingBundle { object } => write!(f, "{object} has no config.json bundle"),
+            Finding::Interrupted { op, pid, left } if left.is_empty() => {
+                write!(
+                    f,
+                    "{op} by process {pid} was interrupted (nothing left over)"
+                )
+            }
+            Finding::Interrupted { op, pid, left } => {
+                write!(
+                    f,
+                    "{op} by process {pid} was interrupted, leaving {}",
+                    left.join(", ")
+                )
+            }
             Finding::CorruptRecord { key, reason } => {
                 write!(f, "record {key} does not decode: {reason} (not repaired)")
             }
@@ -95,22 +121,22 @@ pub struct CheckReport {
 }
 
 /// Objects with a lock, for refresh, renumber and check.
-enum Object {
+pub(crate) enum Object {
     Container(Box<Container>),
     Pod(Box<Pod>),
 }
 
 /// Every object, and the records that did not decode (key, reason).
-type Objects = (Vec<Object>, Vec<(String, String)>);
+pub(crate) type Objects = (Vec<Object>, Vec<(String, String)>);
 
 impl Object {
-    fn lock_id(&self) -> u32 {
+    pub(crate) fn lock_id(&self) -> u32 {
         match self {
             Object::Container(c) => c.config.lock_id,
             Object::Pod(p) => p.config.lock_id,
         }
     }
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Object::Container(c) => format!("container {}", c.config.name),
             Object::Pod(p) => format!("pod {}", p.config.name),
@@ -118,10 +144,16 @@ impl Object {
     }
 }
 
+/// The whole runtime of a [`Runtime`].
+#[derive(Debug, Clone, Copy)]
+pub struct System<'r> {
+    rt: &'r Runtime,
+}
+
 impl Runtime {
     /// Every container and pod of every namespace (refresh and renumber
     /// must cover all of them, whatever namespace this runtime is in).
-    fn all_objects(&self) -> Result<Objects> {
+    pub(crate) fn all_objects(&self) -> Result<Objects> {
         let (ctrs, pods) =
             self.in_all_namespaces(|state| (state.all_containers(), state.all_pods()));
         let (ctrs, pods) = (ctrs?, pods?);
@@ -142,7 +174,7 @@ impl Runtime {
 
     /// Runs `f` on the state with no namespace filter (refresh, renumber
     /// and check cover every object, whatever this runtime's namespace).
-    fn in_all_namespaces<T>(&self, f: impl FnOnce(&mut dyn State) -> T) -> T {
+    pub(crate) fn in_all_namespaces<T>(&self, f: impl FnOnce(&mut dyn State) -> T) -> T {
         let mut state = self.state();
         let ns = state.namespace().to_owned();
         state.set_namespace("");
@@ -242,9 +274,8 @@ impl Runtime {
             let _ = std::fs::remove_file(bundle.join(f));
         }
         let _ = std::fs::remove_dir_all(layout.run_dir(id));
-        let exit = layout.exit_dir().join(id);
-        if exit.exists() {
-            let _ = std::fs::rename(&exit, layout.exit_dir().join(format!("{id}-old")));
+        if let Err(e) = self.driver.archive_exit(id) {
+            warn!(id, error = %e, "cannot set the last boot's exit file aside");
         }
     }
 
@@ -291,11 +322,11 @@ impl Runtime {
         Ok(())
     }
 
-    fn is_running(&self, c: &Container) -> bool {
+    pub(crate) fn is_running(&self, c: &Container) -> bool {
         matches!(
             c.state.status,
             ContainerStatus::Running | ContainerStatus::Paused
-        ) && !self.layout.exit_dir().join(&c.config.id).exists()
+        ) && matches!(self.driver.exit(&c.config.id), Ok(None))
     }
 
     /// The versioned migrations, each idempotent: a container without a
@@ -314,8 +345,8 @@ impl Runtime {
                 self.state().rewrite_container_config(&c.config)?;
                 changed += 1;
             }
-            if !self.layout.bundle_dir(&id).join("config.json").exists() {
-                self.write_bundle(&c.config)?;
+            if !self.layout.bundle_config(&id).exists() {
+                self.containers().write_bundle(&c.config)?;
                 changed += 1;
             }
         }
@@ -323,45 +354,64 @@ impl Runtime {
         self.emit(Event::system(EventStatus::Migrate));
         Ok(())
     }
+}
+
+impl<'r> System<'r> {
+    pub(crate) fn new(rt: &'r Runtime) -> Self {
+        System { rt }
+    }
+
+    pub(crate) fn rt(&self) -> &'r Runtime {
+        self.rt
+    }
+
+    /// Reads the events log.
+    pub fn events(
+        &self,
+        options: ReadOptions,
+        sink: &mut dyn FnMut(oxpod_events::Event) -> std::ops::ControlFlow<()>,
+    ) -> Result<()> {
+        self.rt.check_valid()?;
+        Ok(self.rt.events.read(options, sink)?)
+    }
 
     /// Removes every container (stopping running ones) and pod, then the
     /// database, the container bundles, the tmp dir and the lock segment.
-    /// The runtime is stopped afterwards.
-    pub fn reset(self) -> Result<()> {
-        self.check_valid()?;
+    /// The runtime is stopped afterwards: every later call fails.
+    pub fn reset(&self) -> Result<()> {
+        let rt = self.rt;
+        rt.check_valid()?;
         // Removing takes the alive lock shared, so the exclusive hold comes
         // after the removals.
-        let (objects, _) = self.all_objects()?;
-        let mut first_error: Option<Error> = None;
+        let (objects, _) = rt.all_objects()?;
+        let mut failed: Vec<String> = Vec::new();
         for obj in &objects {
             if let Object::Pod(p) = obj
-                && let Err(e) = self.remove_pod(&p.config.id, true)
+                && let Err(e) = rt.pods().remove(&PodRef::from(p.as_ref()), true)
             {
-                warn!(pod = %p.config.name, error = %e, "cannot remove pod");
-                first_error.get_or_insert(e);
+                failed.push(format!("pod {}: {e}", p.config.name));
             }
         }
         for obj in &objects {
             if let Object::Container(c) = obj {
-                match self.remove_container(&c.config.id, true) {
-                    Ok(_) | Err(Error::State(oxpod_state::Error::NotFound { .. })) => {}
-                    Err(e) => {
-                        warn!(container = %c.config.name, error = %e, "cannot remove container");
-                        first_error.get_or_insert(e);
-                    }
+                match rt
+                    .containers()
+                    .remove(&ContainerRef::from(c.as_ref()), true)
+                {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => failed.push(format!("container {}: {e}", c.config.name)),
                 }
             }
         }
-        if let Some(e) = first_error {
-            return Err(e);
+        if !failed.is_empty() {
+            return Err(Error::ResetIncomplete { failures: failed });
         }
-        let alive = AliveLock::take(&self.layout)?;
-        self.valid.store(false, Ordering::Release);
-        self.state().close()?;
-        let config = self.config().clone();
-        let lock_name = config.lock_name.clone();
+        let alive = AliveLock::take(&rt.layout)?;
+        rt.valid.store(false, Ordering::Release);
+        rt.state().close()?;
+        let config = rt.config();
         drop(alive);
-        drop(self);
         let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
         for dir in [
             config.static_dir.join("state"),
@@ -384,19 +434,33 @@ impl Runtime {
         {
             let _ = std::fs::remove_file(&config.events_logfile_path);
         }
-        oxpod_locks::ShmLockManager::remove(&lock_name)?;
+        oxpod_locks::ShmLockManager::remove(&config.lock_name)?;
         Ok(())
     }
 
-    /// Checks the database against the lock segment; with `repair`, fixes
-    /// what can be fixed without losing anything.
+    /// Checks the database against the lock segment, the bundles and the
+    /// journals of interrupted commands; with `repair`, fixes what can be
+    /// fixed without losing anything.
     pub fn check(&self, repair: bool) -> Result<CheckReport> {
-        self.check_valid()?;
-        let alive = AliveLock::take(&self.layout)?;
-        let (mut objects, skipped) = self.all_objects()?;
-        let allocated: BTreeSet<u32> = self.locks.allocated()?.into_iter().collect();
-        let capacity = self.locks.capacity();
+        let rt = self.rt;
+        rt.check_valid()?;
+        let alive = AliveLock::take(&rt.layout)?;
         let mut report = CheckReport::default();
+        // Interrupted operations first: what they release is then no
+        // longer reported as leaked.
+        for Interrupted { op, pid, released } in ledger::repair(rt, repair)? {
+            report.findings.push(Finding::Interrupted {
+                op,
+                pid,
+                left: released,
+            });
+            if repair {
+                report.repaired += 1;
+            }
+        }
+        let (mut objects, skipped) = rt.all_objects()?;
+        let allocated: BTreeSet<u32> = rt.locks.allocated()?.into_iter().collect();
+        let capacity = rt.locks.capacity();
         for (key, reason) in skipped {
             report.findings.push(Finding::CorruptRecord { key, reason });
         }
@@ -434,7 +498,7 @@ impl Runtime {
                     object: objects[users[0]].label(),
                 });
                 if repair {
-                    self.locks.allocate_given(lock)?;
+                    rt.locks.allocate_given(lock)?;
                     report.repaired += 1;
                 }
             }
@@ -443,31 +507,27 @@ impl Runtime {
         for &lock in allocated.difference(&claimed) {
             report.findings.push(Finding::LeakedLock { lock });
             if repair {
-                self.locks.free(lock)?;
+                rt.locks.free(lock)?;
                 report.repaired += 1;
             }
         }
         for o in &objects {
             if let Object::Container(c) = o
-                && !self
-                    .layout
-                    .bundle_dir(&c.config.id)
-                    .join("config.json")
-                    .exists()
+                && !rt.layout.bundle_config(&c.config.id).exists()
             {
                 report
                     .findings
                     .push(Finding::MissingBundle { object: o.label() });
                 if repair {
-                    self.write_bundle(&c.config)?;
+                    rt.containers().write_bundle(&c.config)?;
                     report.repaired += 1;
                 }
             }
         }
         if repair {
             for i in needs_new_lock {
-                let fresh = self.locks.allocate()?.id();
-                self.set_lock_id(&mut objects[i], fresh)?;
+                let fresh = rt.locks.allocate()?.id();
+                rt.set_lock_id(&mut objects[i], fresh)?;
             }
             report.repaired += new_lock_findings;
         }
@@ -478,27 +538,28 @@ impl Runtime {
     /// Stops the runtime: with `force`, stops running containers first.
     /// Every later call fails with "runtime has already been stopped".
     pub fn shutdown(&self, force: bool) -> Result<()> {
-        if !self.valid.swap(false, Ordering::AcqRel) {
+        let rt = self.rt;
+        if !rt.valid.swap(false, Ordering::AcqRel) {
             return Err(Error::Stopped);
         }
-        let mut last_error = None;
+        let mut failed: Vec<String> = Vec::new();
         if force {
-            self.valid.store(true, Ordering::Release);
-            let running = self.containers(&[]).unwrap_or_default();
-            for c in running.iter().filter(|c| self.is_running(c)) {
-                if let Err(e) = self.stop_container(&c.config.id, Some(10)) {
-                    warn!(id = %c.config.id, error = %e, "cannot stop container at shutdown");
-                    last_error = Some(e);
+            rt.valid.store(true, Ordering::Release);
+            let running = rt.containers().list(&[]).unwrap_or_default();
+            for c in running.iter().filter(|c| rt.is_running(c)) {
+                if let Err(e) = rt.containers().stop(&ContainerRef::from(c), Some(10)) {
+                    failed.push(format!("container {}: {e}", c.config.name));
                 }
             }
-            self.valid.store(false, Ordering::Release);
+            rt.valid.store(false, Ordering::Release);
         }
-        if let Err(e) = self.state().close() {
-            last_error = Some(e.into());
+        if let Err(e) = rt.state().close() {
+            failed.push(format!("database: {e}"));
         }
-        match last_error {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ShutdownIncomplete { failures: failed })
         }
     }
 }

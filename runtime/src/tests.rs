@@ -1,60 +1,38 @@
-//! Unit tests of the runtime over real layers: the in-memory state and
-//! locks, and LMDB with a shared-memory segment of its own in temp dirs.
-//! conmon and runc must be installed (`Runtime::open` discovers them).
+//! Unit tests of the composer's own rules over real layers (the in-memory
+//! state and locks, and LMDB with a shared-memory segment of its own in
+//! temp dirs) and the fake driver of `oxpod-test-support`: they need no
+//! root, runc or conmon. The real binaries are covered end to end in
+//! `tests/`.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use oxpod_config::{CgroupManager, EventsBackend};
 use oxpod_events::EventStatus;
 use oxpod_locks::ShmLockManager;
+use oxpod_test_support::fake::{FakeDriver, FakeStatus, Op};
 
 use crate::{
-    Error, Finding, NewContainer, NewPod, ReadOptions, Result, Runtime, RuntimeOptions,
-    StateBackend, StateError,
+    Container, ContainerRef, Error, Finding, LockBackend, NewContainer, NewPod, PodRef,
+    ReadOptions, Result, Runtime, RuntimeOptions, StateBackend, StateError,
 };
-use crate::{LockBackend, container::parse_key_values};
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// Whether conmon and runc are where discovery looks; a skip outside CI,
-/// a failure under it.
-fn components_missing() -> bool {
-    let any = |paths: &[&str]| paths.iter().any(|p| Path::new(p).exists());
-    let conmon = any(&[
-        "/usr/bin/conmon",
-        "/usr/local/bin/conmon",
-        "/usr/libexec/podman/conmon",
-    ]);
-    let runc = any(&[
-        "/usr/bin/runc",
-        "/usr/sbin/runc",
-        "/usr/local/bin/runc",
-        "/usr/local/sbin/runc",
-    ]);
-    if conmon && runc {
-        return false;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "CI=true but conmon or runc is not installed");
-    eprintln!("skipped: needs conmon and runc");
-    true
-}
 
 /// A test's directories and lock-segment name; dropping it removes the
 /// segment.
 struct Env {
     dir: tempfile::TempDir,
     lock_name: String,
+    fake: Arc<FakeDriver>,
 }
 
 impl Env {
     fn new() -> Self {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let env = Env {
             dir: tempfile::tempdir().expect("temp dir"),
-            lock_name: format!("/oxpod_rt_test_{}_{n}", std::process::id()),
+            lock_name: oxpod_test_support::unique("/oxpod_rt_test"),
+            fake: Arc::new(FakeDriver::new()),
         };
         std::fs::create_dir_all(env.rootfs()).expect("rootfs");
         env
@@ -78,8 +56,9 @@ impl Env {
             .tmp_dir(self.tmp_dir())
             .lock_name(&self.lock_name)
             .num_locks(64)
-            .cgroup_manager("cgroupfs")
-            .events_backend("file")
+            .cgroup_manager(CgroupManager::Cgroupfs)
+            .events_backend(EventsBackend::File)
+            .driver(self.fake.clone())
     }
 
     /// Options for the in-memory state and locks.
@@ -105,6 +84,26 @@ impl Drop for Env {
     }
 }
 
+/// The container called `key` (name, id or prefix), resolved then read.
+fn get(rt: &Runtime, key: &str) -> Result<Container> {
+    let r = rt.containers().resolve(key)?;
+    rt.containers().get(&r)
+}
+
+fn cref(rt: &Runtime, key: &str) -> ContainerRef {
+    rt.containers().resolve(key).expect("resolve")
+}
+
+fn rm(rt: &Runtime, key: &str, force: bool) -> Result<()> {
+    let r = rt.containers().resolve(key)?;
+    rt.containers().remove(&r, force)
+}
+
+fn rm_pod(rt: &Runtime, key: &str, force: bool) -> Result<()> {
+    let r = rt.pods().resolve(key)?;
+    rt.pods().remove(&r, force)
+}
+
 fn allocated(rt: &Runtime) -> BTreeSet<u32> {
     rt.locks
         .allocated()
@@ -116,13 +115,15 @@ fn allocated(rt: &Runtime) -> BTreeSet<u32> {
 /// Lock numbers the database's objects claim.
 fn claimed(rt: &Runtime) -> BTreeSet<u32> {
     let mut set: BTreeSet<u32> = rt
-        .containers(&[])
+        .containers()
+        .list(&[])
         .expect("containers")
         .iter()
         .map(|c| c.config.lock_id)
         .collect();
     set.extend(
         rt.pods()
+            .list()
             .expect("pods")
             .iter()
             .map(|(p, _)| p.config.lock_id),
@@ -132,46 +133,46 @@ fn claimed(rt: &Runtime) -> BTreeSet<u32> {
 
 fn count_events(rt: &Runtime, status: EventStatus) -> usize {
     let mut n = 0;
-    rt.read_events(ReadOptions::default(), &mut |e| {
-        if e.status == status {
-            n += 1;
-        }
-        ControlFlow::Continue(())
-    })
-    .expect("read events");
+    rt.system()
+        .events(ReadOptions::default(), &mut |e| {
+            if e.status == status {
+                n += 1;
+            }
+            ControlFlow::Continue(())
+        })
+        .expect("read events");
     n
 }
 
 fn create_and_lookup(rt: &Runtime, env: &Env) {
     let a = rt
-        .create_container(env.new_container("alpha"))
+        .containers()
+        .create(env.new_container("alpha"))
         .expect("create");
     assert_eq!(a.config.id.len(), 64);
     assert_eq!(allocated(rt), BTreeSet::from([a.config.lock_id]));
     for key in ["alpha", a.config.id.as_str(), &a.config.id[..12]] {
-        assert_eq!(rt.container(key).expect("lookup").config.id, a.config.id);
+        assert_eq!(get(rt, key).expect("lookup").config.id, a.config.id);
     }
     // A generated name.
     let b = rt
-        .create_container(NewContainer {
+        .containers()
+        .create(NewContainer {
             name: None,
             ..env.new_container("unused")
         })
         .expect("create unnamed");
     assert!(b.config.name.contains('_'), "{}", b.config.name);
     assert_ne!(a.config.lock_id, b.config.lock_id);
-    assert_eq!(rt.containers(&[]).expect("list").len(), 2);
+    assert_eq!(rt.containers().list(&[]).expect("list").len(), 2);
     assert!(matches!(
-        rt.container("nope"),
+        get(rt, "nope"),
         Err(Error::State(StateError::NotFound { .. }))
     ));
 
-    assert_eq!(
-        rt.remove_container("alpha", false).expect("rm"),
-        a.config.id
-    );
+    rm(rt, "alpha", false).expect("rm");
     assert!(matches!(
-        rt.container(&a.config.id),
+        get(rt, &a.config.id),
         Err(Error::State(StateError::NotFound { .. }))
     ));
     assert_eq!(allocated(rt), BTreeSet::from([b.config.lock_id]));
@@ -188,9 +189,6 @@ fn create_and_lookup(rt: &Runtime, env: &Env) {
 
 #[test]
 fn create_lookup_remove_in_memory() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
     create_and_lookup(&rt, &env);
@@ -198,42 +196,40 @@ fn create_lookup_remove_in_memory() {
 
 #[test]
 fn create_lookup_remove_in_lmdb_and_shm() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.lmdb()).expect("open");
     create_and_lookup(&rt, &env);
     drop(rt);
     // Still there after reopening.
     let rt = Runtime::open(env.lmdb()).expect("reopen");
-    assert_eq!(rt.containers(&[]).expect("list").len(), 1);
+    assert_eq!(rt.containers().list(&[]).expect("list").len(), 1);
     assert_eq!(allocated(&rt), claimed(&rt));
 }
 
 #[test]
 fn names_are_unique_across_pods_and_containers() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
-    rt.create_pod(NewPod {
-        name: Some("shared".into()),
-        ..NewPod::default()
-    })
-    .expect("pod");
+    rt.pods()
+        .create(NewPod {
+            name: Some("shared".into()),
+            ..NewPod::default()
+        })
+        .expect("pod");
     let err = rt
-        .create_container(env.new_container("shared"))
+        .containers()
+        .create(env.new_container("shared"))
         .expect_err("name taken by a pod");
     assert!(
         matches!(&err, Error::State(StateError::NameInUse { .. })),
         "{err}"
     );
-    rt.create_container(env.new_container("solo"))
+    rt.containers()
+        .create(env.new_container("solo"))
         .expect("create");
     let err = rt
-        .create_pod(NewPod {
+        .pods()
+        .create(NewPod {
             name: Some("solo".into()),
             ..NewPod::default()
         })
@@ -245,140 +241,152 @@ fn names_are_unique_across_pods_and_containers() {
 
 #[test]
 fn failed_creates_free_their_lock_and_leave_nothing() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
     let first = rt
-        .create_container(env.new_container("first"))
+        .containers()
+        .create(env.new_container("first"))
         .expect("create");
     let before = allocated(&rt);
 
     let mut bad_rootfs = env.new_container("bad-rootfs");
     bad_rootfs.rootfs = env.dir.path().join("missing");
-    let err = rt.create_container(bad_rootfs).expect_err("bad rootfs");
+    let err = rt.containers().create(bad_rootfs).expect_err("bad rootfs");
     assert!(err.to_string().contains("missing"), "{err}");
 
     let mut file_rootfs = env.new_container("file-rootfs");
     let file = env.dir.path().join("a-file");
     std::fs::write(&file, "x").expect("write");
     file_rootfs.rootfs = file;
-    rt.create_container(file_rootfs)
+    rt.containers()
+        .create(file_rootfs)
         .expect_err("rootfs is a file");
 
     let err = rt
-        .create_container(env.new_container("first"))
+        .containers()
+        .create(env.new_container("first"))
         .expect_err("duplicate name");
     assert!(
         matches!(err, Error::State(StateError::NameInUse { .. })),
         "{err}"
     );
     let err = rt
-        .create_container(env.new_container("-bad"))
+        .containers()
+        .create(env.new_container("-bad"))
         .expect_err("invalid name");
     assert!(matches!(err, Error::InvalidName { .. }), "{err}");
+    // A pod removed after the caller resolved it: the add fails, the
+    // lock and bundle claimed before are given back.
+    let gone = rt
+        .pods()
+        .create(NewPod {
+            name: Some("gone".into()),
+            ..NewPod::default()
+        })
+        .expect("pod");
+    rm_pod(&rt, "gone", false).expect("rm pod");
     let mut in_no_pod = env.new_container("orphan");
-    in_no_pod.pod = Some("no-such-pod".into());
-    rt.create_container(in_no_pod).expect_err("no such pod");
+    in_no_pod.pod = Some(PodRef::from(&gone));
+    rt.containers().create(in_no_pod).expect_err("no such pod");
 
     assert_eq!(allocated(&rt), before, "no lock leaked");
-    assert_eq!(rt.containers(&[]).expect("list").len(), 1);
+    assert_eq!(rt.containers().list(&[]).expect("list").len(), 1);
     let bundles = std::fs::read_dir(env.dir.path().join("root/containers"))
         .expect("bundles dir")
         .count();
     assert_eq!(bundles, 1, "no bundle left by a failed create");
     assert_eq!(
-        rt.check(false).expect("check").findings,
+        rt.system().check(false).expect("check").findings,
         Vec::<Finding>::new()
     );
-    rt.remove_container(&first.config.id, false).expect("rm");
+    rm(&rt, &first.config.id, false).expect("rm");
     assert!(allocated(&rt).is_empty(), "rm frees the lock");
 }
 
 #[test]
 fn pod_remove_refused_while_non_empty_and_force_removes_members() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
     let pod = rt
-        .create_pod(NewPod {
+        .pods()
+        .create(NewPod {
             name: Some("p".into()),
-            labels: parse_key_values("label", &["a=b".to_owned()]).expect("labels"),
+            labels: [("a".to_owned(), "b".to_owned())].into(),
         })
         .expect("pod");
     let mut members = Vec::new();
     for name in ["m1", "m2"] {
         let mut new = env.new_container(name);
-        new.pod = Some("p".into());
-        members.push(rt.create_container(new).expect("member"));
+        new.pod = Some(rt.pods().resolve("p").expect("pod"));
+        members.push(rt.containers().create(new).expect("member"));
     }
     let outside = rt
-        .create_container(env.new_container("outside"))
+        .containers()
+        .create(env.new_container("outside"))
         .expect("ctr");
     assert_eq!(allocated(&rt).len(), 4);
     assert_eq!(
-        rt.pods().expect("pods")[0].1.len(),
+        rt.pods().list().expect("pods")[0].1.len(),
         2,
         "the pod lists its members"
     );
 
-    let err = rt.remove_pod("p", false).expect_err("not empty");
+    let err = rm_pod(&rt, "p", false).expect_err("not empty");
     assert!(matches!(err, Error::PodNotEmpty { count: 2, .. }), "{err}");
     assert!(err.to_string().contains("--force"), "{err}");
     assert_eq!(
-        rt.containers(&[]).expect("list").len(),
+        rt.containers().list(&[]).expect("list").len(),
         3,
         "nothing removed"
     );
 
-    assert_eq!(rt.remove_pod("p", true).expect("rm -f"), pod.config.id);
+    rm_pod(&rt, "p", true).expect("rm -f");
+    assert!(rt.pods().get(&PodRef::from(&pod)).is_err());
     let left: Vec<String> = rt
-        .containers(&[])
+        .containers()
+        .list(&[])
         .expect("list")
         .into_iter()
         .map(|c| c.config.id)
         .collect();
     assert_eq!(left, vec![outside.config.id.clone()]);
-    assert!(rt.pods().expect("pods").is_empty());
+    assert!(rt.pods().list().expect("pods").is_empty());
     assert_eq!(allocated(&rt), BTreeSet::from([outside.config.lock_id]));
     for m in &members {
         assert!(!rt.layout.bundle_dir(&m.config.id).exists());
     }
     // An empty pod goes without force.
-    rt.create_pod(NewPod {
-        name: Some("empty".into()),
-        ..NewPod::default()
-    })
-    .expect("pod");
-    rt.remove_pod("empty", false).expect("rm empty pod");
+    rt.pods()
+        .create(NewPod {
+            name: Some("empty".into()),
+            ..NewPod::default()
+        })
+        .expect("pod");
+    rm_pod(&rt, "empty", false).expect("rm empty pod");
     assert_eq!(allocated(&rt), BTreeSet::from([outside.config.lock_id]));
 }
 
 #[test]
 fn renumber_gives_dense_lock_ids_containers_first() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.lmdb()).expect("open");
     for i in 0..5 {
-        rt.create_container(env.new_container(&format!("c{i}")))
+        rt.containers()
+            .create(env.new_container(&format!("c{i}")))
             .expect("create");
         if i % 2 == 0 {
-            rt.create_pod(NewPod {
-                name: Some(format!("p{i}")),
-                ..NewPod::default()
-            })
-            .expect("pod");
+            rt.pods()
+                .create(NewPod {
+                    name: Some(format!("p{i}")),
+                    ..NewPod::default()
+                })
+                .expect("pod");
         }
     }
     for name in ["c1", "c3"] {
-        rt.remove_container(name, false).expect("rm");
+        rm(&rt, name, false).expect("rm");
     }
-    rt.remove_pod("p0", false).expect("rm pod");
+    rm_pod(&rt, "p0", false).expect("rm pod");
     let sparse = claimed(&rt);
     assert_eq!(sparse.len(), 5);
     assert_ne!(sparse, (0..5).collect(), "ids have holes before renumber");
@@ -391,13 +399,15 @@ fn renumber_gives_dense_lock_ids_containers_first() {
     let rt = Runtime::open(env.lmdb().num_locks(96).renumber(true)).expect("renumber");
     assert_eq!(rt.locks.capacity(), 96);
     let ctr_locks: BTreeSet<u32> = rt
-        .containers(&[])
+        .containers()
+        .list(&[])
         .expect("list")
         .iter()
         .map(|c| c.config.lock_id)
         .collect();
     let pod_locks: BTreeSet<u32> = rt
         .pods()
+        .list()
         .expect("pods")
         .iter()
         .map(|(p, _)| p.config.lock_id)
@@ -406,22 +416,19 @@ fn renumber_gives_dense_lock_ids_containers_first() {
     assert_eq!(pod_locks, BTreeSet::from([3, 4]));
     assert_eq!(allocated(&rt), (0..5).collect());
     assert_eq!(count_events(&rt, EventStatus::Renumber), 1);
-    assert!(rt.check(false).expect("check").findings.is_empty());
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
 }
 
 #[test]
 fn check_finds_leaked_unallocated_and_duplicate_locks_and_repairs_them() {
-    if components_missing() {
-        return;
-    }
     for lmdb in [false, true] {
         let env = Env::new();
         let options = if lmdb { env.lmdb() } else { env.memory() };
         let rt = Runtime::open(options).expect("open");
-        let a = rt.create_container(env.new_container("a")).expect("a");
-        let b = rt.create_container(env.new_container("b")).expect("b");
-        let c = rt.create_container(env.new_container("c")).expect("c");
-        assert!(rt.check(false).expect("check").findings.is_empty());
+        let a = rt.containers().create(env.new_container("a")).expect("a");
+        let b = rt.containers().create(env.new_container("b")).expect("b");
+        let c = rt.containers().create(env.new_container("c")).expect("c");
+        assert!(rt.system().check(false).expect("check").findings.is_empty());
 
         // A leaked lock, an object whose lock is not allocated, and two
         // objects sharing a lock.
@@ -434,7 +441,7 @@ fn check_finds_leaked_unallocated_and_duplicate_locks_and_repairs_them() {
             .expect("rewrite");
         rt.locks.free(c.config.lock_id).expect("free c's own lock");
 
-        let report = rt.check(false).expect("check");
+        let report = rt.system().check(false).expect("check");
         let f = &report.findings;
         assert_eq!(f.len(), 3, "{f:?}");
         assert!(f.contains(&Finding::LeakedLock { lock: leaked }), "{f:?}");
@@ -455,16 +462,17 @@ fn check_finds_leaked_unallocated_and_duplicate_locks_and_repairs_them() {
         );
         assert_eq!(report.repaired, 0);
         assert_eq!(
-            rt.check(false).expect("check").findings.len(),
+            rt.system().check(false).expect("check").findings.len(),
             3,
             "check alone changes nothing"
         );
 
-        let report = rt.check(true).expect("repair");
+        let report = rt.system().check(true).expect("repair");
         assert_eq!(report.repaired, 3, "{report:?}");
-        assert!(rt.check(false).expect("check").findings.is_empty());
+        assert!(rt.system().check(false).expect("check").findings.is_empty());
         let locks: Vec<u32> = rt
-            .containers(&[])
+            .containers()
+            .list(&[])
             .expect("list")
             .iter()
             .map(|c| c.config.lock_id)
@@ -481,13 +489,13 @@ fn check_finds_leaked_unallocated_and_duplicate_locks_and_repairs_them() {
 
 #[test]
 fn shutdown_makes_every_call_fail() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
-    let c = rt.create_container(env.new_container("c")).expect("create");
-    rt.shutdown(false).expect("shutdown");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    rt.system().shutdown(false).expect("shutdown");
 
     fn stopped<T: std::fmt::Debug>(what: &str, r: Result<T>) {
         match r {
@@ -497,47 +505,49 @@ fn shutdown_makes_every_call_fail() {
             other => panic!("{what} after shutdown: {other:?}"),
         }
     }
-    stopped("create", rt.create_container(env.new_container("d")));
-    stopped("container", rt.container("c"));
-    stopped("containers", rt.containers(&[]));
-    stopped("remove", rt.remove_container(&c.config.id, true));
-    stopped("create_pod", rt.create_pod(NewPod::default()));
-    stopped("pod", rt.pod("p"));
-    stopped("pods", rt.pods());
-    stopped("remove_pod", rt.remove_pod("p", true));
-    stopped("start", rt.start_container("c"));
-    stopped("stop", rt.stop_container("c", Some(0)));
-    stopped("kill", rt.kill_container("c", 9));
-    stopped("wait", rt.wait_container("c"));
-    stopped("info", rt.info());
-    stopped("locks_report", rt.locks_report());
-    stopped("check", rt.check(true));
+    let r = ContainerRef::from(&c);
+    let ctrs = rt.containers();
+    stopped("create", ctrs.create(env.new_container("d")));
+    stopped("resolve", ctrs.resolve("c"));
+    stopped("get", ctrs.get(&r));
+    stopped("list", ctrs.list(&[]));
+    stopped("remove", ctrs.remove(&r, true));
+    stopped("create_pod", rt.pods().create(NewPod::default()));
+    stopped("pod", rt.pods().resolve("p"));
+    stopped("pods", rt.pods().list());
+    stopped("start", ctrs.start(&r));
+    stopped("stop", ctrs.stop(&r, Some(0)));
+    stopped("kill", ctrs.kill(&r, 9));
+    stopped("wait", ctrs.wait(&r));
+    stopped("info", rt.system().info());
+    stopped("locks", rt.system().locks());
+    stopped("check", rt.system().check(true));
     stopped(
-        "read_events",
-        rt.read_events(ReadOptions::default(), &mut |_| ControlFlow::Continue(())),
+        "events",
+        rt.system()
+            .events(ReadOptions::default(), &mut |_| ControlFlow::Continue(())),
     );
-    stopped("shutdown", rt.shutdown(true));
-    stopped("reset", rt.reset());
+    stopped("shutdown", rt.system().shutdown(true));
+    stopped("reset", rt.system().reset());
 }
 
 #[test]
 fn refresh_after_the_alive_file_goes_reclaims_locks_once() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.lmdb()).expect("open");
     assert!(rt.refreshed(), "the first open refreshes");
     for name in ["a", "b", "c"] {
-        rt.create_container(env.new_container(name))
+        rt.containers()
+            .create(env.new_container(name))
             .expect("create");
     }
-    rt.create_pod(NewPod {
-        name: Some("p".into()),
-        ..NewPod::default()
-    })
-    .expect("pod");
-    rt.remove_container("b", false).expect("rm");
+    rt.pods()
+        .create(NewPod {
+            name: Some("p".into()),
+            ..NewPod::default()
+        })
+        .expect("pod");
+    rm(&rt, "b", false).expect("rm");
     let claimed_before = claimed(&rt);
     assert_eq!(count_events(&rt, EventStatus::Refresh), 1);
     drop(rt);
@@ -559,7 +569,10 @@ fn refresh_after_the_alive_file_goes_reclaims_locks_once() {
         2,
         "one more refresh"
     );
-    let d = rt.create_container(env.new_container("d")).expect("create");
+    let d = rt
+        .containers()
+        .create(env.new_container("d"))
+        .expect("create");
     assert!(!claimed_before.contains(&d.config.lock_id));
     drop(rt);
 
@@ -579,8 +592,8 @@ fn refresh_after_the_alive_file_goes_reclaims_locks_once() {
 
     // A lock clash in the database: the refresh gives one object a new
     // lock instead of failing.
-    let a = rt.container("a").expect("a");
-    let mut c = rt.container("c").expect("c").config;
+    let a = get(&rt, "a").expect("a");
+    let mut c = get(&rt, "c").expect("c").config;
     rt.locks.free(c.lock_id).expect("free");
     c.lock_id = a.config.lock_id;
     rt.state().rewrite_container_config(&c).expect("rewrite");
@@ -590,24 +603,24 @@ fn refresh_after_the_alive_file_goes_reclaims_locks_once() {
     let rt = Runtime::open(env.lmdb()).expect("open after reboot");
     assert!(rt.refreshed());
     let ids: BTreeSet<u32> = rt
-        .containers(&[])
+        .containers()
+        .list(&[])
         .expect("list")
         .iter()
         .map(|c| c.config.lock_id)
         .collect();
     assert_eq!(ids.len(), 3, "a, c, d have distinct locks");
     assert_eq!(allocated(&rt), claimed(&rt));
-    assert!(rt.check(false).expect("check").findings.is_empty());
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
 }
 
 #[test]
 fn db_config_mismatch_names_the_key_and_both_values() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.lmdb()).expect("open");
-    rt.create_container(env.new_container("a")).expect("create");
+    rt.containers()
+        .create(env.new_container("a"))
+        .expect("create");
     drop(rt);
     let other = env.dir.path().join("other-run");
     let err = Runtime::open(env.lmdb().tmp_dir(&other)).expect_err("mismatch");
@@ -628,19 +641,20 @@ fn db_config_mismatch_names_the_key_and_both_values() {
     assert!(!other.exists(), "nothing made in the other tmp dir");
     // A reset may open despite the mismatch.
     let rt = Runtime::open(env.lmdb().tmp_dir(&other).for_reset(true)).expect("open for reset");
-    assert_eq!(rt.containers(&[]).expect("list").len(), 1);
+    assert_eq!(rt.containers().list(&[]).expect("list").len(), 1);
 }
 
 #[test]
 fn repair_counts_each_finding_once_even_for_a_lock_shared_three_ways() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
     let ctrs: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|n| rt.create_container(env.new_container(n)).expect("create"))
+        .map(|n| {
+            rt.containers()
+                .create(env.new_container(n))
+                .expect("create")
+        })
         .collect();
     let shared = ctrs[0].config.lock_id;
     for c in &ctrs[1..] {
@@ -651,32 +665,30 @@ fn repair_counts_each_finding_once_even_for_a_lock_shared_three_ways() {
             .rewrite_container_config(&config)
             .expect("rewrite");
     }
-    let report = rt.check(false).expect("check");
+    let report = rt.system().check(false).expect("check");
     assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
     assert!(matches!(
         &report.findings[0],
         Finding::DuplicateLock { lock, objects } if *lock == shared && objects.len() == 3
     ));
-    let report = rt.check(true).expect("repair");
+    let report = rt.system().check(true).expect("repair");
     assert_eq!(
         report.repaired,
         report.findings.len(),
         "every finding repaired once: {report:?}"
     );
-    assert!(rt.check(false).expect("check").findings.is_empty());
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
     assert_eq!(claimed(&rt).len(), 3);
     assert_eq!(allocated(&rt), claimed(&rt));
 }
 
 #[test]
 fn removing_many_answers_each_name_and_frees_every_lock() {
-    if components_missing() {
-        return;
-    }
     let env = Env::new();
     let rt = Runtime::open(env.lmdb()).expect("open");
     let pod = rt
-        .create_pod(NewPod {
+        .pods()
+        .create(NewPod {
             name: Some("pod1".into()),
             ..NewPod::default()
         })
@@ -684,37 +696,408 @@ fn removing_many_answers_each_name_and_frees_every_lock() {
     let mut ids = Vec::new();
     for name in ["c1", "c2", "c3"] {
         ids.push(
-            rt.create_container(env.new_container(name))
+            rt.containers()
+                .create(env.new_container(name))
                 .expect("create")
                 .config
                 .id,
         );
     }
     let member = rt
-        .create_container(NewContainer {
-            pod: Some("pod1".into()),
+        .containers()
+        .create(NewContainer {
+            pod: Some(PodRef::from(&pod)),
             ..env.new_container("member")
         })
         .expect("member");
-    let names: Vec<String> = ["c3", "nosuch", "member", "c1", "c2"]
+    let mut refs: Vec<ContainerRef> = ["c3", "member", "c1", "c2"]
         .into_iter()
-        .map(str::to_owned)
+        .map(|n| cref(&rt, n))
         .collect();
-    let results = rt.remove_containers(&names, false);
-    let answered: Vec<&str> = results.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(answered, ["c3", "nosuch", "member", "c1", "c2"]);
-    assert_eq!(results[0].1.as_ref().expect("c3"), &ids[2]);
+    // Removed by someone else after the lookup.
+    let stale = cref(&rt, "c2");
+    rm(&rt, "c2", false).expect("rm c2");
+    refs[3] = stale;
+    assert_eq!(refs[1].id(), member.config.id);
+    let results = rt.containers().remove_many(&refs, false);
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_ok() && results[1].is_ok() && results[2].is_ok());
     assert!(matches!(
-        results[1].1,
+        results[3],
         Err(Error::State(StateError::NotFound { .. }))
     ));
-    assert_eq!(results[2].1.as_ref().expect("member"), &member.config.id);
-    assert_eq!(results[3].1.as_ref().expect("c1"), &ids[0]);
-    assert!(rt.containers(&[]).expect("list").is_empty());
+    assert!(rt.containers().list(&[]).expect("list").is_empty());
     assert_eq!(allocated(&rt), BTreeSet::from([pod.config.lock_id]));
     assert_eq!(count_events(&rt, EventStatus::Remove), 4);
     for id in &ids {
         assert!(!rt.layout.bundle_dir(id).exists());
     }
-    assert!(rt.check(false).expect("check").findings.is_empty());
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
+}
+
+#[test]
+fn lifecycle_start_kill_wait_and_cleanup_follow_the_driver() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let r = ContainerRef::from(&c);
+    let ctrs = rt.containers();
+    let started = ctrs.start(&r).expect("start");
+    assert_eq!(started.state.status, crate::ContainerStatus::Running);
+    assert_eq!(env.fake.status(r.id()), Some(FakeStatus::Running));
+    assert_eq!(
+        ctrs.start(&r).expect("start again").state.status,
+        crate::ContainerStatus::Running
+    );
+    ctrs.pause(&r).expect("pause");
+    assert!(ctrs.pause(&r).is_err(), "paused twice");
+    ctrs.unpause(&r).expect("unpause");
+    ctrs.kill(&r, 10).expect("kill");
+    assert_eq!(ctrs.wait(&r).expect("wait"), 138);
+    let got = ctrs.get(&r).expect("get");
+    assert_eq!(got.state.status, crate::ContainerStatus::Exited);
+    assert_eq!(got.state.exit_code, 138);
+    assert_eq!(count_events(&rt, EventStatus::Died), 1, "one died event");
+    assert!(ctrs.kill(&r, 9).is_err(), "not running");
+    ctrs.cleanup(r.id()).expect("cleanup");
+    assert_eq!(
+        env.fake.status(r.id()),
+        None,
+        "cleanup deletes the runtime's record"
+    );
+    // Started again: a fresh runtime record, a fresh exit.
+    ctrs.start(&r).expect("restart");
+    env.fake.finish(r.id(), 3);
+    assert_eq!(ctrs.wait(&r).expect("wait"), 3);
+    rm(&rt, "c", false).expect("rm");
+    assert!(env.fake.is_empty(), "rm deletes the runtime's record");
+    assert!(allocated(&rt).is_empty());
+}
+
+#[test]
+fn a_failed_runtime_create_or_start_leaves_the_container_configured() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let r = ContainerRef::from(&c);
+    env.fake
+        .fail_next(Op::Create, |id| oxpod_ociruntime::Error::CommandNotFound {
+            command: "nope".into(),
+            message: format!("exec of {id} failed"),
+        });
+    let err = rt.containers().start(&r).expect_err("create fails");
+    assert_eq!(err.command_exit_code(), Some(127));
+    assert_eq!(
+        get(&rt, "c").expect("c").state.status,
+        crate::ContainerStatus::Configured
+    );
+    env.fake
+        .fail_next(Op::Start, |id| oxpod_ociruntime::Error::Runtime {
+            runtime: "fake".into(),
+            action: "start",
+            id: id.into(),
+            message: "boom".into(),
+        });
+    rt.containers().start(&r).expect_err("start fails");
+    assert_eq!(
+        get(&rt, "c").expect("c").state.status,
+        crate::ContainerStatus::Configured
+    );
+    assert!(
+        env.fake.is_empty(),
+        "the half-made runtime container was deleted"
+    );
+    assert!(
+        !rt.layout
+            .tmp_dir
+            .join("ledger")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    );
+    rt.containers().start(&r).expect("then it starts");
+}
+
+#[test]
+fn stop_signals_then_kills_and_never_holds_the_lock_while_waiting() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let mut new = env.new_container("c");
+    new.stop_timeout = Some(1);
+    let c = rt.containers().create(new).expect("create");
+    let r = ContainerRef::from(&c);
+    rt.containers().start(&r).expect("start");
+    env.fake.ignore_signal(15);
+    std::thread::scope(|s| {
+        let stopping = s.spawn(|| rt.containers().stop(&r, None));
+        // While stop waits out its timeout, the lock is free.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let lock = rt.locks.retrieve(r.lock_id()).expect("lock");
+        let free = matches!(lock.try_lock(), Ok(Some(_)));
+        assert!(free, "stop holds the container's lock while it waits");
+        assert_eq!(
+            stopping.join().expect("thread").expect("stop"),
+            crate::StopOutcome::Killed(137)
+        );
+    });
+    assert!(get(&rt, "c").expect("c").state.stopped_by_user);
+    assert_eq!(
+        rt.containers().stop(&r, None).expect("stop again"),
+        crate::StopOutcome::AlreadyStopped
+    );
+}
+
+#[test]
+fn rm_force_kills_many_running_containers_then_removes_them_together() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let refs: Vec<ContainerRef> = (0..4)
+        .map(|i| {
+            let c = rt
+                .containers()
+                .create(env.new_container(&format!("c{i}")))
+                .expect("create");
+            let r = ContainerRef::from(&c);
+            rt.containers().start(&r).expect("start");
+            r
+        })
+        .collect();
+    let refused = rt.containers().remove_many(&refs, false);
+    assert!(
+        refused
+            .iter()
+            .all(|r| matches!(r, Err(Error::ContainerState { .. })))
+    );
+    let results = rt.containers().remove_many(&refs, true);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(env.fake.is_empty());
+    assert!(allocated(&rt).is_empty());
+    let kills = env
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("kill --all"))
+        .count();
+    assert_eq!(kills, 4, "each got one SIGKILL");
+}
+
+#[test]
+fn a_dead_monitor_is_recorded_as_exit_minus_one() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let r = ContainerRef::from(&c);
+    rt.containers().start(&r).expect("start");
+    env.fake.kill_monitor(r.id());
+    assert_eq!(rt.containers().wait(&r).expect("wait"), -1);
+    rm(&rt, "c", true).expect("rm -f");
+}
+
+#[test]
+fn pod_operations_name_every_failed_member_once() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let pod = rt
+        .pods()
+        .create(NewPod {
+            name: Some("p".into()),
+            ..NewPod::default()
+        })
+        .expect("pod");
+    let p = PodRef::from(&pod);
+    for name in ["m1", "m2", "m3"] {
+        let mut new = env.new_container(name);
+        new.pod = Some(p.clone());
+        rt.containers().create(new).expect("member");
+    }
+    for _ in 0..2 {
+        env.fake
+            .fail_next(Op::Create, |id| oxpod_ociruntime::Error::Conmon {
+                id: id.into(),
+                message: "no".into(),
+            });
+    }
+    let err = rt.pods().start(&p).expect_err("two members fail");
+    let text = err.to_string();
+    assert!(matches!(err, Error::PodMembers { .. }), "{text}");
+    assert_eq!(text.matches("conmon failed").count(), 2, "{text}");
+    rt.pods().start(&p).expect("the rest start");
+    assert_eq!(env.fake.len(), 3);
+    rt.pods().stop(&p, Some(0)).expect("stop");
+    rm_pod(&rt, "p", true).expect("rm -f");
+    assert!(allocated(&rt).is_empty());
+}
+
+/// Writes the journal a command killed midway leaves: its header and
+/// steps, no flock held.
+fn leave_journal(rt: &Runtime, op: &str, steps: &[crate::ledger::Step]) {
+    let dir = rt.layout.tmp_dir.join("ledger");
+    std::fs::create_dir_all(&dir).expect("ledger dir");
+    let mut text = format!("{{\"op\":\"{op}\",\"pid\":4242}}\n");
+    for s in steps {
+        text.push_str(&serde_json::to_string(s).expect("json"));
+        text.push('\n');
+    }
+    // A torn last line, as a kill mid-write leaves.
+    text.push_str("{\"step\":\"lo");
+    std::fs::write(dir.join("4242.0"), text).expect("journal");
+}
+
+#[test]
+fn the_next_open_releases_what_a_killed_create_or_start_left() {
+    use crate::ledger::Step;
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let keep = rt
+        .containers()
+        .create(env.new_container("keep"))
+        .expect("create");
+    // A create killed after claiming a lock and writing a bundle.
+    let lock = rt.locks.allocate().expect("allocate").id();
+    let orphan = "f".repeat(64);
+    std::fs::create_dir_all(rt.layout.bundle_dir(&orphan)).expect("bundle");
+    // A start killed after conmon created the runtime's container.
+    let started = ContainerRef::from(&keep);
+    let bundle = rt.layout.bundle_dir(started.id());
+    let run_dir = rt.layout.run_dir(started.id());
+    use oxpod_ociruntime::Driver;
+    env.fake
+        .create(&oxpod_ociruntime::CreateRequest {
+            id: started.id(),
+            name: "keep",
+            runtime: "fake",
+            bundle_dir: &bundle,
+            run_dir: &run_dir,
+            log_path: &bundle.join("ctr.log"),
+            terminal: false,
+            exit_command: None,
+        })
+        .expect("fake create");
+    leave_journal(
+        &rt,
+        "create",
+        &[
+            Step::Lock { lock },
+            Step::Bundle { id: orphan.clone() },
+            // Claimed by a committed record: never released.
+            Step::Lock {
+                lock: keep.config.lock_id,
+            },
+            Step::Bundle {
+                id: keep.config.id.clone(),
+            },
+        ],
+    );
+    let report = rt.system().check(false).expect("check");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::Interrupted { op, left, .. }
+            if op == "create" && left.len() == 2)),
+        "{:?}",
+        report.findings
+    );
+    drop(rt);
+    let rt = Runtime::open(env.lmdb()).expect("reopen repairs");
+    assert!(!rt.layout.bundle_dir(&orphan).exists());
+    assert!(rt.layout.bundle_config(keep.config.id.as_str()).exists());
+    assert_eq!(allocated(&rt), BTreeSet::from([keep.config.lock_id]));
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
+    leave_journal(
+        &rt,
+        "start",
+        &[Step::Runtime {
+            runtime: "fake".into(),
+            id: started.id().to_owned(),
+        }],
+    );
+    drop(rt);
+    let rt = Runtime::open(env.lmdb()).expect("reopen repairs");
+    assert_eq!(
+        env.fake.status(started.id()),
+        None,
+        "runtime container deleted"
+    );
+    rt.containers()
+        .start(&started)
+        .expect("the next start succeeds");
+    rm(&rt, "keep", true).expect("rm -f");
+    assert!(env.fake.is_empty());
+}
+
+#[test]
+fn a_live_commands_journal_is_left_alone() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let mut ledger = crate::ledger::Ledger::begin(&rt, "create", false).expect("begin");
+    let lock = ledger.claim_lock().expect("claim");
+    let found = crate::ledger::repair(&rt, true).expect("repair");
+    assert!(found.is_empty(), "{found:?}");
+    assert!(allocated(&rt).contains(&lock));
+    drop(ledger);
+    assert!(
+        !allocated(&rt).contains(&lock),
+        "dropped uncommitted: released"
+    );
+    assert!(crate::ledger::repair(&rt, true).expect("repair").is_empty());
+}
+
+#[test]
+fn locks_report_covers_every_namespace() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb().namespace("one")).expect("open");
+    rt.containers()
+        .create(env.new_container("a"))
+        .expect("create");
+    drop(rt);
+    let rt = Runtime::open(env.lmdb().namespace("two")).expect("open");
+    rt.containers()
+        .create(env.new_container("b"))
+        .expect("create");
+    let report = rt.system().locks().expect("locks");
+    assert_eq!(report.allocated.len(), 2);
+    assert!(
+        report.allocated.values().all(|users| users.len() == 1),
+        "no lock of another namespace shows as leaked: {:?}",
+        report.allocated
+    );
+}
+
+#[test]
+fn a_container_whose_runtime_went_away_can_still_be_removed() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let mut config = c.config.clone();
+    config.oci_runtime = "gone".into();
+    rt.state()
+        .rewrite_container_config(&config)
+        .expect("rewrite");
+    let r = ContainerRef::from(&c);
+    let err = rt.containers().start(&r).expect_err("no such runtime");
+    assert!(matches!(err, Error::RuntimeNotConfigured { .. }), "{err}");
+    rt.containers().remove(&r, true).expect("rm -f");
+    assert!(allocated(&rt).is_empty());
+}
+
+#[test]
+fn lock_type_file_is_refused_at_open() {
+    let env = Env::new();
+    let err = Runtime::open(env.memory().set("lock_type", "file")).expect_err("file locks");
+    assert!(
+        err.to_string().contains("file locks are not implemented"),
+        "{err}"
+    );
 }

@@ -1,0 +1,562 @@
+//! The containers service: create, resolve, inspect, list, remove. Running
+//! them (start, stop, kill, wait, ...) is in `lifecycle.rs`, the same
+//! service.
+//!
+//! Create is a ledger: claim a lock, write the bundle, add the record (the
+//! commit point); a failure before the record releases the rest. Remove
+//! notes the same resources, removes the record, then releases them.
+//! Listing reads in one transaction and takes no lock; an exit that conmon
+//! recorded is folded in (a stat, no process).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use nix::sys::signal::Signal;
+use oxpod_events::EventStatus;
+use oxpod_locks::LockGuard;
+use oxpod_ociruntime::{CgroupManager, ContainerSpec};
+use oxpod_state::{Container, ContainerConfig, ContainerState, ContainerStatus};
+use tracing::{debug, warn};
+
+use crate::ledger::{Ledger, Step};
+use crate::names::{new_id, random_name};
+use crate::{ContainerRef, Error, PodRef, Result, Runtime, container_event};
+
+/// What a new container is made of.
+#[derive(Debug, Clone, Default)]
+pub struct NewContainer {
+    /// Its name; `None` generates an `adjective_surname` no other container
+    /// or pod has.
+    pub name: Option<String>,
+    /// A pod to join.
+    pub pod: Option<PodRef>,
+    /// The root filesystem directory.
+    pub rootfs: PathBuf,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// `KEY=value` environment entries.
+    pub env: Vec<String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Working directory inside the container (default `/`).
+    pub working_dir: Option<String>,
+    /// Hostname (default: the short id).
+    pub hostname: Option<String>,
+    /// Remove the container once it has exited (`run --rm`).
+    pub auto_remove: bool,
+    /// Signal `stop` sends first (default SIGTERM).
+    pub stop_signal: Option<u32>,
+    /// Seconds `stop` waits before SIGKILL (default 10).
+    pub stop_timeout: Option<u32>,
+}
+
+/// One condition of a container listing (`ps --filter key=value`, parsed
+/// by the front end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerFilter {
+    /// Id starts with this.
+    Id(String),
+    /// Name contains this.
+    Name(String),
+    /// Has this label (`key`) or label value (`key=value`).
+    Label(String, Option<String>),
+    /// Has this status.
+    Status(ContainerStatus),
+    /// Is in this pod (name, id or id prefix).
+    Pod(String),
+    /// Exited with this code.
+    Exited(i32),
+}
+
+impl ContainerFilter {
+    fn matches(&self, c: &Container, pod_ids: &[String]) -> bool {
+        match self {
+            ContainerFilter::Id(p) => c.config.id.starts_with(p.as_str()),
+            ContainerFilter::Name(n) => c.config.name.contains(n.as_str()),
+            ContainerFilter::Label(k, v) => match (c.config.labels.get(k), v) {
+                (Some(have), Some(want)) => have == want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            },
+            ContainerFilter::Status(s) => c.state.status == *s,
+            ContainerFilter::Pod(_) => c
+                .config
+                .pod
+                .as_ref()
+                .is_some_and(|p| pod_ids.iter().any(|id| id == p)),
+            ContainerFilter::Exited(code) => {
+                c.state.status == ContainerStatus::Exited && c.state.exit_code == *code
+            }
+        }
+    }
+}
+
+/// The containers of a [`Runtime`].
+#[derive(Debug, Clone, Copy)]
+pub struct Containers<'r> {
+    pub(crate) rt: &'r Runtime,
+}
+
+impl<'r> Containers<'r> {
+    pub(crate) fn new(rt: &'r Runtime) -> Self {
+        Containers { rt }
+    }
+
+    /// Creates a container: id, name, lock, bundle (`config.json`), record,
+    /// `create` event. Nothing is left behind when it fails, or when the
+    /// process is killed midway (the next open repairs it).
+    pub fn create(&self, new: NewContainer) -> Result<Container> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        if let Some(name) = &new.name
+            && !oxpod_state::is_valid_name(name)
+        {
+            return Err(Error::InvalidName { name: name.clone() });
+        }
+        let rootfs = std::fs::canonicalize(&new.rootfs)
+            .map_err(|e| Error::io("use rootfs", &new.rootfs, e))?;
+        if !rootfs.is_dir() {
+            return Err(Error::io(
+                "use rootfs",
+                &rootfs,
+                std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+            ));
+        }
+        let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
+        let mut ledger = Ledger::begin(rt, "create", true)?;
+        let lock_id = ledger.claim_lock()?;
+        let generated = new.name.is_none();
+        let name = match new.name {
+            Some(n) => n,
+            None => self.generate_name()?,
+        };
+        let config = ContainerConfig {
+            id: id.clone(),
+            name,
+            namespace: rt.config().namespace.clone(),
+            pod: new.pod.as_ref().map(|p| p.id.clone()),
+            lock_id,
+            rootfs,
+            command: new.command,
+            env: new.env,
+            working_dir: new.working_dir.unwrap_or_else(|| "/".to_owned()),
+            user: "0:0".to_owned(),
+            hostname: new.hostname.unwrap_or_else(|| id[..12].to_owned()),
+            auto_remove: new.auto_remove,
+            labels: new.labels,
+            oci_runtime: rt.driver.default_runtime().to_owned(),
+            stop_signal: new.stop_signal.unwrap_or(Signal::SIGTERM as u32),
+            stop_timeout: new.stop_timeout.unwrap_or(10),
+            log_path: rt.layout.log_path(&id),
+            created: Timestamp::now(),
+            ..ContainerConfig::default()
+        };
+        ledger.note(Step::Bundle { id: id.clone() })?;
+        self.write_bundle(&config)?;
+        let mut ctr = Container {
+            config,
+            state: ContainerState {
+                status: ContainerStatus::Configured,
+                bundle_path: Some(rt.layout.bundle_dir(&id)),
+                ..ContainerState::default()
+            },
+        };
+        // A generated name another process took between our check and our
+        // add: draw again (the user never asked for that name).
+        let mut tries = 0;
+        loop {
+            match self.add_to_state(new.pod.as_ref(), &ctr) {
+                Err(Error::State(oxpod_state::Error::NameInUse { .. }))
+                    if generated && tries < 8 =>
+                {
+                    tries += 1;
+                    ctr.config.name = self.generate_name()?;
+                }
+                other => break other?,
+            }
+        }
+        ledger.commit();
+        rt.emit(container_event(EventStatus::Create, &ctr.config));
+        Ok(ctr)
+    }
+
+    fn add_to_state(&self, pod: Option<&PodRef>, ctr: &Container) -> Result<()> {
+        match pod {
+            Some(pod) => {
+                // Pod lock around the add, so the pod cannot be removed meanwhile.
+                let _g = self.rt.take_lock(pod.lock_id)?;
+                self.rt.state().add_container_to_pod(&pod.id, ctr)?;
+            }
+            None => self.rt.state().add_container(ctr)?,
+        }
+        Ok(())
+    }
+
+    /// Writes `config.json` for the container into its bundle directory.
+    pub(crate) fn write_bundle(&self, config: &ContainerConfig) -> Result<()> {
+        let rt = self.rt;
+        let manager = match rt.config().cgroup_manager {
+            oxpod_config::CgroupManager::Systemd => CgroupManager::Systemd,
+            oxpod_config::CgroupManager::Cgroupfs => CgroupManager::Cgroupfs,
+        };
+        let spec = ContainerSpec {
+            id: config.id.clone(),
+            rootfs: config.rootfs.clone(),
+            args: config.command.clone(),
+            env: config.env.clone(),
+            cwd: PathBuf::from(&config.working_dir),
+            hostname: Some(config.hostname.clone()),
+            terminal: config.terminal,
+            annotations: config.annotations.clone(),
+            cgroup_manager: manager,
+            rootless: rt.identity.rootless,
+            ..ContainerSpec::default()
+        };
+        let spec = oxpod_ociruntime::generate_spec(&spec)?;
+        oxpod_ociruntime::write_bundle(&rt.layout.bundle_dir(&config.id), &spec)?;
+        Ok(())
+    }
+
+    /// A generated name no container or pod has.
+    pub(crate) fn generate_name(&self) -> Result<String> {
+        loop {
+            let name = random_name().map_err(|e| Error::io("read", "/dev/urandom", e))?;
+            if !self.rt.state().name_exists(&name)? {
+                return Ok(name);
+            }
+        }
+    }
+
+    /// Resolves a name, full id or unique id prefix, once.
+    pub fn resolve(&self, name_or_id: &str) -> Result<ContainerRef> {
+        self.rt.check_valid()?;
+        Ok(ContainerRef::from(
+            &self.rt.state().lookup_container(name_or_id)?,
+        ))
+    }
+
+    /// The container now, with any exit conmon recorded folded in.
+    pub fn get(&self, r: &ContainerRef) -> Result<Container> {
+        self.rt.check_valid()?;
+        let mut ctr = self.rt.state().container(&r.id)?;
+        self.sync_unlocked(&mut ctr);
+        Ok(ctr)
+    }
+
+    /// Every container (in one read transaction), optionally filtered,
+    /// sorted by creation time, newest first, as `ps` shows them. Takes no
+    /// container lock and spawns no process.
+    pub fn list(&self, filters: &[ContainerFilter]) -> Result<Vec<Container>> {
+        self.rt.check_valid()?;
+        let listing = self.rt.state().all_containers()?;
+        for s in &listing.skipped {
+            warn!(key = %s.key, reason = %s.reason, "skipping a container record that does not decode");
+        }
+        let pod_ids = self.filter_pod_ids(filters)?;
+        let mut out: Vec<Container> = listing
+            .items
+            .into_iter()
+            .map(|mut c| {
+                self.sync_unlocked(&mut c);
+                c
+            })
+            .filter(|c| filters.iter().all(|f| f.matches(c, &pod_ids)))
+            .collect();
+        out.sort_by_key(|c| std::cmp::Reverse(c.config.created));
+        Ok(out)
+    }
+
+    fn filter_pod_ids(&self, filters: &[ContainerFilter]) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for f in filters {
+            if let ContainerFilter::Pod(p) = f {
+                let found = self.rt.state().lookup_pod(p);
+                match found {
+                    Ok(pod) => ids.push(pod.config.id),
+                    Err(oxpod_state::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Removes a container: refused while it runs unless `force` (then it
+    /// is killed first, without holding its lock while it dies). The lock
+    /// is freed after the record is gone.
+    pub fn remove(&self, r: &ContainerRef, force: bool) -> Result<()> {
+        self.rt.check_valid()?;
+        if force {
+            self.kill_for_removal(r)?;
+        }
+        let pod_guard = match &r.pod {
+            Some(pod_id) => {
+                let pod = self.rt.state().pod(pod_id)?;
+                Some(self.rt.take_lock(pod.config.lock_id)?)
+            }
+            None => None,
+        };
+        self.remove_locked(r, force)?;
+        drop(pod_guard);
+        Ok(())
+    }
+
+    /// Removes several containers (`rm -a`, `rm a b c`): what
+    /// [`Containers::remove`] does for each, but the records of the
+    /// standalone ones go in one transaction, so removing a thousand costs
+    /// one commit, not a thousand. Returns each result in the order given.
+    pub fn remove_many(&self, refs: &[ContainerRef], force: bool) -> Vec<Result<()>> {
+        if self.rt.check_valid().is_err() {
+            return refs.iter().map(|_| Err(Error::Stopped)).collect();
+        }
+        let mut results: Vec<Option<Result<()>>> = refs.iter().map(|_| None).collect();
+        if force {
+            // Every running one gets SIGKILL first, then all are waited for
+            // together, holding no lock (N containers: one wait, not N).
+            let mut dying = Vec::new();
+            for (i, r) in refs.iter().enumerate() {
+                match self.begin_kill(r) {
+                    Ok(Some(p)) => dying.push((i, p)),
+                    Ok(None) => {}
+                    Err(e) => results[i] = Some(Err(e)),
+                }
+            }
+            for (i, p) in dying {
+                if let Err(e) = self.finish_kill(p) {
+                    results[i] = Some(Err(e));
+                }
+            }
+        }
+        // Pod members one by one (pod lock first); the rest in one batch.
+        let mut batch: Vec<usize> = Vec::new();
+        for (i, r) in refs.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            if r.pod.is_some() {
+                results[i] = Some(self.remove(r, force));
+            } else {
+                batch.push(i);
+            }
+        }
+        // Locks in ascending order, each once (two records sharing a lock
+        // is a damaged store: the second falls back to one by one).
+        batch.sort_by_key(|&i| refs[i].lock_id);
+        let mut guards: Vec<(u32, LockGuard)> = Vec::new();
+        let mut locked: Vec<(usize, Container)> = Vec::new();
+        let mut alone: Vec<usize> = Vec::new();
+        for i in batch {
+            if guards.last().is_some_and(|(id, _)| *id == refs[i].lock_id) {
+                alone.push(i);
+                continue;
+            }
+            match self.lock(&refs[i]) {
+                Ok((ctr, guard)) => {
+                    guards.push((ctr.config.lock_id, guard));
+                    match self.removable(&ctr) {
+                        Ok(()) => locked.push((i, ctr)),
+                        Err(e) => results[i] = Some(Err(e)),
+                    }
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let outcome = self.remove_records(&locked);
+        drop(guards);
+        match outcome {
+            Ok(()) => {
+                for (i, _) in &locked {
+                    results[*i] = Some(Ok(()));
+                }
+            }
+            Err(e) => {
+                // A dependent outside the set, say: one by one, so each
+                // gets its own answer.
+                debug!(error = %e, "batch removal failed; removing one by one");
+                alone.extend(locked.iter().map(|(i, _)| *i));
+            }
+        }
+        for i in alone {
+            results[i] = Some(self.remove(&refs[i], force));
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| unreachable!("every container gets a result above")))
+            .collect()
+    }
+
+    /// Removes the records of standalone containers whose locks are held,
+    /// in one transaction, then releases their resources.
+    fn remove_records(&self, locked: &[(usize, Container)]) -> Result<()> {
+        if locked.is_empty() {
+            return Ok(());
+        }
+        let rt = self.rt;
+        let mut ledger = Ledger::begin(rt, "remove", true)?;
+        for (_, ctr) in locked {
+            self.note_resources(&mut ledger, ctr)?;
+        }
+        let ids: Vec<String> = locked.iter().map(|(_, c)| c.config.id.clone()).collect();
+        let removed = rt.state().remove_containers(&ids);
+        if let Err(e) = removed {
+            // Nothing was removed: the records still claim everything.
+            ledger.commit();
+            return Err(e.into());
+        }
+        ledger.release_all();
+        for (_, ctr) in locked {
+            rt.emit(container_event(EventStatus::Remove, &ctr.config));
+        }
+        Ok(())
+    }
+
+    /// What a container's record claims, noted for its removal.
+    fn note_resources(&self, ledger: &mut Ledger<'_>, ctr: &Container) -> Result<()> {
+        ledger.note(Step::Lock {
+            lock: ctr.config.lock_id,
+        })?;
+        ledger.note(Step::Bundle {
+            id: ctr.config.id.clone(),
+        })?;
+        if ctr.state.status != ContainerStatus::Configured {
+            ledger.note(Step::Runtime {
+                runtime: ctr.config.oci_runtime.clone(),
+                id: ctr.config.id.clone(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Under the container's lock: refuses a running container.
+    fn removable(&self, ctr: &Container) -> Result<()> {
+        match ctr.state.status {
+            ContainerStatus::Running | ContainerStatus::Paused => Err(Error::ContainerState {
+                name: ctr.config.name.clone(),
+                status: ctr.state.status.to_string(),
+                remedy: "stop it first, or remove it with --force",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removal once any pod lock is held. With `force`, a container that is
+    /// (again) running is killed first, outside its lock.
+    pub(crate) fn remove_locked(&self, r: &ContainerRef, force: bool) -> Result<()> {
+        let rt = self.rt;
+        let mut tries = 0;
+        let (ctr, guard) = loop {
+            let (ctr, guard) = self.lock(r)?;
+            match self.removable(&ctr) {
+                Ok(()) => break (ctr, guard),
+                // Started again since the kill: kill again (bounded).
+                Err(_) if force && tries < 3 => {
+                    tries += 1;
+                    drop(guard);
+                    self.kill_for_removal(r)?;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let mut ledger = Ledger::begin(rt, "remove", true)?;
+        self.note_resources(&mut ledger, &ctr)?;
+        let removed = {
+            let mut state = rt.state();
+            match &ctr.config.pod {
+                Some(pod) => state.remove_container_from_pod(pod, &ctr.config.id),
+                None => state.remove_container(&ctr.config.id),
+            }
+        };
+        if let Err(e) = removed {
+            ledger.commit();
+            return Err(e.into());
+        }
+        drop(guard);
+        ledger.release_all();
+        rt.emit(container_event(EventStatus::Remove, &ctr.config));
+        Ok(())
+    }
+
+    /// Takes the container's lock and reads its current state under it,
+    /// folding in (and saving) an exit conmon recorded. A lock number that
+    /// changed since the lookup (a renumber) is followed.
+    pub(crate) fn lock(&self, r: &ContainerRef) -> Result<(Container, LockGuard)> {
+        let mut lock_id = r.lock_id;
+        for _ in 0..3 {
+            let guard = self.rt.take_lock(lock_id)?;
+            // Re-read: it may have changed (or gone) while we waited.
+            let mut ctr = self.rt.state().container(&r.id)?;
+            if ctr.config.lock_id != lock_id {
+                lock_id = ctr.config.lock_id;
+                continue;
+            }
+            self.sync_locked(&mut ctr)?;
+            return Ok((ctr, guard));
+        }
+        Err(Error::LockMoving {
+            name: r.name.clone(),
+        })
+    }
+
+    /// Folds a recorded exit into `ctr` without saving it.
+    fn apply_exit(&self, ctr: &mut Container) -> bool {
+        if !matches!(
+            ctr.state.status,
+            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Stopped
+        ) {
+            return false;
+        }
+        let exit = match self.rt.driver.exit(&ctr.config.id) {
+            Ok(Some(exit)) => exit,
+            Ok(None) => return false,
+            Err(e) => {
+                warn!(id = %ctr.config.id, error = %e, "cannot read exit file");
+                return false;
+            }
+        };
+        let st = &mut ctr.state;
+        st.status = ContainerStatus::Exited;
+        st.exit_code = exit.code;
+        st.exited = true;
+        st.finished_at = Some(Timestamp::try_from(exit.at).unwrap_or_else(|_| Timestamp::now()));
+        st.pid = None;
+        st.conmon_pid = None;
+        true
+    }
+
+    /// Under the container's lock: folds in and saves a recorded exit, and
+    /// writes its one `died` event.
+    pub(crate) fn sync_locked(&self, ctr: &mut Container) -> Result<()> {
+        if self.apply_exit(ctr) {
+            self.rt
+                .state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+            self.rt.emit(
+                container_event(EventStatus::Died, &ctr.config).with_exit_code(ctr.state.exit_code),
+            );
+        }
+        Ok(())
+    }
+
+    /// Without waiting for any lock: folds in a recorded exit; saves it
+    /// (with its `died` event) only if the container's lock is free now.
+    pub(crate) fn sync_unlocked(&self, ctr: &mut Container) {
+        if !self.apply_exit(ctr) {
+            return;
+        }
+        let Ok(lock) = self.rt.locks.retrieve(ctr.config.lock_id) else {
+            return;
+        };
+        if let Ok(Some(_guard)) = lock.try_lock() {
+            let fresh = self.rt.state().container(&ctr.config.id);
+            match fresh {
+                Ok(mut fresh) => {
+                    if let Err(e) = self.sync_locked(&mut fresh) {
+                        warn!(id = %ctr.config.id, error = %e, "cannot save exit");
+                    }
+                }
+                Err(e) => debug!(id = %ctr.config.id, error = %e, "container gone"),
+            }
+        }
+    }
+}

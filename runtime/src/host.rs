@@ -1,0 +1,103 @@
+//! Facts about the host, read from `/proc`, `/sys`, `/etc` and the kernel:
+//! the one place oxpod's composer parses them (for `info` and reboot
+//! detection). Each reader is small and tolerant: a missing file gives an
+//! empty or "unknown" value, never an error.
+
+use std::collections::BTreeMap;
+
+/// The kernel's boot id; a fixed text when the kernel does not say.
+pub(crate) fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown-boot".to_owned())
+}
+
+/// The kernel release (`uname -r`).
+pub(crate) fn kernel() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The host name.
+pub(crate) fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// `ID` and `VERSION_ID` of `/etc/os-release`.
+pub(crate) fn distribution() -> (String, String) {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    (
+        os_release_value(&text, "ID"),
+        os_release_value(&text, "VERSION_ID"),
+    )
+}
+
+/// `/proc/meminfo` in bytes.
+pub(crate) fn meminfo() -> BTreeMap<String, u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            let kb: u64 = v.split_whitespace().next()?.parse().ok()?;
+            Some((k.to_owned(), kb * 1024))
+        })
+        .collect()
+}
+
+fn os_release_value(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .map(|v| v.trim_matches('"').to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Uptime as podman prints it: `5h 3m 2.05s (Approximately 0.21 days)`.
+pub(crate) fn uptime() -> String {
+    let secs: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let whole = secs as u64;
+    let (h, m, s) = (whole / 3600, (whole % 3600) / 60, secs % 60.0);
+    if h > 0 {
+        format!(
+            "{h}h {m}m {s:.2}s (Approximately {:.2} days)",
+            secs / 86400.0
+        )
+    } else {
+        format!("{m}m {s:.2}s")
+    }
+}
+
+/// `v2` on a unified hierarchy, else `v1` (hybrid hosts count as v1).
+pub(crate) fn cgroup_version() -> &'static str {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "v2"
+    } else {
+        "v1"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_release_parsing() {
+        let t = "PRETTY_NAME=\"Debian\"\nID=debian\nVERSION_ID=\"12\"\n";
+        assert_eq!(os_release_value(t, "ID"), "debian");
+        assert_eq!(os_release_value(t, "VERSION_ID"), "12");
+        assert_eq!(os_release_value(t, "NOPE"), "unknown");
+    }
+
+    #[test]
+    fn host_facts_read() {
+        assert!(meminfo().contains_key("MemTotal"));
+        assert!(!boot_id().is_empty());
+        assert!(matches!(cgroup_version(), "v1" | "v2"));
+    }
+}

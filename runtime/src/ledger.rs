@@ -1,0 +1,406 @@
+//! The ledger of a multi-step operation: the resources it took or is about
+//! to give back (a lock number, a bundle directory, the OCI runtime's
+//! record of a container; later mounts, network namespaces, volumes), each
+//! a [`Step`], released unless a committed record claims it.
+//!
+//! - **create** claims a lock and writes a bundle, then adds the record:
+//!   the record is the commit point ([`Ledger::commit`]). A failure before
+//!   it releases every step in reverse order (drop).
+//! - **start** notes the runtime's record before conmon creates it, and
+//!   commits once the state says `created`.
+//! - **remove** notes the resources, removes the record, then releases
+//!   them ([`Ledger::release_all`]): the same steps, rolled forward.
+//!
+//! Each ledger is also journalled to `<tmp dir>/ledger/<pid>.<n>`, one JSON
+//! line per step, flock'ed by its owner for its lifetime. A command killed
+//! midway leaves its journal unlocked; the next open (which holds the alive
+//! lock exclusively) or `system check --repair` finds it and releases every
+//! step no record claims ([`repair`]). A step is claimed when a record
+//! holds that lock number, has that id, or (for the runtime's record) is
+//! past `configured`, so a repair never undoes a committed operation.
+//!
+//! This is also the one home of the lock-number protocol: a number is
+//! allocated only through [`Ledger::claim_lock`] (under a shared hold of
+//! the alive lock, which `check`, refresh and renumber take exclusively)
+//! and freed only through [`release_lock`].
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use oxpod_state::ContainerStatus;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::layout::make_dir;
+use crate::open::AliveLock;
+use crate::{Error, Result, Runtime};
+
+/// One resource an operation took, or is about to give back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub(crate) enum Step {
+    /// A lock number allocated in the segment.
+    Lock {
+        /// The number.
+        lock: u32,
+    },
+    /// A container's files: bundle dir, per-boot dir, exit file.
+    Bundle {
+        /// The container id.
+        id: String,
+    },
+    /// The OCI runtime's record of a container (and its processes).
+    Runtime {
+        /// The runtime's name.
+        runtime: String,
+        /// The container id.
+        id: String,
+    },
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Lock { lock } => write!(f, "lock {lock}"),
+            Step::Bundle { id } => write!(f, "files of container {}", short(id)),
+            Step::Runtime { runtime, id } => {
+                write!(f, "{runtime}'s container {}", short(id))
+            }
+        }
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The first line of a journal.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    op: String,
+    pid: u32,
+}
+
+/// A multi-step operation in progress. Dropped without
+/// [`Ledger::commit`], it releases its steps in reverse order.
+#[derive(Debug)]
+pub(crate) struct Ledger<'r> {
+    rt: &'r Runtime,
+    op: &'static str,
+    steps: Vec<Step>,
+    journal: Option<(File, PathBuf)>,
+    _alive: Option<File>,
+    done: bool,
+}
+
+impl<'r> Ledger<'r> {
+    /// Starts an operation. `hold_alive`: take the alive lock shared for
+    /// its whole life (create and remove, while a lock number moves
+    /// between the segment and the database).
+    pub fn begin(rt: &'r Runtime, op: &'static str, hold_alive: bool) -> Result<Self> {
+        let alive = if hold_alive {
+            Some(AliveLock::shared(&rt.layout)?)
+        } else {
+            None
+        };
+        Ok(Ledger {
+            rt,
+            op,
+            steps: Vec::new(),
+            journal: None,
+            _alive: alive,
+            done: false,
+        })
+    }
+
+    /// Allocates a lock number and records it.
+    pub fn claim_lock(&mut self) -> Result<u32> {
+        let lock = self.rt.locks.allocate()?.id();
+        debug!(op = self.op, lock, "claimed lock");
+        if let Err(e) = self.write(&Step::Lock { lock }) {
+            release_lock(self.rt, lock);
+            return Err(e);
+        }
+        self.steps.push(Step::Lock { lock });
+        Ok(lock)
+    }
+
+    /// Records a step before it is taken (its release must be harmless if
+    /// it then never happened).
+    pub fn note(&mut self, step: Step) -> Result<()> {
+        self.write(&step)?;
+        self.steps.push(step);
+        Ok(())
+    }
+
+    /// The commit point was reached: the record now claims every step.
+    pub fn commit(mut self) {
+        self.done = true;
+        self.close_journal();
+    }
+
+    /// The record is gone: gives back every step, newest first.
+    pub fn release_all(mut self) {
+        self.done = true;
+        for step in self.steps.iter().rev() {
+            release(self.rt, step);
+        }
+        self.close_journal();
+    }
+
+    fn write(&mut self, step: &Step) -> Result<()> {
+        if self.journal.is_none() {
+            self.journal = Some(open_journal(self.rt, self.op)?);
+        }
+        let Some((file, path)) = &mut self.journal else {
+            unreachable!("the journal was opened just above");
+        };
+        let mut line =
+            serde_json::to_vec(step).map_err(|e| Error::io("encode", &*path, e.into()))?;
+        line.push(b'\n');
+        file.write_all(&line)
+            .map_err(|e| Error::io("write", &*path, e))
+    }
+
+    fn close_journal(&mut self) {
+        if let Some((file, path)) = self.journal.take() {
+            // Unlinked while still locked: a repairer that opened it
+            // meanwhile sees no link and leaves it.
+            if let Err(e) = std::fs::remove_file(&path) {
+                warn!(path = %path.display(), error = %e, "cannot remove ledger journal");
+            }
+            drop(file);
+        }
+    }
+}
+
+impl Drop for Ledger<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for step in self.steps.iter().rev() {
+            debug!(op = self.op, %step, "undoing");
+            release(self.rt, step);
+        }
+        self.close_journal();
+    }
+}
+
+fn ledger_dir(rt: &Runtime) -> PathBuf {
+    rt.layout.tmp_dir.join("ledger")
+}
+
+/// Creates and locks `<tmp dir>/ledger/<pid>.<n>` with its header line.
+fn open_journal(rt: &Runtime, op: &str) -> Result<(File, PathBuf)> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = ledger_dir(rt);
+    make_dir(&dir, 0o700)?;
+    let pid = std::process::id();
+    let path = dir.join(format!("{pid}.{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let mut file = File::options()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
+    file.lock().map_err(|e| Error::io("lock", &path, e))?;
+    let mut header = serde_json::to_vec(&Header {
+        op: op.to_owned(),
+        pid,
+    })
+    .map_err(|e| Error::io("encode", &path, e.into()))?;
+    header.push(b'\n');
+    file.write_all(&header)
+        .map_err(|e| Error::io("write", &path, e))?;
+    Ok((file, path))
+}
+
+/// Frees a lock number; one already free is fine (a repair ran, or the
+/// segment was recreated), anything else is logged: the record that held
+/// it is gone already, so the worst case is a leaked lock `system check
+/// --repair` frees.
+pub(crate) fn release_lock(rt: &Runtime, lock: u32) {
+    match rt.locks.free(lock) {
+        Ok(()) | Err(oxpod_locks::Error::NotAllocated { .. }) => {}
+        Err(e) => warn!(lock, error = %e, "cannot free lock"),
+    }
+}
+
+/// Gives back one step's resource, logging (not returning) failures: the
+/// operation's outcome is decided already.
+fn release(rt: &Runtime, step: &Step) {
+    match step {
+        Step::Lock { lock } => release_lock(rt, *lock),
+        Step::Bundle { id } => {
+            for dir in [rt.layout.bundle_dir(id), rt.layout.run_dir(id)] {
+                if let Err(e) = std::fs::remove_dir_all(&dir)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    warn!(path = %dir.display(), error = %e, "cannot remove");
+                }
+            }
+            if let Err(e) = rt.driver.forget_exit(id) {
+                warn!(id, error = %e, "cannot remove exit file");
+            }
+        }
+        Step::Runtime { runtime, id } => match rt.driver.delete(runtime, id, true) {
+            Ok(()) | Err(oxpod_ociruntime::Error::NoSuchContainer { .. }) => {}
+            Err(e) => debug!(id, error = %e, "runtime delete"),
+        },
+    }
+}
+
+/// An operation a killed command left half done, and what the repair gave
+/// back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Interrupted {
+    /// The operation (`create`, `start`, `remove`, ...).
+    pub op: String,
+    /// The process that was running it.
+    pub pid: u32,
+    /// The steps given back (those no record claims).
+    pub released: Vec<String>,
+}
+
+/// Finds the journals of operations whose process died (their flock is
+/// free) and, with `apply`, releases every step no record claims and
+/// removes the journal. Call under the exclusive alive lock, so no create
+/// or remove is between its steps. Journals of live processes are left.
+pub(crate) fn repair(rt: &Runtime, apply: bool) -> Result<Vec<Interrupted>> {
+    let dir = ledger_dir(rt);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", dir, e)),
+    };
+    let mut found = Vec::new();
+    let mut claims: Option<Claims> = None;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some((file, header, steps)) = open_abandoned(&path) else {
+            continue;
+        };
+        let claims = match &claims {
+            Some(c) => c,
+            None => claims.insert(Claims::read(rt)?),
+        };
+        let unclaimed: Vec<Step> = steps.into_iter().filter(|s| !claims.claims(s)).collect();
+        if apply {
+            for step in unclaimed.iter().rev() {
+                warn!(op = %header.op, pid = header.pid, %step, "releasing what an interrupted command left");
+                release(rt, step);
+            }
+            if let Err(e) = std::fs::remove_file(&path) {
+                warn!(path = %path.display(), error = %e, "cannot remove ledger journal");
+            }
+        }
+        drop(file);
+        found.push(Interrupted {
+            op: header.op,
+            pid: header.pid,
+            released: unclaimed.iter().map(ToString::to_string).collect(),
+        });
+    }
+    Ok(found)
+}
+
+/// Opens a journal whose owner is gone: its flock is free and it is still
+/// linked. Returns it locked, with its header and steps (a torn last line,
+/// from a kill mid-write, is skipped).
+fn open_abandoned(path: &Path) -> Option<(File, Header, Vec<Step>)> {
+    use std::os::unix::fs::MetadataExt;
+    let file = File::options().read(true).write(true).open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return None,
+        Err(std::fs::TryLockError::Error(e)) => {
+            warn!(path = %path.display(), error = %e, "cannot lock ledger journal");
+            return None;
+        }
+    }
+    // Unlinked between our open and our lock: its owner finished.
+    if file.metadata().ok()?.nlink() == 0 {
+        return None;
+    }
+    let mut lines = std::io::BufReader::new(&file).lines();
+    let header: Header = match lines.next().and_then(|l| l.ok()) {
+        Some(l) => serde_json::from_str(&l).ok()?,
+        // Killed before the header was written: nothing was taken.
+        None => Header {
+            op: "unknown".to_owned(),
+            pid: 0,
+        },
+    };
+    let steps = lines
+        .map_while(|l| l.ok())
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    Some((file, header, steps))
+}
+
+/// What committed records claim: lock numbers, container ids, and the ids
+/// whose runtime record is theirs (started at least once).
+struct Claims {
+    locks: BTreeSet<u32>,
+    ids: BTreeSet<String>,
+    runtime: BTreeSet<String>,
+}
+
+impl Claims {
+    fn read(rt: &Runtime) -> Result<Self> {
+        let (ctrs, pods) = rt.in_all_namespaces(|s| (s.all_containers(), s.all_pods()));
+        let (ctrs, pods) = (ctrs?, pods?);
+        if !ctrs.skipped.is_empty() || !pods.skipped.is_empty() {
+            // A record that does not decode may claim anything: release nothing.
+            return Err(Error::UndecodableRecords {
+                count: ctrs.skipped.len() + pods.skipped.len(),
+            });
+        }
+        let mut c = Claims {
+            locks: pods.items.iter().map(|p| p.config.lock_id).collect(),
+            ids: BTreeSet::new(),
+            runtime: BTreeSet::new(),
+        };
+        for ctr in ctrs.items {
+            c.locks.insert(ctr.config.lock_id);
+            if ctr.state.status != ContainerStatus::Configured {
+                c.runtime.insert(ctr.config.id.clone());
+            }
+            c.ids.insert(ctr.config.id);
+        }
+        Ok(c)
+    }
+
+    fn claims(&self, step: &Step) -> bool {
+        match step {
+            Step::Lock { lock } => self.locks.contains(lock),
+            Step::Bundle { id } => self.ids.contains(id),
+            Step::Runtime { id, .. } => self.runtime.contains(id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_trip_as_json_lines() {
+        for s in [
+            Step::Lock { lock: 7 },
+            Step::Bundle { id: "abc".into() },
+            Step::Runtime {
+                runtime: "runc".into(),
+                id: "abc".into(),
+            },
+        ] {
+            let line = serde_json::to_string(&s).unwrap();
+            assert!(!line.contains('\n'));
+            assert_eq!(serde_json::from_str::<Step>(&line).unwrap(), s);
+        }
+    }
+}
