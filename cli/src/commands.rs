@@ -9,13 +9,14 @@ use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
 use oxpod_runtime::events::Event;
 use oxpod_runtime::{
-    Container, ContainerFilter, LogStream, LogsOptions, NewContainer, NewPod, ReadOptions, Runtime,
-    parse_key_values, parse_signal,
+    Container, ContainerFilter, ContainerRef, ContainerStatus, LogStream, LogsOptions,
+    NewContainer, NewPod, PodRef, ReadOptions, Runtime, parse_signal,
 };
 use serde_json::Value;
 
 use crate::args::*;
 use crate::output::{Format, print_json, print_table, print_template, print_yaml};
+use crate::parse::{container_filter, key_values};
 use crate::{open, views};
 
 /// Runs the parsed command line.
@@ -36,7 +37,7 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         Command::Info(a) => info(out, &open(g, |o| o)?, a),
         Command::Create(a) => {
             let rt = open(g, |o| o)?;
-            let c = rt.create_container(new_container(a, false)?)?;
+            let c = rt.containers().create(new_container(&rt, a, false)?)?;
             writeln!(out, "{}", c.config.id)?;
             Ok(0)
         }
@@ -44,34 +45,35 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         Command::Ps(a) => ps(out, &open(g, |o| o)?, a),
         Command::Inspect(a) => inspect(out, &open(g, |o| o)?, a),
         Command::Rm(a) => rm(out, &open(g, |o| o)?, a),
-        Command::Start(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
-            rt.start_container(n).map(|_| ())
-        }),
-        Command::Stop(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
-            rt.stop_container(n, a.time).map(|_| ())
+        Command::Start(a) => {
+            each_container(out, &open(g, |o| o)?, &a.names, |c, r| c.start(r).map(drop))
+        }
+        Command::Stop(a) => each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
+            c.stop(r, a.time).map(drop)
         }),
         Command::Kill(a) => {
             let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
-            each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
-                rt.kill_container(n, sig).map(|_| ())
+            each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
+                c.kill(r, sig).map(drop)
             })
         }
         Command::Wait(a) => {
             let rt = open(g, |o| o)?;
             for n in &a.names {
-                let code = rt.wait_container(n)?;
+                let r = rt.containers().resolve(n)?;
+                let code = rt.containers().wait(&r)?;
                 writeln!(out, "{code}")?;
             }
             Ok(0)
         }
-        Command::Pause(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
-            rt.pause_container(n).map(|_| ())
+        Command::Pause(a) => {
+            each_container(out, &open(g, |o| o)?, &a.names, |c, r| c.pause(r).map(drop))
+        }
+        Command::Unpause(a) => each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
+            c.unpause(r).map(drop)
         }),
-        Command::Unpause(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
-            rt.unpause_container(n).map(|_| ())
-        }),
-        Command::Restart(a) => each_named(out, &open(g, |o| o)?, &a.names, |rt, n| {
-            rt.restart_container(n, a.time).map(|_| ())
+        Command::Restart(a) => each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
+            c.restart(r, a.time).map(drop)
         }),
         Command::Logs(a) => logs(out, &open(g, |o| o)?, a),
         Command::Pod(p) => pod(out, g, p),
@@ -82,7 +84,7 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             // store may be gone (reset, a removed test dir): then there is
             // nothing to clean, and nothing may be created.
             match open(g, |o| o.existing_only(true)) {
-                Ok(rt) => rt.cleanup_container(id)?,
+                Ok(rt) => rt.containers().cleanup(id)?,
                 Err(e) if is_not_initialised(&e) => {
                     tracing::debug!(id, error = %e, "nothing to clean up");
                 }
@@ -117,7 +119,7 @@ fn version(out: &mut impl Write, a: &FormatArg) -> Result<u8> {
 }
 
 fn info(out: &mut impl Write, rt: &Runtime, a: &InfoArgs) -> Result<u8> {
-    let value = serde_json::to_value(rt.info()?)?;
+    let value = serde_json::to_value(rt.system().info()?)?;
     match Format::parse(a.format.as_deref())? {
         Format::Default => print_yaml(out, &value)?,
         Format::Json => print_json(out, &value)?,
@@ -126,14 +128,15 @@ fn info(out: &mut impl Write, rt: &Runtime, a: &InfoArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn new_container(a: &CreateArgs, auto_remove: bool) -> Result<NewContainer> {
+fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewContainer> {
+    let labels = key_values("label", &a.labels)?;
     Ok(NewContainer {
         name: a.name.clone(),
-        pod: a.pod.clone(),
+        pod: a.pod.as_deref().map(|p| rt.pods().resolve(p)).transpose()?,
         rootfs: a.rootfs.clone(),
         command: a.command.clone(),
         env: a.env.clone(),
-        labels: parse_key_values("label", &a.labels)?,
+        labels,
         working_dir: a.workdir.clone(),
         auto_remove,
         ..NewContainer::default()
@@ -162,26 +165,47 @@ fn each(
     }
 }
 
-/// [`each`] for operations whose success prints the name given.
-fn each_named(
+/// [`each`] over containers, each resolved once; success prints the name
+/// given.
+fn each_container(
     out: &mut impl Write,
     rt: &Runtime,
     names: &[String],
-    mut f: impl FnMut(&Runtime, &str) -> oxpod_runtime::Result<()>,
+    mut f: impl FnMut(&oxpod_runtime::Containers<'_>, &ContainerRef) -> oxpod_runtime::Result<()>,
 ) -> Result<u8> {
-    each(out, names, |n| f(rt, n).map(|()| n.to_owned()))
+    let ctrs = rt.containers();
+    each(out, names, |n| {
+        let r = ctrs.resolve(n)?;
+        f(&ctrs, &r).map(|()| n.to_owned())
+    })
+}
+
+/// [`each`] over pods, each resolved once; success prints the name given.
+fn each_pod(
+    out: &mut impl Write,
+    rt: &Runtime,
+    names: &[String],
+    mut f: impl FnMut(&oxpod_runtime::Pods<'_>, &PodRef) -> oxpod_runtime::Result<()>,
+) -> Result<u8> {
+    let pods = rt.pods();
+    each(out, names, |n| {
+        let r = pods.resolve(n)?;
+        f(&pods, &r).map(|()| n.to_owned())
+    })
 }
 
 fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> {
     // Detached --rm containers are removed by conmon's exit command;
     // attached ones by us, after we have their exit code.
-    let ctr = rt.create_container(new_container(&a.create, a.rm && a.detach)?)?;
+    let ctrs = rt.containers();
+    let ctr = ctrs.create(new_container(rt, &a.create, a.rm && a.detach)?)?;
     let id = ctr.config.id.clone();
-    let started = match rt.start_container(&id) {
+    let r = ContainerRef::from(&ctr);
+    let started = match ctrs.start(&r) {
         Ok(c) => c,
         Err(e) => {
             if a.rm {
-                let _ = rt.remove_container(&id, true);
+                let _ = ctrs.remove(&r, true);
             }
             return Err(e.into());
         }
@@ -192,7 +216,7 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     }
     // Ctrl-C and friends go to the container, not to us (podman's --sig-proxy).
     if let Some(pid) = started.state.pid
-        && let Err(e) = oxpod_runtime::proxy_signals_to(pid)
+        && let Err(e) = crate::sigproxy::proxy_signals_to(pid)
     {
         tracing::warn!(error = %e, "signals will not reach the container");
     }
@@ -202,15 +226,15 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     let printed = print_logs(
         out,
         rt,
-        &id,
+        &r,
         &LogsOptions {
             follow: true,
             tail: None,
         },
     );
-    let code = rt.wait_container(&id)?;
+    let code = ctrs.wait(&r)?;
     if a.rm {
-        rt.remove_container(&id, true)?;
+        ctrs.remove(&r, true)?;
     }
     printed?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
@@ -218,7 +242,8 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
 
 fn pod_names(rt: &Runtime) -> Result<BTreeMap<String, String>> {
     Ok(rt
-        .pods()?
+        .pods()
+        .list()?
         .into_iter()
         .map(|(p, _)| (p.config.id, p.config.name))
         .collect())
@@ -228,12 +253,12 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
     let mut filters = a
         .filters
         .iter()
-        .map(|f| ContainerFilter::parse(f))
-        .collect::<oxpod_runtime::Result<Vec<_>>>()?;
+        .map(|f| container_filter(f))
+        .collect::<Result<Vec<_>>>()?;
     if !a.all && !a.filters.iter().any(|f| f.starts_with("status=")) {
-        filters.push(ContainerFilter::Status("running".into()));
+        filters.push(ContainerFilter::Status(ContainerStatus::Running));
     }
-    let ctrs = rt.containers(&filters)?;
+    let ctrs = rt.containers().list(&filters)?;
     let any_pod = ctrs.iter().any(|c| c.config.pod.is_some());
     let pods = if any_pod {
         pod_names(rt)?
@@ -301,14 +326,18 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
     let mut docs = Vec::new();
     for n in &a.names {
         let doc =
-            match rt.container(n) {
+            match rt
+                .containers()
+                .resolve(n)
+                .and_then(|r| rt.containers().get(&r))
+            {
                 Ok(c) => views::inspect_container(&c),
                 Err(oxpod_runtime::Error::State(oxpod_runtime::StateError::IsPod { .. })) => {
                     inspect_pod_doc(rt, n)?
                 }
                 Err(oxpod_runtime::Error::State(oxpod_runtime::StateError::NotFound {
                     ..
-                })) if rt.pod(n).is_ok() => inspect_pod_doc(rt, n)?,
+                })) if rt.pods().resolve(n).is_ok() => inspect_pod_doc(rt, n)?,
                 Err(e) => return Err(e.into()),
             };
         docs.push(doc);
@@ -321,35 +350,50 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
 }
 
 fn inspect_pod_doc(rt: &Runtime, name: &str) -> Result<Value> {
-    let pod = rt.pod(name)?;
-    let ctrs = rt.containers(&[ContainerFilter::Pod(pod.config.id.clone())])?;
+    let r = rt.pods().resolve(name)?;
+    let pod = rt.pods().get(&r)?;
+    let ctrs = rt.pods().members(&r)?;
     Ok(views::inspect_pod(&pod, &ctrs))
 }
 
 fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
-    let names: Vec<String> = if a.all {
-        rt.containers(&[])?
-            .into_iter()
-            .map(|c| c.config.id)
+    let ctrs = rt.containers();
+    let resolved: Vec<oxpod_runtime::Result<ContainerRef>> = if a.all {
+        ctrs.list(&[])?
+            .iter()
+            .map(|c| Ok(ContainerRef::from(c)))
             .collect()
     } else {
         if a.names.is_empty() {
             bail!("give at least one container name or id, or --all");
         }
-        a.names.clone()
+        a.names.iter().map(|n| ctrs.resolve(n)).collect()
     };
-    let mut results = rt.remove_containers(&names, a.force).into_iter();
-    each(out, &names, |_| match results.next() {
-        Some((_, result)) => result,
-        None => Err(oxpod_runtime::Error::Stopped),
+    // The resolved ones go together (one transaction); each name is then
+    // answered in the order given: its id, or its error.
+    let refs: Vec<ContainerRef> = resolved
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut removed = ctrs.remove_many(&refs, a.force).into_iter().zip(&refs);
+    let mut resolved = resolved.into_iter();
+    let names: Vec<String> = (0..resolved.len()).map(|i| i.to_string()).collect();
+    each(out, &names, |_| match resolved.next() {
+        Some(Ok(_)) => match removed.next() {
+            Some((result, r)) => result.map(|()| r.id().to_owned()),
+            None => unreachable!("one removal result per resolved container"),
+        },
+        Some(Err(e)) => Err(e),
+        None => unreachable!("one answer per name"),
     })
 }
 
 fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {
+    let r = rt.containers().resolve(&a.name)?;
     print_logs(
         out,
         rt,
-        &a.name,
+        &r,
         &LogsOptions {
             follow: a.follow,
             tail: a.tail,
@@ -360,10 +404,15 @@ fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {
 
 /// Prints a container's output as it was written: its stdout to ours, its
 /// stderr to ours, and a last line without a newline stays without one.
-fn print_logs(out: &mut impl Write, rt: &Runtime, name: &str, options: &LogsOptions) -> Result<()> {
+fn print_logs(
+    out: &mut impl Write,
+    rt: &Runtime,
+    r: &ContainerRef,
+    options: &LogsOptions,
+) -> Result<()> {
     let mut stderr = std::io::stderr().lock();
     let mut failed = None;
-    rt.container_logs(name, options, |line| {
+    rt.containers().logs(r, options, |line| {
         let end = if line.newline { "\n" } else { "" };
         let r = match line.stream {
             LogStream::Stdout => write!(out, "{}{end}", line.text).and_then(|()| out.flush()),
@@ -381,15 +430,15 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
     let rt = open(g, |o| o)?;
     match p {
         PodCommand::Create(a) => {
-            let pod = rt.create_pod(NewPod {
+            let pod = rt.pods().create(NewPod {
                 name: a.name.clone(),
-                labels: parse_key_values("label", &a.labels)?,
+                labels: key_values("label", &a.labels)?,
             })?;
             writeln!(out, "{}", pod.config.id)?;
             Ok(0)
         }
         PodCommand::Ps(a) => {
-            let pods = rt.pods()?;
+            let pods = rt.pods().list()?;
             if a.quiet {
                 for (p, _) in &pods {
                     writeln!(out, "{}", views::short(&p.config.id, a.no_trunc))?;
@@ -398,7 +447,7 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
             }
             let mut docs = Vec::new();
             for (pod, _) in &pods {
-                let ctrs = rt.containers(&[ContainerFilter::Pod(pod.config.id.clone())])?;
+                let ctrs = rt.pods().members(&PodRef::from(pod))?;
                 docs.push((views::inspect_pod(pod, &ctrs), pod));
             }
             match Format::parse(a.format.as_deref())? {
@@ -445,22 +494,28 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
         }
         PodCommand::Rm(a) => {
             let names: Vec<String> = if a.all {
-                rt.pods()?.into_iter().map(|(p, _)| p.config.id).collect()
+                rt.pods()
+                    .list()?
+                    .into_iter()
+                    .map(|(p, _)| p.config.id)
+                    .collect()
             } else {
                 if a.names.is_empty() {
                     bail!("give at least one pod name or id, or --all");
                 }
                 a.names.clone()
             };
-            each(out, &names, |n| rt.remove_pod(n, a.force))
+            // Removal prints the pod's id, as podman does.
+            each(out, &names, |n| {
+                let r = rt.pods().resolve(n)?;
+                rt.pods().remove(&r, a.force).map(|()| r.id().to_owned())
+            })
         }
-        PodCommand::Start(a) => each_named(out, &rt, &a.names, |rt, n| rt.start_pod(n).map(|_| ())),
-        PodCommand::Stop(a) => each_named(out, &rt, &a.names, |rt, n| {
-            rt.stop_pod(n, a.time).map(|_| ())
-        }),
+        PodCommand::Start(a) => each_pod(out, &rt, &a.names, |p, r| p.start(r).map(drop)),
+        PodCommand::Stop(a) => each_pod(out, &rt, &a.names, |p, r| p.stop(r, a.time).map(drop)),
         PodCommand::Kill(a) => {
             let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
-            each_named(out, &rt, &a.names, |rt, n| rt.kill_pod(n, sig).map(|_| ()))
+            each_pod(out, &rt, &a.names, |p, r| p.kill(r, sig).map(drop))
         }
     }
 }
@@ -494,7 +549,7 @@ fn events(out: &mut impl Write, rt: &Runtime, a: &EventsArgs) -> Result<u8> {
         // Following: show each event as it comes; listing: let it buffer.
         if a.stream { out.flush() } else { Ok(()) }
     };
-    rt.read_events(options, &mut |e| match print(e) {
+    rt.system().events(options, &mut |e| match print(e) {
         Ok(()) => ControlFlow::Continue(()),
         Err(err) => {
             failed = Some(err);
@@ -522,11 +577,11 @@ fn system(out: &mut impl Write, g: &Global, s: &SystemCommand) -> Result<u8> {
                 writeln!(out, "reset cancelled")?;
                 return Ok(0);
             }
-            open(g, |o| o.for_reset(true))?.reset()?;
+            open(g, |o| o.for_reset(true))?.system().reset()?;
             Ok(0)
         }
         SystemCommand::Check(a) => {
-            let report = open(g, |o| o)?.check(a.repair)?;
+            let report = open(g, |o| o)?.system().check(a.repair)?;
             for f in &report.findings {
                 writeln!(out, "{f}")?;
             }
@@ -555,7 +610,7 @@ fn system(out: &mut impl Write, g: &Global, s: &SystemCommand) -> Result<u8> {
             }
         }
         SystemCommand::Locks(a) => {
-            let report = open(g, |o| o)?.locks_report()?;
+            let report = open(g, |o| o)?.system().locks()?;
             match Format::parse(a.format.as_deref())? {
                 Format::Json => print_json(out, &report)?,
                 Format::Template(t) => print_template(out, &t, &[serde_json::to_value(&report)?])?,

@@ -11,13 +11,15 @@ mod args;
 mod commands;
 mod human;
 mod output;
+mod parse;
+mod sigproxy;
 mod template;
 mod views;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use oxpod_runtime::{Runtime, RuntimeOptions};
+use oxpod_runtime::{Runtime, RuntimeOptions, config};
 
 use crate::args::{Cli, Global, LogLevel};
 
@@ -114,17 +116,10 @@ fn runtime_options(g: &Global) -> RuntimeOptions {
         o = o.default_runtime(r);
     }
     if let Some(b) = g.events_backend {
-        o = o.events_backend(match b {
-            args::EventsBackend::File => "file",
-            args::EventsBackend::Journald => "journald",
-            args::EventsBackend::None => "none",
-        });
+        o = o.events_backend(events_backend(b));
     }
     if let Some(m) = g.cgroup_manager {
-        o = o.cgroup_manager(match m {
-            args::CgroupManager::Cgroupfs => "cgroupfs",
-            args::CgroupManager::Systemd => "systemd",
-        });
+        o = o.cgroup_manager(cgroup_manager(m));
     }
     if let Some(n) = g.num_locks {
         o = o.num_locks(n);
@@ -141,6 +136,23 @@ fn runtime_options(g: &Global) -> RuntimeOptions {
         o = o.exit_command(exe, args);
     }
     o
+}
+
+/// The `--events-backend` flag's value as the configuration's type.
+fn events_backend(b: args::EventsBackend) -> config::EventsBackend {
+    match b {
+        args::EventsBackend::File => config::EventsBackend::File,
+        args::EventsBackend::Journald => config::EventsBackend::Journald,
+        args::EventsBackend::None => config::EventsBackend::None,
+    }
+}
+
+/// The `--cgroup-manager` flag's value as the configuration's type.
+fn cgroup_manager(m: args::CgroupManager) -> config::CgroupManager {
+    match m {
+        args::CgroupManager::Cgroupfs => config::CgroupManager::Cgroupfs,
+        args::CgroupManager::Systemd => config::CgroupManager::Systemd,
+    }
 }
 
 /// The global flags again, for the exit command conmon runs, so the
@@ -170,11 +182,11 @@ fn global_args(g: &Global) -> Vec<String> {
     push("--namespace", g.namespace.clone());
     push(
         "--events-backend",
-        g.events_backend.map(|b| format!("{b:?}").to_lowercase()),
+        g.events_backend.map(|b| events_backend(b).to_string()),
     );
     push(
         "--cgroup-manager",
-        g.cgroup_manager.map(|m| format!("{m:?}").to_lowercase()),
+        g.cgroup_manager.map(|m| cgroup_manager(m).to_string()),
     );
     a
 }
