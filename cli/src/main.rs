@@ -6,6 +6,9 @@
 //! when `run`'s command cannot be invoked, 127 when it is not found, else
 //! the container's own code (`run`).
 #![forbid(unsafe_code)]
+// Doc comments on the argument types are clap's help text, not rustdoc:
+// `[runtimes]` there names a config table, not an item.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 mod args;
 mod commands;

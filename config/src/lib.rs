@@ -17,6 +17,7 @@
 //! # Ok::<(), oxpod_config::Error>(())
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod config;
 mod error;

@@ -30,6 +30,7 @@
 //! # Ok::<(), oxpod_events::Error>(())
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod error;
 mod event;

@@ -27,6 +27,8 @@
 //! needs_send::<oxpod_locks::LockGuard>();
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod lock;
 mod mem;

@@ -15,6 +15,7 @@
 //! 4. or the parts directly: [`Conmon::create`], [`OciRuntime::start`],
 //!    [`read_exit_file`] / [`wait_exit_file`], [`OciRuntime::delete`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod conmon;
 mod discovery;

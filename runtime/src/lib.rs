@@ -11,10 +11,10 @@
 //!   [`PodRef`] (id, name, lock number), and passes that down; nothing
 //!   below goes back through name lookup.
 //! - conmon and the OCI runtime are reached only through the
-//!   [`Driver`](oxpod_ociruntime::Driver) trait, so these rules are tested
+//!   `oxpod_ociruntime::Driver` trait, so these rules are tested
 //!   against a fake without root (`src/tests.rs`).
 //! - Multi-step operations (create, start, remove) record what they did in
-//!   a [`ledger`](crate::ledger): a failure undoes it, and a command killed
+//!   a ledger (`ledger.rs`): a failure undoes it, and a command killed
 //!   midway is repaired by the next open or `system check --repair`.
 //!
 //! Locking rules: a container's lock is held while its state changes and

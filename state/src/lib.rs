@@ -9,6 +9,7 @@
 //! Both backends run the same rules (in `store.rs`) over a small key-value
 //! transaction interface, so they give the same results and the same errors.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 mod error;
 mod lmdb;

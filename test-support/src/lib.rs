@@ -9,11 +9,12 @@
 //! - [`child`]: the re-exec harness for multi-process tests: a parent test
 //!   runs the test binary again on one ignored entry-point test with a role.
 //! - [`busybox_rootfs`]: a root filesystem of busybox applets.
-//! - `fake` (feature `fake-oci`): an in-memory [`oxpod_ociruntime::Driver`]
+//! - `fake` (feature `fake-oci`): an in-memory `oxpod_ociruntime::Driver`
 //!   with injectable failures, so the composer's rules run without root.
 //!
 //! It is a dev-dependency only; nothing here ships.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -13,13 +13,28 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{output, run as sh, workspace_root};
 
-/// The leaf crates: each depends on no oxpod sibling.
-pub const LEAVES: &[&str] = &[
+/// Tier 1, the leaf crates: each depends on no oxpod crate. `storage`,
+/// `image` and `network` join this list when they exist.
+pub const TIER1: &[&str] = &[
     "oxpod-config",
     "oxpod-locks",
     "oxpod-events",
     "oxpod-state",
     "oxpod-ociruntime",
+];
+
+/// Tier 2, the composer: depends on tier-1 crates only.
+pub const TIER2: &[&str] = &["oxpod-runtime"];
+
+/// Tier 3, the front ends (`oxpod-api` later): depend on the composer
+/// alone, reaching tier 1 only through its re-exports.
+pub const TIER3: &[&str] = &["oxpod"];
+
+/// Dev-only crates and what they may use: test support (the fake driver
+/// needs tier 1's trait), the end-to-end tests (the binary, as a user).
+const DEV: &[(&str, &[&str])] = &[
+    ("oxpod-test-support", TIER1),
+    ("oxpod-tests", &["oxpod-test-support"]),
 ];
 
 /// Library crates: `anyhow` is not allowed in their normal dependencies.
@@ -30,6 +45,7 @@ const LIBRARIES: &[&str] = &[
     "oxpod-state",
     "oxpod-ociruntime",
     "oxpod-runtime",
+    "oxpod-test-support",
 ];
 
 pub fn run(_args: &[String]) -> Result<()> {
@@ -50,6 +66,12 @@ pub fn run(_args: &[String]) -> Result<()> {
     // test` alone does not build (it is another package's binary).
     step("build", || {
         sh(cargo().args(["build", "--workspace", "--bins"]))
+    })?;
+    // Broken intra-doc links and malformed docs fail the run.
+    step("doc", || {
+        sh(cargo()
+            .args(["doc", "--workspace", "--no-deps", "--quiet"])
+            .env("RUSTDOCFLAGS", "-D warnings"))
     })?;
     let journald = step("journald", Journald::start)?;
     let tests = step("test", || {
@@ -106,13 +128,60 @@ fn oxpod_deps(package: &str, depth: Option<u32>) -> Result<BTreeSet<String>> {
         .collect())
 }
 
-/// The layering rules of docs/ARCHITECTURE.md, checked with `cargo tree`.
+/// The layering rules of docs/ARCHITECTURE.md (the tiers of
+/// shared/design.md), checked with `cargo tree` over normal dependencies.
 pub fn layering_guard() -> Result<()> {
     let mut problems = Vec::new();
-    for leaf in LEAVES {
-        let deps = oxpod_deps(leaf, None)?;
-        for d in deps.iter().filter(|d| d.starts_with("oxpod")) {
-            problems.push(format!("{leaf} must not depend on {d}"));
+    let known: BTreeSet<&str> = TIER1
+        .iter()
+        .chain(TIER2)
+        .chain(TIER3)
+        .copied()
+        .chain(DEV.iter().map(|(name, _)| *name))
+        .collect();
+    for member in workspace_members()? {
+        if member.starts_with("oxpod") && !known.contains(member.as_str()) {
+            problems.push(format!(
+                "{member} is in no tier: add it to xtask/src/ci.rs (TIER1, TIER2, TIER3 or DEV)"
+            ));
+        }
+    }
+    let oxpod = |deps: &BTreeSet<String>| -> Vec<String> {
+        deps.iter()
+            .filter(|d| d.starts_with("oxpod"))
+            .cloned()
+            .collect()
+    };
+    for leaf in TIER1 {
+        for d in oxpod(&oxpod_deps(leaf, None)?) {
+            problems.push(format!("{leaf} (tier 1) must not depend on {d}"));
+        }
+    }
+    for composer in TIER2 {
+        for d in oxpod(&oxpod_deps(composer, Some(1))?) {
+            if !TIER1.contains(&d.as_str()) {
+                problems.push(format!(
+                    "{composer} (tier 2) may depend on tier 1 only, not {d}"
+                ));
+            }
+        }
+    }
+    for front in TIER3 {
+        let direct = oxpod(&oxpod_deps(front, Some(1))?);
+        if !direct.iter().any(|d| TIER2.contains(&d.as_str())) {
+            problems.push(format!("{front} (tier 3) must depend on the composer"));
+        }
+        for d in direct.iter().filter(|d| !TIER2.contains(&d.as_str())) {
+            problems.push(format!(
+                "{front} (tier 3) must reach {d} only through the composer's re-exports"
+            ));
+        }
+    }
+    for (dev, allowed) in DEV {
+        for d in oxpod(&oxpod_deps(dev, Some(1))?) {
+            if !allowed.contains(&d.as_str()) {
+                problems.push(format!("{dev} (dev) must not depend on {d}"));
+            }
         }
     }
     for lib in LIBRARIES {
@@ -120,21 +189,11 @@ pub fn layering_guard() -> Result<()> {
             problems.push(format!("{lib} must not depend on anyhow (thiserror only)"));
         }
     }
-    let runtime = oxpod_deps("oxpod-runtime", None)?;
-    if runtime.contains("oxpod") {
-        problems.push("oxpod-runtime must not depend on the cli (oxpod)".into());
-    }
-    let cli = oxpod_deps("oxpod", Some(1))?;
-    if !cli.contains("oxpod-runtime") {
-        problems.push("oxpod (cli) must depend on oxpod-runtime".into());
-    }
-    for d in cli
+    if oxpod_deps("xtask", None)?
         .iter()
-        .filter(|d| d.starts_with("oxpod-") && *d != "oxpod-runtime")
+        .any(|d| d.starts_with("oxpod"))
     {
-        problems.push(format!(
-            "oxpod (cli) must reach {d} only through oxpod-runtime's re-exports"
-        ));
+        problems.push("xtask must depend on no oxpod crate".into());
     }
     if problems.is_empty() {
         eprintln!("xtask: layers: ok");
@@ -142,6 +201,26 @@ pub fn layering_guard() -> Result<()> {
     } else {
         bail!("layering violations:\n  {}", problems.join("\n  "))
     }
+}
+
+/// The workspace's package names (`cargo tree` at depth 0 lists them).
+fn workspace_members() -> Result<BTreeSet<String>> {
+    let out = output(cargo().args([
+        "tree",
+        "--workspace",
+        "--quiet",
+        "--depth",
+        "0",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]))?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect())
 }
 
 /// A journald started for the tests of the journald events backend, and

@@ -2,7 +2,9 @@
 //! ci` and as a test: a `//!` doc first; a `// SAFETY:` comment before every
 //! `unsafe` block; no `todo!`, `dbg!` or `unimplemented!`; and
 //! `#![forbid(unsafe_code)]` in every crate root but those of locks and state;
-//! no printing to stdout in library code (only the CLI prints).
+//! no printing to stdout in library code (only the CLI prints); library
+//! crate roots warn on `missing_docs` (clippy's `-D warnings` makes that an
+//! error); and every pin of `[workspace.dependencies]` is used by a member.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,7 @@ const LIBRARIES: &[&str] = &[
     "state",
     "ociruntime",
     "runtime",
+    "test-support",
 ];
 
 /// Crates whose roots may allow `unsafe` (locks; heed's open in state).
@@ -30,6 +33,7 @@ pub fn run(root: &Path) -> Result<()> {
         let rel = file.strip_prefix(root).unwrap_or(file);
         problems.extend(check_file(&rel.display().to_string(), &text));
     }
+    problems.extend(unused_pins(root)?);
     if problems.is_empty() {
         eprintln!("xtask: tidy: {} files ok", files.len());
         Ok(())
@@ -99,7 +103,57 @@ pub fn check_file(rel: &str, text: &str) -> Vec<String> {
     if crate_root && !UNSAFE_ALLOWED.contains(&krate) && !text.contains(&forbid) {
         problems.push(format!("{rel}: crate root must say {forbid}"));
     }
+    let docs = ["#![warn(", "missing_docs)]"].concat();
+    if rel == format!("{krate}/src/lib.rs") && LIBRARIES.contains(&krate) && !text.contains(&docs) {
+        problems.push(format!("{rel}: library crate root must say {docs}"));
+    }
     problems
+}
+
+/// Pins in the root manifest's `[workspace.dependencies]` that no member
+/// manifest uses (`name.workspace = true` or `name = { workspace = true`).
+fn unused_pins(root: &Path) -> Result<Vec<String>> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let path = entry?.path().join("Cargo.toml");
+        if path.is_file() {
+            members.push(std::fs::read_to_string(&path)?);
+        }
+    }
+    Ok(pins_unused_by(&manifest, &members))
+}
+
+fn pins_unused_by(manifest: &str, members: &[String]) -> Vec<String> {
+    let mut in_pins = false;
+    let mut unused = Vec::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_pins = line == "[workspace.dependencies]";
+            continue;
+        }
+        let Some((name, _)) = line
+            .split_once('=')
+            .filter(|_| in_pins && !line.starts_with('#'))
+        else {
+            continue;
+        };
+        let name = name.trim();
+        let used = members.iter().any(|m| {
+            m.lines().any(|l| {
+                let l = l.trim();
+                l.starts_with(&format!("{name}.workspace"))
+                    || (l.starts_with(&format!("{name} ")) && l.contains("workspace = true"))
+            })
+        });
+        if !used {
+            unused.push(format!(
+                "Cargo.toml: workspace dependency `{name}` is pinned but no member uses it"
+            ));
+        }
+    }
+    unused
 }
 
 /// Library code (before any `#[cfg(test)]`, outside test files) must not
@@ -179,6 +233,17 @@ mod tests {
     #[test]
     fn workspace_is_tidy() {
         run(&crate::util::workspace_root()).unwrap();
+    }
+
+    #[test]
+    fn finds_unused_pins() {
+        let manifest = "[workspace]\n[workspace.dependencies]\nfoo = \"1\"\nbar = { version = \"2\" }\n# baz = 3\n[profile.release]\ndebug = 1\n";
+        let members = vec!["[dependencies]\nfoo.workspace = true\n".to_owned()];
+        let unused = pins_unused_by(manifest, &members);
+        assert_eq!(unused.len(), 1, "{unused:?}");
+        assert!(unused[0].contains("`bar`"));
+        let members = vec!["[dependencies]\nbar = { workspace = true, features = [\"x\"] }\nfoo.workspace = true\n".to_owned()];
+        assert!(pins_unused_by(manifest, &members).is_empty());
     }
 
     #[test]
