@@ -31,6 +31,22 @@ pub enum Error {
     /// An empty id or name was given.
     #[error("name or ID cannot be empty")]
     EmptyId,
+    /// An item's kind, id, index or target that cannot be a key part.
+    #[error("invalid item {what} {value:?}: it must be non-empty and without '/'")]
+    InvalidItemKey {
+        /// Which part (`kind`, `id`, `index`, `target`).
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Removing an item that is not there.
+    #[error("no {kind} with id {id}")]
+    ItemNotFound {
+        /// The kind.
+        kind: String,
+        /// The id.
+        id: String,
+    },
     /// An id that cannot be stored (it contains `/` or NUL, or is too long).
     #[error("invalid {kind} id {id:?}: ids are at most 200 characters without '/' or NUL")]
     InvalidId {

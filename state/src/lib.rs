@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod items;
 mod lmdb;
 mod memory;
 mod model;
@@ -21,6 +22,7 @@ mod store;
 mod tests;
 
 pub use error::{Error, ObjectKind, Result};
+pub use items::{Item, ItemOp, Items, ItemsExt};
 pub use lmdb::{DEFAULT_MAP_SIZE, LmdbOptions, LmdbState};
 pub use memory::InMemoryState;
 pub use model::{
@@ -35,7 +37,7 @@ pub use store::{SCHEMA_VERSION, is_valid_name};
 /// method is one transaction. Reads see only objects in the current
 /// namespace (all objects when the namespace is ""); an object outside it
 /// is reported as not found.
-pub trait State: Send + std::fmt::Debug {
+pub trait State: Items + Send + std::fmt::Debug {
     /// The backend's name, as `info` reports it (`lmdb`, `memory`).
     fn backend_name(&self) -> &'static str;
 
@@ -159,6 +161,25 @@ pub trait State: Send + std::fmt::Debug {
 /// Implements [`State`] for a type with a `store: Store<_>` field.
 macro_rules! impl_state {
     ($ty:ty, $name:literal) => {
+        impl $crate::Items for $ty {
+            fn item_bytes(&self, kind: &str, id: &str) -> $crate::Result<Option<Vec<u8>>> {
+                self.store.item_bytes(kind, id)
+            }
+            fn items_bytes(&self, kind: &str) -> $crate::Result<Vec<(String, Vec<u8>)>> {
+                self.store.items_bytes(kind)
+            }
+            fn referrers(
+                &self,
+                index: &str,
+                target: &str,
+            ) -> $crate::Result<Vec<(String, String)>> {
+                self.store.referrers(index, target)
+            }
+            fn write_items(&mut self, ops: &[$crate::ItemOp]) -> $crate::Result<()> {
+                self.store.write_items(ops)
+            }
+        }
+
         impl $crate::State for $ty {
             fn backend_name(&self) -> &'static str {
                 $name

@@ -10,7 +10,7 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvOpenOptions, MdbError};
 
 use crate::error::{Error, Result};
-use crate::store::{Backend, ReadTx, Store, Table, Visitor, WriteTx, ensure_schema};
+use crate::store::{Backend, ReadTx, Store, TABLES, Table, Visitor, WriteTx, ensure_schema};
 
 /// The map size used when none is given: 1 GiB (sparse; costs no disk).
 pub const DEFAULT_MAP_SIZE: usize = 1 << 30;
@@ -40,7 +40,7 @@ type Db = Database<'static, Bytes, Bytes>;
 #[derive(Debug)]
 struct Shared {
     env: Env,
-    dbs: [Db; 6],
+    dbs: [Db; TABLES],
     path: PathBuf,
     map_size: usize,
 }
@@ -140,14 +140,30 @@ impl Shared {
         let rtxn = env.read_txn().map_err(m)?;
         let opened = env
             .open_databases_and_commit(rtxn, |dbo, rtxn| -> heed::Result<_> {
-                let [a, b, c, d, e, f] =
+                let opened =
                     Table::ALL.map(|t| dbo.open_database::<Bytes, Bytes>(rtxn, Some(t.name())));
-                Ok(match (a?, b?, c?, d?, e?, f?) {
-                    (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)) => {
-                        CommitOrAbort::Commit([a, b, c, d, e, f])
+                let mut all = true;
+                for r in &opened {
+                    match r {
+                        Ok(Some(_)) => {}
+                        Ok(None) => all = false,
+                        Err(_) => {}
                     }
-                    _ => CommitOrAbort::Abort(()),
-                })
+                }
+                if !all {
+                    return Ok(CommitOrAbort::Abort(()));
+                }
+                let mut dbs = Vec::with_capacity(TABLES);
+                for r in opened {
+                    match r? {
+                        Some(db) => dbs.push(db),
+                        None => unreachable!("every table was checked to exist above"),
+                    }
+                }
+                let Ok(dbs) = <[_; TABLES]>::try_from(dbs) else {
+                    unreachable!("one database per table");
+                };
+                Ok(CommitOrAbort::Commit(dbs))
             })
             .map_err(m)?
             .commit();
@@ -157,9 +173,14 @@ impl Shared {
                 let wtxn = env.write_txn().map_err(m)?;
                 let created = env
                     .create_databases_and_commit(wtxn, |dbo, wtxn| -> heed::Result<_> {
-                        let [a, b, c, d, e, f] = Table::ALL
-                            .map(|t| dbo.create_database::<Bytes, Bytes>(wtxn, Some(t.name())));
-                        Ok(CommitOrAbort::<_, ()>::Commit([a?, b?, c?, d?, e?, f?]))
+                        let mut dbs = Vec::with_capacity(TABLES);
+                        for t in Table::ALL {
+                            dbs.push(dbo.create_database::<Bytes, Bytes>(wtxn, Some(t.name()))?);
+                        }
+                        Ok(match <[_; TABLES]>::try_from(dbs) {
+                            Ok(dbs) => CommitOrAbort::Commit(dbs),
+                            Err(_) => CommitOrAbort::Abort(()),
+                        })
                     })
                     .map_err(m)?
                     .commit();

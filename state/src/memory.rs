@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::store::{Backend, ReadTx, Store, Table, Visitor, WriteTx, ensure_schema};
 
-type Tables = [BTreeMap<Vec<u8>, Vec<u8>>; 6];
+type Tables = [BTreeMap<Vec<u8>, Vec<u8>>; crate::store::TABLES];
 
 /// Sorted maps, one per table.
 #[derive(Debug, Default)]

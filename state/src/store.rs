@@ -8,6 +8,10 @@
 //! - `pod-members`: `<pod id>/<container id>` → empty
 //! - `dependencies`: `<dependency id>/<dependent id>` → empty
 //! - `meta`: `schema-version` → decimal, `db-config` → JSON [`DbConfig`]
+//! - `items`: `<kind>/<id>` → JSON, records of the kinds other crates add
+//!   (images, layers, volumes, exec sessions, IP leases), see `items.rs`
+//! - `item-refs`: `<kind>/<id>` → JSON list of the item's `(index, target)`
+//! - `index`: `<index>/<target>/<kind>/<id>` → empty: who refers to what
 //!
 //! Ids never contain `/`, so `<id>/` is a safe prefix for range scans.
 
@@ -38,16 +42,25 @@ pub(crate) enum Table {
     PodMembers,
     Dependents,
     Meta,
+    Items,
+    ItemRefs,
+    Index,
 }
 
+/// How many tables there are.
+pub(crate) const TABLES: usize = 9;
+
 impl Table {
-    pub(crate) const ALL: [Table; 6] = [
+    pub(crate) const ALL: [Table; TABLES] = [
         Table::Containers,
         Table::Pods,
         Table::Names,
         Table::PodMembers,
         Table::Dependents,
         Table::Meta,
+        Table::Items,
+        Table::ItemRefs,
+        Table::Index,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -58,6 +71,9 @@ impl Table {
             Table::PodMembers => "pod-members",
             Table::Dependents => "dependencies",
             Table::Meta => "meta",
+            Table::Items => "items",
+            Table::ItemRefs => "item-refs",
+            Table::Index => "index",
         }
     }
 
@@ -108,14 +124,14 @@ fn key_of(table: Table, key: &[u8]) -> String {
     format!("{}/{}", table.name(), String::from_utf8_lossy(key))
 }
 
-fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(table: Table, key: &[u8], bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
         key: key_of(table, key),
         reason: e.to_string(),
     })
 }
 
-fn encode<T: Serialize>(table: Table, key: &[u8], value: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(table: Table, key: &[u8], value: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(|e| Error::Corrupt {
         key: key_of(table, key),
         reason: format!("cannot encode: {e}"),
@@ -468,7 +484,7 @@ impl<B: Backend> Store<B> {
         }
     }
 
-    fn read<R>(&self, f: impl FnOnce(&dyn ReadTx, &str) -> Result<R>) -> Result<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&dyn ReadTx, &str) -> Result<R>) -> Result<R> {
         if self.closed {
             return Err(Error::Closed);
         }
@@ -476,7 +492,10 @@ impl<B: Backend> Store<B> {
         self.backend.read(|tx| f(tx, ns))
     }
 
-    fn write<R>(&mut self, f: impl FnOnce(&mut dyn WriteTx, &str) -> Result<R>) -> Result<R> {
+    pub(crate) fn write<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn WriteTx, &str) -> Result<R>,
+    ) -> Result<R> {
         if self.closed {
             return Err(Error::Closed);
         }

@@ -735,3 +735,127 @@ both!(rewrite_configs_is_one_all_or_nothing_transaction, |s| {
     assert_eq!(s.container(&rid('2')).unwrap().config.lock_id, 11);
     assert_eq!(s.pod(&rid('9')).unwrap().config.lock_id, 12);
 });
+
+/// A record of a kind the state knows nothing of (as images and volumes
+/// will be): it refers to a volume and an image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Thing {
+    id: String,
+    image: String,
+    volumes: Vec<String>,
+}
+
+impl Item for Thing {
+    const KIND: &'static str = "thing";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn refs(&self) -> Vec<(String, String)> {
+        let mut r = vec![("image".to_owned(), self.image.clone())];
+        r.extend(
+            self.volumes
+                .iter()
+                .map(|v| ("volume".to_owned(), v.clone())),
+        );
+        r
+    }
+}
+
+fn thing(id: &str, image: &str, volumes: &[&str]) -> Thing {
+    Thing {
+        id: id.into(),
+        image: image.into(),
+        volumes: volumes.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+both!(items_are_stored_listed_and_indexed_by_the_store, |s| {
+    s.put_item(&thing("t1", "img-a", &["v1", "v2"])).unwrap();
+    s.put_item(&thing("t2", "img-a", &["v2"])).unwrap();
+    assert_eq!(
+        s.item::<Thing>("t1").unwrap(),
+        Some(thing("t1", "img-a", &["v1", "v2"]))
+    );
+    assert_eq!(s.item::<Thing>("nope").unwrap(), None);
+    let all: Vec<Thing> = s
+        .all_items::<Thing>()
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(all.len(), 2);
+    let users = |s: &dyn State, index: &str, target: &str| -> Vec<String> {
+        s.referrers(index, target)
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect()
+    };
+    assert_eq!(users(s, "image", "img-a"), ["t1", "t2"]);
+    assert_eq!(users(s, "volume", "v2"), ["t1", "t2"]);
+    // An update replaces the edges: t1 leaves img-a and v1.
+    s.put_item(&thing("t1", "img-b", &["v2"])).unwrap();
+    assert_eq!(users(s, "image", "img-a"), ["t2"]);
+    assert_eq!(users(s, "image", "img-b"), ["t1"]);
+    assert!(users(s, "volume", "v1").is_empty());
+    s.remove_item::<Thing>("t2").unwrap();
+    assert_eq!(users(s, "volume", "v2"), ["t1"]);
+    assert!(users(s, "image", "img-a").is_empty());
+    assert_err!(s.remove_item::<Thing>("t2"), Error::ItemNotFound { .. });
+    // Containers and pods are untouched by items, and the other way round.
+    s.add_container(&ctr(&rid('1'), "c1")).unwrap();
+    assert_eq!(s.all_items::<Thing>().unwrap().len(), 1);
+});
+
+both!(an_item_batch_is_one_transaction, |s| {
+    s.put_item(&thing("keep", "img", &[])).unwrap();
+    let ops = vec![
+        ItemOp::put(&thing("new", "img", &["v"])).unwrap(),
+        ItemOp::remove::<Thing>("keep"),
+        ItemOp::remove::<Thing>("missing"),
+    ];
+    assert_err!(s.write_items(&ops), Error::ItemNotFound { .. });
+    assert!(
+        s.item::<Thing>("new").unwrap().is_none(),
+        "nothing of a failed batch stays"
+    );
+    assert!(s.item::<Thing>("keep").unwrap().is_some());
+    assert!(s.referrers("volume", "v").unwrap().is_empty());
+    s.write_items(&ops[..2]).unwrap();
+    assert!(s.item::<Thing>("keep").unwrap().is_none());
+    assert_eq!(
+        s.referrers("image", "img").unwrap(),
+        [("thing".to_owned(), "new".to_owned())]
+    );
+});
+
+both!(item_keys_are_checked, |s| {
+    assert_err!(
+        s.put_item(&thing("a/b", "img", &[])),
+        Error::InvalidItemKey { what: "id", .. }
+    );
+    assert_err!(
+        s.put_item(&thing("", "img", &[])),
+        Error::InvalidItemKey { .. }
+    );
+    assert_err!(
+        s.put_item(&thing("a", "x/y", &[])),
+        Error::InvalidItemKey { what: "target", .. }
+    );
+    assert_err!(s.item::<Thing>("../x"), Error::InvalidItemKey { .. });
+    assert_err!(
+        s.referrers("", "t"),
+        Error::InvalidItemKey { what: "index", .. }
+    );
+    s.write_items(&[ItemOp::Put {
+        kind: "thing".into(),
+        id: "bad".into(),
+        value: b"{not json".to_vec(),
+        refs: vec![],
+    }])
+    .unwrap();
+    assert_err!(s.item::<Thing>("bad"), Error::Corrupt { .. });
+    let all = s.all_items::<Thing>().unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].is_err(), "an undecodable item is reported in place");
+});
