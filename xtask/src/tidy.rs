@@ -288,6 +288,14 @@ mod tests {
     fn crate_roots_must_forbid_unsafe() {
         let p = check_file("events/src/lib.rs", "//! doc\n");
         assert!(p.iter().any(|m| m.contains("forbid")), "{p:?}");
-        assert!(check_file("locks/src/lib.rs", "//! doc\n").is_empty());
+        let docs = ["#![warn(", "missing_docs)]"].concat();
+        assert!(check_file("locks/src/lib.rs", &format!("//! doc\n{docs}\n")).is_empty());
+        assert!(check_file("cli/src/main.rs", "//! doc\n#![forbid(unsafe_code)]\n").is_empty());
+    }
+
+    #[test]
+    fn library_roots_must_warn_on_missing_docs() {
+        let p = check_file("locks/src/lib.rs", "//! doc\n");
+        assert!(p.iter().any(|m| m.contains("missing_docs")), "{p:?}");
     }
 }
