@@ -121,6 +121,34 @@ pub enum Error {
         needed: u64,
     },
 
+    /// The segment belongs to another user or is open to others: it may
+    /// have been planted (squatted) to deny service or to hold our locks.
+    #[error(
+        "lock segment {name} is owned by uid {owner} with mode {mode:04o}, but oxpod (uid {uid}) only uses its own segments with mode 0600; it may have been planted by another user: remove /dev/shm{name} and run `oxpod system renumber`"
+    )]
+    NotOurs {
+        /// The segment name.
+        name: String,
+        /// The owner's uid.
+        owner: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// Our effective uid.
+        uid: u32,
+    },
+
+    /// A mutex of the segment was written over (its type word is not a
+    /// robust process-shared mutex's): locking it could abort the process.
+    #[error(
+        "lock segment {name} is damaged: the mutex of {what} was overwritten; stop all oxpod processes and run `oxpod system renumber` to recreate it"
+    )]
+    DamagedMutex {
+        /// The segment name.
+        name: String,
+        /// Which mutex (`lock 5`, `the segment`).
+        what: String,
+    },
+
     /// The header's fields contradict each other.
     #[error(
         "lock segment {name} is damaged: {reason}; stop all oxpod processes and run `oxpod system renumber`"
@@ -233,6 +261,23 @@ fn holder_text(holder: Option<i32>) -> String {
 }
 
 impl Error {
+    /// Whether the segment itself is unusable (foreign, damaged, another
+    /// layout or size), so that only recreating it helps: what `system
+    /// renumber` may do once no live process holds a lock in it.
+    pub fn segment_unusable(&self) -> bool {
+        matches!(
+            self,
+            Error::BadMagic { .. }
+                | Error::LayoutVersion { .. }
+                | Error::MutexSize { .. }
+                | Error::CountMismatch { .. }
+                | Error::SegmentTooSmall { .. }
+                | Error::Corrupt { .. }
+                | Error::DamagedMutex { .. }
+                | Error::NotOurs { .. }
+        )
+    }
+
     /// The errno behind this error, for callers that branch on podman's
     /// codes (`ENOENT` missing, `EEXIST` exists, `ERANGE` count mismatch, ...).
     pub fn errno(&self) -> Errno {
@@ -247,7 +292,10 @@ impl Error {
                 Errno::EBADF
             }
             Error::CountMismatch { .. } => Errno::ERANGE,
-            Error::SegmentTooSmall { .. } | Error::Corrupt { .. } => Errno::EIO,
+            Error::SegmentTooSmall { .. } | Error::Corrupt { .. } | Error::DamagedMutex { .. } => {
+                Errno::EIO
+            }
+            Error::NotOurs { .. } => Errno::EPERM,
             Error::Exhausted { .. } => Errno::ENOSPC,
             Error::WouldDeadlock { .. } => Errno::EDEADLK,
             Error::Timeout { .. } => Errno::ETIMEDOUT,

@@ -19,12 +19,17 @@
 //! group `i / 32`. With glibc on x86_64, 2048 locks take 56 + 64 × 1288 +
 //! 2048 × 4 = 90,680 bytes.
 //!
-//! Every mutex is process-shared, robust and error-checking. The magic is
-//! written last, so an opener never uses a half-initialised segment.
+//! Every mutex is process-shared, robust and error-checking. A new segment
+//! is built under a temporary name and linked into place when complete, so
+//! a creator killed midway leaves nothing half-initialised under the real
+//! name (and the magic is still written last). An opener refuses a segment
+//! that is not owned by its uid with mode 0600, whose header is
+//! inconsistent, or one of whose mutexes was written over.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::Duration;
@@ -102,12 +107,16 @@ impl Segment {
         self.map.u32_at(HEADER_SIZE + group * GROUP_SIZE)
     }
 
-    /// The mutex of lock `id`; `id` must be below `num_locks`.
-    fn mutex(&self, id: u32) -> RawMutex<'_> {
+    /// Where the mutex of lock `id` starts; `id` must be below `num_locks`.
+    fn mutex_off(&self, id: u32) -> usize {
         let group = (id / LOCKS_PER_GROUP) as usize;
         let slot = (id % LOCKS_PER_GROUP) as usize;
-        self.map
-            .mutex_at(HEADER_SIZE + group * GROUP_SIZE + GROUP_MUTEXES + slot * MUTEX_SIZE)
+        HEADER_SIZE + group * GROUP_SIZE + GROUP_MUTEXES + slot * MUTEX_SIZE
+    }
+
+    /// The mutex of lock `id`; `id` must be below `num_locks`.
+    fn mutex(&self, id: u32) -> RawMutex<'_> {
+        self.map.mutex_at(self.mutex_off(id))
     }
 
     /// The holder-table entry of lock `id`; `id` must be below `num_locks`.
@@ -122,6 +131,37 @@ impl Segment {
                 id,
                 capacity: self.num_locks,
             });
+        }
+        Ok(())
+    }
+
+    /// Refuses a segment one of whose mutexes does not carry the type word
+    /// every mutex gets at initialisation (written over by stray bytes).
+    fn check_mutexes(&self) -> Result<()> {
+        let (Some(kind), Some(off)) = (sys::reference_mutex_kind(), sys::MUTEX_KIND_OFFSET) else {
+            return Ok(());
+        };
+        let damaged = |what: String| Error::DamagedMutex {
+            name: self.name.clone(),
+            what,
+        };
+        if self
+            .map
+            .i32_at(OFF_SEGMENT_LOCK + off)
+            .load(Ordering::Relaxed)
+            != kind
+        {
+            return Err(damaged("the segment".to_owned()));
+        }
+        for id in 0..self.num_locks {
+            if self
+                .map
+                .i32_at(self.mutex_off(id) + off)
+                .load(Ordering::Relaxed)
+                != kind
+            {
+                return Err(damaged(format!("lock {id}")));
+            }
         }
         Ok(())
     }
@@ -261,6 +301,64 @@ impl fmt::Debug for ShmLockManager {
 }
 
 /// Checks a segment name: `/` then 1 to 254 characters, none of them `/` or NUL.
+/// Where Linux keeps POSIX shared-memory objects.
+const SHM_DIR: &str = "/dev/shm";
+
+fn shm_path(name: &str) -> String {
+    format!("{SHM_DIR}{name}")
+}
+
+/// The temporary name a segment is built under by process `pid`.
+fn draft_name(name: &str, pid: u32) -> String {
+    format!("{name}.draft-{pid}")
+}
+
+/// Removes drafts of `name` left by creators that were killed.
+fn remove_stale_drafts(name: &str) {
+    let Some(base) = name.strip_prefix('/') else {
+        return;
+    };
+    let prefix = format!("{base}.draft-");
+    let Ok(entries) = std::fs::read_dir(SHM_DIR) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        if !alive {
+            tracing::debug!(segment = ?file, "removing a draft lock segment of a dead creator");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Refuses a segment that another user owns or that others may open.
+fn check_owner(name: &str, fd: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+    let st = nix::sys::stat::fstat(fd).map_err(|source| Error::Segment {
+        op: "stat",
+        name: name.to_owned(),
+        source,
+    })?;
+    let uid = nix::unistd::geteuid().as_raw();
+    let mode = st.st_mode & 0o7777;
+    if st.st_uid != uid || mode != 0o600 {
+        return Err(Error::NotOurs {
+            name: name.to_owned(),
+            owner: st.st_uid,
+            mode,
+            uid,
+        });
+    }
+    Ok(())
+}
+
 fn check_name(name: &str) -> Result<()> {
     let bad = |reason| {
         Err(Error::InvalidName {
@@ -304,26 +402,43 @@ impl ShmLockManager {
     pub fn create(name: &str, n: u32) -> Result<Self> {
         check_name(name)?;
         let groups = groups_for(n)?;
+        if Path::new(&shm_path(name)).exists() {
+            return Err(Error::SegmentExists {
+                name: name.to_owned(),
+            });
+        }
+        remove_stale_drafts(name);
+        // Built complete under a name of this process's, then linked into
+        // place: a kill at any point leaves no half-made segment at `name`.
+        let draft = draft_name(name, std::process::id());
+        let _ = nix::sys::mman::shm_unlink(draft.as_str());
         let fd = nix::sys::mman::shm_open(
-            name,
+            draft.as_str(),
             OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL,
             Mode::S_IRUSR | Mode::S_IWUSR,
         )
-        .map_err(|source| match source {
-            Errno::EEXIST => Error::SegmentExists {
-                name: name.to_owned(),
-            },
-            source => Error::Segment {
-                op: "create",
-                name: name.to_owned(),
-                source,
-            },
+        .map_err(|source| Error::Segment {
+            op: "create",
+            name: name.to_owned(),
+            source,
         })?;
-        let made = Self::init(name, &fd, groups);
-        if made.is_err()
-            && let Err(errno) = nix::sys::mman::shm_unlink(name)
-        {
-            tracing::warn!(segment = name, %errno, "failed to remove a half-created lock segment");
+        let made = Self::init(name, &fd, groups).and_then(|m| {
+            match std::fs::hard_link(shm_path(&draft), shm_path(name)) {
+                Ok(()) => Ok(m),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Err(Error::SegmentExists {
+                        name: name.to_owned(),
+                    })
+                }
+                Err(e) => Err(Error::Segment {
+                    op: "publish",
+                    name: name.to_owned(),
+                    source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+                }),
+            }
+        });
+        if let Err(errno) = nix::sys::mman::shm_unlink(draft.as_str()) {
+            tracing::warn!(segment = %draft, %errno, "failed to remove a draft lock segment");
         }
         made
     }
@@ -407,8 +522,10 @@ impl ShmLockManager {
                 source,
             }
         };
-        // A creator may still be sizing or initialising it: wait a little
-        // while the size is 0 or the magic is not written yet.
+        check_owner(name, fd.as_fd())?;
+        // A segment made by an older build (no draft) may still be being
+        // sized or initialised: wait a little while the size is 0 or the
+        // magic is not written yet.
         let started = std::time::Instant::now();
         let (map, size) = loop {
             let size = nix::sys::stat::fstat(fd.as_fd())
@@ -488,15 +605,25 @@ impl ShmLockManager {
                 needed,
             });
         }
+        let seg = Segment {
+            name: name.to_owned(),
+            map,
+            num_locks: found,
+            holders_off: HEADER_SIZE + groups as usize * GROUP_SIZE,
+        };
+        seg.check_mutexes()?;
         tracing::debug!(segment = name, locks = found, "opened lock segment");
-        Ok(Self {
-            seg: Arc::new(Segment {
-                name: name.to_owned(),
-                map,
-                num_locks: found,
-                holders_off: HEADER_SIZE + groups as usize * GROUP_SIZE,
-            }),
-        })
+        Ok(Self { seg: Arc::new(seg) })
+    }
+
+    /// Opens segment `name` whatever number of locks it holds (a renumber
+    /// that changes the size looks at the old one's holders first). The
+    /// same checks as [`ShmLockManager::open`] otherwise.
+    pub fn open_existing(name: &str) -> Result<Self> {
+        match Self::open(name, LOCKS_PER_GROUP) {
+            Err(Error::CountMismatch { found, .. }) => Self::open(name, found),
+            other => other,
+        }
     }
 
     /// Opens segment `name`, creating it when it does not exist (also when

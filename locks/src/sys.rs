@@ -23,6 +23,30 @@ pub(crate) const MUTEX_ALIGN: usize = align_of::<libc::pthread_mutex_t>();
 // The layout puts the segment mutex at offset 8, after two u16 and one u32.
 const _: () = assert!(MUTEX_ALIGN <= 8 && MUTEX_ALIGN >= 4);
 
+/// Offset of glibc's `__kind` inside `pthread_mutex_t` (after `__lock`,
+/// `__count`, `__owner`, `__nusers`): the mutex type and flags, set by
+/// `pthread_mutex_init` and never changed by locking. `None` where the
+/// layout is not known, and the check is skipped.
+pub(crate) const MUTEX_KIND_OFFSET: Option<usize> =
+    if cfg!(all(target_env = "gnu", target_os = "linux")) {
+        Some(16)
+    } else {
+        None
+    };
+
+/// The `__kind` word of a freshly initialised process-shared, robust,
+/// error-checking mutex, computed once: every mutex of a sound segment has
+/// it, so another value means the segment was written over.
+pub(crate) fn reference_mutex_kind() -> Option<i32> {
+    static KIND: std::sync::OnceLock<Option<i32>> = std::sync::OnceLock::new();
+    *KIND.get_or_init(|| {
+        let off = MUTEX_KIND_OFFSET?;
+        let map = Mapping::anonymous(MUTEX_SIZE.max(8)).ok()?;
+        map.mutex_at(0).init().ok()?;
+        Some(map.i32_at(off).load(Ordering::Relaxed))
+    })
+}
+
 /// A shared read-write mapping of a file descriptor, unmapped on drop.
 #[derive(Debug)]
 pub(crate) struct Mapping {
@@ -62,8 +86,8 @@ impl Mapping {
         })
     }
 
-    /// An anonymous shared mapping of `len` zero bytes (for tests of this module).
-    #[cfg(test)]
+    /// An anonymous shared mapping of `len` zero bytes (a reference mutex,
+    /// and tests).
     pub(crate) fn anonymous(len: usize) -> Result<Self, Errno> {
         let length = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
         // SAFETY: a fresh anonymous mapping at an address of the kernel's

@@ -520,3 +520,80 @@ proptest! {
         }
     }
 }
+
+// ---- hostile and half-made segments (fault-findings 3, 5, 8) ----------
+
+#[test]
+fn a_segment_open_to_others_or_owned_by_another_user_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let seg = TestSegment::new();
+    made(&seg);
+    std::fs::set_permissions(seg.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let err = ShmLockManager::open(&seg.name, 64).unwrap_err();
+    assert!(matches!(err, Error::NotOurs { mode: 0o666, .. }), "{err}");
+    assert!(err.segment_unusable());
+    assert!(err.to_string().contains("oxpod system renumber"), "{err}");
+    std::fs::set_permissions(seg.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+    ShmLockManager::open(&seg.name, 64).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        // Planted by another user (nobody): refused even with mode 0600.
+        std::os::unix::fs::chown(seg.path(), Some(65534), Some(65534)).unwrap();
+        let err = ShmLockManager::open(&seg.name, 64).unwrap_err();
+        assert!(matches!(err, Error::NotOurs { owner: 65534, .. }), "{err}");
+        // open_or_create does not fall back to using it either.
+        assert!(ShmLockManager::open_or_create(&seg.name, 64).is_err());
+    }
+}
+
+#[test]
+fn a_written_over_mutex_is_refused_not_locked() {
+    let seg = TestSegment::new();
+    made(&seg);
+    // Random bytes over the first group's mutexes (after the bitmap word).
+    let noise: Vec<u8> = (0..400u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    write_at(&seg, 56 + 8, &noise);
+    let err = ShmLockManager::open(&seg.name, 64).unwrap_err();
+    assert!(matches!(err, Error::DamagedMutex { .. }), "{err}");
+    assert!(err.to_string().contains("lock 0"), "{err}");
+    assert!(err.segment_unusable());
+}
+
+#[test]
+fn a_creator_killed_midway_leaves_nothing_at_the_real_name() {
+    let seg = TestSegment::new();
+    // A draft of a dead creator: a process that has exited.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let draft = format!("{}.draft-{dead}", seg.name);
+    let draft_path = format!("/dev/shm{draft}");
+    std::fs::write(&draft_path, [0u8; 64]).unwrap();
+    assert!(matches!(
+        ShmLockManager::open(&seg.name, 64),
+        Err(Error::SegmentMissing { .. })
+    ));
+    let m = ShmLockManager::create(&seg.name, 64).unwrap();
+    assert_eq!(m.capacity(), 64);
+    assert!(
+        !std::path::Path::new(&draft_path).exists(),
+        "the dead creator's draft is gone"
+    );
+    let own_draft = format!("/dev/shm{}.draft-{}", seg.name, std::process::id());
+    assert!(
+        !std::path::Path::new(&own_draft).exists(),
+        "no draft of ours is left"
+    );
+    ShmLockManager::open(&seg.name, 64).unwrap();
+}
+
+#[test]
+fn open_existing_takes_whatever_size_the_segment_has() {
+    let seg = TestSegment::new();
+    made(&seg);
+    assert_eq!(
+        ShmLockManager::open_existing(&seg.name).unwrap().capacity(),
+        64
+    );
+}
