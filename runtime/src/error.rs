@@ -113,6 +113,14 @@ pub enum Error {
         /// Names of the running containers.
         running: String,
     },
+    /// Live processes hold locks a renumber would move.
+    #[error(
+        "cannot renumber locks while processes hold them ({held}): let them finish (or stop them), then retry"
+    )]
+    LocksHeld {
+        /// Each held lock, as `lock N by process P`.
+        held: String,
+    },
     /// Reading the boot id or the alive file failed in a way that is not
     /// "missing".
     #[error("cannot read runtime status file {path}: {source}")]

@@ -84,7 +84,9 @@ impl Runtime {
             }
         };
         let alive = step("alive lock", || AliveLock::take(&layout))?;
-        let (locks, fresh_locks) = step("locks", || open_locks(&options, &loaded.config))?;
+        let (locks, fresh_locks) = step("locks", || {
+            open_locks(&options, &loaded.config, state.as_mut(), driver.as_ref())
+        })?;
 
         let mut runtime = Runtime {
             identity: options
@@ -265,7 +267,17 @@ fn discover_runtimes(loaded: &Loaded, layout: &Layout) -> Result<Runtimes> {
 /// The lock manager, and whether its locks are all free because it was
 /// just made (a new segment, or the in-memory manager), so the objects in
 /// the database must re-claim theirs.
-fn open_locks(options: &RuntimeOptions, config: &Config) -> Result<(Box<dyn LockManager>, bool)> {
+///
+/// A segment that cannot be used (another size, damaged, planted by
+/// another user) is recreated for a renumber or a reset, but a renumber
+/// first refuses, changing nothing, while containers run or a live process
+/// holds one of its locks.
+fn open_locks(
+    options: &RuntimeOptions,
+    config: &Config,
+    state: &mut dyn State,
+    driver: &dyn Driver,
+) -> Result<(Box<dyn LockManager>, bool)> {
     let n = config.num_locks;
     if options.locks == LockBackend::Memory {
         return Ok((Box::new(MemLockManager::new(n)?), true));
@@ -291,14 +303,72 @@ fn open_locks(options: &RuntimeOptions, config: &Config) -> Result<(Box<dyn Lock
                 Err(e) => Err(e.into()),
             }
         }
-        // A reset removes the segment anyway: a changed num_locks must not
-        // stop it.
-        Err(oxpod_locks::Error::CountMismatch { .. }) if options.renumber || options.reset => {
-            info!(name, n, "recreating lock segment for renumber or reset");
+        Err(e) if e.segment_unusable() && (options.renumber || options.reset) => {
+            if options.renumber {
+                refuse_renumber_while_running(state, driver)?;
+                // The old segment's holders, if it can still be read (a
+                // planted or damaged one holds none of ours).
+                if let Ok(old) = ShmLockManager::open_existing(name) {
+                    refuse_while_locks_held(&old)?;
+                }
+            }
+            info!(name, n, reason = %e, "recreating lock segment");
             ShmLockManager::remove(name)?;
             Ok((Box::new(ShmLockManager::create(name, n)?), true))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Refuses a renumber while containers run (their processes would keep
+/// locks the renumber hands to others). Reads every namespace.
+pub(crate) fn refuse_renumber_while_running(
+    state: &mut dyn State,
+    driver: &dyn Driver,
+) -> Result<()> {
+    let ns = state.namespace().to_owned();
+    state.set_namespace("");
+    let listing = state.all_containers();
+    state.set_namespace(&ns);
+    let running: Vec<String> = listing?
+        .items
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.state.status,
+                oxpod_state::ContainerStatus::Running | oxpod_state::ContainerStatus::Paused
+            ) && matches!(driver.exit(&c.config.id), Ok(None))
+        })
+        .map(|c| c.config.name)
+        .collect();
+    if running.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RenumberWhileRunning {
+            running: running.join(", "),
+        })
+    }
+}
+
+/// Refuses while a live process (a stopped one too) holds a lock: moving
+/// lock numbers under it would break mutual exclusion.
+pub(crate) fn refuse_while_locks_held(locks: &dyn LockManager) -> Result<()> {
+    let me = std::process::id();
+    let held: Vec<String> = locks
+        .holders()?
+        .into_iter()
+        .filter(|&(_, pid)| {
+            u32::try_from(pid).is_ok_and(|p| p != me)
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        })
+        .map(|(lock, pid)| format!("lock {lock} by process {pid}"))
+        .collect();
+    if held.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::LocksHeld {
+            held: held.join(", "),
+        })
     }
 }
 

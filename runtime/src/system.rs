@@ -283,18 +283,8 @@ impl Runtime {
     /// freeing all. Refused while containers run.
     pub(crate) fn renumber_under_alive_lock(&self) -> Result<()> {
         let (objects, _) = self.all_objects()?;
-        let running: Vec<String> = objects
-            .iter()
-            .filter_map(|o| match o {
-                Object::Container(c) if self.is_running(c) => Some(c.config.name.clone()),
-                _ => None,
-            })
-            .collect();
-        if !running.is_empty() {
-            return Err(Error::RenumberWhileRunning {
-                running: running.join(", "),
-            });
-        }
+        crate::open::refuse_renumber_while_running(self.state().as_mut(), self.driver.as_ref())?;
+        crate::open::refuse_while_locks_held(self.locks.as_ref())?;
         self.locks.free_all()?;
         let mut containers = Vec::new();
         let mut pods = Vec::new();

@@ -1101,3 +1101,123 @@ fn lock_type_file_is_refused_at_open() {
         "{err}"
     );
 }
+
+/// Child role `hold:<segment>:<lock>`: holds a lock until killed.
+#[test]
+#[ignore = "child-process entry point, started by its parent test"]
+fn hold_lock_child() {
+    use oxpod_locks::LockManager;
+    let role = oxpod_test_support::child::role();
+    let mut parts = role.splitn(4, ':');
+    let (Some("hold"), Some(segment), Some(lock), Some(ready)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        panic!("bad role {role}");
+    };
+    let m = ShmLockManager::open_existing(segment).expect("segment");
+    let lock = m.retrieve(lock.parse().expect("lock id")).expect("lock");
+    let _held = lock.lock().expect("take");
+    std::fs::write(ready, "held").expect("ready file");
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn renumber_refuses_while_a_live_process_holds_a_lock_and_changes_nothing() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    drop(rt);
+    let ready = env.dir.path().join("ready");
+    let role = format!(
+        "hold:{}:{}:{}",
+        env.lock_name,
+        c.config.lock_id,
+        ready.display()
+    );
+    let mut child = oxpod_test_support::child::command("tests::hold_lock_child", &role)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("child");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for options in [
+        env.lmdb().renumber(true),
+        env.lmdb().num_locks(96).renumber(true),
+    ] {
+        let err = Runtime::open(options).expect_err("held lock");
+        assert!(matches!(err, Error::LocksHeld { .. }), "{err}");
+        assert!(err.to_string().contains(&child.id().to_string()), "{err}");
+    }
+    // Nothing changed: the segment keeps its size, the record its lock.
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    assert_eq!(rt.locks.capacity(), 64);
+    assert_eq!(get(&rt, "c").expect("c").config.lock_id, c.config.lock_id);
+    drop(rt);
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let rt = Runtime::open(env.lmdb().num_locks(96).renumber(true)).expect("renumber");
+    assert_eq!(rt.locks.capacity(), 96);
+}
+
+#[test]
+fn a_refused_renumber_to_another_size_keeps_the_segment() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("runner"))
+        .expect("create");
+    rt.containers()
+        .start(&ContainerRef::from(&c))
+        .expect("start");
+    drop(rt);
+    let err = Runtime::open(env.lmdb().num_locks(96).renumber(true)).expect_err("running");
+    assert!(matches!(err, Error::RenumberWhileRunning { .. }), "{err}");
+    // The stop the error asks for works with the configured size.
+    let rt = Runtime::open(env.lmdb()).expect("the old segment is untouched");
+    assert_eq!(rt.locks.capacity(), 64);
+    rt.containers()
+        .stop(&cref(&rt, "runner"), Some(0))
+        .expect("stop");
+    drop(rt);
+    Runtime::open(env.lmdb().num_locks(96).renumber(true)).expect("renumber");
+}
+
+#[test]
+fn renumber_recreates_a_damaged_or_planted_segment() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    drop(rt);
+    let path = format!("/dev/shm{}", env.lock_name);
+    for damage in 0..2 {
+        if damage == 0 {
+            std::fs::write(&path, vec![0u8; 4096]).expect("zero the segment");
+        } else {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        }
+        let err = Runtime::open(env.lmdb()).expect_err("unusable segment");
+        assert!(err.to_string().contains("oxpod system renumber"), "{err}");
+        let rt = Runtime::open(env.lmdb().renumber(true)).expect("renumber recreates it");
+        assert_eq!(allocated(&rt), claimed(&rt));
+        assert!(get(&rt, "c").is_ok());
+        drop(rt);
+        Runtime::open(env.lmdb()).expect("usable again");
+    }
+    let _ = c;
+}
