@@ -244,6 +244,40 @@ pub enum Error {
         /// What LMDB reported.
         reason: String,
     },
+    /// The data file is shorter than its meta pages say (truncated):
+    /// mapping it would crash on the first read past its end.
+    #[error(
+        "database {path} is truncated: data.mdb has {size} bytes but its last committed page ends at byte {needed}; restore it from a backup, or run `oxpod system reset --force` to start over"
+    )]
+    Truncated {
+        /// The database directory.
+        path: PathBuf,
+        /// The file's size.
+        size: u64,
+        /// The size its meta page needs.
+        needed: u64,
+    },
+    /// The database held records (its marker says so) but the data file is
+    /// gone or empty.
+    #[error(
+        "database {path} was emptied or removed: it was initialised (marker oxpod.id) but data.mdb is missing or empty; restore it from a backup, or run `oxpod system reset --force` to start over"
+    )]
+    Emptied {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// The data file is another database than the one this directory held.
+    #[error(
+        "database {path} was replaced: its marker names database {marker} but data.mdb is {found}; put the right file back, or run `oxpod system reset --force` to start over"
+    )]
+    Replaced {
+        /// The database directory.
+        path: PathBuf,
+        /// The id in the marker.
+        marker: String,
+        /// The data file's id (`a database without an id` when none).
+        found: String,
+    },
     /// The database reached its map size.
     #[error("database {path} is full (map size {map_size} bytes): open it with a larger map size")]
     MapFull {

@@ -14,6 +14,7 @@
 mod error;
 mod items;
 mod lmdb;
+mod lmdb_check;
 mod memory;
 mod model;
 mod store;
@@ -40,6 +41,10 @@ pub use store::{SCHEMA_VERSION, is_valid_name};
 pub trait State: Items + Send + std::fmt::Debug {
     /// The backend's name, as `info` reports it (`lmdb`, `memory`).
     fn backend_name(&self) -> &'static str;
+
+    /// Reads every entry by scan and by key and decodes every record;
+    /// returns what does not read or decode, one line each.
+    fn verify(&self) -> Result<Vec<String>>;
 
     /// Marks the state unusable: every later call fails with [`Error::Closed`].
     fn close(&mut self) -> Result<()>;
@@ -183,6 +188,9 @@ macro_rules! impl_state {
         impl $crate::State for $ty {
             fn backend_name(&self) -> &'static str {
                 $name
+            }
+            fn verify(&self) -> $crate::Result<Vec<String>> {
+                self.store.verify()
             }
             fn close(&mut self) -> $crate::Result<()> {
                 self.store.close()

@@ -356,6 +356,13 @@ impl LmdbState {
             path: dir.clone(),
             source: e,
         })?;
+        // Before LMDB maps the file: a truncated or damaged one is an
+        // error here, not a SIGBUS there.
+        crate::lmdb_check::check_data_file(&dir)?;
+        let marker = crate::lmdb_check::read_marker(&dir)?;
+        if marker.is_some() && !crate::lmdb_check::has_data(&dir) {
+            return Err(Error::Emptied { path: dir });
+        }
         let shared = {
             let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
             open.retain(|(_, w)| w.strong_count() > 0);
@@ -374,10 +381,25 @@ impl LmdbState {
         };
         let mut backend = LmdbBackend { shared };
         ensure_schema(&mut backend)?;
+        let mut store = Store::new(backend);
+        match (marker, store.db_id()?) {
+            (Some(m), Some(id)) if m == id => {}
+            (Some(m), found) => {
+                return Err(Error::Replaced {
+                    path: dir,
+                    marker: m,
+                    found: found.unwrap_or_else(|| "a database without an id".to_owned()),
+                });
+            }
+            // A new database, or one from before markers: give it an id
+            // (the stored one wins a race) and write the marker.
+            (None, _) => {
+                let (id, _) = store.db_id_or(&crate::lmdb_check::new_db_id()?)?;
+                crate::lmdb_check::write_marker(&dir, &id)?;
+            }
+        }
         tracing::debug!(path = %dir.display(), "opened state database");
-        Ok(LmdbState {
-            store: Store::new(backend),
-        })
+        Ok(LmdbState { store })
     }
 
     /// The database directory (`<static_dir>/state`, canonical).

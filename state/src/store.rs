@@ -32,6 +32,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 pub(crate) const SCHEMA_KEY: &[u8] = b"schema-version";
 pub(crate) const DB_CONFIG_KEY: &[u8] = b"db-config";
+pub(crate) const DB_ID_KEY: &[u8] = b"db-id";
 
 /// One table of the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -514,6 +515,64 @@ impl<B: Backend> Store<B> {
 
     pub(crate) fn set_namespace(&mut self, ns: &str) {
         self.namespace = ns.to_string();
+    }
+
+    /// The database's id: the stored one, or `new` stored now if there is
+    /// none (in one transaction, so concurrent openers agree).
+    pub(crate) fn db_id_or(&mut self, new: &str) -> Result<(String, bool)> {
+        self.write(|tx, _| match tx.get(Table::Meta, DB_ID_KEY)? {
+            Some(b) => Ok((String::from_utf8_lossy(&b).into_owned(), false)),
+            None => {
+                tx.put(Table::Meta, DB_ID_KEY, new.as_bytes())?;
+                Ok((new.to_owned(), true))
+            }
+        })
+    }
+
+    /// Reads every entry of every table, by scan and again by key (the
+    /// two paths through LMDB's tree), and decodes the records: what does
+    /// not read or decode is returned, one line each. `system check` uses
+    /// it to see damage a listing alone misses.
+    pub(crate) fn verify(&self) -> Result<Vec<String>> {
+        self.read(|tx, _| {
+            let mut problems = Vec::new();
+            for t in Table::ALL {
+                let mut keys = Vec::new();
+                if let Err(e) = tx.scan(t, b"", &mut |k, v| {
+                    let bad = match t {
+                        Table::Containers => decode::<Container>(t, k, v).err(),
+                        Table::Pods => decode::<Pod>(t, k, v).err(),
+                        _ => None,
+                    };
+                    if let Some(e) = bad {
+                        problems.push(e.to_string());
+                    }
+                    keys.push(k.to_vec());
+                    Ok(true)
+                }) {
+                    problems.push(format!("table {}: {e}", t.name()));
+                }
+                for k in keys {
+                    match tx.get(t, &k) {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            problems.push(format!("{}: listed but not found by key", key_of(t, &k)))
+                        }
+                        Err(e) => problems.push(format!("{}: {e}", key_of(t, &k))),
+                    }
+                }
+            }
+            Ok(problems)
+        })
+    }
+
+    /// The database's id, if it has one.
+    pub(crate) fn db_id(&self) -> Result<Option<String>> {
+        self.read(|tx, _| {
+            Ok(tx
+                .get(Table::Meta, DB_ID_KEY)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        })
     }
 
     pub(crate) fn db_config(&self) -> Result<DbConfig> {
@@ -1063,7 +1122,10 @@ impl<B: Backend> Store<B> {
             let mut out = Vec::new();
             for t in Table::ALL {
                 tx.scan(t, b"", &mut |k, v| {
-                    out.push((t, k.to_vec(), v.to_vec()));
+                    // The database's random id differs between any two.
+                    if !(t == Table::Meta && k == DB_ID_KEY) {
+                        out.push((t, k.to_vec(), v.to_vec()));
+                    }
                     Ok(true)
                 })?;
             }

@@ -659,6 +659,13 @@ fn undecodable_record_is_skipped<B: crate::store::Backend>(store: &mut crate::st
     // Refresh leaves the bad record alone and resets the others.
     store.refresh().unwrap();
     assert_eq!(store.all_containers().unwrap().items.len(), 2);
+    // verify names both records that do not decode.
+    let problems = store.verify().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains(&rid('2'))),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -859,3 +866,11 @@ both!(item_keys_are_checked, |s| {
     assert_eq!(all.len(), 1);
     assert!(all[0].is_err(), "an undecodable item is reported in place");
 });
+
+both!(
+    verify_reads_every_entry_and_names_what_does_not_decode,
+    |s| {
+        s.add_container(&ctr(&rid('1'), "c1")).unwrap();
+        assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+    }
+);

@@ -89,7 +89,7 @@ fn truncated_file_is_a_clear_error() {
     f.set_len(100).unwrap();
     drop(f);
     let err = LmdbState::open(dir.path(), &LmdbOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Damaged { .. }), "{err:?}");
+    assert!(matches!(err, Error::Truncated { size: 100, .. }), "{err:?}");
 }
 
 #[test]
@@ -193,4 +193,125 @@ fn unwritable_parent_is_a_clear_error() {
     // A regular file where the directory should be.
     let err = LmdbState::open(&file, &LmdbOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
+}
+
+/// A database of several hundred records, so truncating it cuts records.
+fn make_big_db(dir: &std::path::Path) {
+    let mut s = LmdbState::open(dir, &LmdbOptions::default()).unwrap();
+    for i in 0..400u32 {
+        let id = format!("{i:064x}");
+        s.add_container(&ctr(&id, &format!("c{i}"))).unwrap();
+    }
+}
+
+#[test]
+fn truncated_at_any_point_is_an_error_never_sigbus() {
+    // fault-findings 4: 75 %, 50 %, 25 % and 8 KiB crashed every command.
+    for keep in [75u64, 50, 25, 0] {
+        let dir = tempfile::tempdir().unwrap();
+        make_big_db(dir.path());
+        let data = dir.path().join("state/data.mdb");
+        let size = std::fs::metadata(&data).unwrap().len();
+        let len = if keep == 0 { 8192 } else { size * keep / 100 };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&data)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+        // A SIGBUS here would kill the test binary: the test fails.
+        let err = LmdbState::open(dir.path(), &LmdbOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Truncated { .. }), "{keep}%: {err:?}");
+        assert!(err.to_string().contains("system reset --force"), "{err}");
+    }
+}
+
+#[test]
+fn an_emptied_or_removed_data_file_is_reported_not_treated_as_new() {
+    // fault-findings 6: `: > data.mdb` silently lost every record.
+    for remove in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        make_db(dir.path());
+        let data = dir.path().join("state/data.mdb");
+        if remove {
+            std::fs::remove_file(&data).unwrap();
+        } else {
+            std::fs::write(&data, b"").unwrap();
+        }
+        let err = LmdbState::open(dir.path(), &LmdbOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Emptied { .. }), "{err:?}");
+    }
+}
+
+#[test]
+fn a_data_file_of_another_database_is_reported() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    make_db(a.path());
+    make_db(b.path());
+    std::fs::copy(
+        b.path().join("state/data.mdb"),
+        a.path().join("state/data.mdb"),
+    )
+    .unwrap();
+    let err = LmdbState::open(a.path(), &LmdbOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::Replaced { .. }), "{err:?}");
+    // Without its marker (an older oxpod's database) it opens and gets one.
+    std::fs::remove_file(a.path().join("state/oxpod.id")).unwrap();
+    let s = LmdbState::open(a.path(), &LmdbOptions::default()).unwrap();
+    assert_eq!(s.container(&rid('1')).unwrap().config.name, "test1");
+    assert!(a.path().join("state/oxpod.id").exists());
+}
+
+#[test]
+fn stray_bytes_in_a_meta_page_say_so() {
+    // fault-findings 9: 512 random bytes at offset 100 gave "cannot
+    // allocate memory" on every command.
+    let dir = tempfile::tempdir().unwrap();
+    make_big_db(dir.path());
+    let data = dir.path().join("state/data.mdb");
+    let f = std::fs::OpenOptions::new().write(true).open(&data).unwrap();
+    let noise: Vec<u8> = (0..512u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8 | 0x80)
+        .collect();
+    std::os::unix::fs::FileExt::write_all_at(&f, &noise, 100).unwrap();
+    drop(f);
+    let err = LmdbState::open(dir.path(), &LmdbOptions::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("meta page") || matches!(err, Error::Damaged { .. }),
+        "{text}"
+    );
+    assert!(!text.contains("allocate memory"), "{text}");
+}
+
+#[test]
+fn verify_sees_a_damaged_tree_page_a_listing_may_miss() {
+    // fault-findings 10: noise at offset 8192 broke lookups while `ps`
+    // listed everything and `system check` said "no problems".
+    for page in [2u64, 3, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        make_big_db(dir.path());
+        let data = dir.path().join("state/data.mdb");
+        let f = std::fs::OpenOptions::new().write(true).open(&data).unwrap();
+        let noise: Vec<u8> = (0..512u32)
+            .map(|i| (i.wrapping_mul(2246822519) >> 11) as u8)
+            .collect();
+        std::os::unix::fs::FileExt::write_all_at(&f, &noise, page * 4096).unwrap();
+        drop(f);
+        match LmdbState::open(dir.path(), &LmdbOptions::default()) {
+            Err(e) => assert!(
+                matches!(e, Error::Damaged { .. } | Error::Corrupt { .. }),
+                "{e:?}"
+            ),
+            Ok(s) => {
+                let problems = s.verify().unwrap_or_else(|e| vec![e.to_string()]);
+                let listed = s.all_containers().map(|l| l.items.len()).unwrap_or(0);
+                assert!(
+                    !problems.is_empty() || listed == 400,
+                    "page {page}: {listed} of 400 listed and verify saw nothing"
+                );
+            }
+        }
+    }
 }

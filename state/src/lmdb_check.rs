@@ -1,0 +1,307 @@
+//! What is checked before LMDB maps `data.mdb`, so a damaged file is an
+//! error and never a crash: LMDB trusts its meta pages and maps the file by
+//! them, and a file shorter than they say kills the process with SIGBUS on
+//! the first read past its end (fault-findings 4); a meta page with stray
+//! bytes made it ask for an impossible map ("cannot allocate memory",
+//! finding 9).
+//!
+//! The format (LMDB 0.9, 64-bit): pages 0 and 1 are meta pages; after a
+//! 16-byte page header each holds magic `0xBEEFC0DE`, version 1, the map
+//! address and size, two 48-byte database records (the free-list's first
+//! word is the page size), the last used page and the transaction id. LMDB
+//! uses the meta page with the higher transaction id.
+//!
+//! And a marker beside the file (`oxpod.id`, the database's id, also kept
+//! in its `meta` table) tells a database that was emptied or replaced
+//! after it held records from a new one (finding 6: an emptied `data.mdb`
+//! silently became an empty database).
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// LMDB's magic number.
+const MAGIC: u32 = 0xBEEF_C0DE;
+/// LMDB's data format version.
+const VERSION: u32 = 1;
+/// Bytes of a page header.
+const PAGE_HEADER: usize = 16;
+
+const OFF_MAGIC: usize = PAGE_HEADER;
+const OFF_VERSION: usize = PAGE_HEADER + 4;
+const OFF_MAPSIZE: usize = PAGE_HEADER + 16;
+const OFF_PAGESIZE: usize = PAGE_HEADER + 24;
+const OFF_LAST_PAGE: usize = PAGE_HEADER + 120;
+const OFF_TXNID: usize = PAGE_HEADER + 128;
+/// Bytes of a meta page that are read.
+const META_LEN: usize = OFF_TXNID + 8;
+
+/// The marker file beside `data.mdb`.
+pub(crate) const MARKER: &str = "oxpod.id";
+
+/// One meta page, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Meta {
+    magic: u32,
+    version: u32,
+    map_size: u64,
+    page_size: u64,
+    last_page: u64,
+    txnid: u64,
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[off..off + 4]);
+    u32::from_le_bytes(w)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[off..off + 8]);
+    u64::from_le_bytes(w)
+}
+
+fn parse(b: &[u8]) -> Meta {
+    Meta {
+        magic: u32_at(b, OFF_MAGIC),
+        version: u32_at(b, OFF_VERSION),
+        map_size: u64_at(b, OFF_MAPSIZE),
+        page_size: u64::from(u32_at(b, OFF_PAGESIZE)),
+        last_page: u64_at(b, OFF_LAST_PAGE),
+        txnid: u64_at(b, OFF_TXNID),
+    }
+}
+
+fn page_size_ok(p: u64) -> bool {
+    p.is_power_of_two() && (512..=65536).contains(&p)
+}
+
+/// Whether the environment in `dir` exists with a non-empty data file.
+pub(crate) fn has_data(dir: &Path) -> bool {
+    std::fs::metadata(dir.join("data.mdb")).is_ok_and(|m| m.len() > 0)
+}
+
+/// Checks `data.mdb` in `dir` (when it exists and is not empty) against
+/// its meta pages; an error says what is wrong and what to do.
+pub(crate) fn check_data_file(dir: &Path) -> Result<()> {
+    let path = dir.join("data.mdb");
+    let size = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(_) => return Ok(()),
+    };
+    if size == 0 {
+        return Ok(());
+    }
+    let damaged = |reason: String| Error::Damaged {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let mut head = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(2 * 65536).read_to_end(&mut head))
+        .map_err(|source| Error::Io {
+            op: "read database file",
+            path: path.clone(),
+            source,
+        })?;
+    if head.len() < META_LEN {
+        return Err(Error::Truncated {
+            path: dir.to_path_buf(),
+            size,
+            needed: (2 * 4096).max(META_LEN as u64),
+        });
+    }
+    let m0 = parse(&head[..META_LEN]);
+    if m0.magic != MAGIC {
+        return Err(damaged(format!(
+            "meta page 0 is damaged or this is not an LMDB file (magic {:#010x})",
+            m0.magic
+        )));
+    }
+    if m0.version != VERSION {
+        return Err(damaged(format!(
+            "meta page 0 has data version {}",
+            m0.version
+        )));
+    }
+    if !page_size_ok(m0.page_size) {
+        return Err(damaged(format!(
+            "meta page 0 names a page size of {}",
+            m0.page_size
+        )));
+    }
+    let psize = usize::try_from(m0.page_size).unwrap_or(usize::MAX);
+    if head.len() < psize + META_LEN {
+        return Err(Error::Truncated {
+            path: dir.to_path_buf(),
+            size,
+            needed: 2 * m0.page_size,
+        });
+    }
+    let m1 = parse(&head[psize..psize + META_LEN]);
+    if m1.magic != MAGIC || m1.version != VERSION {
+        return Err(damaged(format!(
+            "meta page 1 is damaged (magic {:#010x}, version {})",
+            m1.magic, m1.version
+        )));
+    }
+    // The file holds every page up to the last one the meta page names,
+    // within the map it names.
+    let consistent = |m: &Meta| {
+        m.page_size == m0.page_size
+            && m.last_page
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(m0.page_size))
+                .is_some_and(|end| end <= size && end <= m.map_size)
+    };
+    let (newest, other, which) = if m1.txnid > m0.txnid {
+        (m1, m0, 1)
+    } else {
+        (m0, m1, 0)
+    };
+    if consistent(&newest) {
+        return Ok(());
+    }
+    let needed = newest
+        .last_page
+        .saturating_add(1)
+        .saturating_mul(m0.page_size);
+    // Healthy meta pages hold consecutive transactions; a page whose
+    // numbers are wild beside a consistent twin was written over.
+    if consistent(&other) && newest.txnid.abs_diff(other.txnid) > 1 {
+        return Err(damaged(format!(
+            "meta page {which} is damaged (it names transaction {} and page {} of a {size}-byte file)",
+            newest.txnid, newest.last_page
+        )));
+    }
+    Err(Error::Truncated {
+        path: dir.to_path_buf(),
+        size,
+        needed,
+    })
+}
+
+/// The id in the marker beside the data file, if there is one.
+pub(crate) fn read_marker(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(MARKER);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Ok(Some(s.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::ReadOnly {
+            path: dir.to_path_buf(),
+            reason: format!("cannot read {}: {e}", path.display()),
+        }),
+        Err(source) => Err(Error::Io {
+            op: "read database marker",
+            path,
+            source,
+        }),
+    }
+}
+
+/// Writes the marker (through a temporary file, mode 0600).
+pub(crate) fn write_marker(dir: &Path, id: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(MARKER);
+    let tmp = dir.join(format!(".{MARKER}.{}", std::process::id()));
+    let io = |source| Error::Io {
+        op: "write database marker",
+        path: path.clone(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(id.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// A new database id: 32 hex characters from the kernel's randomness.
+pub(crate) fn new_db_id() -> Result<String> {
+    let mut buf = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|source| Error::Io {
+            op: "read",
+            path: "/dev/urandom".into(),
+            source,
+        })?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(page: u64, txnid: u64, last: u64) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        b[OFF_MAGIC..OFF_MAGIC + 4].copy_from_slice(&MAGIC.to_le_bytes());
+        b[OFF_VERSION..OFF_VERSION + 4].copy_from_slice(&VERSION.to_le_bytes());
+        b[OFF_MAPSIZE..OFF_MAPSIZE + 8].copy_from_slice(&(1u64 << 30).to_le_bytes());
+        b[OFF_PAGESIZE..OFF_PAGESIZE + 4].copy_from_slice(&4096u32.to_le_bytes());
+        b[OFF_LAST_PAGE..OFF_LAST_PAGE + 8].copy_from_slice(&last.to_le_bytes());
+        b[OFF_TXNID..OFF_TXNID + 8].copy_from_slice(&txnid.to_le_bytes());
+        b[0..8].copy_from_slice(&page.to_le_bytes());
+        b
+    }
+
+    fn file(dir: &Path, pages: &[Vec<u8>], total: usize) {
+        let mut all: Vec<u8> = pages.concat();
+        all.resize(total, 0);
+        std::fs::write(dir.join("data.mdb"), all).unwrap();
+    }
+
+    #[test]
+    fn sound_truncated_and_damaged_files() {
+        let d = tempfile::tempdir().unwrap();
+        file(d.path(), &[meta(0, 6, 9), meta(1, 7, 10)], 11 * 4096);
+        check_data_file(d.path()).unwrap();
+        file(d.path(), &[meta(0, 6, 9), meta(1, 7, 10)], 6 * 4096);
+        assert!(matches!(
+            check_data_file(d.path()),
+            Err(Error::Truncated { needed: 45056, .. })
+        ));
+        file(d.path(), &[meta(0, 6, 9)], 3000);
+        assert!(matches!(
+            check_data_file(d.path()),
+            Err(Error::Truncated { .. })
+        ));
+        let mut wild = meta(0, 6, 9);
+        wild[OFF_TXNID..OFF_TXNID + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        wild[OFF_LAST_PAGE..OFF_LAST_PAGE + 8].copy_from_slice(&(1u64 << 50).to_le_bytes());
+        file(d.path(), &[wild, meta(1, 7, 10)], 11 * 4096);
+        let err = check_data_file(d.path()).unwrap_err();
+        assert!(err.to_string().contains("meta page 0 is damaged"), "{err}");
+        let mut bad = meta(0, 6, 9);
+        bad[OFF_MAGIC] ^= 0xff;
+        file(d.path(), &[bad, meta(1, 7, 10)], 11 * 4096);
+        assert!(
+            check_data_file(d.path())
+                .unwrap_err()
+                .to_string()
+                .contains("meta page 0")
+        );
+        std::fs::write(d.path().join("data.mdb"), b"").unwrap();
+        check_data_file(d.path()).unwrap();
+        assert!(!has_data(d.path()));
+    }
+
+    #[test]
+    fn markers_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(read_marker(d.path()).unwrap(), None);
+        let id = new_db_id().unwrap();
+        assert_eq!(id.len(), 32);
+        write_marker(d.path(), &id).unwrap();
+        assert_eq!(read_marker(d.path()).unwrap(), Some(id));
+    }
+}
