@@ -577,7 +577,18 @@ fn system(out: &mut impl Write, g: &Global, s: &SystemCommand) -> Result<u8> {
                 writeln!(out, "reset cancelled")?;
                 return Ok(0);
             }
-            open(g, |o| o.for_reset(true))?.system().reset()?;
+            match open(g, |o| o.for_reset(true)) {
+                Ok(rt) => rt.system().reset()?,
+                Err(e)
+                    if e.downcast_ref::<oxpod_runtime::Error>()
+                        .is_some_and(oxpod_runtime::Error::is_damaged_database) =>
+                {
+                    eprintln!("Warning: {e:#}");
+                    eprintln!("Warning: resetting without reading the database");
+                    oxpod_runtime::reset_unopened(crate::runtime_options(g).for_reset(true))?;
+                }
+                Err(e) => return Err(e),
+            }
             Ok(0)
         }
         SystemCommand::Check(a) => {

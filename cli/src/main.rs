@@ -104,7 +104,7 @@ fn init_logging(level: LogLevel) {
 }
 
 /// The runtime options the global flags ask for.
-fn runtime_options(g: &Global) -> RuntimeOptions {
+pub(crate) fn runtime_options(g: &Global) -> RuntimeOptions {
     let mut o = RuntimeOptions::new();
     if let Some(c) = &g.config {
         o = o.config_file(c);

@@ -190,6 +190,9 @@ config_struct! {
     pids_limit: i64,
     /// LMDB map size of the state database in bytes.
     state_map_size: u64,
+    /// Seconds an operation waits for a container's or pod's lock before it
+    /// fails naming the holder's pid (podman waits forever).
+    lock_timeout: u64,
     /// OCI runtimes: name → candidate paths (merged entry by entry across layers).
     runtimes: BTreeMap<String, Vec<PathBuf>>,
 }
@@ -304,6 +307,7 @@ impl Config {
             detach_keys: "ctrl-p,ctrl-q".to_owned(),
             pids_limit: 2048,
             state_map_size: 1 << 30,
+            lock_timeout: 300,
             runtimes,
         })
     }
@@ -348,6 +352,13 @@ impl Config {
                 format!(
                     "must be between 1 and {MAX_NUM_LOCKS}; after changing it run `oxpod system renumber`"
                 ),
+            );
+        }
+        if self.lock_timeout == 0 {
+            bad(
+                "lock_timeout",
+                "0".to_owned(),
+                "must be at least 1 second".to_owned(),
             );
         }
         if self.state_map_size < MIN_STATE_MAP_SIZE {

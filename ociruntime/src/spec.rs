@@ -601,15 +601,32 @@ fn extra_mount(m: &ExtraMount) -> Result<Mount> {
 /// Writes `spec` as `<dir>/config.json` (creating `dir`), atomically: a
 /// temporary file renamed into place. Returns the path written.
 pub fn write_bundle(dir: &Path, spec: &Spec) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io("creating bundle directory", dir, e))?;
-    let path = dir.join("config.json");
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    // config.json holds the container's environment (`-e` secrets): the
+    // directory is 0700 and the file 0600, also when the directory existed.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("creating bundle directory", dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io("setting the mode of", dir, e))?;
+    let path = dir.join(crate::BUNDLE_CONFIG);
     let tmp = dir.join(".config.json.tmp");
     let json = serde_json::to_vec_pretty(spec).map_err(|e| Error::Parse {
         what: "OCI spec".to_owned(),
         message: e.to_string(),
         text: String::new(),
     })?;
-    fs::write(&tmp, json).map_err(|e| Error::io("writing", &tmp, e))?;
+    let _ = fs::remove_file(&tmp);
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&json))
+        .map_err(|e| Error::io("writing", &tmp, e))?;
     fs::rename(&tmp, &path).map_err(|e| Error::io("renaming into place", &path, e))?;
     Ok(path)
 }
@@ -914,5 +931,24 @@ mod tests {
         assert_eq!(path, bundle.join("config.json"));
         let back = Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn bundles_are_private_even_in_an_open_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let spec = generate_spec_with(&base(), &host()).unwrap_or_else(|e| panic!("{e}"));
+        let bundle = dir.path().join("b");
+        std::fs::create_dir(&bundle).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&bundle, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path = write_bundle(&bundle, &spec).unwrap_or_else(|e| panic!("{e}"));
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok()
+        };
+        assert_eq!(mode(&bundle), Some(0o700));
+        assert_eq!(mode(&path), Some(0o600));
     }
 }

@@ -121,6 +121,20 @@ pub enum Error {
         /// Each held lock, as `lock N by process P`.
         held: String,
     },
+    /// A directory of ours belongs to another user.
+    #[error(
+        "{what} {} is owned by uid {owner}, not by us (uid {uid}): it may have been planted by another user; remove it or give it to us (chown)", path.display()
+    )]
+    NotOurs {
+        /// What it is (`static dir`, `tmp dir`).
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// Our effective uid.
+        uid: u32,
+    },
     /// Reading the boot id or the alive file failed in a way that is not
     /// "missing".
     #[error("cannot read runtime status file {path}: {source}")]
@@ -157,6 +171,21 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+
+    /// Whether the database cannot be opened because its file is damaged,
+    /// truncated, emptied or replaced ([`crate::reset_unopened`] can still
+    /// reset).
+    pub fn is_damaged_database(&self) -> bool {
+        matches!(
+            self,
+            Error::State(
+                oxpod_state::Error::Damaged { .. }
+                    | oxpod_state::Error::Truncated { .. }
+                    | oxpod_state::Error::Emptied { .. }
+                    | oxpod_state::Error::Replaced { .. }
+            )
+        )
     }
 
     /// Whether this says the container or pod does not exist.

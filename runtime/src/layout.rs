@@ -64,6 +64,30 @@ impl Layout {
     }
 }
 
+/// `mkdir -p` to a directory only we can use: made 0700, an existing one
+/// with looser bits tightened to 0700, and one owned by another user
+/// refused (it could have been planted to read our bundles' secrets).
+pub(crate) fn private_dir(what: &'static str, path: &Path) -> crate::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    make_dir(path, 0o700)?;
+    let meta = std::fs::metadata(path).map_err(|e| crate::Error::io("stat", path, e))?;
+    let uid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != uid {
+        return Err(crate::Error::NotOurs {
+            what,
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            uid,
+        });
+    }
+    if meta.mode() & 0o077 != 0 {
+        tracing::info!(path = %path.display(), mode = format!("{:o}", meta.mode() & 0o777), "making {what} private (0700)");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| crate::Error::io("set the mode of", path, e))?;
+    }
+    Ok(())
+}
+
 /// `mkdir -p` with a mode for the last component.
 pub(crate) fn make_dir(path: &Path, mode: u32) -> crate::Result<()> {
     use std::os::unix::fs::DirBuilderExt;

@@ -235,22 +235,25 @@ pub(crate) fn release_lock(rt: &Runtime, lock: u32) {
 fn release(rt: &Runtime, step: &Step) {
     match step {
         Step::Lock { lock } => release_lock(rt, *lock),
-        Step::Bundle { id } => {
-            for dir in [rt.layout.bundle_dir(id), rt.layout.run_dir(id)] {
-                if let Err(e) = std::fs::remove_dir_all(&dir)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    warn!(path = %dir.display(), error = %e, "cannot remove");
-                }
-            }
-            if let Err(e) = rt.driver.forget_exit(id) {
-                warn!(id, error = %e, "cannot remove exit file");
-            }
-        }
+        Step::Bundle { id } => release_bundle(rt, id),
         Step::Runtime { runtime, id } => match rt.driver.delete(runtime, id, true) {
             Ok(()) | Err(oxpod_ociruntime::Error::NoSuchContainer { .. }) => {}
             Err(e) => debug!(id, error = %e, "runtime delete"),
         },
+    }
+}
+
+/// Removes a container's files: bundle dir, per-boot dir, exit file.
+pub(crate) fn release_bundle(rt: &Runtime, id: &str) {
+    for dir in [rt.layout.bundle_dir(id), rt.layout.run_dir(id)] {
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            warn!(path = %dir.display(), error = %e, "cannot remove");
+        }
+    }
+    if let Err(e) = rt.driver.forget_exit(id) {
+        warn!(id, error = %e, "cannot remove exit file");
     }
 }
 

@@ -71,10 +71,10 @@ pub use containers::{ContainerFilter, Containers, NewContainer};
 pub use error::{Error, Result};
 pub use info::{Info, LocksReport};
 pub use lifecycle::{LogsOptions, StopOutcome};
-pub use options::{DEFAULT_LOCK_TIMEOUT, LockBackend, RuntimeOptions, StateBackend};
+pub use options::{LockBackend, RuntimeOptions, StateBackend};
 pub use pods::{NewPod, Pods};
 pub use refs::{ContainerRef, PodRef};
-pub use system::{CheckReport, Finding, System};
+pub use system::{CheckReport, Finding, System, reset_unopened};
 
 /// Re-exports of the layers' types a front end needs.
 pub use oxpod_config::{self as config, Origin};
@@ -88,6 +88,9 @@ pub use oxpod_state::{
 pub(crate) fn container_event(status: events::EventStatus, config: &ContainerConfig) -> Event {
     Event::container(status, &config.id, &config.name).with_attributes(config.labels.clone())
 }
+
+/// How long a lock wait goes on before it says who it waits for.
+const LOCK_NOTICE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The oxpod version, as `oxpod version` reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -160,11 +163,41 @@ impl Runtime {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Takes lock `id`, waiting at most the lock timeout; the timeout error
-    /// names the pid holding it, so a wedged holder is diagnosable.
+    /// Takes lock `id`, waiting at most the lock timeout (`lock_timeout`);
+    /// after a few seconds it says who it waits for, and the timeout error
+    /// names the pid holding it, so a wedged (stopped) holder is
+    /// diagnosable. A holder that died is recovered (and warned about) by
+    /// the locks crate.
     fn take_lock(&self, id: u32) -> Result<oxpod_locks::LockGuard> {
-        // A holder that died is recovered (and warned about) by the locks crate.
-        Ok(self.locks.retrieve(id)?.lock_timeout(self.lock_timeout)?)
+        let lock = self.locks.retrieve(id)?;
+        let notice = LOCK_NOTICE.min(self.lock_timeout);
+        match lock.lock_timeout(notice) {
+            Ok(guard) => Ok(guard),
+            Err(oxpod_locks::Error::Timeout { holder, .. }) if self.lock_timeout > notice => {
+                let holder = holder.map_or_else(
+                    || "an unknown process".to_owned(),
+                    |p| format!("process {p}"),
+                );
+                tracing::warn!(
+                    "waiting for lock {id}, held by {holder}, for up to {}s more (lock_timeout)",
+                    (self.lock_timeout - notice).as_secs()
+                );
+                match lock.lock_timeout(self.lock_timeout - notice) {
+                    Ok(guard) => Ok(guard),
+                    // The whole wait, not only its second part.
+                    Err(oxpod_locks::Error::Timeout { id, holder, .. }) => {
+                        Err(oxpod_locks::Error::Timeout {
+                            id,
+                            waited: self.lock_timeout,
+                            holder,
+                        }
+                        .into())
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Records an event; a failure is logged, never fatal to the operation

@@ -24,7 +24,7 @@ use oxpod_ociruntime::{Conmon, ConmonDriver, DiscoveryOptions, Driver, Runtimes}
 use oxpod_state::{DbConfig, InMemoryState, LmdbOptions, LmdbState, State};
 use tracing::{debug, info, warn};
 
-use crate::layout::{Layout, make_dir};
+use crate::layout::{Layout, private_dir};
 use crate::options::{LockBackend, RuntimeOptions, StateBackend};
 use crate::{Error, Result, Runtime};
 
@@ -54,10 +54,19 @@ impl Runtime {
                 options.existing_only,
                 "static dir",
                 &loaded.config.static_dir,
-                0o700,
             )
         })?;
-        let mut state = step("state", || open_state(&options, &loaded.config))?;
+        let mut state = step("state", || {
+            let state = open_state(&options, &loaded.config)?;
+            // The database and bundle dirs, made before modes were kept.
+            for (what, dir) in [("database dir", "state"), ("bundles dir", "containers")] {
+                let dir = loaded.config.static_dir.join(dir);
+                if dir.is_dir() {
+                    private_dir(what, &dir)?;
+                }
+            }
+            Ok(state)
+        })?;
         step("database config", || {
             apply_db_config(&mut loaded, state.as_mut(), options.reset)
         })?;
@@ -68,7 +77,7 @@ impl Runtime {
         let events = step("events", || open_events(&loaded.config))?;
         let layout = Layout::new(&loaded.config);
         step("tmp dir", || {
-            existing_or_make(options.existing_only, "tmp dir", &layout.tmp_dir, 0o751)
+            existing_or_make(options.existing_only, "tmp dir", &layout.tmp_dir)
         })?;
         let driver: Arc<dyn Driver> = match (&options.driver, conmon) {
             (Some(d), _) => d.clone(),
@@ -88,6 +97,9 @@ impl Runtime {
             open_locks(&options, &loaded.config, state.as_mut(), driver.as_ref())
         })?;
 
+        let lock_timeout = options
+            .lock_timeout
+            .unwrap_or(std::time::Duration::from_secs(loaded.config.lock_timeout));
         let mut runtime = Runtime {
             identity: options
                 .identity
@@ -102,9 +114,7 @@ impl Runtime {
             exit_command: options.exit_command.clone(),
             valid: AtomicBool::new(false),
             refreshed: false,
-            lock_timeout: options
-                .lock_timeout
-                .unwrap_or(crate::options::DEFAULT_LOCK_TIMEOUT),
+            lock_timeout,
         };
         if alive.needs_refresh {
             step("refresh", || runtime.refresh(&alive))?;
@@ -133,30 +143,35 @@ impl Runtime {
     }
 }
 
-/// `mkdir -p`, or with `existing_only` a check that the directory is there.
-fn existing_or_make(
-    existing_only: bool,
-    what: &'static str,
-    dir: &std::path::Path,
-    mode: u32,
-) -> Result<()> {
-    if !existing_only {
-        return make_dir(dir, mode);
+/// A private (0700, ours) directory, made when missing; with
+/// `existing_only` a check that it is there.
+fn existing_or_make(existing_only: bool, what: &'static str, dir: &std::path::Path) -> Result<()> {
+    if !existing_only || dir.is_dir() {
+        return private_dir(what, dir);
     }
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::NotInitialised {
-            what,
-            path: dir.to_path_buf(),
-        })
-    }
+    Err(Error::NotInitialised {
+        what,
+        path: dir.to_path_buf(),
+    })
 }
 
 fn load_config(options: &RuntimeOptions) -> Result<Loaded> {
     let loaded = options.loader().load()?;
     // The loader has logged its warnings (unknown keys) already.
     Ok(loaded)
+}
+
+/// conmon and the discovered runtimes as a driver (for a reset that cannot
+/// open the database).
+pub(crate) fn real_driver(loaded: &Loaded, layout: &Layout) -> Result<Arc<dyn Driver>> {
+    let conmon = find_conmon(&loaded.config)?;
+    let runtimes = discover_runtimes(loaded, layout)?;
+    Ok(Arc::new(ConmonDriver::new(
+        conmon,
+        runtimes,
+        layout.exit_dir(),
+        layout.socket_dir(),
+    )))
 }
 
 fn find_conmon(config: &Config) -> Result<Conmon> {

@@ -49,10 +49,6 @@ pub struct RuntimeOptions {
     pub(crate) driver: Option<Arc<dyn Driver>>,
 }
 
-/// How long an operation waits for a container's or pod's lock before it
-/// gives up and names the process holding it (podman waits forever).
-pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
-
 impl RuntimeOptions {
     /// Options that read the configuration as the `oxpod` command does.
     pub fn new() -> Self {
@@ -184,7 +180,7 @@ impl RuntimeOptions {
     }
 
     /// How long to wait for a container's or pod's lock before failing
-    /// with the holder's pid (default [`DEFAULT_LOCK_TIMEOUT`]).
+    /// with the holder's pid (default: the `lock_timeout` key, 300 s).
     pub fn lock_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.lock_timeout = Some(timeout);
         self

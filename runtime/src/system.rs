@@ -63,6 +63,18 @@ pub enum Finding {
         /// What it left that no record claims.
         left: Vec<String>,
     },
+    /// The database does not read back everything it lists (a damaged
+    /// page); not repaired: restore a backup or reset.
+    DatabaseDamage {
+        /// What did not read.
+        problem: String,
+    },
+    /// A bundle directory no container record claims (a create or remove
+    /// interrupted before this build kept a ledger).
+    OrphanBundle {
+        /// Its id (the directory's name).
+        id: String,
+    },
     /// A record that does not decode (never removed automatically).
     CorruptRecord {
         /// Its key.
@@ -104,6 +116,15 @@ impl std::fmt::Display for Finding {
                     left.join(", ")
                 )
             }
+            Finding::DatabaseDamage { problem } => {
+                write!(
+                    f,
+                    "database damage: {problem} (not repaired: restore a backup or `oxpod system reset --force`)"
+                )
+            }
+            Finding::OrphanBundle { id } => {
+                write!(f, "bundle directory {id} belongs to no container")
+            }
             Finding::CorruptRecord { key, reason } => {
                 write!(f, "record {key} does not decode: {reason} (not repaired)")
             }
@@ -142,6 +163,70 @@ impl Object {
             Object::Pod(p) => format!("pod {}", p.config.name),
         }
     }
+}
+
+/// Removes what a reset removes: the database, the bundles, the volumes,
+/// the tmp dir, the events log and the lock segment.
+fn remove_store(config: &oxpod_config::Config) -> Result<()> {
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
+    for dir in [
+        config.static_dir.join("state"),
+        config.static_dir.join("containers"),
+        config.volume_path.clone(),
+        config.tmp_dir.clone(),
+    ] {
+        if runtime_dir.as_deref() == Some(dir.as_path()) {
+            warn!(dir = %dir.display(), "not removing XDG_RUNTIME_DIR itself");
+            continue;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => debug!(dir = %dir.display(), "removed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", dir, e)),
+        }
+    }
+    if let Some(parent) = config.events_logfile_path.parent()
+        && !parent.starts_with(&config.tmp_dir)
+    {
+        let _ = std::fs::remove_file(&config.events_logfile_path);
+    }
+    oxpod_locks::ShmLockManager::remove(&config.lock_name)?;
+    Ok(())
+}
+
+/// `system reset` when the database cannot be opened (truncated, emptied,
+/// damaged): nothing is read from it. Every container whose bundle is
+/// still there is deleted from each OCI runtime (killing what runs), then
+/// the store is removed as a reset removes it. Returns the ids deleted.
+pub fn reset_unopened(options: crate::RuntimeOptions) -> Result<Vec<String>> {
+    let loaded = options.loader().load()?;
+    let config = &loaded.config;
+    let ids: Vec<String> = std::fs::read_dir(config.static_dir.join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| !id.is_empty() && !id.starts_with('.'))
+        .collect();
+    let driver: Option<std::sync::Arc<dyn oxpod_ociruntime::Driver>> = match &options.driver {
+        Some(d) => Some(d.clone()),
+        None => crate::open::real_driver(&loaded, &crate::layout::Layout::new(config))
+            .map_err(|e| warn!(error = %e, "no OCI runtime to delete containers with"))
+            .ok(),
+    };
+    if let Some(driver) = &driver {
+        let runtimes: Vec<String> = driver.programs().runtimes.into_keys().collect();
+        for id in &ids {
+            for runtime in &runtimes {
+                match driver.delete(runtime, id, true) {
+                    Ok(()) => info!(id, runtime, "deleted"),
+                    Err(e) => debug!(id, runtime, error = %e, "runtime delete"),
+                }
+            }
+        }
+    }
+    remove_store(config)?;
+    Ok(ids)
 }
 
 /// The whole runtime of a [`Runtime`].
@@ -400,32 +485,8 @@ impl<'r> System<'r> {
         let alive = AliveLock::take(&rt.layout)?;
         rt.valid.store(false, Ordering::Release);
         rt.state().close()?;
-        let config = rt.config();
         drop(alive);
-        let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
-        for dir in [
-            config.static_dir.join("state"),
-            config.static_dir.join("containers"),
-            config.volume_path.clone(),
-            config.tmp_dir.clone(),
-        ] {
-            if runtime_dir.as_deref() == Some(dir.as_path()) {
-                warn!(dir = %dir.display(), "not removing XDG_RUNTIME_DIR itself");
-                continue;
-            }
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => debug!(dir = %dir.display(), "removed"),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", dir, e)),
-            }
-        }
-        if let Some(parent) = config.events_logfile_path.parent()
-            && !parent.starts_with(&config.tmp_dir)
-        {
-            let _ = std::fs::remove_file(&config.events_logfile_path);
-        }
-        oxpod_locks::ShmLockManager::remove(&config.lock_name)?;
-        Ok(())
+        remove_store(rt.config())
     }
 
     /// Checks the database against the lock segment, the bundles and the
@@ -448,7 +509,11 @@ impl<'r> System<'r> {
                 report.repaired += 1;
             }
         }
+        for problem in rt.state().verify()? {
+            report.findings.push(Finding::DatabaseDamage { problem });
+        }
         let (mut objects, skipped) = rt.all_objects()?;
+        let all_decoded = skipped.is_empty();
         let allocated: BTreeSet<u32> = rt.locks.allocated()?.into_iter().collect();
         let capacity = rt.locks.capacity();
         for (key, reason) in skipped {
@@ -512,6 +577,34 @@ impl<'r> System<'r> {
                     rt.containers().write_bundle(&c.config)?;
                     report.repaired += 1;
                 }
+            }
+        }
+        // Bundle dirs without a record (only when every record decoded: an
+        // undecodable one may own a dir).
+        if all_decoded {
+            let ids: BTreeSet<&str> = objects
+                .iter()
+                .filter_map(|o| match o {
+                    Object::Container(c) => Some(c.config.id.as_str()),
+                    Object::Pod(_) => None,
+                })
+                .collect();
+            let dir = rt.layout.static_dir.join("containers");
+            let mut orphans: Vec<String> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| !ids.contains(name.as_str()))
+                .collect();
+            orphans.sort();
+            for id in orphans {
+                if repair {
+                    crate::ledger::release_bundle(rt, &id);
+                    report.repaired += 1;
+                }
+                report.findings.push(Finding::OrphanBundle { id });
             }
         }
         if repair {

@@ -1221,3 +1221,125 @@ fn renumber_recreates_a_damaged_or_planted_segment() {
     }
     let _ = c;
 }
+
+#[test]
+fn check_finds_and_removes_bundle_dirs_no_record_claims() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let keep = rt
+        .containers()
+        .create(env.new_container("keep"))
+        .expect("create");
+    let orphan = "e".repeat(64);
+    std::fs::create_dir_all(rt.layout.bundle_dir(&orphan)).expect("orphan dir");
+    std::fs::write(rt.layout.bundle_config(&orphan), "{}").expect("orphan config");
+    let report = rt.system().check(false).expect("check");
+    assert_eq!(
+        report.findings,
+        vec![Finding::OrphanBundle { id: orphan.clone() }]
+    );
+    let report = rt.system().check(true).expect("repair");
+    assert_eq!(report.repaired, 1);
+    assert!(!rt.layout.bundle_dir(&orphan).exists());
+    assert!(rt.layout.bundle_config(&keep.config.id).exists());
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
+}
+
+#[test]
+fn loose_dirs_are_made_private_and_foreign_ones_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let static_dir = env.dir.path().join("root");
+    std::fs::create_dir_all(static_dir.join("containers")).expect("dirs");
+    for d in [static_dir.clone(), static_dir.join("containers")] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&static_dir), 0o700, "fault-findings 12");
+    assert_eq!(mode(&static_dir.join("containers")), 0o700);
+    assert_eq!(mode(&static_dir.join("state")), 0o700);
+    assert_eq!(mode(&env.tmp_dir()), 0o700);
+    assert_eq!(mode(&rt.layout.bundle_dir(&c.config.id)), 0o700);
+    assert_eq!(mode(&rt.layout.bundle_config(&c.config.id)), 0o600);
+    drop(rt);
+    if oxpod_test_support::is_root() {
+        std::os::unix::fs::chown(&static_dir, Some(65534), None).expect("chown");
+        let err = Runtime::open(env.lmdb()).expect_err("planted static dir");
+        assert!(matches!(err, Error::NotOurs { owner: 65534, .. }), "{err}");
+        std::os::unix::fs::chown(&static_dir, Some(0), None).expect("chown back");
+    }
+}
+
+#[test]
+fn reset_works_without_opening_a_truncated_database() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    rt.containers()
+        .start(&ContainerRef::from(&c))
+        .expect("start");
+    drop(rt);
+    let data = env.dir.path().join("root/state/data.mdb");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&data)
+        .expect("data")
+        .set_len(5000)
+        .expect("truncate");
+    let err = Runtime::open(env.lmdb()).expect_err("truncated");
+    assert!(err.is_damaged_database(), "{err}");
+    let deleted = crate::reset_unopened(env.lmdb()).expect("reset");
+    assert_eq!(deleted, vec![c.config.id.clone()]);
+    assert!(
+        env.fake.is_empty(),
+        "the running container was deleted from its runtime"
+    );
+    assert!(!data.exists());
+    let rt = Runtime::open(env.lmdb()).expect("a fresh store");
+    assert!(rt.containers().list(&[]).expect("list").is_empty());
+}
+
+#[test]
+fn a_lock_wait_ends_at_lock_timeout_naming_the_holder() {
+    let env = Env::new();
+    let rt =
+        Runtime::open(env.lmdb().lock_timeout(std::time::Duration::from_secs(1))).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let ready = env.dir.path().join("ready");
+    let role = format!(
+        "hold:{}:{}:{}",
+        env.lock_name,
+        c.config.lock_id,
+        ready.display()
+    );
+    let mut child = oxpod_test_support::child::command("tests::hold_lock_child", &role)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("child");
+    while !ready.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let err = rt
+        .containers()
+        .start(&ContainerRef::from(&c))
+        .expect_err("held");
+    let text = err.to_string();
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(text.contains(&child.id().to_string()), "{text}");
+    rt.containers()
+        .start(&ContainerRef::from(&c))
+        .expect("free again (dead holder recovered)");
+}

@@ -42,8 +42,8 @@ pub trait State: Items + Send + std::fmt::Debug {
     /// The backend's name, as `info` reports it (`lmdb`, `memory`).
     fn backend_name(&self) -> &'static str;
 
-    /// Reads every entry by scan and by key and decodes every record;
-    /// returns what does not read or decode, one line each.
+    /// Reads every entry by scan and by key; returns what does not read,
+    /// one line each (damage a listing may miss).
     fn verify(&self) -> Result<Vec<String>>;
 
     /// Marks the state unusable: every later call fails with [`Error::Closed`].
