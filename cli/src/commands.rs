@@ -198,9 +198,16 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     // Detached --rm containers are removed by conmon's exit command;
     // attached ones by us, after we have their exit code.
     let ctrs = rt.containers();
-    let ctr = ctrs.create(new_container(rt, &a.create, a.rm && a.detach)?)?;
+    let ctr = ctrs.create(new_container(rt, &a.create, a.rm)?)?;
     let id = ctr.config.id.clone();
     let r = ContainerRef::from(&ctr);
+    // An attached --rm: we remove it once we have the log and the exit
+    // code; killed, conmon's exit command or the next command does.
+    let remove_guard = if a.rm && !a.detach {
+        Some(ctrs.remove_on_exit(&r)?)
+    } else {
+        None
+    };
     let started = match ctrs.start(&r) {
         Ok(c) => c,
         Err(e) => {
@@ -233,8 +240,13 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
         },
     );
     let code = ctrs.wait(&r)?;
-    if a.rm {
-        ctrs.remove(&r, true)?;
+    if let Some(guard) = remove_guard {
+        match ctrs.remove(&r, true) {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        guard.done();
     }
     printed?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))

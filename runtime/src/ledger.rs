@@ -59,6 +59,13 @@ pub(crate) enum Step {
         /// The container id.
         id: String,
     },
+    /// A `run --rm` client that removes its container once it has the
+    /// exit code. While it lives, conmon's exit command leaves the removal
+    /// to it; once it is gone, whoever comes next removes the container.
+    AutoRemove {
+        /// The container id.
+        id: String,
+    },
 }
 
 impl std::fmt::Display for Step {
@@ -69,6 +76,7 @@ impl std::fmt::Display for Step {
             Step::Runtime { runtime, id } => {
                 write!(f, "{runtime}'s container {}", short(id))
             }
+            Step::AutoRemove { id } => write!(f, "the --rm removal of container {}", short(id)),
         }
     }
 }
@@ -240,6 +248,9 @@ fn release(rt: &Runtime, step: &Step) {
             Ok(()) | Err(oxpod_ociruntime::Error::NoSuchContainer { .. }) => {}
             Err(e) => debug!(id, error = %e, "runtime delete"),
         },
+        // A removal takes locks the releaser may hold (the alive lock in a
+        // repair): the caller removes the container afterwards.
+        Step::AutoRemove { .. } => {}
     }
 }
 
@@ -267,6 +278,54 @@ pub(crate) struct Interrupted {
     pub pid: u32,
     /// The steps given back (those no record claims).
     pub released: Vec<String>,
+    /// Containers of a dead `run --rm` client that have exited: to be
+    /// removed once the alive lock is released.
+    pub remove: Vec<String>,
+}
+
+/// The `run --rm` guard of a client: while it lives, conmon's exit command
+/// leaves the container for the client to remove (after it has read the
+/// log and the exit code); if the client is killed, the exit command, or
+/// the next command, removes it instead.
+#[derive(Debug)]
+pub struct RemoveOnExit<'r> {
+    ledger: Ledger<'r>,
+}
+
+impl<'r> RemoveOnExit<'r> {
+    pub(crate) fn new(rt: &'r Runtime, id: &str) -> Result<Self> {
+        let mut ledger = Ledger::begin(rt, "run --rm", false)?;
+        ledger.note(Step::AutoRemove { id: id.to_owned() })?;
+        Ok(RemoveOnExit { ledger })
+    }
+
+    /// The client removed the container itself.
+    pub fn done(self) {
+        self.ledger.commit();
+    }
+}
+
+/// Whether a live `run --rm` client waits to remove container `id` (its
+/// journal names the container and is flock'ed).
+pub(crate) fn attached_client_alive(rt: &Runtime, id: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(ledger_dir(rt)) else {
+        return false;
+    };
+    let want = Step::AutoRemove { id: id.to_owned() };
+    entries.flatten().any(|e| {
+        let Ok(file) = File::open(e.path()) else {
+            return false;
+        };
+        let names_it = std::io::BufReader::new(&file)
+            .lines()
+            .map_while(|l| l.ok())
+            .any(|l| serde_json::from_str::<Step>(&l).is_ok_and(|s| s == want));
+        names_it
+            && matches!(
+                file.try_lock_shared(),
+                Err(std::fs::TryLockError::WouldBlock)
+            )
+    })
 }
 
 /// Finds the journals of operations whose process died (their flock is
@@ -291,7 +350,17 @@ pub(crate) fn repair(rt: &Runtime, apply: bool) -> Result<Vec<Interrupted>> {
             Some(c) => c,
             None => claims.insert(Claims::read(rt)?),
         };
-        let unclaimed: Vec<Step> = steps.into_iter().filter(|s| !claims.claims(s)).collect();
+        let remove: Vec<String> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::AutoRemove { id } if claims.exited.contains(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let unclaimed: Vec<Step> = steps
+            .into_iter()
+            .filter(|s| !claims.claims(s) && !matches!(s, Step::AutoRemove { .. }))
+            .collect();
         if apply {
             for step in unclaimed.iter().rev() {
                 warn!(op = %header.op, pid = header.pid, %step, "releasing what an interrupted command left");
@@ -306,6 +375,7 @@ pub(crate) fn repair(rt: &Runtime, apply: bool) -> Result<Vec<Interrupted>> {
             op: header.op,
             pid: header.pid,
             released: unclaimed.iter().map(ToString::to_string).collect(),
+            remove,
         });
     }
     Ok(found)
@@ -351,6 +421,8 @@ struct Claims {
     locks: BTreeSet<u32>,
     ids: BTreeSet<String>,
     runtime: BTreeSet<String>,
+    /// Containers whose exit is recorded (or that never ran).
+    exited: BTreeSet<String>,
 }
 
 impl Claims {
@@ -367,11 +439,19 @@ impl Claims {
             locks: pods.items.iter().map(|p| p.config.lock_id).collect(),
             ids: BTreeSet::new(),
             runtime: BTreeSet::new(),
+            exited: BTreeSet::new(),
         };
         for ctr in ctrs.items {
             c.locks.insert(ctr.config.lock_id);
             if ctr.state.status != ContainerStatus::Configured {
                 c.runtime.insert(ctr.config.id.clone());
+            }
+            let running = matches!(
+                ctr.state.status,
+                ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Created
+            ) && matches!(rt.driver.exit(&ctr.config.id), Ok(None));
+            if !running {
+                c.exited.insert(ctr.config.id.clone());
             }
             c.ids.insert(ctr.config.id);
         }
@@ -383,6 +463,7 @@ impl Claims {
             Step::Lock { lock } => self.locks.contains(lock),
             Step::Bundle { id } => self.ids.contains(id),
             Step::Runtime { id, .. } => self.runtime.contains(id),
+            Step::AutoRemove { id } => !self.exited.contains(id),
         }
     }
 }
@@ -400,6 +481,7 @@ mod tests {
                 runtime: "runc".into(),
                 id: "abc".into(),
             },
+            Step::AutoRemove { id: "abc".into() },
         ] {
             let line = serde_json::to_string(&s).unwrap();
             assert!(!line.contains('\n'));

@@ -70,6 +70,7 @@ use oxpod_state::State;
 pub use containers::{ContainerFilter, Containers, NewContainer};
 pub use error::{Error, Result};
 pub use info::{Info, LocksReport};
+pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
 pub use pods::{NewPod, Pods};
@@ -197,6 +198,23 @@ impl Runtime {
                 }
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes exited containers whose `run --rm` client is gone (the
+    /// repair's findings); failures are logged, the next open tries again.
+    fn remove_leftover(&self, ids: &[String]) {
+        for id in ids {
+            let found = self.state().container(id);
+            let r = match found {
+                Ok(c) => ContainerRef::from(&c),
+                Err(_) => continue,
+            };
+            match self.containers().remove(&r, true) {
+                Ok(()) => tracing::info!(id, "removed the container of a killed `run --rm`"),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => tracing::warn!(id, error = %e, "cannot remove a `run --rm` container"),
+            }
         }
     }
 

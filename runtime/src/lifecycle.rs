@@ -60,7 +60,7 @@ fn is_running(status: ContainerStatus) -> bool {
     matches!(status, ContainerStatus::Running | ContainerStatus::Paused)
 }
 
-impl Containers<'_> {
+impl<'r> Containers<'r> {
     /// Starts a container: conmon spawned detached (it outlives this
     /// process), the runtime's `create` through it, then `start`. Returns
     /// the container as running.
@@ -469,6 +469,14 @@ impl Containers<'_> {
         Ok(())
     }
 
+    /// Takes on the removal of a `--rm` container for this process (an
+    /// attached `run --rm`): until [`crate::RemoveOnExit::done`], conmon's
+    /// exit command leaves the container to it, and should this process be
+    /// killed, the exit command or the next command removes it.
+    pub fn remove_on_exit(&self, r: &ContainerRef) -> Result<crate::RemoveOnExit<'r>> {
+        crate::RemoveOnExit::new(self.rt, &r.id)
+    }
+
     /// What conmon runs after a container exits (`oxpod container cleanup
     /// ID`): saves the exit and its `died` event, deletes the runtime's
     /// record, and removes the container when it was made with `--rm`.
@@ -492,7 +500,10 @@ impl Containers<'_> {
         self.delete_from_runtime(&ctr);
         rt.emit(container_event(EventStatus::Cleanup, &ctr.config));
         drop(guard);
-        if ctr.config.auto_remove {
+        // A live `run --rm` client removes it itself, once it has read the
+        // log and the exit code; without one (detached, or the client was
+        // killed) it goes now.
+        if ctr.config.auto_remove && !crate::ledger::attached_client_alive(rt, id) {
             match self.remove(&r, false) {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}

@@ -116,17 +116,20 @@ impl Runtime {
             refreshed: false,
             lock_timeout,
         };
+        let mut after_reboot = Vec::new();
         if alive.needs_refresh {
-            step("refresh", || runtime.refresh(&alive))?;
+            after_reboot = step("refresh", || runtime.refresh(&alive))?;
             runtime.refreshed = true;
         } else if fresh_locks {
             step("reclaim locks", || runtime.reclaim_locks())?;
         }
-        step("repair", || {
+        let leftover_rm = step("repair", || {
+            let mut remove = after_reboot;
             for i in crate::ledger::repair(&runtime, true)? {
                 warn!(op = %i.op, pid = i.pid, released = ?i.released, "repaired a command interrupted midway");
+                remove.extend(i.remove);
             }
-            Ok(())
+            Ok(remove)
         })?;
         if options.renumber {
             step("renumber", || runtime.renumber_under_alive_lock())?;
@@ -138,6 +141,9 @@ impl Runtime {
             step("migrate", || runtime.migrate_under_alive_lock())?;
         }
         drop(alive);
+        // Containers of `run --rm` clients that were killed: removed now,
+        // outside the alive lock a removal takes shared.
+        runtime.remove_leftover(&leftover_rm);
         debug!(elapsed = ?started.elapsed(), "runtime open");
         Ok(runtime)
     }

@@ -286,22 +286,30 @@ impl Runtime {
     /// reset per-boot state, re-claim every object's lock, clean conmon's
     /// leftovers, write the alive file, record a `refresh` event. No object
     /// lock is taken: the alive lock excludes other processes.
-    pub(crate) fn refresh(&self, alive: &AliveLock) -> Result<()> {
+    ///
+    /// Returns the `--rm` containers the last boot left (their run ended
+    /// with the boot), for removal once the alive lock is released, as
+    /// podman's refresh drops them.
+    pub(crate) fn refresh(&self, alive: &AliveLock) -> Result<Vec<String>> {
         info!("system restart detected: refreshing state");
         self.state().refresh()?;
         let (objects, _) = self.all_objects()?;
         let mut claimed = BTreeSet::new();
+        let mut leftover_rm = Vec::new();
         for mut obj in objects {
             if let Err(e) = self.reclaim_lock(&mut obj, &mut claimed) {
                 warn!(object = %obj.label(), error = %e, "cannot refresh");
             }
             if let Object::Container(c) = &obj {
                 self.clean_leftovers(&self.layout, c);
+                if c.config.auto_remove {
+                    leftover_rm.push(c.config.id.clone());
+                }
             }
         }
         alive.mark_alive(&self.layout)?;
         self.emit(Event::system(EventStatus::Refresh));
-        Ok(())
+        Ok(leftover_rm)
     }
 
     /// Re-marks every object's lock allocated in a lock manager that was
@@ -497,9 +505,17 @@ impl<'r> System<'r> {
         rt.check_valid()?;
         let alive = AliveLock::take(&rt.layout)?;
         let mut report = CheckReport::default();
+        let mut leftover_rm = Vec::new();
         // Interrupted operations first: what they release is then no
         // longer reported as leaked.
-        for Interrupted { op, pid, released } in ledger::repair(rt, repair)? {
+        for Interrupted {
+            op,
+            pid,
+            released,
+            remove,
+        } in ledger::repair(rt, repair)?
+        {
+            leftover_rm.extend(remove);
             report.findings.push(Finding::Interrupted {
                 op,
                 pid,
@@ -615,6 +631,7 @@ impl<'r> System<'r> {
             report.repaired += new_lock_findings;
         }
         drop(alive);
+        rt.remove_leftover(&leftover_rm);
         Ok(report)
     }
 

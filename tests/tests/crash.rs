@@ -195,3 +195,47 @@ fn a_killed_rm_f_of_a_running_container_is_finished_by_the_next_command() {
         assert_no_processes(&id, &after);
     }
 }
+
+#[test]
+fn a_killed_run_rm_still_ends_with_the_container_removed() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    // Kills before the start, while it runs, and around its exit.
+    for (i, delay) in [0u64, 5, 15, 30, 60, 120, 250, 400].into_iter().enumerate() {
+        let name = format!("rr{i}");
+        let delay = Duration::from_millis(delay);
+        killed(
+            &env,
+            &[
+                "run", "--rm", "--name", &name, "--rootfs", &rootfs, "sleep", "0.3",
+            ],
+            delay,
+        );
+        let after = format!("run --rm killed after {delay:?}");
+        // conmon's exit command or the next command (this ps) removes it.
+        let start = Instant::now();
+        loop {
+            let ps = env.ok(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+            if !ps
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(name.as_str()))
+            {
+                break;
+            }
+            // Never started (killed before the start): nothing removes a
+            // created container, as with podman; remove it by hand.
+            if ps
+                .lines()
+                .any(|l| l.starts_with(&format!("{name} ")) && l.contains("Created"))
+                && start.elapsed() > Duration::from_secs(2)
+            {
+                env.ok(["rm", &name]);
+                break;
+            }
+            assert!(start.elapsed() < DEADLINE, "{after}: still listed: {ps}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_check_clean(&env, &after);
+    }
+}
