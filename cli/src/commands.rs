@@ -156,7 +156,7 @@ fn each(
         match f(n) {
             Ok(shown) => writeln!(out, "{shown}")?,
             Err(e) if first.is_none() => first = Some(e.into()),
-            Err(e) => eprintln!("Error: {e}"),
+            Err(e) => crate::print_error(&e.to_string()),
         }
     }
     match first {

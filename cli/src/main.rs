@@ -45,10 +45,18 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("Error: {}", chain(&e));
+            print_error(&chain(&e));
             ExitCode::from(exit_code(&cli.command, &e))
         }
     }
+}
+
+/// Writes `Error: MESSAGE` to stderr in one write, so lines of processes
+/// failing at once do not interleave (eprintln! writes piece by piece).
+pub(crate) fn print_error(message: &str) {
+    use std::io::Write;
+    let line = format!("Error: {message}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// The error and its causes, podman style: `a: b: c`, without repeating a

@@ -182,11 +182,19 @@ fn basename(path: &Path) -> Result<String> {
 /// Nothing is executed: versions are probed only on request.
 pub fn discover(options: DiscoveryOptions) -> Result<Runtimes> {
     let make = |name: &str, path: PathBuf| {
+        let file = Path::new(name)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or(name);
         let mut rt = OciRuntime::new(name, path)
-            .with_supports_json(options.supports_json.iter().any(|n| n == name))
+            .with_supports_json(options.supports_json.iter().any(|n| n == name || n == file))
             .with_systemd_cgroup(options.systemd_cgroup);
         if let Some(base) = &options.state_root {
-            rt = rt.with_root(base.join(name));
+            // A runtime named by its path keeps its state under its file name.
+            let dir = Path::new(name)
+                .file_name()
+                .map_or_else(|| name.into(), PathBuf::from);
+            rt = rt.with_root(base.join(dir));
         }
         rt
     };
@@ -237,11 +245,14 @@ pub fn discover(options: DiscoveryOptions) -> Result<Runtimes> {
     if default.is_none() && !options.default_runtime.is_empty() {
         let want = &options.default_runtime;
         if want.starts_with('/') {
+            // Registered under its path, so the containers made with it
+            // record the path and can be run again without the flag
+            // (they recorded only the file name, which nothing knew later).
             let path = PathBuf::from(want);
-            let name = basename(&path)?;
-            let path = find_runtime_binary(&name, &[path])?;
-            by_name.insert(name.clone(), make(&name, path));
-            default = Some(name);
+            let file = basename(&path)?;
+            let path = find_runtime_binary(&file, &[path])?;
+            by_name.insert(want.clone(), make(want, path));
+            default = Some(want.clone());
         } else if by_name.contains_key(want) {
             default = Some(want.clone());
         } else if let Some(paths) = options.runtimes.get(want) {
@@ -469,7 +480,8 @@ mod tests {
             ..Default::default()
         };
         let rts = discover(opts).unwrap();
-        assert_eq!(rts.default().name, "my-runtime");
+        // Named by its path, so containers record where it is.
+        assert_eq!(rts.default().name, custom.display().to_string());
         assert_eq!(rts.default().path, custom);
         assert!(rts.default().supports_json);
         assert_eq!(rts.len(), 2);

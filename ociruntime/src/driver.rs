@@ -86,8 +86,18 @@ pub trait Driver: std::fmt::Debug + Send + Sync {
     /// Whether an OCI runtime of this name is usable.
     fn has_runtime(&self, name: &str) -> bool;
     /// Creates the container; it then waits for [`Driver::start`]. A stale
-    /// exit of an earlier run is forgotten first.
+    /// exit of an earlier run is forgotten first, and a leftover runtime
+    /// container of the same id (a killed start whose monitor finished its
+    /// create later) is deleted, its monitor waited for, and replaced.
     fn create(&self, request: &CreateRequest<'_>) -> Result<Created>;
+    /// Whether the runtime may have a container of this id (cheap: no
+    /// process is run). False means it surely has none.
+    fn may_exist(&self, runtime: &str, id: &str) -> bool;
+    /// Removes whatever the runtime and its monitor still have of container
+    /// `id` (a killed start's conmon may still be creating it): deletes it,
+    /// killing its processes, until its monitor (from the pid file in
+    /// `run_dir`) has exited. Bounded; never fails the caller.
+    fn clear(&self, runtime: &str, id: &str, run_dir: &Path);
     /// Starts a created container's process.
     fn start(&self, runtime: &str, id: &str) -> Result<()>;
     /// Sends `signal` to the container's init (`all`: every process).
@@ -165,12 +175,103 @@ impl ConmonDriver {
         &self.exit_dir
     }
 
-    fn runtime(&self, name: &str) -> Result<&OciRuntime> {
-        self.runtimes
-            .get(name)
-            .ok_or_else(|| Error::UnknownRuntime {
-                name: name.to_owned(),
-            })
+    /// The runtime of this name; a runtime named by an absolute path (the
+    /// `--runtime /path` a container was made with) is usable as long as
+    /// that file is, with the default runtime's conventions.
+    fn runtime(&self, name: &str) -> Result<std::borrow::Cow<'_, OciRuntime>> {
+        if let Some(rt) = self.runtimes.get(name) {
+            return Ok(std::borrow::Cow::Borrowed(rt));
+        }
+        let path = Path::new(name);
+        if path.is_absolute() && is_executable(path) {
+            let base = self.runtimes.default();
+            let file = path.file_name().map(PathBuf::from).unwrap_or_default();
+            let mut rt = OciRuntime::new(name, path).with_systemd_cgroup(base.systemd_cgroup);
+            if let Some(root) = base.root.as_deref().and_then(Path::parent) {
+                rt = rt.with_root(root.join(file));
+            }
+            return Ok(std::borrow::Cow::Owned(rt));
+        }
+        Err(Error::UnknownRuntime {
+            name: name.to_owned(),
+        })
+    }
+
+    fn conmon_create(&self, runtime: &OciRuntime, r: &CreateRequest<'_>) -> Result<Created> {
+        self.conmon.create(&CreateOptions {
+            id: r.id.to_owned(),
+            name: r.name.to_owned(),
+            bundle_dir: r.bundle_dir.to_path_buf(),
+            runtime,
+            exit_dir: self.exit_dir.clone(),
+            log_path: r.log_path.to_path_buf(),
+            pid_file: r.run_dir.join("pidfile"),
+            conmon_pid_file: r.run_dir.join("conmon.pid"),
+            socket_dir: self.socket_dir.clone(),
+            log_level: String::new(),
+            exit_command: r.exit_command.clone(),
+            terminal: r.terminal,
+        })
+    }
+
+    /// Deletes a leftover runtime container of `id` (killing its
+    /// processes) until its conmon is done with it: a conmon whose client
+    /// was killed may still be creating it. Done means conmon has exited,
+    /// or has written the exit file (its container is dead; it may still
+    /// be running its exit command, which waits for locks our caller may
+    /// hold, so waiting for its exit could deadlock). The exit file is then
+    /// removed, so it is not taken for a new container's.
+    fn clear_leftover(&self, runtime: &OciRuntime, id: &str, run_dir: &Path) {
+        let conmon = || {
+            std::fs::read_to_string(run_dir.join("conmon.pid"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .filter(|&pid| conmon_alive(pid))
+        };
+        let exit_file = crate::exit_file_path(&self.exit_dir, id);
+        let delete = || match runtime.delete(id, true) {
+            Ok(()) | Err(Error::NoSuchContainer { .. }) => {}
+            Err(e) => tracing::debug!(id, error = %e, "runtime delete of the leftover"),
+        };
+        // A conmon whose client died before the handshake ended can wait
+        // forever with no container: once the runtime has had none for a
+        // moment, its process group (conmon, and a `runc create` it may
+        // still run) is killed.
+        let kill_group = |pid: u32| {
+            tracing::warn!(pid, id, "killing the conmon of a leftover container");
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        };
+        tracing::debug!(id, conmon = ?conmon(), "clearing a leftover runtime container");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut none_since: Option<Instant> = None;
+        loop {
+            delete();
+            let Some(pid) = conmon() else { break };
+            if exit_file.exists() {
+                break;
+            }
+            let has_container = runtime
+                .root
+                .as_deref()
+                .is_none_or(|root| root.join(id).exists());
+            let idle = if has_container {
+                none_since = None;
+                false
+            } else {
+                none_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_millis(300)
+            };
+            if idle || Instant::now() >= deadline {
+                kill_group(pid);
+                std::thread::sleep(Duration::from_millis(20));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        delete();
+        let _ = std::fs::remove_file(&exit_file);
     }
 
     fn stopped_or_unknown(&self, runtime: &str, id: &str) -> bool {
@@ -206,26 +307,42 @@ impl Driver for ConmonDriver {
     }
 
     fn has_runtime(&self, name: &str) -> bool {
-        self.runtimes.get(name).is_some()
+        self.runtime(name).is_ok()
     }
 
     fn create(&self, r: &CreateRequest<'_>) -> Result<Created> {
         let runtime = self.runtime(r.runtime)?;
         private_dir(r.run_dir)?;
-        self.conmon.create(&CreateOptions {
-            id: r.id.to_owned(),
-            name: r.name.to_owned(),
-            bundle_dir: r.bundle_dir.to_path_buf(),
-            runtime,
-            exit_dir: self.exit_dir.clone(),
-            log_path: r.log_path.to_path_buf(),
-            pid_file: r.run_dir.join("pidfile"),
-            conmon_pid_file: r.run_dir.join("conmon.pid"),
-            socket_dir: self.socket_dir.clone(),
-            log_level: String::new(),
-            exit_command: r.exit_command.clone(),
-            terminal: r.terminal,
-        })
+        if self.may_exist(r.runtime, r.id) || r.run_dir.join("conmon.pid").exists() {
+            self.clear_leftover(&runtime, r.id, r.run_dir);
+        }
+        match self.conmon_create(&runtime, r) {
+            // A leftover's create finished, or was still running, as ours
+            // began: clear it and try once more.
+            Err(Error::Conmon { message, .. })
+                if message.contains("already exists")
+                    || message.contains("cgroup is not empty") =>
+            {
+                self.clear_leftover(&runtime, r.id, r.run_dir);
+                self.conmon_create(&runtime, r)
+            }
+            other => other,
+        }
+    }
+
+    fn clear(&self, runtime: &str, id: &str, run_dir: &Path) {
+        match self.runtime(runtime) {
+            Ok(rt) => self.clear_leftover(&rt, id, run_dir),
+            Err(e) => tracing::debug!(id, error = %e, "cannot clear"),
+        }
+    }
+
+    fn may_exist(&self, runtime: &str, id: &str) -> bool {
+        match self.runtime(runtime) {
+            // runc and crun keep a directory per container under --root.
+            Ok(rt) => rt.root.as_deref().is_none_or(|root| root.join(id).exists()),
+            Err(_) => false,
+        }
     }
 
     fn start(&self, runtime: &str, id: &str) -> Result<()> {
@@ -335,6 +452,12 @@ impl Driver for ConmonDriver {
     fn monitor_alive(&self, pid: u32) -> bool {
         conmon_alive(pid)
     }
+}
+
+/// Whether `path` is a regular file someone may execute.
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Whether `pid` is a live (not zombie) conmon. A reused pid running

@@ -123,6 +123,12 @@ impl<'r> Containers<'r> {
                 std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             ));
         }
+        // The host's own root would give the container the host read-write.
+        if rootfs == std::path::Path::new("/") {
+            return Err(Error::HostRootfs {
+                given: new.rootfs.clone(),
+            });
+        }
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
         let lock_id = ledger.claim_lock()?;
@@ -419,7 +425,11 @@ impl<'r> Containers<'r> {
         ledger.note(Step::Bundle {
             id: ctr.config.id.clone(),
         })?;
-        if ctr.state.status != ContainerStatus::Configured {
+        // A never-started record may still have a runtime container: a
+        // killed start whose conmon finished its create afterwards.
+        let (runtime, id) = (&ctr.config.oci_runtime, &ctr.config.id);
+        if ctr.state.status != ContainerStatus::Configured || self.rt.driver.may_exist(runtime, id)
+        {
             ledger.note(Step::Runtime {
                 runtime: ctr.config.oci_runtime.clone(),
                 id: ctr.config.id.clone(),

@@ -45,6 +45,14 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// `--rootfs` names the host's root directory.
+    #[error(
+        "rootfs {} is the host's root directory: a container would get the host read-write; give a directory holding the container's own files", given.display()
+    )]
+    HostRootfs {
+        /// The path given.
+        given: PathBuf,
+    },
     /// A container's OCI runtime is not (or no longer) configured.
     #[error(
         "container {name} uses OCI runtime {runtime:?}, which is not configured; add it to [runtimes], or remove the container"

@@ -42,6 +42,9 @@ use crate::{Error, Result, Runtime};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub(crate) enum Step {
+    /// A lock number is about to be allocated (written first: a kill
+    /// between the allocation and the `Lock` line leaves only this).
+    Claiming,
     /// A lock number allocated in the segment.
     Lock {
         /// The number.
@@ -71,6 +74,7 @@ pub(crate) enum Step {
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Step::Claiming => write!(f, "a lock being claimed"),
             Step::Lock { lock } => write!(f, "lock {lock}"),
             Step::Bundle { id } => write!(f, "files of container {}", short(id)),
             Step::Runtime { runtime, id } => {
@@ -126,6 +130,7 @@ impl<'r> Ledger<'r> {
 
     /// Allocates a lock number and records it.
     pub fn claim_lock(&mut self) -> Result<u32> {
+        self.write(&Step::Claiming)?;
         let lock = self.rt.locks.allocate()?.id();
         debug!(op = self.op, lock, "claimed lock");
         if let Err(e) = self.write(&Step::Lock { lock }) {
@@ -242,12 +247,10 @@ pub(crate) fn release_lock(rt: &Runtime, lock: u32) {
 /// operation's outcome is decided already.
 fn release(rt: &Runtime, step: &Step) {
     match step {
+        Step::Claiming => {}
         Step::Lock { lock } => release_lock(rt, *lock),
         Step::Bundle { id } => release_bundle(rt, id),
-        Step::Runtime { runtime, id } => match rt.driver.delete(runtime, id, true) {
-            Ok(()) | Err(oxpod_ociruntime::Error::NoSuchContainer { .. }) => {}
-            Err(e) => debug!(id, error = %e, "runtime delete"),
-        },
+        Step::Runtime { runtime, id } => rt.driver.clear(runtime, id, &rt.layout.run_dir(id)),
         // A removal takes locks the releaser may hold (the alive lock in a
         // repair): the caller removes the container afterwards.
         Step::AutoRemove { .. } => {}
@@ -341,6 +344,7 @@ pub(crate) fn repair(rt: &Runtime, apply: bool) -> Result<Vec<Interrupted>> {
     };
     let mut found = Vec::new();
     let mut claims: Option<Claims> = None;
+    let mut sweep = false;
     for entry in entries.flatten() {
         let path = entry.path();
         let Some((file, header, steps)) = open_abandoned(&path) else {
@@ -350,6 +354,13 @@ pub(crate) fn repair(rt: &Runtime, apply: bool) -> Result<Vec<Interrupted>> {
             Some(c) => c,
             None => claims.insert(Claims::read(rt)?),
         };
+        // Killed between allocating a lock and noting its number.
+        let noted = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Lock { .. }))
+            .count();
+        let claiming = steps.iter().filter(|s| matches!(s, Step::Claiming)).count();
+        sweep |= claiming > noted;
         let remove: Vec<String> = steps
             .iter()
             .filter_map(|s| match s {
@@ -377,6 +388,27 @@ pub(crate) fn repair(rt: &Runtime, apply: bool) -> Result<Vec<Interrupted>> {
             released: unclaimed.iter().map(ToString::to_string).collect(),
             remove,
         });
+    }
+    // Every allocation is made under a shared hold of the alive lock, which
+    // the repair holds exclusively: an allocated lock no record claims now
+    // is one a killed command took without noting it.
+    if sweep && apply {
+        let claims = match &claims {
+            Some(c) => c,
+            None => claims.insert(Claims::read(rt)?),
+        };
+        for lock in rt.locks.allocated()? {
+            if !claims.locks.contains(&lock) {
+                warn!(
+                    lock,
+                    "freeing a lock a killed command allocated without noting it"
+                );
+                release_lock(rt, lock);
+                if let Some(last) = found.last_mut() {
+                    last.released.push(Step::Lock { lock }.to_string());
+                }
+            }
+        }
     }
     Ok(found)
 }
@@ -460,6 +492,7 @@ impl Claims {
 
     fn claims(&self, step: &Step) -> bool {
         match step {
+            Step::Claiming => true,
             Step::Lock { lock } => self.locks.contains(lock),
             Step::Bundle { id } => self.ids.contains(id),
             Step::Runtime { id, .. } => self.runtime.contains(id),
@@ -475,6 +508,7 @@ mod tests {
     #[test]
     fn steps_round_trip_as_json_lines() {
         for s in [
+            Step::Claiming,
             Step::Lock { lock: 7 },
             Step::Bundle { id: "abc".into() },
             Step::Runtime {

@@ -1343,3 +1343,32 @@ fn a_lock_wait_ends_at_lock_timeout_naming_the_holder() {
         .start(&ContainerRef::from(&c))
         .expect("free again (dead holder recovered)");
 }
+
+#[test]
+fn the_hosts_root_is_refused_as_a_rootfs() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let mut new = env.new_container("c");
+    new.rootfs = "/".into();
+    let err = rt.containers().create(new).expect_err("host root");
+    assert!(matches!(err, Error::HostRootfs { .. }), "{err}");
+    assert!(allocated(&rt).is_empty(), "nothing was claimed");
+}
+
+#[test]
+fn a_create_killed_between_allocating_and_noting_a_lock_leaks_nothing() {
+    use crate::ledger::Step;
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let keep = rt
+        .containers()
+        .create(env.new_container("keep"))
+        .expect("create");
+    let lost = rt.locks.allocate().expect("allocate").id();
+    leave_journal(&rt, "create", &[Step::Claiming]);
+    drop(rt);
+    let rt = Runtime::open(env.lmdb()).expect("reopen repairs");
+    assert_eq!(allocated(&rt), BTreeSet::from([keep.config.lock_id]));
+    assert!(!allocated(&rt).contains(&lost));
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
+}

@@ -303,6 +303,23 @@ impl Driver for FakeDriver {
         })
     }
 
+    fn clear(&self, runtime: &str, id: &str, _run_dir: &Path) {
+        let mut st = self.lock();
+        st.calls.push(format!("clear {id}"));
+        if st.containers.get(id).is_some_and(|c| c.runtime == runtime)
+            && let Some(old) = st.containers.remove(id)
+        {
+            st.live_monitors.remove(&old.monitor);
+        }
+    }
+
+    fn may_exist(&self, runtime: &str, id: &str) -> bool {
+        self.lock()
+            .containers
+            .get(id)
+            .is_some_and(|c| c.runtime == runtime)
+    }
+
     fn start(&self, runtime: &str, id: &str) -> Result<()> {
         let mut st = self.enter(Some(Op::Start), format!("start {id}"), runtime, id)?;
         let c = Self::find(&mut st, runtime, id)?;

@@ -910,3 +910,28 @@ fn a_paused_container_being_stopped_shows_running_while_stop_waits() {
     env.ok(["unpause", "thawed"]);
     env.ok(["stop", "-t", "0", "thawed"]);
 }
+
+#[test]
+fn a_container_made_with_runtime_by_path_starts_later_without_the_flag() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = rootfs(&env);
+    env.ok([
+        "--runtime",
+        "/usr/sbin/runc",
+        "create",
+        "--name",
+        "bypath",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "1000",
+    ]);
+    // fault-findings 13: only the file name was stored, and a plain start
+    // said "uses OCI runtime \"runc\"... not configured" for other paths.
+    env.ok(["start", "bypath"]);
+    assert_eq!(inspect(&env, "bypath", "{{.State.Status}}"), "running");
+    env.ok(["rm", "-f", "bypath"]);
+    let err = env.fails(125, ["create", "--rootfs", "/", "true"]);
+    assert!(err.contains("host's root directory"), "{err}");
+}
