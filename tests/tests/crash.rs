@@ -239,3 +239,85 @@ fn a_killed_run_rm_still_ends_with_the_container_removed() {
         assert_check_clean(&env, &after);
     }
 }
+
+#[test]
+fn killed_stop_restart_and_pod_commands_leave_nothing_stuck() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    for (i, delay) in delays(40, 8).enumerate() {
+        let name = format!("st{i}");
+        env.ok([
+            "run", "-d", "--name", &name, "--rootfs", &rootfs, "sleep", "1000",
+        ]);
+        killed(&env, &["stop", "-t", "0", &name], delay);
+        assert_check_clean(&env, &format!("stop killed after {delay:?}"));
+        env.ok(["stop", "-t", "0", &name]);
+        killed(&env, &["restart", "-t", "0", &name], delay);
+        assert_check_clean(&env, &format!("restart killed after {delay:?}"));
+        env.ok(["start", &name]);
+        env.ok(["rm", "-f", &name]);
+
+        let pod = format!("p{i}");
+        env.ok(["pod", "create", "--name", &pod]);
+        env.ok([
+            "create",
+            "--pod",
+            &pod,
+            "--name",
+            &format!("m{i}"),
+            "--rootfs",
+            &rootfs,
+            "sleep",
+            "1000",
+        ]);
+        killed(&env, &["pod", "start", &pod], delay);
+        assert_check_clean(&env, &format!("pod start killed after {delay:?}"));
+        env.ok(["pod", "start", &pod]);
+        killed(&env, &["pod", "stop", "-t", "0", &pod], delay);
+        assert_check_clean(&env, &format!("pod stop killed after {delay:?}"));
+        killed(&env, &["pod", "rm", "-f", &pod], delay);
+        assert_check_clean(&env, &format!("pod rm -f killed after {delay:?}"));
+        if env.run(["pod", "inspect", &pod]).status.success() {
+            env.ok(["pod", "rm", "-f", &pod]);
+        }
+        assert_check_clean(&env, "after pod rm -f");
+    }
+}
+
+#[test]
+fn killed_system_renumber_reset_and_migrate_leave_a_usable_store() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    for (i, delay) in delays(30, 6).enumerate() {
+        for n in 0..3 {
+            env.ok([
+                "create",
+                "--name",
+                &format!("r{i}x{n}"),
+                "--rootfs",
+                &rootfs,
+                "true",
+            ]);
+        }
+        let before = env.ok(["ps", "-a", "-q", "--no-trunc"]);
+        for args in [&["system", "renumber"][..], &["system", "migrate"][..]] {
+            killed(&env, args, delay);
+            let after = format!("{args:?} killed after {delay:?}");
+            assert_check_clean(&env, &after);
+            assert_eq!(
+                env.ok(["ps", "-a", "-q", "--no-trunc"]),
+                before,
+                "{after}: records kept"
+            );
+        }
+        killed(&env, &["system", "reset", "--force"], delay);
+        let after = format!("reset killed after {delay:?}");
+        // Everything or nothing of a record; the store works either way.
+        assert_check_clean(&env, &after);
+        env.ok(["rm", "-a", "-f"]);
+        env.ok(["run", "--rm", "--rootfs", &rootfs, "true"]);
+        assert_check_clean(&env, &after);
+    }
+}
