@@ -494,8 +494,20 @@ impl<'r> Containers<'r> {
         let mut lock_id = r.lock_id;
         for _ in 0..3 {
             let guard = self.rt.take_lock(lock_id)?;
-            // Re-read: it may have changed (or gone) while we waited.
-            let mut ctr = self.rt.state().container(&r.id)?;
+            // Re-read: it may have changed (or gone) while we waited. Gone,
+            // the error names the container as the user knew it.
+            let found = self.rt.state().container(&r.id);
+            let mut ctr = match found {
+                Ok(c) => c,
+                Err(oxpod_state::Error::NotFound { kind, .. }) => {
+                    return Err(oxpod_state::Error::NotFound {
+                        kind,
+                        name_or_id: r.name.clone(),
+                    }
+                    .into());
+                }
+                Err(e) => return Err(e.into()),
+            };
             if ctr.config.lock_id != lock_id {
                 lock_id = ctr.config.lock_id;
                 continue;

@@ -173,7 +173,7 @@ pub struct LocksReport {
     pub available: u32,
     /// Allocated lock → the objects using it (more than one is a problem).
     pub allocated: BTreeMap<u32, Vec<String>>,
-    /// Locks held now → the pid holding each.
+    /// Locks held now by a live process → its pid.
     pub held: BTreeMap<u32, i32>,
 }
 
@@ -285,7 +285,16 @@ impl System<'_> {
             capacity: rt.locks.capacity(),
             available: rt.locks.available()?,
             allocated,
-            held: rt.locks.holders()?,
+            // A holder that died is recovered by the next lock of it; until
+            // then its pid stays in the table: not held.
+            held: rt
+                .locks
+                .holders()?
+                .into_iter()
+                .filter(|&(_, pid)| {
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+                })
+                .collect(),
         })
     }
 }
