@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::args::*;
 use crate::output::{Format, print_json, print_table, print_template, print_yaml};
-use crate::parse::{container_filter, key_values};
+use crate::parse::{container_filters, key_values};
 use crate::{open, views};
 
 /// Runs the parsed command line.
@@ -154,6 +154,7 @@ fn each(
     let mut first: Option<anyhow::Error> = None;
     for n in names {
         match f(n) {
+            Ok(shown) if shown.is_empty() => {}
             Ok(shown) => writeln!(out, "{shown}")?,
             Err(e) if first.is_none() => first = Some(e.into()),
             Err(e) => crate::print_error(&e.to_string()),
@@ -165,8 +166,30 @@ fn each(
     }
 }
 
-/// [`each`] over containers, each resolved once; success prints the name
-/// given.
+/// Resolves every name first, as podman does: one that does not resolve
+/// fails the command before anything is done (its error is returned, the
+/// others' printed).
+fn resolve_all<R>(
+    names: &[String],
+    resolve: impl Fn(&str) -> oxpod_runtime::Result<R>,
+) -> Result<Vec<R>> {
+    let mut refs = Vec::with_capacity(names.len());
+    let mut first: Option<anyhow::Error> = None;
+    for n in names {
+        match resolve(n) {
+            Ok(r) => refs.push(r),
+            Err(e) if first.is_none() => first = Some(e.into()),
+            Err(e) => crate::print_error(&e.to_string()),
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(refs),
+    }
+}
+
+/// [`each`] over containers, all resolved first (a missing one fails the
+/// command before any is acted on); success prints the name given.
 fn each_container(
     out: &mut impl Write,
     rt: &Runtime,
@@ -174,13 +197,17 @@ fn each_container(
     mut f: impl FnMut(&oxpod_runtime::Containers<'_>, &ContainerRef) -> oxpod_runtime::Result<()>,
 ) -> Result<u8> {
     let ctrs = rt.containers();
+    let refs = resolve_all(names, |n| ctrs.resolve(n))?;
+    let mut refs = refs.iter();
     each(out, names, |n| {
-        let r = ctrs.resolve(n)?;
-        f(&ctrs, &r).map(|()| n.to_owned())
+        let r = refs
+            .next()
+            .unwrap_or_else(|| unreachable!("one ref per name"));
+        f(&ctrs, r).map(|()| n.to_owned())
     })
 }
 
-/// [`each`] over pods, each resolved once; success prints the name given.
+/// [`each`] over pods, all resolved first; success prints the name given.
 fn each_pod(
     out: &mut impl Write,
     rt: &Runtime,
@@ -188,9 +215,13 @@ fn each_pod(
     mut f: impl FnMut(&oxpod_runtime::Pods<'_>, &PodRef) -> oxpod_runtime::Result<()>,
 ) -> Result<u8> {
     let pods = rt.pods();
+    let refs = resolve_all(names, |n| pods.resolve(n))?;
+    let mut refs = refs.iter();
     each(out, names, |n| {
-        let r = pods.resolve(n)?;
-        f(&pods, &r).map(|()| n.to_owned())
+        let r = refs
+            .next()
+            .unwrap_or_else(|| unreachable!("one ref per name"));
+        f(&pods, r).map(|()| n.to_owned())
     })
 }
 
@@ -262,11 +293,10 @@ fn pod_names(rt: &Runtime) -> Result<BTreeMap<String, String>> {
 }
 
 fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
-    let mut filters = a
-        .filters
-        .iter()
-        .map(|f| container_filter(f))
-        .collect::<Result<Vec<_>>>()?;
+    let mut filters = Vec::new();
+    for f in &a.filters {
+        filters.extend(container_filters(f)?);
+    }
     if !a.all && !a.filters.iter().any(|f| f.starts_with("status=")) {
         filters.push(ContainerFilter::Status(ContainerStatus::Running));
     }
@@ -334,8 +364,12 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Inspects every name it can, prints those, then fails naming the ones it
+/// could not (podman prints what it found before the error).
 fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
+    let format = Format::parse(a.format.as_deref())?;
     let mut docs = Vec::new();
+    let mut failed: Vec<anyhow::Error> = Vec::new();
     for n in &a.names {
         let doc =
             match rt
@@ -343,22 +377,38 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
                 .resolve(n)
                 .and_then(|r| rt.containers().get(&r))
             {
-                Ok(c) => views::inspect_container(&c),
+                Ok(c) => Ok(views::inspect_container(&c)),
                 Err(oxpod_runtime::Error::State(oxpod_runtime::StateError::IsPod { .. })) => {
-                    inspect_pod_doc(rt, n)?
+                    inspect_pod_doc(rt, n)
                 }
                 Err(oxpod_runtime::Error::State(oxpod_runtime::StateError::NotFound {
                     ..
-                })) if rt.pods().resolve(n).is_ok() => inspect_pod_doc(rt, n)?,
-                Err(e) => return Err(e.into()),
+                })) if rt.pods().resolve(n).is_ok() => inspect_pod_doc(rt, n),
+                Err(e) if e.is_not_found() => Err(anyhow::anyhow!("no such object: {n:?}")),
+                Err(e) => Err(e.into()),
             };
-        docs.push(doc);
+        match doc {
+            Ok(d) => docs.push(d),
+            Err(e) => failed.push(e),
+        }
     }
-    match Format::parse(a.format.as_deref())? {
-        Format::Template(t) => print_template(out, &t, &docs)?,
-        _ => print_json(out, &docs)?,
+    if !docs.is_empty() || failed.is_empty() {
+        match format {
+            Format::Template(t) => print_template(out, &t, &docs)?,
+            _ => print_json(out, &docs)?,
+        }
     }
-    Ok(0)
+    let mut failed = failed.into_iter();
+    match failed.next() {
+        None => Ok(0),
+        Some(first) => {
+            out.flush()?;
+            for e in failed {
+                crate::print_error(&format!("{e:#}"));
+            }
+            Err(first)
+        }
+    }
 }
 
 fn inspect_pod_doc(rt: &Runtime, name: &str) -> Result<Value> {
@@ -368,36 +418,55 @@ fn inspect_pod_doc(rt: &Runtime, name: &str) -> Result<Value> {
     Ok(views::inspect_pod(&pod, &ctrs))
 }
 
+/// `rm`, with podman's exit codes: every name is resolved first; a missing
+/// one removes nothing and exits 1, unless `-f`, which ignores it silently
+/// (so `rm -f NAME` is an idempotent cleanup); a running container without
+/// `-f` exits 2. The resolved ones go in one transaction; each is answered
+/// with its id or its error, in the order given.
 fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
     let ctrs = rt.containers();
-    let resolved: Vec<oxpod_runtime::Result<ContainerRef>> = if a.all {
-        ctrs.list(&[])?
-            .iter()
-            .map(|c| Ok(ContainerRef::from(c)))
-            .collect()
+    let refs: Vec<ContainerRef> = if a.all {
+        ctrs.list(&[])?.iter().map(ContainerRef::from).collect()
     } else {
         if a.names.is_empty() {
             bail!("give at least one container name or id, or --all");
         }
-        a.names.iter().map(|n| ctrs.resolve(n)).collect()
+        let mut refs = Vec::new();
+        let mut missing: Option<anyhow::Error> = None;
+        for n in &a.names {
+            match ctrs.resolve(n) {
+                Ok(r) => refs.push(r),
+                Err(e) if e.is_not_found() && a.force => {}
+                Err(e) if missing.is_none() => missing = Some(e.into()),
+                Err(e) => crate::print_error(&e.to_string()),
+            }
+        }
+        if let Some(e) = missing {
+            return Err(crate::CodedError::new(1, e).into());
+        }
+        refs
     };
-    // The resolved ones go together (one transaction); each name is then
-    // answered in the order given: its id, or its error.
-    let refs: Vec<ContainerRef> = resolved
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
-        .collect();
-    let mut removed = ctrs.remove_many(&refs, a.force).into_iter().zip(&refs);
-    let mut resolved = resolved.into_iter();
-    let names: Vec<String> = (0..resolved.len()).map(|i| i.to_string()).collect();
-    each(out, &names, |_| match resolved.next() {
-        Some(Ok(_)) => match removed.next() {
-            Some((result, r)) => result.map(|()| r.id().to_owned()),
-            None => unreachable!("one removal result per resolved container"),
-        },
-        Some(Err(e)) => Err(e),
-        None => unreachable!("one answer per name"),
-    })
+    let mut code = 0u8;
+    let mut first: Option<anyhow::Error> = None;
+    for (result, r) in ctrs.remove_many(&refs, a.force).into_iter().zip(&refs) {
+        match result {
+            Ok(()) => writeln!(out, "{}", r.id())?,
+            Err(e) if e.is_not_found() && a.force => {}
+            Err(e) => {
+                let c = if e.is_running() { 2 } else { 125 };
+                if first.is_none() {
+                    code = c;
+                    first = Some(e.into());
+                } else {
+                    crate::print_error(&e.to_string());
+                }
+            }
+        }
+    }
+    match first {
+        Some(e) => Err(crate::CodedError::new(code, e).into()),
+        None => Ok(0),
+    }
 }
 
 fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {
@@ -517,11 +586,26 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
                 }
                 a.names.clone()
             };
-            // Removal prints the pod's id, as podman does.
-            each(out, &names, |n| {
-                let r = rt.pods().resolve(n)?;
+            // Removal prints the pod's id, as podman does; -f ignores a
+            // missing pod, without it one exits 1.
+            let mut missing: Option<anyhow::Error> = None;
+            let code = each(out, &names, |n| {
+                let r = match rt.pods().resolve(n) {
+                    Ok(r) => r,
+                    Err(e) if e.is_not_found() && a.force => return Ok(String::new()),
+                    Err(e) if e.is_not_found() && missing.is_none() => {
+                        missing = Some(anyhow::anyhow!("{e}"));
+                        return Ok(String::new());
+                    }
+                    Err(e) => return Err(e),
+                };
                 rt.pods().remove(&r, a.force).map(|()| r.id().to_owned())
-            })
+            });
+            match (code, missing) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Some(e)) => Err(crate::CodedError::new(1, e).into()),
+                (Ok(c), None) => Ok(c),
+            }
         }
         PodCommand::Start(a) => each_pod(out, &rt, &a.names, |p, r| p.start(r).map(drop)),
         PodCommand::Stop(a) => each_pod(out, &rt, &a.names, |p, r| p.stop(r, a.time).map(drop)),

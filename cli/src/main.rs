@@ -51,6 +51,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// An error that exits with podman's code for it rather than 125 (`rm`:
+/// 1 for a missing container, 2 for a running one without `-f`).
+#[derive(Debug)]
+pub(crate) struct CodedError {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl CodedError {
+    pub(crate) fn new(code: u8, error: anyhow::Error) -> Self {
+        CodedError { code, error }
+    }
+}
+
+impl std::fmt::Display for CodedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for CodedError {}
+
 /// Writes `Error: MESSAGE` to stderr in one write, so lines of processes
 /// failing at once do not interleave (eprintln! writes piece by piece).
 pub(crate) fn print_error(message: &str) {
@@ -78,6 +100,9 @@ fn chain(e: &anyhow::Error) -> String {
 /// (`start` of a container whose command is missing, say) exits 125, as
 /// podman's do.
 fn exit_code(command: &args::Command, e: &anyhow::Error) -> u8 {
+    if let Some(coded) = e.downcast_ref::<CodedError>() {
+        return coded.code;
+    }
     if !matches!(command, args::Command::Run(_)) {
         return EXIT_FAILED;
     }

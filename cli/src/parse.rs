@@ -20,6 +20,29 @@ pub fn key_values(what: &str, items: &[String]) -> Result<BTreeMap<String, Strin
         .collect()
 }
 
+/// The states podman's `status=` filter knows.
+const STATES: &str = "created, running, paused, stopped, exited, removing";
+
+/// Parses one `ps --filter key=value` into the conditions it stands for
+/// (`status=created` is a never-started container, whether or not the
+/// runtime has it yet: two conditions of one key, ORed).
+pub fn container_filters(text: &str) -> Result<Vec<ContainerFilter>> {
+    if let Some(value) = text.strip_prefix("status=") {
+        return Ok(match value {
+            "created" => vec![
+                ContainerFilter::Status(ContainerStatus::Configured),
+                ContainerFilter::Status(ContainerStatus::Created),
+            ],
+            "configured" => bail!("unknown container state: {value}: use one of {STATES}"),
+            _ => match value.parse::<ContainerStatus>() {
+                Ok(s) => vec![ContainerFilter::Status(s)],
+                Err(_) => bail!("unknown container state: {value}: use one of {STATES}"),
+            },
+        });
+    }
+    Ok(vec![container_filter(text)?])
+}
+
 /// Parses one `ps --filter key=value`.
 pub fn container_filter(text: &str) -> Result<ContainerFilter> {
     let Some((key, value)) = text.split_once('=') else {
@@ -33,11 +56,8 @@ pub fn container_filter(text: &str) -> Result<ContainerFilter> {
             None => ContainerFilter::Label(value.to_owned(), None),
         },
         "status" => match value.parse::<ContainerStatus>() {
-            Ok(s) => ContainerFilter::Status(s),
-            Err(_) => bail!(
-                "invalid status filter {value:?}: use one of {}",
-                ContainerStatus::ALL.map(ContainerStatus::as_str).join(", ")
-            ),
+            Ok(s) if s != ContainerStatus::Configured => ContainerFilter::Status(s),
+            _ => bail!("unknown container state: {value}: use one of {STATES}"),
         },
         "pod" => ContainerFilter::Pod(value.to_owned()),
         "exited" => match value.parse() {
@@ -62,9 +82,22 @@ mod tests {
             container_filter("status=running").unwrap(),
             ContainerFilter::Status(ContainerStatus::Running)
         );
-        for bad in ["colour=red", "status=sleepy", "nokey", "exited=x"] {
-            assert!(container_filter(bad).is_err(), "{bad}");
+        for bad in [
+            "colour=red",
+            "status=sleepy",
+            "nokey",
+            "exited=x",
+            "status=configured",
+        ] {
+            assert!(container_filters(bad).is_err(), "{bad}");
         }
+        assert_eq!(container_filters("status=created").unwrap().len(), 2);
+        assert!(
+            container_filters("status=bogus")
+                .unwrap_err()
+                .to_string()
+                .starts_with("unknown container state: bogus")
+        );
         assert!(
             container_filter("colour=red")
                 .unwrap_err()

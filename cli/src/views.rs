@@ -56,7 +56,7 @@ pub fn ps_row(c: &Container, pod_name: Option<&str>, no_trunc: bool, now: Timest
         "Created": c.config.created.as_second(),
         "CreatedAt": c.config.created.to_string(),
         "CreatedHuman": human::ago(since(c.config.created, now)),
-        "State": c.state.status.as_str(),
+        "State": c.state.status.podman_word(),
         "Status": status_text(c, now),
         "ExitCode": c.state.exit_code,
         "Exited": c.state.exited,
@@ -76,7 +76,7 @@ pub fn ps_json(c: &Container, pod_name: Option<&str>, now: Timestamp) -> Value {
         "Command": c.config.command,
         "Created": c.config.created.as_second(),
         "CreatedAt": human::ago(since(c.config.created, now)),
-        "State": c.state.status.as_str(),
+        "State": c.state.status.podman_word(),
         "Status": status_text(c, now),
         "Exited": c.state.exited,
         "ExitCode": c.state.exit_code,
@@ -110,7 +110,7 @@ pub fn inspect_container(c: &Container) -> Value {
         "Args": c.config.command.iter().skip(1).collect::<Vec<_>>(),
         "State": {
             "OciVersion": "1.0.2",
-            "Status": st.status.as_str(),
+            "Status": st.status.podman_word(),
             "Running": running,
             "Paused": st.status == ContainerStatus::Paused,
             "OOMKilled": st.oom_killed,
@@ -160,7 +160,7 @@ pub fn inspect_pod(pod: &Pod, containers: &[Container]) -> Value {
         "Containers": containers.iter().map(|c| json!({
             "Id": c.config.id,
             "Name": c.config.name,
-            "State": c.state.status.as_str(),
+            "State": c.state.status.podman_word(),
         })).collect::<Vec<_>>(),
     })
 }

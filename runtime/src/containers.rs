@@ -52,7 +52,9 @@ pub struct NewContainer {
 }
 
 /// One condition of a container listing (`ps --filter key=value`, parsed
-/// by the front end).
+/// by the front end). As podman does, conditions of one key are ORed
+/// (`status=exited` and `status=created`: either), those of different keys
+/// ANDed; labels are the exception, ANDed among themselves too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerFilter {
     /// Id starts with this.
@@ -70,6 +72,28 @@ pub enum ContainerFilter {
 }
 
 impl ContainerFilter {
+    /// Which conditions are ORed together; labels each get their own.
+    fn group(&self, index: usize) -> (u8, usize) {
+        match self {
+            ContainerFilter::Id(_) => (0, 0),
+            ContainerFilter::Name(_) => (1, 0),
+            ContainerFilter::Label(..) => (2, index),
+            ContainerFilter::Status(_) => (3, 0),
+            ContainerFilter::Pod(_) => (4, 0),
+            ContainerFilter::Exited(_) => (5, 0),
+        }
+    }
+
+    /// Whether `c` passes all of `filters`: some condition of every group.
+    fn all_match(filters: &[ContainerFilter], c: &Container, pod_ids: &[String]) -> bool {
+        let mut groups: BTreeMap<(u8, usize), bool> = BTreeMap::new();
+        for (i, f) in filters.iter().enumerate() {
+            let hit = groups.entry(f.group(i)).or_insert(false);
+            *hit = *hit || f.matches(c, pod_ids);
+        }
+        groups.values().all(|&hit| hit)
+    }
+
     fn matches(&self, c: &Container, pod_ids: &[String]) -> bool {
         match self {
             ContainerFilter::Id(p) => c.config.id.starts_with(p.as_str()),
@@ -267,7 +291,7 @@ impl<'r> Containers<'r> {
                 self.sync_unlocked(&mut c);
                 c
             })
-            .filter(|c| filters.iter().all(|f| f.matches(c, &pod_ids)))
+            .filter(|c| ContainerFilter::all_match(filters, c, &pod_ids))
             .collect();
         out.sort_by_key(|c| std::cmp::Reverse(c.config.created));
         Ok(out)
@@ -443,7 +467,7 @@ impl<'r> Containers<'r> {
         match ctr.state.status {
             ContainerStatus::Running | ContainerStatus::Paused => Err(Error::ContainerState {
                 name: ctr.config.name.clone(),
-                status: ctr.state.status.to_string(),
+                status: ctr.state.status.podman_word().to_owned(),
                 remedy: "stop it first, or remove it with --force",
             }),
             _ => Ok(()),

@@ -106,8 +106,8 @@ pub enum Error {
         /// What to do about it.
         remedy: &'static str,
     },
-    /// A pod that still has containers cannot be removed without force.
-    #[error("pod {name} has {count} container(s): remove them first, or use --force")]
+    /// A pod whose containers run cannot be removed without force.
+    #[error("pod {name} has {count} running container(s): stop them first, or use --force")]
     PodNotEmpty {
         /// Name of the pod.
         name: String,
@@ -194,6 +194,11 @@ impl Error {
                     | oxpod_state::Error::Replaced { .. }
             )
         )
+    }
+
+    /// Whether this refuses an operation because the container runs.
+    pub fn is_running(&self) -> bool {
+        matches!(self, Error::ContainerState { status, .. } if status == "running" || status == "paused")
     }
 
     /// Whether this says the container or pod does not exist.

@@ -73,7 +73,7 @@ impl<'r> Containers<'r> {
             ContainerStatus::Paused | ContainerStatus::Removing => {
                 return Err(Error::ContainerState {
                     name: ctr.config.name.clone(),
-                    status: ctr.state.status.to_string(),
+                    status: ctr.state.status.podman_word().to_owned(),
                     remedy: "unpause it, or stop it first",
                 });
             }
@@ -198,7 +198,7 @@ impl<'r> Containers<'r> {
         } else {
             Err(Error::ContainerState {
                 name: ctr.config.name.clone(),
-                status: ctr.state.status.to_string(),
+                status: ctr.state.status.podman_word().to_owned(),
                 remedy: "it is not running; start it first",
             })
         }
@@ -410,7 +410,7 @@ impl<'r> Containers<'r> {
         if ctr.state.status != want {
             return Err(Error::ContainerState {
                 name: ctr.config.name.clone(),
-                status: ctr.state.status.to_string(),
+                status: ctr.state.status.podman_word().to_owned(),
                 remedy: if pause {
                     "only a running container can be paused"
                 } else {

@@ -110,8 +110,9 @@ impl<'r> Pods<'r> {
         Ok(out)
     }
 
-    /// Removes a pod: refused while it has containers unless `force`, which
-    /// removes them first (killing running ones, outside the pod's lock).
+    /// Removes a pod and its containers: refused while one of them runs
+    /// unless `force`, which kills them first (outside the pod's lock).
+    /// Stopped and never-started members go with the pod, as podman's.
     pub fn remove(&self, r: &PodRef, force: bool) -> Result<()> {
         let rt = self.rt;
         rt.check_valid()?;
@@ -124,11 +125,23 @@ impl<'r> Pods<'r> {
         }
         let guard = rt.take_lock(r.lock_id)?;
         let pod = rt.state().pod(&r.id)?;
-        let members = rt.state().pod_containers(&r.id)?;
-        if !members.is_empty() && !force {
+        let mut members = rt.state().pod_containers(&r.id)?;
+        for c in &mut members {
+            ctrs.sync_unlocked(c);
+        }
+        let running = members
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.state.status,
+                    ContainerStatus::Running | ContainerStatus::Paused
+                )
+            })
+            .count();
+        if running > 0 && !force {
             return Err(Error::PodNotEmpty {
                 name: pod.config.name.clone(),
-                count: members.len(),
+                count: running,
             });
         }
         for c in &members {

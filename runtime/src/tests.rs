@@ -304,7 +304,7 @@ fn failed_creates_free_their_lock_and_leave_nothing() {
 }
 
 #[test]
-fn pod_remove_refused_while_non_empty_and_force_removes_members() {
+fn pod_remove_refused_while_members_run_and_force_removes_them() {
     let env = Env::new();
     let rt = Runtime::open(env.memory()).expect("open");
     let pod = rt
@@ -331,7 +331,12 @@ fn pod_remove_refused_while_non_empty_and_force_removes_members() {
         "the pod lists its members"
     );
 
-    let err = rm_pod(&rt, "p", false).expect_err("not empty");
+    for m in &members {
+        rt.containers()
+            .start(&ContainerRef::from(m))
+            .expect("start");
+    }
+    let err = rm_pod(&rt, "p", false).expect_err("members run");
     assert!(matches!(err, Error::PodNotEmpty { count: 2, .. }), "{err}");
     assert!(err.to_string().contains("--force"), "{err}");
     assert_eq!(
@@ -1371,4 +1376,52 @@ fn a_create_killed_between_allocating_and_noting_a_lock_leaks_nothing() {
     assert_eq!(allocated(&rt), BTreeSet::from([keep.config.lock_id]));
     assert!(!allocated(&rt).contains(&lost));
     assert!(rt.system().check(false).expect("check").findings.is_empty());
+}
+
+#[test]
+fn filters_of_one_key_are_ored_of_different_keys_anded_labels_anded() {
+    use crate::{ContainerFilter as F, ContainerStatus as S};
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    for (name, label) in [("aa", "x"), ("bb", "y"), ("cc", "x")] {
+        let mut new = env.new_container(name);
+        new.labels = [
+            (label.to_owned(), "1".to_owned()),
+            ("all".to_owned(), "1".to_owned()),
+        ]
+        .into();
+        rt.containers().create(new).expect("create");
+    }
+    rt.containers().start(&cref(&rt, "cc")).expect("start");
+    let names = |filters: &[F]| -> Vec<String> {
+        let mut n: Vec<String> = rt
+            .containers()
+            .list(filters)
+            .expect("list")
+            .into_iter()
+            .map(|c| c.config.name)
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(&[F::Name("aa".into()), F::Name("bb".into())]),
+        ["aa", "bb"]
+    );
+    assert_eq!(
+        names(&[F::Status(S::Configured), F::Status(S::Running)]),
+        ["aa", "bb", "cc"]
+    );
+    assert_eq!(
+        names(&[F::Status(S::Running), F::Name("aa".into())]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&[F::Label("x".into(), None), F::Label("all".into(), None)]),
+        ["aa", "cc"]
+    );
+    assert_eq!(
+        names(&[F::Label("x".into(), None), F::Label("y".into(), None)]),
+        Vec::<String>::new()
+    );
 }

@@ -56,6 +56,16 @@ impl ContainerStatus {
     ];
 
     /// The lower-case name (`running`, ...), as shown to users and stored.
+    /// The word podman shows for it: a container that was never started is
+    /// `created` whether or not the runtime has it yet.
+    pub fn podman_word(self) -> &'static str {
+        match self {
+            ContainerStatus::Configured => "created",
+            other => other.as_str(),
+        }
+    }
+
+    /// The stored name (`configured` for one the runtime has not seen).
     pub fn as_str(self) -> &'static str {
         match self {
             ContainerStatus::Configured => "configured",
