@@ -544,11 +544,17 @@ impl<'r> Containers<'r> {
         })
     }
 
-    /// Folds a recorded exit into `ctr` without saving it.
+    /// Folds a recorded exit into `ctr` without saving it. A `created`
+    /// record counts too: a start killed after the runtime started the
+    /// process but before it recorded `running` leaves one, and conmon's
+    /// exit file (removed before every create) says the process ran.
     fn apply_exit(&self, ctr: &mut Container) -> bool {
         if !matches!(
             ctr.state.status,
-            ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Stopped
+            ContainerStatus::Created
+                | ContainerStatus::Running
+                | ContainerStatus::Paused
+                | ContainerStatus::Stopped
         ) {
             return false;
         }

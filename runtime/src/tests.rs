@@ -1425,3 +1425,27 @@ fn filters_of_one_key_are_ored_of_different_keys_anded_labels_anded() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_start_killed_after_the_runtime_started_it_still_gets_its_exit() {
+    let env = Env::new();
+    let rt = Runtime::open(env.memory()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    let r = ContainerRef::from(&c);
+    rt.containers().start(&r).expect("start");
+    // As a start killed between `runc start` and recording `running` leaves it.
+    let mut st = get(&rt, "c").expect("c").state;
+    st.status = crate::ContainerStatus::Created;
+    rt.state()
+        .update_container_state(r.id(), &st)
+        .expect("write");
+    env.fake.finish(r.id(), 4);
+    assert_eq!(rt.containers().wait(&r).expect("wait"), 4);
+    assert_eq!(
+        get(&rt, "c").expect("c").state.status,
+        crate::ContainerStatus::Exited
+    );
+}

@@ -611,7 +611,8 @@ fn rm_force_removes_a_running_container() {
     let pid = inspect(&env, "doomed", "{{.State.Pid}}");
     assert!(pid_alive(&pid));
     // Without force it is refused and nothing changes.
-    env.fails(125, ["rm", "doomed"]);
+    // podman: 2 for a running container without -f.
+    env.fails(2, ["rm", "doomed"]);
     assert_eq!(inspect(&env, "doomed", "{{.State.Status}}"), "running");
     let start = Instant::now();
     assert_eq!(env.ok(["rm", "-f", "doomed"]).trim(), id);
@@ -774,11 +775,14 @@ fn commands_on_a_missing_container_fail_with_125() {
     require_containers!();
     let env = TestEnv::new();
     for cmd in [
-        "start", "stop", "kill", "wait", "pause", "unpause", "restart", "logs", "inspect", "rm",
+        "start", "stop", "kill", "wait", "pause", "unpause", "restart", "logs", "inspect",
     ] {
         let err = env.fails(125, [cmd, "nosuchcontainer"]);
         assert!(err.contains("nosuchcontainer"), "{cmd}: {err}");
     }
+    // rm is podman's exception: 1 for a missing container.
+    let err = env.fails(1, ["rm", "nosuchcontainer"]);
+    assert!(err.contains("nosuchcontainer"), "rm: {err}");
 }
 
 #[test]
