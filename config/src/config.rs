@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result};
 use crate::identity::Identity;
-use crate::kinds::{CgroupManager, EventsBackend, LockType};
+use crate::kinds::{CgroupManager, EventsBackend, LockType, RuntimeChoice};
 
 /// Largest accepted `num_locks` (2^20: a 40 MiB lock segment).
 pub const MAX_NUM_LOCKS: u32 = 1 << 20;
@@ -128,7 +128,7 @@ config_struct! {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signature_policy_path: Option<PathBuf>,
     /// Default OCI runtime: a name in `runtimes` or an absolute path.
-    runtime: String,
+    runtime: RuntimeChoice,
     /// Runtimes that accept `--log-format=json`.
     runtime_supports_json: Vec<String>,
     /// Deprecated: paths of the runtime to use; when set it wins over `runtime`.
@@ -259,7 +259,7 @@ impl Config {
             volume_path: static_dir.join("volumes"),
             image_default_transport: "docker://".to_owned(),
             signature_policy_path: None,
-            runtime: "runc".to_owned(),
+            runtime: RuntimeChoice::Name("runc".to_owned()),
             runtime_supports_json: vec!["runc".to_owned(), "crun".to_owned()],
             runtime_path: None,
             conmon_path: paths(&[
@@ -391,18 +391,18 @@ impl Config {
             ),
             Some(_) => {}
             None => {
-                if !self.runtime.starts_with('/') {
-                    match self.runtimes.get(&self.runtime) {
+                if let RuntimeChoice::Name(name) = &self.runtime {
+                    match self.runtimes.get(name) {
                         None => bad(
                             "runtime",
-                            quote(&self.runtime),
+                            quote(name),
                             format!(
                                 "not in [runtimes] ({}) and not an absolute path: add it to [runtimes] or give its full path",
                                 self.runtimes.keys().cloned().collect::<Vec<_>>().join(", ")
                             ),
                         ),
                         Some(list) if list.is_empty() => bad(
-                            &format!("runtimes.{}", self.runtime),
+                            &format!("runtimes.{name}"),
                             "[]".to_owned(),
                             "the default runtime needs at least one candidate path".to_owned(),
                         ),
@@ -535,7 +535,7 @@ mod tests {
         );
         assert_eq!(c.lock_name, "/oxpod_lock");
         assert_eq!(c.num_locks, 2048);
-        assert_eq!(c.runtime, "runc");
+        assert_eq!(c.runtime, RuntimeChoice::Name("runc".into()));
         assert_eq!(c.cgroup_manager, CgroupManager::Cgroupfs);
         assert!(c.runtimes["runc"].contains(&PathBuf::from("/usr/sbin/runc")));
         assert!(c.runtimes["crun"].contains(&PathBuf::from("/usr/bin/crun")));
@@ -684,14 +684,14 @@ mod tests {
     #[test]
     fn bad_default_runtime() {
         let mut c = root();
-        c.runtime = "kata".into();
+        c.runtime = "kata".parse().unwrap();
         assert_eq!(
             only_problem(&c).to_string(),
             "runtime = \"kata\" is invalid: not in [runtimes] (crun, runc, youki) and not an absolute path: add it to [runtimes] or give its full path"
         );
-        c.runtime = "/opt/kata/bin/kata-runtime".into();
+        c.runtime = "/opt/kata/bin/kata-runtime".parse().unwrap();
         assert_eq!(c.problems(), vec![]);
-        c.runtime = "kata".into();
+        c.runtime = "kata".parse().unwrap();
         c.runtime_path = Some(vec![PathBuf::from("/usr/bin/runc")]);
         assert_eq!(c.problems(), vec![], "runtime_path wins over runtime");
         c.runtime_path = Some(vec![]);

@@ -134,3 +134,78 @@ mod tests {
         );
     }
 }
+
+/// The default OCI runtime (`runtime`): a name of the `[runtimes]` table,
+/// or the absolute path of a runtime binary. A relative path or an empty
+/// word is refused at parse.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum RuntimeChoice {
+    /// A name of the `[runtimes]` table.
+    Name(String),
+    /// An absolute path to a runtime binary.
+    Path(std::path::PathBuf),
+}
+
+impl RuntimeChoice {
+    /// Why a word is refused.
+    pub const REASON: &'static str =
+        "must be a name from [runtimes] or the absolute path of a runtime";
+}
+
+impl std::fmt::Display for RuntimeChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuntimeChoice::Name(n) => f.write_str(n),
+            RuntimeChoice::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for RuntimeChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with('/') {
+            Ok(RuntimeChoice::Path(s.into()))
+        } else if s.is_empty() || s.contains('/') {
+            Err(format!("runtime = {s:?} is invalid: {}", Self::REASON))
+        } else {
+            Ok(RuntimeChoice::Name(s.to_owned()))
+        }
+    }
+}
+
+impl TryFrom<String> for RuntimeChoice {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<RuntimeChoice> for String {
+    fn from(v: RuntimeChoice) -> String {
+        v.to_string()
+    }
+}
+
+impl crate::config::FieldType for RuntimeChoice {
+    const EXPECTED: &'static str = "a string";
+    const CHOICE: Option<&'static str> = Some(RuntimeChoice::REASON);
+}
+
+#[cfg(test)]
+mod runtime_choice_tests {
+    use super::*;
+
+    #[test]
+    fn names_and_absolute_paths_only() {
+        assert_eq!("runc".parse(), Ok(RuntimeChoice::Name("runc".into())));
+        assert_eq!(
+            "/opt/bin/kata".parse(),
+            Ok(RuntimeChoice::Path("/opt/bin/kata".into()))
+        );
+        assert!("bin/runc".parse::<RuntimeChoice>().is_err());
+        assert!("".parse::<RuntimeChoice>().is_err());
+        assert_eq!(RuntimeChoice::Path("/x/y".into()).to_string(), "/x/y");
+    }
+}

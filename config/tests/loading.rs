@@ -88,7 +88,7 @@ fn podman_fixture_loads_as_written() {
     // `events_logger` is commented out in the fixture: the default stays.
     assert_eq!(c.events_logger.as_str(), "file");
     assert_eq!(loaded.origin("events_logger"), Some(&Origin::Default));
-    assert_eq!(c.runtime, "runc");
+    assert_eq!(c.runtime.to_string(), "runc");
     assert_eq!(c.runtime_supports_json, vec!["runc".to_owned()]);
     assert_eq!(c.tmp_dir, Path::new("/var/run/libpod"));
     assert_eq!(

@@ -277,7 +277,7 @@ fn discover_runtimes(loaded: &Loaded, layout: &Layout) -> Result<Runtimes> {
     Ok(oxpod_ociruntime::discover(DiscoveryOptions {
         quiet_missing,
         runtimes: config.runtimes.clone(),
-        default_runtime: config.runtime.clone(),
+        default_runtime: config.runtime.to_string(),
         runtime_path: config.runtime_path.clone(),
         supports_json: config.runtime_supports_json.clone(),
         state_root: Some(layout.runtime_root()),
