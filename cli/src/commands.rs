@@ -229,16 +229,17 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     // Detached --rm containers are removed by conmon's exit command;
     // attached ones by us, after we have their exit code.
     let ctrs = rt.containers();
-    let ctr = ctrs.create(new_container(rt, &a.create, a.rm)?)?;
-    let id = ctr.config.id.clone();
-    let r = ContainerRef::from(&ctr);
+    let new = new_container(rt, &a.create, a.rm)?;
     // An attached --rm: we remove it once we have the log and the exit
     // code; killed, conmon's exit command or the next command does.
-    let remove_guard = if a.rm && !a.detach {
-        Some(ctrs.remove_on_exit(&r)?)
+    let (ctr, remove_guard) = if a.rm && !a.detach {
+        let (ctr, guard) = ctrs.create_removed_by_caller(new)?;
+        (ctr, Some(guard))
     } else {
-        None
+        (ctrs.create(new)?, None)
     };
+    let id = ctr.config.id.clone();
+    let r = ContainerRef::from(&ctr);
     let started = match ctrs.start(&r) {
         Ok(c) => c,
         Err(e) => {

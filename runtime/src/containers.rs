@@ -131,6 +131,27 @@ impl<'r> Containers<'r> {
     /// `create` event. Nothing is left behind when it fails, or when the
     /// process is killed midway (the next open repairs it).
     pub fn create(&self, new: NewContainer) -> Result<Container> {
+        Ok(self.create_inner(new, false)?.0)
+    }
+
+    /// [`Containers::create`] for an attached `run --rm`: the caller takes
+    /// on the container's removal in the same journal as its creation, so
+    /// a kill at any moment after the record exists leaves it to conmon's
+    /// exit command or the next command (see [`crate::RemoveOnExit`]).
+    pub fn create_removed_by_caller(
+        &self,
+        new: NewContainer,
+    ) -> Result<(Container, crate::RemoveOnExit<'r>)> {
+        let (ctr, ledger) = self.create_inner(new, true)?;
+        let ledger = ledger.unwrap_or_else(|| unreachable!("kept for the removal"));
+        Ok((ctr, crate::RemoveOnExit::from_ledger(ledger)))
+    }
+
+    fn create_inner(
+        &self,
+        new: NewContainer,
+        removed_by_caller: bool,
+    ) -> Result<(Container, Option<Ledger<'r>>)> {
         let rt = self.rt;
         rt.check_valid()?;
         if let Some(name) = &new.name
@@ -192,6 +213,9 @@ impl<'r> Containers<'r> {
                 ..ContainerState::default()
             },
         };
+        if removed_by_caller {
+            ledger.note(Step::AutoRemove { id: id.clone() })?;
+        }
         // A generated name another process took between our check and our
         // add: draw again (the user never asked for that name).
         let mut tries = 0;
@@ -206,9 +230,15 @@ impl<'r> Containers<'r> {
                 other => break other?,
             }
         }
-        ledger.commit();
         rt.emit(container_event(EventStatus::Create, &ctr.config));
-        Ok(ctr)
+        if removed_by_caller {
+            // The record claims the lock and the bundle now; the removal
+            // stays in the journal.
+            ledger.commit_steps();
+            return Ok((ctr, Some(ledger)));
+        }
+        ledger.commit();
+        Ok((ctr, None))
     }
 
     fn add_to_state(&self, pod: Option<&PodRef>, ctr: &Container) -> Result<()> {

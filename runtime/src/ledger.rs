@@ -149,6 +149,12 @@ impl<'r> Ledger<'r> {
         Ok(())
     }
 
+    /// A record now claims every step so far: they are no longer this
+    /// process's to release; the journal stays for the steps that follow.
+    pub fn commit_steps(&mut self) {
+        self.steps.clear();
+    }
+
     /// The commit point was reached: the record now claims every step.
     pub fn commit(mut self) {
         self.done = true;
@@ -296,10 +302,9 @@ pub struct RemoveOnExit<'r> {
 }
 
 impl<'r> RemoveOnExit<'r> {
-    pub(crate) fn new(rt: &'r Runtime, id: &str) -> Result<Self> {
-        let mut ledger = Ledger::begin(rt, "run --rm", false)?;
-        ledger.note(Step::AutoRemove { id: id.to_owned() })?;
-        Ok(RemoveOnExit { ledger })
+    /// A create's ledger whose last step is the removal.
+    pub(crate) fn from_ledger(ledger: Ledger<'r>) -> Self {
+        RemoveOnExit { ledger }
     }
 
     /// The client removed the container itself.

@@ -469,14 +469,6 @@ impl<'r> Containers<'r> {
         Ok(())
     }
 
-    /// Takes on the removal of a `--rm` container for this process (an
-    /// attached `run --rm`): until [`crate::RemoveOnExit::done`], conmon's
-    /// exit command leaves the container to it, and should this process be
-    /// killed, the exit command or the next command removes it.
-    pub fn remove_on_exit(&self, r: &ContainerRef) -> Result<crate::RemoveOnExit<'r>> {
-        crate::RemoveOnExit::new(self.rt, &r.id)
-    }
-
     /// What conmon runs after a container exits (`oxpod container cleanup
     /// ID`): saves the exit and its `died` event, deletes the runtime's
     /// record, and removes the container when it was made with `--rm`.

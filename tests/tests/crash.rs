@@ -213,7 +213,9 @@ fn a_killed_run_rm_still_ends_with_the_container_removed() {
             delay,
         );
         let after = format!("run --rm killed after {delay:?}");
-        // conmon's exit command or the next command (this ps) removes it.
+        // conmon's exit command or the next command (this ps) removes it,
+        // also one killed before its start (its journal holds the removal
+        // from the create on).
         let start = Instant::now();
         loop {
             let ps = env.ok(["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
