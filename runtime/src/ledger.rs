@@ -153,6 +153,9 @@ impl<'r> Ledger<'r> {
     /// process's to release; the journal stays for the steps that follow.
     pub fn commit_steps(&mut self) {
         self.steps.clear();
+        // No lock number moves any more: other commands may open (they take
+        // the alive lock exclusively) while this ledger lives on.
+        self._alive = None;
     }
 
     /// The commit point was reached: the record now claims every step.

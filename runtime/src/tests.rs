@@ -1449,3 +1449,32 @@ fn a_start_killed_after_the_runtime_started_it_still_gets_its_exit() {
         crate::ContainerStatus::Exited
     );
 }
+
+#[test]
+fn a_live_run_rm_guard_does_not_keep_other_commands_out() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let (c, guard) = rt
+        .containers()
+        .create_removed_by_caller(env.new_container("c"))
+        .expect("create");
+    // Another command opens (taking the alive lock exclusively) while the
+    // guard lives: it must not wait for the attached run to end.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let options = env.lmdb();
+    std::thread::spawn(move || {
+        let opened = Runtime::open(options).map(|rt| rt.containers().list(&[]).map(|l| l.len()));
+        let _ = tx.send(opened.is_ok());
+    });
+    let opened = rx.recv_timeout(std::time::Duration::from_secs(10));
+    assert_eq!(
+        opened,
+        Ok(true),
+        "another open waited on the run --rm guard"
+    );
+    rt.containers()
+        .remove(&ContainerRef::from(&c), true)
+        .expect("rm");
+    guard.done();
+    assert!(allocated(&rt).is_empty());
+}
