@@ -97,7 +97,7 @@ pub trait Driver: std::fmt::Debug + Send + Sync {
     /// `id` (a killed start's conmon may still be creating it): deletes it,
     /// killing its processes, until its monitor (from the pid file in
     /// `run_dir`) has exited. Bounded; never fails the caller.
-    fn clear(&self, runtime: &str, id: &str, run_dir: &Path);
+    fn clear(&self, runtime: &str, id: &str, run_dir: &Path, bundle_dir: &Path);
     /// Starts a created container's process.
     fn start(&self, runtime: &str, id: &str) -> Result<()>;
     /// Sends `signal` to the container's init (`all`: every process).
@@ -221,7 +221,7 @@ impl ConmonDriver {
     /// be running its exit command, which waits for locks our caller may
     /// hold, so waiting for its exit could deadlock). The exit file is then
     /// removed, so it is not taken for a new container's.
-    fn clear_leftover(&self, runtime: &OciRuntime, id: &str, run_dir: &Path) {
+    fn clear_leftover(&self, runtime: &OciRuntime, id: &str, run_dir: &Path, bundle_dir: &Path) {
         let conmon = || {
             std::fs::read_to_string(run_dir.join("conmon.pid"))
                 .ok()
@@ -271,6 +271,9 @@ impl ConmonDriver {
             std::thread::sleep(Duration::from_millis(20));
         }
         delete();
+        // A `runc create` cut short (its conmon killed) can leave `runc init`
+        // in the container's cgroup with no state for `delete` to find.
+        kill_cgroup_processes(bundle_dir);
         let _ = std::fs::remove_file(&exit_file);
     }
 
@@ -314,7 +317,7 @@ impl Driver for ConmonDriver {
         let runtime = self.runtime(r.runtime)?;
         private_dir(r.run_dir)?;
         if self.may_exist(r.runtime, r.id) || r.run_dir.join("conmon.pid").exists() {
-            self.clear_leftover(&runtime, r.id, r.run_dir);
+            self.clear_leftover(&runtime, r.id, r.run_dir, r.bundle_dir);
         }
         match self.conmon_create(&runtime, r) {
             // A leftover's create finished, or was still running, as ours
@@ -323,16 +326,16 @@ impl Driver for ConmonDriver {
                 if message.contains("already exists")
                     || message.contains("cgroup is not empty") =>
             {
-                self.clear_leftover(&runtime, r.id, r.run_dir);
+                self.clear_leftover(&runtime, r.id, r.run_dir, r.bundle_dir);
                 self.conmon_create(&runtime, r)
             }
             other => other,
         }
     }
 
-    fn clear(&self, runtime: &str, id: &str, run_dir: &Path) {
+    fn clear(&self, runtime: &str, id: &str, run_dir: &Path, bundle_dir: &Path) {
         match self.runtime(runtime) {
-            Ok(rt) => self.clear_leftover(&rt, id, run_dir),
+            Ok(rt) => self.clear_leftover(&rt, id, run_dir, bundle_dir),
             Err(e) => tracing::debug!(id, error = %e, "cannot clear"),
         }
     }
@@ -451,6 +454,61 @@ impl Driver for ConmonDriver {
 
     fn monitor_alive(&self, pid: u32) -> bool {
         conmon_alive(pid)
+    }
+}
+
+/// SIGKILLs every process in the cgroup the bundle's `config.json` names
+/// (cgroupfs paths; v1 controllers and the v2 hierarchy), repeating until
+/// none is left or a second has passed.
+fn kill_cgroup_processes(bundle_dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(bundle_dir.join(crate::BUNDLE_CONFIG)) else {
+        return;
+    };
+    let Ok(spec) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
+    let Some(path) = spec["linux"]["cgroupsPath"]
+        .as_str()
+        .filter(|p| p.starts_with('/'))
+    else {
+        return;
+    };
+    let rel = path.trim_start_matches('/');
+    let root = Path::new("/sys/fs/cgroup");
+    let mut procs_files = vec![root.join(rel).join("cgroup.procs")];
+    if let Ok(controllers) = std::fs::read_dir(root) {
+        procs_files.extend(
+            controllers
+                .flatten()
+                .map(|c| c.path().join(rel).join("cgroup.procs")),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let pids: Vec<i32> = procs_files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .flat_map(|t| {
+                t.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
+            .collect();
+        if pids.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        for pid in pids {
+            tracing::warn!(
+                pid,
+                cgroup = path,
+                "killing a process left in a leftover container's cgroup"
+            );
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

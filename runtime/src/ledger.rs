@@ -259,7 +259,12 @@ fn release(rt: &Runtime, step: &Step) {
         Step::Claiming => {}
         Step::Lock { lock } => release_lock(rt, *lock),
         Step::Bundle { id } => release_bundle(rt, id),
-        Step::Runtime { runtime, id } => rt.driver.clear(runtime, id, &rt.layout.run_dir(id)),
+        Step::Runtime { runtime, id } => rt.driver.clear(
+            runtime,
+            id,
+            &rt.layout.run_dir(id),
+            &rt.layout.bundle_dir(id),
+        ),
         // A removal takes locks the releaser may hold (the alive lock in a
         // repair): the caller removes the container afterwards.
         Step::AutoRemove { .. } => {}

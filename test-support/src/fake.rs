@@ -303,7 +303,7 @@ impl Driver for FakeDriver {
         })
     }
 
-    fn clear(&self, runtime: &str, id: &str, _run_dir: &Path) {
+    fn clear(&self, runtime: &str, id: &str, _run_dir: &Path, _bundle_dir: &Path) {
         let mut st = self.lock();
         st.calls.push(format!("clear {id}"));
         if st.containers.get(id).is_some_and(|c| c.runtime == runtime)
