@@ -1107,7 +1107,27 @@ fn lock_type_file_is_refused_at_open() {
     );
 }
 
-/// Child role `hold:<segment>:<lock>`: holds a lock until killed.
+/// Starts a child process that takes lock `lock` of the env's segment and
+/// holds it until killed; returns once it holds it.
+fn hold_lock_in_child(env: &Env, lock: u32) -> std::process::Child {
+    let ready = env.dir.path().join(format!("ready-{lock}"));
+    let role = format!("hold:{}:{lock}:{}", env.lock_name, ready.display());
+    let child = oxpod_test_support::child::command("tests::hold_lock_child", &role)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("child");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child
+}
+
+/// Child role `hold:<segment>:<lock>:<ready file>`: holds a lock until killed.
 #[test]
 #[ignore = "child-process entry point, started by its parent test"]
 fn hold_lock_child() {
@@ -1137,25 +1157,7 @@ fn renumber_refuses_while_a_live_process_holds_a_lock_and_changes_nothing() {
         .create(env.new_container("c"))
         .expect("create");
     drop(rt);
-    let ready = env.dir.path().join("ready");
-    let role = format!(
-        "hold:{}:{}:{}",
-        env.lock_name,
-        c.config.lock_id,
-        ready.display()
-    );
-    let mut child = oxpod_test_support::child::command("tests::hold_lock_child", &role)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("child");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !ready.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the child never took the lock"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut child = hold_lock_in_child(&env, c.config.lock_id);
     for options in [
         env.lmdb().renumber(true),
         env.lmdb().num_locks(96).renumber(true),
@@ -1322,20 +1324,7 @@ fn a_lock_wait_ends_at_lock_timeout_naming_the_holder() {
         .containers()
         .create(env.new_container("c"))
         .expect("create");
-    let ready = env.dir.path().join("ready");
-    let role = format!(
-        "hold:{}:{}:{}",
-        env.lock_name,
-        c.config.lock_id,
-        ready.display()
-    );
-    let mut child = oxpod_test_support::child::command("tests::hold_lock_child", &role)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("child");
-    while !ready.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut child = hold_lock_in_child(&env, c.config.lock_id);
     let err = rt
         .containers()
         .start(&ContainerRef::from(&c))
