@@ -6,8 +6,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// oxpod: a daemonless container engine (podman's libpod core, in Rust).
 #[derive(Debug, Parser)]
-#[command(name = "oxpod", version, about, max_term_width = 100)]
+#[command(
+    name = "oxpod",
+    version,
+    about,
+    max_term_width = 100,
+    disable_version_flag = true
+)]
 pub struct Cli {
+    /// Print the version (podman's -v)
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -78,6 +87,7 @@ pub enum Command {
     /// Show oxpod's version
     Version(FormatArg),
     /// Create a container from a root filesystem directory
+    #[command(disable_help_flag = true)]
     Create(CreateArgs),
     /// List containers
     #[command(visible_alias = "list", visible_alias = "ls")]
@@ -95,6 +105,7 @@ pub enum Command {
     #[command(subcommand)]
     System(SystemCommand),
     /// Create and start a container; attached unless -d
+    #[command(disable_help_flag = true)]
     Run(RunArgs),
     /// Start containers
     Start(NamesArgs),
@@ -193,18 +204,30 @@ pub struct InfoArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Name of the container (default: a generated adjective_surname)
+    /// Print help (-h is --hostname here, as in podman)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Name of the container (default, or empty: a generated adjective_surname)
     #[arg(long)]
     pub name: Option<String>,
+    /// Hostname inside the container (default: the short id)
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
     /// Pod to join (name or id)
     #[arg(long)]
     pub pod: Option<String>,
     /// Label key=value (repeatable)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Environment variable key=value (repeatable)
-    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    /// Environment variable KEY=VALUE, or KEY for the host's value (repeatable)
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
+    /// Read environment variables from a file: KEY=VALUE or KEY lines
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Read labels from a file: KEY=VALUE lines
+    #[arg(long, value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
     /// Working directory inside the container
     #[arg(short, long)]
     pub workdir: Option<String>,
@@ -323,6 +346,8 @@ pub struct EventsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
+    /// Show how oxpod sees the host and its store (`oxpod info`)
+    Info(InfoArgs),
     /// Give every container and pod a new lock, after num_locks changed
     Renumber,
     /// Apply migrations to the stored containers

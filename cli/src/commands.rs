@@ -129,13 +129,15 @@ fn info(out: &mut impl Write, rt: &Runtime, a: &InfoArgs) -> Result<u8> {
 }
 
 fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewContainer> {
-    let labels = key_values("label", &a.labels)?;
+    let labels = crate::parse::labels(&a.labels, &a.label_file)?;
     Ok(NewContainer {
-        name: a.name.clone(),
+        // `--name ''` asks for a generated name, as in podman.
+        name: a.name.clone().filter(|n| !n.is_empty()),
         pod: a.pod.as_deref().map(|p| rt.pods().resolve(p)).transpose()?,
         rootfs: a.rootfs.clone(),
         command: a.command.clone(),
-        env: a.env.clone(),
+        env: crate::parse::environment(&a.env, &a.env_file)?,
+        hostname: a.hostname.clone(),
         labels,
         working_dir: a.workdir.clone(),
         auto_remove,
@@ -661,6 +663,7 @@ fn events(out: &mut impl Write, rt: &Runtime, a: &EventsArgs) -> Result<u8> {
 
 fn system(out: &mut impl Write, g: &Global, s: &SystemCommand) -> Result<u8> {
     match s {
+        SystemCommand::Info(a) => info(out, &open(g, |o| o)?, a),
         SystemCommand::Renumber => {
             open(g, |o| o.renumber(true)).context("error renumbering locks")?;
             Ok(0)

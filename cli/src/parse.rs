@@ -6,6 +6,61 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use oxpod_runtime::{ContainerFilter, ContainerStatus};
 
+/// The environment a container gets from `-e` and `--env-file`, in order:
+/// `KEY=VALUE` as given; a bare `KEY` takes the host's value, and is left
+/// out when the host has none (podman's behaviour). Env files hold one
+/// entry a line; blank lines and `#` comments are skipped.
+pub fn environment(entries: &[String], files: &[std::path::PathBuf]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut add = |entry: &str| -> Result<()> {
+        match entry.split_once('=') {
+            Some(("", _)) => bail!("invalid environment entry {entry:?}: the name is empty"),
+            Some(_) => out.push(entry.to_owned()),
+            None if entry.is_empty() => bail!("invalid environment entry: empty"),
+            None => {
+                if let Some(value) = std::env::var_os(entry) {
+                    out.push(format!("{entry}={}", value.to_string_lossy()));
+                }
+            }
+        }
+        Ok(())
+    };
+    for file in files {
+        for line in read_lines(file)? {
+            add(&line)?;
+        }
+    }
+    for e in entries {
+        add(e)?;
+    }
+    Ok(out)
+}
+
+/// Labels from `--label-file` files then `-l` entries (later wins).
+pub fn labels(
+    entries: &[String],
+    files: &[std::path::PathBuf],
+) -> Result<BTreeMap<String, String>> {
+    let mut all = Vec::new();
+    for file in files {
+        all.extend(read_lines(file)?);
+    }
+    all.extend(entries.iter().cloned());
+    key_values("label", &all)
+}
+
+/// The meaningful lines of an env or label file.
+fn read_lines(file: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
 /// The filter keys `ps` knows.
 const FILTER_KEYS: &str = "id, name, label, status, pod, exited";
 
@@ -104,6 +159,25 @@ mod tests {
                 .to_string()
                 .contains("use one of id, name")
         );
+    }
+
+    #[test]
+    fn environment_entries_and_files() {
+        let dir = std::env::temp_dir().join(format!("oxpod-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("env");
+        std::fs::write(&file, "# a comment\nFROM_FILE=1\n\nPATH\n").unwrap();
+        let env = environment(
+            &["A=b=c".into(), "OXPOD_SURELY_UNSET_VAR".into()],
+            std::slice::from_ref(&file),
+        )
+        .unwrap();
+        assert_eq!(env[0], "FROM_FILE=1");
+        assert!(env[1].starts_with("PATH="), "the host's value: {env:?}");
+        assert_eq!(env[2], "A=b=c");
+        assert_eq!(env.len(), 3, "an unset host variable is left out");
+        assert!(environment(&["=x".into()], &[]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

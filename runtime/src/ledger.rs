@@ -206,7 +206,7 @@ impl Drop for Ledger<'_> {
         }
         for step in self.steps.iter().rev() {
             debug!(op = self.op, %step, "undoing");
-            release(self.rt, step);
+            undo(self.rt, step);
         }
         self.close_journal();
     }
@@ -249,6 +249,19 @@ pub(crate) fn release_lock(rt: &Runtime, lock: u32) {
     match rt.locks.free(lock) {
         Ok(()) | Err(oxpod_locks::Error::NotAllocated { .. }) => {}
         Err(e) => warn!(lock, error = %e, "cannot free lock"),
+    }
+}
+
+/// Undoes one step of this process's own failed operation. Its runtime
+/// step failed in conmon's create, whose conmon is exiting on its own: a
+/// plain delete, not [`release`]'s wait for another process's conmon.
+fn undo(rt: &Runtime, step: &Step) {
+    match step {
+        Step::Runtime { runtime, id } => match rt.driver.delete(runtime, id, true) {
+            Ok(()) | Err(oxpod_ociruntime::Error::NoSuchContainer { .. }) => {}
+            Err(e) => debug!(id, error = %e, "runtime delete"),
+        },
+        other => release(rt, other),
     }
 }
 

@@ -115,3 +115,86 @@ fn several_names_are_all_resolved_before_anything_is_done() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such object: \"nosuch\""));
     env.ok(["rm", "-a", "-f"]);
 }
+
+#[test]
+fn flags_podman_users_type_on_run() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    // podman: `run -h myhost2 ... hostname` prints myhost2 (-h is --hostname).
+    let out = env.ok([
+        "run",
+        "--rm",
+        "-h",
+        "myhost2",
+        "--rootfs",
+        &r,
+        "cat",
+        "/proc/sys/kernel/hostname",
+    ]);
+    assert_eq!(out.trim(), "myhost2");
+    // -e VAR passes the host's value; an unset one is left out: podman prints [].
+    let out = env
+        .cmd([
+            "run",
+            "--rm",
+            "-e",
+            "FROMHOST",
+            "-e",
+            "NOEQ",
+            "--rootfs",
+            &r,
+            "sh",
+            "-c",
+            "echo \"[$FROMHOST][$NOEQ]\"",
+        ])
+        .env("FROMHOST", "yes")
+        .env_remove("NOEQ")
+        .output()
+        .expect("run");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[yes][]",
+        "{out:?}"
+    );
+    // --env-file and --label-file.
+    let envf = env.path().join("env.list");
+    std::fs::write(&envf, "# comment\nFILEVAR=from-file\n").expect("env file");
+    let labf = env.path().join("labels.list");
+    std::fs::write(&labf, "team=core\n").expect("label file");
+    let envf = envf.display().to_string();
+    let labf = labf.display().to_string();
+    let out = env.ok([
+        "run",
+        "--name",
+        "files",
+        "--env-file",
+        &envf,
+        "--label-file",
+        &labf,
+        "--rootfs",
+        &r,
+        "sh",
+        "-c",
+        "echo $FILEVAR",
+    ]);
+    assert_eq!(out.trim(), "from-file");
+    assert_eq!(
+        env.ok(["inspect", "--format", "{{.Config.Labels.team}}", "files"])
+            .trim(),
+        "core"
+    );
+    // --name '' generates a name.
+    let id = env.ok(["create", "--name", "", "--rootfs", &r, "true"]);
+    let name = env.ok(["inspect", "--format", "{{.Name}}", id.trim()]);
+    assert!(name.trim().contains('_'), "{name}");
+    // `system info` is `info`; -v is --version.
+    assert!(
+        env.ok(["system", "info", "--format", "{{.Host.Arch}}"])
+            .trim()
+            .len()
+            > 1
+    );
+    assert!(env.ok(["-v"]).starts_with("oxpod "));
+    env.ok(["rm", "-a", "-f"]);
+}
