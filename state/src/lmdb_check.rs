@@ -86,11 +86,49 @@ pub(crate) fn has_data(dir: &Path) -> bool {
 /// Checks `data.mdb` in `dir` (when it exists and is not empty) against
 /// its meta pages; an error says what is wrong and what to do.
 pub(crate) fn check_data_file(dir: &Path) -> Result<()> {
+    // Other processes commit meanwhile: LMDB writes a commit's pages before
+    // the meta page that names them, and never shrinks the file, so the
+    // meta pages are read first and the size after. A mismatch is looked
+    // at once more before it is called truncation.
+    match check_once(dir) {
+        Err(Error::Truncated { .. }) => {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            check_once(dir)
+        }
+        other => other,
+    }
+}
+
+fn check_once(dir: &Path) -> Result<()> {
     let path = dir.join("data.mdb");
-    let size = match std::fs::metadata(&path) {
-        Ok(m) => m.len(),
-        Err(_) => return Ok(()),
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                op: "read database file",
+                path,
+                source,
+            });
+        }
     };
+    let mut head = Vec::new();
+    (&mut file)
+        .take(2 * 65536)
+        .read_to_end(&mut head)
+        .map_err(|source| Error::Io {
+            op: "read database file",
+            path: path.clone(),
+            source,
+        })?;
+    let size = file
+        .metadata()
+        .map_err(|source| Error::Io {
+            op: "stat database file",
+            path: path.clone(),
+            source,
+        })?
+        .len();
     if size == 0 {
         return Ok(());
     }
@@ -98,14 +136,6 @@ pub(crate) fn check_data_file(dir: &Path) -> Result<()> {
         path: dir.to_path_buf(),
         reason,
     };
-    let mut head = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|f| f.take(2 * 65536).read_to_end(&mut head))
-        .map_err(|source| Error::Io {
-            op: "read database file",
-            path: path.clone(),
-            source,
-        })?;
     if head.len() < META_LEN {
         return Err(Error::Truncated {
             path: dir.to_path_buf(),
