@@ -456,7 +456,14 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
             Ok(()) => writeln!(out, "{}", r.id())?,
             Err(e) if e.is_not_found() && a.force => {}
             Err(e) => {
-                let c = if e.is_running() { 2 } else { 125 };
+                // Gone since it was resolved (a racing rm): podman's 1.
+                let c = if e.is_running() {
+                    2
+                } else if e.is_not_found() {
+                    1
+                } else {
+                    125
+                };
                 if first.is_none() {
                     code = c;
                     first = Some(e.into());
