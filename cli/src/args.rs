@@ -116,9 +116,9 @@ pub enum Command {
     /// Wait for containers to exit and print their exit codes
     Wait(NamesArgs),
     /// Pause containers
-    Pause(NamesArgs),
+    Pause(AllNamesArgs),
     /// Unpause containers
-    Unpause(NamesArgs),
+    Unpause(AllNamesArgs),
     /// Restart containers
     Restart(StopArgs),
     /// Show a container's output
@@ -161,8 +161,22 @@ pub struct StopArgs {
     /// Seconds to wait for the stop signal before SIGKILL
     #[arg(short, long)]
     pub time: Option<u32>,
+    /// Every running container (restart: every container)
+    #[arg(short, long, conflicts_with = "names")]
+    pub all: bool,
     /// Containers (name, id, or unique id prefix)
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
+    pub names: Vec<String>,
+}
+
+/// Containers by name, or `--all` of them.
+#[derive(Debug, Args)]
+pub struct AllNamesArgs {
+    /// Every container this applies to (pause: running, unpause: paused)
+    #[arg(short, long, conflicts_with = "names")]
+    pub all: bool,
+    /// Containers (name, id, or unique id prefix)
+    #[arg(required_unless_present = "all")]
     pub names: Vec<String>,
 }
 
@@ -171,8 +185,11 @@ pub struct KillArgs {
     /// Signal to send: a name (KILL, SIGTERM) or a number
     #[arg(short, long, default_value = "KILL")]
     pub signal: String,
+    /// Every running container
+    #[arg(short, long, conflicts_with = "names")]
+    pub all: bool,
     /// Containers (name, id, or unique id prefix)
-    #[arg(required = true)]
+    #[arg(required_unless_present = "all")]
     pub names: Vec<String>,
 }
 

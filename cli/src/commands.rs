@@ -48,14 +48,26 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         Command::Start(a) => {
             each_container(out, &open(g, |o| o)?, &a.names, |c, r| c.start(r).map(drop))
         }
-        Command::Stop(a) => each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
-            c.stop(r, a.time).map(drop)
-        }),
+        Command::Stop(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(
+                &rt,
+                &a.names,
+                a.all,
+                &[ContainerStatus::Running, ContainerStatus::Paused],
+            )?;
+            each_container(out, &rt, &names, |c, r| c.stop(r, a.time).map(drop))
+        }
         Command::Kill(a) => {
             let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
-            each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
-                c.kill(r, sig).map(drop)
-            })
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(
+                &rt,
+                &a.names,
+                a.all,
+                &[ContainerStatus::Running, ContainerStatus::Paused],
+            )?;
+            each_container(out, &rt, &names, |c, r| c.kill(r, sig).map(drop))
         }
         Command::Wait(a) => {
             let rt = open(g, |o| o)?;
@@ -67,14 +79,20 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             Ok(0)
         }
         Command::Pause(a) => {
-            each_container(out, &open(g, |o| o)?, &a.names, |c, r| c.pause(r).map(drop))
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(&rt, &a.names, a.all, &[ContainerStatus::Running])?;
+            each_container(out, &rt, &names, |c, r| c.pause(r).map(drop))
         }
-        Command::Unpause(a) => each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
-            c.unpause(r).map(drop)
-        }),
-        Command::Restart(a) => each_container(out, &open(g, |o| o)?, &a.names, |c, r| {
-            c.restart(r, a.time).map(drop)
-        }),
+        Command::Unpause(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(&rt, &a.names, a.all, &[ContainerStatus::Paused])?;
+            each_container(out, &rt, &names, |c, r| c.unpause(r).map(drop))
+        }
+        Command::Restart(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(&rt, &a.names, a.all, &[])?;
+            each_container(out, &rt, &names, |c, r| c.restart(r, a.time).map(drop))
+        }
         Command::Logs(a) => logs(out, &open(g, |o| o)?, a),
         Command::Pod(p) => pod(out, g, p),
         Command::Events(a) => events(out, &open(g, |o| o)?, a),
@@ -166,6 +184,24 @@ fn each(
         Some(e) => Err(e),
         None => Ok(0),
     }
+}
+
+/// The names given, or with `all` the ids of every container in one of
+/// `states` (every container when `states` is empty), oldest first.
+fn names_or_all(
+    rt: &Runtime,
+    names: &[String],
+    all: bool,
+    states: &[ContainerStatus],
+) -> Result<Vec<String>> {
+    if !all {
+        return Ok(names.to_vec());
+    }
+    let filters: Vec<ContainerFilter> =
+        states.iter().map(|s| ContainerFilter::Status(*s)).collect();
+    let mut ctrs = rt.containers().list(&filters)?;
+    ctrs.reverse();
+    Ok(ctrs.into_iter().map(|c| c.config.id).collect())
 }
 
 /// Resolves every name first, as podman does: one that does not resolve

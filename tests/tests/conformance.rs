@@ -198,3 +198,30 @@ fn flags_podman_users_type_on_run() {
     assert!(env.ok(["-v"]).starts_with("oxpod "));
     env.ok(["rm", "-a", "-f"]);
 }
+
+#[test]
+fn stop_kill_pause_unpause_restart_take_all() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    for n in ["a1", "a2"] {
+        env.ok(["run", "-d", "--name", n, "--rootfs", &r, "sleep", "1000"]);
+    }
+    env.ok(["create", "--name", "idle", "--rootfs", &r, "true"]);
+    env.ok(["pause", "-a"]);
+    assert_eq!(names(&env, &["status=paused"]), ["a1", "a2"]);
+    env.ok(["unpause", "-a"]);
+    assert_eq!(names(&env, &["status=running"]), ["a1", "a2"]);
+    env.ok(["kill", "-a", "-s", "KILL"]);
+    assert_eq!(names(&env, &["status=running"]), Vec::<String>::new());
+    env.ok(["restart", "-t", "0", "a1"]);
+    env.ok(["stop", "-a", "-t", "0"]);
+    assert_eq!(names(&env, &["status=running"]), Vec::<String>::new());
+    // A bad signal says so, not "invalid configuration".
+    let err = env.fails(125, ["kill", "-s", "BOGUS", "a1"]);
+    assert!(
+        err.contains("invalid signal") && !err.contains("configuration"),
+        "{err}"
+    );
+    env.ok(["rm", "-a", "-f"]);
+}
