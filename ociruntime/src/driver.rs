@@ -273,7 +273,7 @@ impl ConmonDriver {
         delete();
         // A `runc create` cut short (its conmon killed) can leave `runc init`
         // in the container's cgroup with no state for `delete` to find.
-        kill_cgroup_processes(bundle_dir);
+        kill_cgroup_processes(bundle_dir, id);
         let _ = std::fs::remove_file(&exit_file);
     }
 
@@ -459,20 +459,17 @@ impl Driver for ConmonDriver {
 
 /// SIGKILLs every process in the cgroup the bundle's `config.json` names
 /// (cgroupfs paths; v1 controllers and the v2 hierarchy), repeating until
-/// none is left or a second has passed.
-fn kill_cgroup_processes(bundle_dir: &Path) {
+/// none is left or a second has passed. Only a cgroup of the container's
+/// own (its last component is the container's id) is touched: a damaged or
+/// foreign `config.json` naming `/` or a shared cgroup kills nothing.
+fn kill_cgroup_processes(bundle_dir: &Path, id: &str) {
     let Ok(text) = std::fs::read_to_string(bundle_dir.join(crate::BUNDLE_CONFIG)) else {
         return;
     };
-    let Ok(spec) = serde_json::from_str::<serde_json::Value>(&text) else {
+    let Some(path) = own_cgroup(&text, id) else {
         return;
     };
-    let Some(path) = spec["linux"]["cgroupsPath"]
-        .as_str()
-        .filter(|p| p.starts_with('/'))
-    else {
-        return;
-    };
+    let path = path.as_str();
     let rel = path.trim_start_matches('/');
     let root = Path::new("/sys/fs/cgroup");
     let mut procs_files = vec![root.join(rel).join("cgroup.procs")];
@@ -512,6 +509,17 @@ fn kill_cgroup_processes(bundle_dir: &Path) {
     }
 }
 
+/// The cgroupfs path a bundle's `config.json` gives the container, if it is
+/// the container's own: absolute, without `..`, ending in the id.
+fn own_cgroup(config_json: &str, id: &str) -> Option<String> {
+    let spec = serde_json::from_str::<serde_json::Value>(config_json).ok()?;
+    spec["linux"]["cgroupsPath"]
+        .as_str()
+        .filter(|p| p.starts_with('/') && !p.contains(".."))
+        .filter(|p| Path::new(p).file_name().is_some_and(|f| f == id))
+        .map(str::to_owned)
+}
+
 /// Whether `path` is a regular file someone may execute.
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
@@ -535,6 +543,27 @@ pub fn conmon_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_containers_own_cgroup_is_emptied() {
+        let spec = |p: &str| serde_json::json!({"linux": {"cgroupsPath": p}}).to_string();
+        assert_eq!(
+            own_cgroup(&spec("/oxpod/x"), "x").as_deref(),
+            Some("/oxpod/x")
+        );
+        // The root, another container's, an escape, a systemd-style path,
+        // damaged JSON: nothing is touched.
+        for bad in [
+            "/",
+            "/..",
+            "/oxpod/other",
+            "/oxpod/x/../..",
+            "system.slice:oxpod:x",
+        ] {
+            assert_eq!(own_cgroup(&spec(bad), "x"), None, "{bad}");
+        }
+        assert_eq!(own_cgroup("{not json", "x"), None);
+    }
 
     #[test]
     fn conmon_alive_needs_a_live_conmon() {
