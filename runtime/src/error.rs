@@ -129,6 +129,16 @@ pub enum Error {
         /// Each held lock, as `lock N by process P`.
         held: String,
     },
+    /// A directory of ours is writable by every user.
+    #[error(
+        "{what} {} is writable by every user: oxpod keeps container specs and state there, so it needs a directory of its own; choose another path", path.display()
+    )]
+    SharedDir {
+        /// What it is (`static dir`, `tmp dir`).
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+    },
     /// A directory of ours belongs to another user.
     #[error(
         "{what} {} is owned by uid {owner}, not by us (uid {uid}): it may have been planted by another user; remove it or give it to us (chown)", path.display()

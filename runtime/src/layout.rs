@@ -80,6 +80,15 @@ pub(crate) fn private_dir(what: &'static str, path: &Path) -> crate::Result<()> 
             uid,
         });
     }
+    // A directory every user may write to (/tmp, say) cannot be made ours
+    // by a chmod without breaking the others who use it; others could also
+    // have planted anything in it.
+    if meta.mode() & 0o002 != 0 {
+        return Err(crate::Error::SharedDir {
+            what,
+            path: path.to_path_buf(),
+        });
+    }
     if meta.mode() & 0o077 != 0 {
         tracing::info!(path = %path.display(), mode = format!("{:o}", meta.mode() & 0o777), "making {what} private (0700)");
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))

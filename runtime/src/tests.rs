@@ -1275,6 +1275,12 @@ fn loose_dirs_are_made_private_and_foreign_ones_refused() {
     assert_eq!(mode(&rt.layout.bundle_dir(&c.config.id)), 0o700);
     assert_eq!(mode(&rt.layout.bundle_config(&c.config.id)), 0o600);
     drop(rt);
+    // A directory every user writes to (/tmp-like) is refused, not chmod'ed.
+    std::fs::set_permissions(&static_dir, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let err = Runtime::open(env.lmdb()).expect_err("world-writable static dir");
+    assert!(matches!(err, Error::SharedDir { .. }), "{err}");
+    assert_eq!(mode(&static_dir), 0o777, "left as it was");
+    std::fs::set_permissions(&static_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     if oxpod_test_support::is_root() {
         std::os::unix::fs::chown(&static_dir, Some(65534), None).expect("chown");
         let err = Runtime::open(env.lmdb()).expect_err("planted static dir");
