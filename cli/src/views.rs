@@ -165,23 +165,36 @@ pub fn inspect_pod(pod: &Pod, containers: &[Container]) -> Value {
     })
 }
 
-/// A pod's status from its containers': Running if any runs, Exited if all
-/// have exited, Created otherwise.
+/// A pod's status from its containers', as podman words it: Running (all
+/// run), Degraded (some do), Paused, Exited (all stopped), Stopped (some
+/// stopped), Error, Created.
 pub fn pod_status(containers: &[Container]) -> &'static str {
-    let any = |s: &[ContainerStatus]| containers.iter().any(|c| s.contains(&c.state.status));
-    if any(&[ContainerStatus::Running]) {
+    let count = |s: &[ContainerStatus]| {
+        containers
+            .iter()
+            .filter(|c| s.contains(&c.state.status))
+            .count()
+    };
+    let n = containers.len();
+    let running = count(&[ContainerStatus::Running]);
+    let stopped = count(&[ContainerStatus::Exited, ContainerStatus::Stopped]);
+    let errored = count(&[ContainerStatus::Removing]);
+    // podman's order: all running; some running; all paused; all stopped;
+    // some stopped; any in error; else created (and an empty pod).
+    if n == 0 {
+        "Created"
+    } else if running == n {
         "Running"
-    } else if any(&[ContainerStatus::Paused]) {
+    } else if running > 0 {
+        "Degraded"
+    } else if count(&[ContainerStatus::Paused]) == n {
         "Paused"
-    } else if !containers.is_empty()
-        && containers.iter().all(|c| {
-            matches!(
-                c.state.status,
-                ContainerStatus::Exited | ContainerStatus::Stopped
-            )
-        })
-    {
+    } else if stopped == n {
         "Exited"
+    } else if stopped > 0 {
+        "Stopped"
+    } else if errored > 0 {
+        "Error"
     } else {
         "Created"
     }
@@ -295,7 +308,13 @@ mod tests {
         let running = ctr(ContainerStatus::Running);
         let exited = ctr(ContainerStatus::Exited);
         assert_eq!(pod_status(&[]), "Created");
-        assert_eq!(pod_status(&[exited.clone(), running]), "Running");
+        assert_eq!(pod_status(&[running.clone()]), "Running");
+        // podman's Degraded: some members run, not all (conformance A5).
+        assert_eq!(pod_status(&[exited.clone(), running]), "Degraded");
+        assert_eq!(
+            pod_status(&[exited.clone(), ctr(ContainerStatus::Configured)]),
+            "Stopped"
+        );
         assert_eq!(pod_status(&[exited.clone(), exited]), "Exited");
         assert_eq!(pod_status(&[ctr(ContainerStatus::Configured)]), "Created");
     }

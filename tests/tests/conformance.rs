@@ -225,3 +225,23 @@ fn stop_kill_pause_unpause_restart_take_all() {
     );
     env.ok(["rm", "-a", "-f"]);
 }
+
+#[test]
+fn a_pod_with_some_members_running_is_degraded() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    env.ok(["pod", "create", "--name", "app"]);
+    env.ok([
+        "create", "--pod", "app", "--name", "w1", "--rootfs", &r, "sleep", "1000",
+    ]);
+    env.ok([
+        "create", "--pod", "app", "--name", "w2", "--rootfs", &r, "sh", "-c", "exit 5",
+    ]);
+    env.ok(["pod", "start", "app"]);
+    env.ok(["wait", "w2"]);
+    // podman: `app  Degraded` in pod ps, "State": "Degraded" in pod inspect.
+    let state = env.ok(["pod", "inspect", "--format", "{{.State}}", "app"]);
+    assert_eq!(state.trim(), "Degraded");
+    env.ok(["pod", "rm", "-f", "app"]);
+}
