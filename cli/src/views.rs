@@ -308,7 +308,7 @@ mod tests {
         let running = ctr(ContainerStatus::Running);
         let exited = ctr(ContainerStatus::Exited);
         assert_eq!(pod_status(&[]), "Created");
-        assert_eq!(pod_status(&[running.clone()]), "Running");
+        assert_eq!(pod_status(std::slice::from_ref(&running)), "Running");
         // podman's Degraded: some members run, not all (conformance A5).
         assert_eq!(pod_status(&[exited.clone(), running]), "Degraded");
         assert_eq!(
