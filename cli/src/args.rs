@@ -252,7 +252,7 @@ pub struct CreateArgs {
     #[arg(long, required = true, value_name = "DIR")]
     pub rootfs: PathBuf,
     /// Command and its arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(required = true, trailing_var_arg = true)]
     pub command: Vec<String>,
 }
 
@@ -273,6 +273,27 @@ pub struct PsArgs {
     /// Output format: json, or a Go template such as "table {{.ID}}\t{{.Names}}"
     #[arg(long)]
     pub format: Option<String>,
+    /// Show the N most recently created containers (all states)
+    #[arg(short = 'n', long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Show the most recently created container (all states)
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Sort by command, created, id, image, names, pod, runningfor, size or status
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Add a SIZE column
+    #[arg(short, long)]
+    pub size: bool,
+    /// Add POD ID and PODNAME columns
+    #[arg(short, long)]
+    pub pod: bool,
+    /// Also show containers of other tools (oxpod has no such containers: accepted for podman's scripts)
+    #[arg(long)]
+    pub external: bool,
+    /// Print no header row
+    #[arg(long)]
+    pub noheading: bool,
 }
 
 #[derive(Debug, Args)]
@@ -280,8 +301,16 @@ pub struct InspectArgs {
     /// Output format: json, or a Go template such as {{.State.Status}}
     #[arg(short, long)]
     pub format: Option<String>,
+    /// What to look for: container, pod or all
+    #[arg(short = 't', long = "type", default_value = "all")]
+    pub kind: String,
+    /// Inspect the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Show sizes (accepted; oxpod has no image layers to size yet)
+    #[arg(short, long)]
+    pub size: bool,
     /// Containers or pods (name, id, or unique id prefix)
-    #[arg(required = true)]
     pub names: Vec<String>,
 }
 
@@ -356,8 +385,8 @@ pub struct EventsArgs {
     /// Keep streaming new events (default true; --stream=false lists and exits)
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub stream: bool,
-    /// Do not shorten ids
-    #[arg(long)]
+    /// Show full ids (podman's default; --no-trunc=false shortens them)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub no_trunc: bool,
 }
 

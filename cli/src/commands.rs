@@ -121,17 +121,26 @@ fn is_not_initialised(e: &anyhow::Error) -> bool {
 }
 
 fn version(out: &mut impl Write, a: &FormatArg) -> Result<u8> {
-    let v = serde_json::json!({
-        "Version": oxpod_runtime::VERSION,
-        "OsArch": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
-    });
+    let client = oxpod_runtime::Version::current();
     match Format::parse(a.format.as_deref())? {
         Format::Default => {
-            writeln!(out, "Version:      {}", oxpod_runtime::VERSION)?;
-            writeln!(out, "OS/Arch:      {}", v["OsArch"].as_str().unwrap_or(""))?;
+            writeln!(out, "Client:       oxpod")?;
+            writeln!(out, "Version:      {}", client.version)?;
+            writeln!(out, "API Version:  {}", client.api_version)?;
+            writeln!(out, "Rust Version: {}", client.go_version)?;
+            if !client.git_commit.is_empty() {
+                writeln!(out, "Git Commit:   {}", client.git_commit)?;
+            }
+            writeln!(out, "OS/Arch:      {}", client.os_arch)?;
         }
-        Format::Json => print_json(out, &v)?,
-        Format::Template(t) => print_template(out, &t, &[v])?,
+        // podman prints this one on a single line.
+        Format::Json => writeln!(out, "{}", serde_json::json!({ "Client": client }))?,
+        // There is no server: the local engine answers for both, as
+        // podman's `{{.Server.Version}}` does without a remote.
+        Format::Template(t) => {
+            let v = serde_json::json!({ "Client": client, "Server": client });
+            print_template(out, &t, &[v], &Value::Null)?
+        }
     }
     Ok(0)
 }
@@ -141,7 +150,9 @@ fn info(out: &mut impl Write, rt: &Runtime, a: &InfoArgs) -> Result<u8> {
     match Format::parse(a.format.as_deref())? {
         Format::Default => print_yaml(out, &value)?,
         Format::Json => print_json(out, &value)?,
-        Format::Template(t) => print_template(out, &t, &[value])?,
+        Format::Template(t) => {
+            print_template(out, &t, &[crate::template::go_names(&value)], &Value::Null)?
+        }
     }
     Ok(0)
 }
@@ -336,12 +347,20 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
     for f in &a.filters {
         filters.extend(container_filters(f)?);
     }
-    if !a.all && !a.filters.iter().any(|f| f.starts_with("status=")) {
+    let all = a.all || a.last.is_some() || a.latest;
+    if !all && !a.filters.iter().any(|f| f.starts_with("status=")) {
         filters.push(ContainerFilter::Status(ContainerStatus::Running));
     }
-    let ctrs = rt.containers().list(&filters)?;
-    let any_pod = ctrs.iter().any(|c| c.config.pod.is_some());
-    let pods = if any_pod {
+    let format = Format::parse_list(a.format.as_deref())?;
+    let mut ctrs = rt.containers().list(&filters)?;
+    // `--last N` / `--latest`: the N most recently created.
+    ctrs.sort_by_key(|c| std::cmp::Reverse(c.config.created));
+    if let Some(n) = a.last.or(a.latest.then_some(1)) {
+        ctrs.truncate(n);
+    }
+    let now = Timestamp::now();
+    sort_containers(&mut ctrs, &a.sort, now)?;
+    let pods = if a.pod || ctrs.iter().any(|c| c.config.pod.is_some()) {
         pod_names(rt)?
     } else {
         BTreeMap::new()
@@ -353,14 +372,14 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
             .and_then(|p| pods.get(p))
             .map(String::as_str)
     };
-    let now = Timestamp::now();
-    if a.quiet {
+    // podman: a format wins over --quiet.
+    if a.quiet && matches!(format, Format::Default) {
         for c in &ctrs {
             writeln!(out, "{}", views::short(&c.config.id, a.no_trunc))?;
         }
         return Ok(0);
     }
-    match Format::parse(a.format.as_deref())? {
+    match format {
         Format::Json => {
             let v: Vec<Value> = ctrs
                 .iter()
@@ -373,29 +392,42 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
                 .iter()
                 .map(|c| views::ps_row(c, pod_name(c), a.no_trunc, now))
                 .collect();
-            print_template(out, &t, &rows)?;
+            let titles = ps_titles(now);
+            let t = if a.noheading { t.without_header() } else { t };
+            print_template(out, &t, &rows, &titles)?;
         }
         Format::Default => {
-            let mut rows = vec![vec![
-                "CONTAINER ID".to_owned(),
-                "COMMAND".to_owned(),
-                "CREATED".to_owned(),
-                "STATUS".to_owned(),
-                "NAMES".to_owned(),
-            ]];
-            if any_pod {
-                rows[0].push("POD".to_owned());
+            let mut columns = vec![
+                ("CONTAINER ID", "ID"),
+                ("IMAGE", "Image"),
+                ("COMMAND", "Command"),
+                ("CREATED", "CreatedHuman"),
+                ("STATUS", "Status"),
+                ("PORTS", "Ports"),
+                ("NAMES", "Names"),
+            ];
+            if a.size {
+                columns.push(("SIZE", "Size"));
+            }
+            if a.pod {
+                columns.push(("POD ID", "Pod"));
+                columns.push(("PODNAME", "PodName"));
+            }
+            let mut rows = Vec::with_capacity(ctrs.len() + 1);
+            if !a.noheading {
+                rows.push(columns.iter().map(|(h, _)| (*h).to_owned()).collect());
             }
             for c in &ctrs {
                 let row = views::ps_row(c, pod_name(c), a.no_trunc, now);
-                let mut cells: Vec<String> = ["ID", "Command", "CreatedHuman", "Status", "Names"]
-                    .iter()
-                    .map(|k| row[*k].as_str().unwrap_or_default().to_owned())
-                    .collect();
-                if any_pod {
-                    cells.push(row["PodName"].as_str().unwrap_or_default().to_owned());
-                }
-                rows.push(cells);
+                rows.push(
+                    columns
+                        .iter()
+                        .map(|(_, k)| match &row[*k] {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                );
             }
             print_table(out, &rows)?;
         }
@@ -403,29 +435,84 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The titles of `ps` template columns (from a row of a blank container).
+fn ps_titles(now: Timestamp) -> Value {
+    crate::template::titles(
+        &views::ps_row(&Container::default(), None, false, now),
+        views::PS_TITLES,
+    )
+}
+
+/// `ps` order: oldest first (podman's), or `--sort KEY`.
+fn sort_containers(ctrs: &mut [Container], key: &str, now: Timestamp) -> Result<()> {
+    match key {
+        "created" | "runningfor" => ctrs.sort_by_key(|c| c.config.created),
+        "id" => ctrs.sort_by(|a, b| a.config.id.cmp(&b.config.id)),
+        "names" => ctrs.sort_by(|a, b| a.config.name.cmp(&b.config.name)),
+        "command" => ctrs.sort_by(|a, b| a.config.command.cmp(&b.config.command)),
+        "status" => ctrs.sort_by_key(|c| views::status_text(c, now)),
+        "pod" => ctrs.sort_by(|a, b| a.config.pod.cmp(&b.config.pod)),
+        // No images or sizes yet: every container ties, creation breaks it.
+        "image" | "size" => ctrs.sort_by_key(|c| c.config.created),
+        other => anyhow::bail!(
+            "invalid option for --sort {other:?}: use one of command, created, id, image, names, pod, runningfor, size, status"
+        ),
+    }
+    Ok(())
+}
+
 /// Inspects every name it can, prints those, then fails naming the ones it
 /// could not (podman prints what it found before the error).
 fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
     let format = Format::parse(a.format.as_deref())?;
+    let times = match format {
+        Format::Template(_) => views::Times::Go,
+        _ => views::Times::Json,
+    };
+    let (want_ctr, want_pod) = match a.kind.as_str() {
+        "all" => (true, true),
+        "container" => (true, false),
+        "pod" => (false, true),
+        other => bail!("invalid --type {other:?}: use container, pod or all"),
+    };
+    let mut names = a.names.clone();
+    if a.latest {
+        let latest = rt
+            .containers()
+            .list(&[])?
+            .into_iter()
+            .max_by_key(|c| c.config.created)
+            .ok_or_else(|| anyhow::anyhow!("no containers to inspect: --latest found none"))?;
+        names.push(latest.config.id);
+    }
+    if names.is_empty() {
+        bail!("give at least one name or id, or --latest");
+    }
     let mut docs = Vec::new();
     let mut failed: Vec<anyhow::Error> = Vec::new();
-    for n in &a.names {
-        let doc =
+    for n in &names {
+        let doc = if want_ctr {
             match rt
                 .containers()
                 .resolve(n)
                 .and_then(|r| rt.containers().get(&r))
             {
-                Ok(c) => Ok(views::inspect_container(&c)),
-                Err(oxpod_runtime::Error::State(oxpod_runtime::StateError::IsPod { .. })) => {
-                    inspect_pod_doc(rt, n)
+                Ok(c) => Ok(views::inspect_container(&c, times)),
+                Err(e)
+                    if want_pod
+                        && (e.is_not_found() || is_pod_error(&e))
+                        && rt.pods().resolve(n).is_ok() =>
+                {
+                    inspect_pod_doc(rt, n, times)
                 }
-                Err(oxpod_runtime::Error::State(oxpod_runtime::StateError::NotFound {
-                    ..
-                })) if rt.pods().resolve(n).is_ok() => inspect_pod_doc(rt, n),
-                Err(e) if e.is_not_found() => Err(anyhow::anyhow!("no such object: {n:?}")),
+                Err(e) if e.is_not_found() || is_pod_error(&e) => {
+                    Err(anyhow::anyhow!("no such object: {n:?}"))
+                }
                 Err(e) => Err(e.into()),
-            };
+            }
+        } else {
+            inspect_pod_doc(rt, n, times)
+        };
         match doc {
             Ok(d) => docs.push(d),
             Err(e) => failed.push(e),
@@ -433,7 +520,7 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
     }
     if !docs.is_empty() || failed.is_empty() {
         match format {
-            Format::Template(t) => print_template(out, &t, &docs)?,
+            Format::Template(t) => print_template(out, &t, &docs, &Value::Null)?,
             _ => print_json(out, &docs)?,
         }
     }
@@ -450,11 +537,18 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
     }
 }
 
-fn inspect_pod_doc(rt: &Runtime, name: &str) -> Result<Value> {
+fn is_pod_error(e: &oxpod_runtime::Error) -> bool {
+    matches!(
+        e,
+        oxpod_runtime::Error::State(oxpod_runtime::StateError::IsPod { .. })
+    )
+}
+
+fn inspect_pod_doc(rt: &Runtime, name: &str, times: views::Times) -> Result<Value> {
     let r = rt.pods().resolve(name)?;
     let pod = rt.pods().get(&r)?;
     let ctrs = rt.pods().members(&r)?;
-    Ok(views::inspect_pod(&pod, &ctrs))
+    Ok(views::inspect_pod(&pod, &ctrs, times))
 }
 
 /// `rm`, with podman's exit codes: every name is resolved first; a missing
@@ -565,41 +659,64 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
             Ok(0)
         }
         PodCommand::Ps(a) => {
-            let pods = rt.pods().list()?;
+            let mut pods = rt.pods().list()?;
+            // podman lists pods oldest first.
+            pods.sort_by_key(|(p, _)| p.config.created);
             if a.quiet {
                 for (p, _) in &pods {
                     writeln!(out, "{}", views::short(&p.config.id, a.no_trunc))?;
                 }
                 return Ok(0);
             }
-            let mut docs = Vec::new();
+            let mut members = Vec::new();
             for (pod, _) in &pods {
-                let ctrs = rt.pods().members(&PodRef::from(pod))?;
-                docs.push((views::inspect_pod(pod, &ctrs), pod));
+                members.push(rt.pods().members(&PodRef::from(pod))?);
             }
-            match Format::parse(a.format.as_deref())? {
+            let now = Timestamp::now();
+            match Format::parse_list(a.format.as_deref())? {
                 Format::Json => {
-                    print_json(out, &docs.iter().map(|(d, _)| d).collect::<Vec<_>>())?;
+                    let docs: Vec<Value> = pods
+                        .iter()
+                        .zip(&members)
+                        .map(|((p, _), m)| views::pod_ps_json(p, m))
+                        .collect();
+                    print_json(out, &docs)?;
                 }
                 Format::Template(t) => {
-                    let rows: Vec<Value> = docs.into_iter().map(|(d, _)| d).collect();
-                    print_template(out, &t, &rows)?;
+                    let rows: Vec<Value> = pods
+                        .iter()
+                        .zip(&members)
+                        .map(|((p, _), m)| views::pod_ps_row(p, m, a.no_trunc, now))
+                        .collect();
+                    let blank = oxpod_runtime::Pod::default();
+                    let titles = crate::template::titles(
+                        &views::pod_ps_row(&blank, &[], false, now),
+                        views::POD_PS_TITLES,
+                    );
+                    print_template(out, &t, &rows, &titles)?;
                 }
                 Format::Default => {
-                    let now = Timestamp::now();
                     let mut rows = vec![
-                        ["POD ID", "NAME", "STATUS", "CREATED", "# OF CONTAINERS"]
-                            .map(str::to_owned)
-                            .to_vec(),
+                        [
+                            "POD ID",
+                            "NAME",
+                            "STATUS",
+                            "CREATED",
+                            "INFRA ID",
+                            "# OF CONTAINERS",
+                        ]
+                        .map(str::to_owned)
+                        .to_vec(),
                     ];
-                    for (d, pod) in &docs {
-                        let age = now.duration_since(pod.config.created).unsigned_abs();
+                    for ((pod, _), m) in pods.iter().zip(&members) {
+                        let r = views::pod_ps_row(pod, m, a.no_trunc, now);
                         rows.push(vec![
                             views::short(&pod.config.id, a.no_trunc).to_owned(),
                             pod.config.name.clone(),
-                            d["State"].as_str().unwrap_or_default().to_owned(),
-                            crate::human::ago(age),
-                            d["NumContainers"].to_string(),
+                            r["Status"].as_str().unwrap_or_default().to_owned(),
+                            r["Created"].as_str().unwrap_or_default().to_owned(),
+                            String::new(),
+                            m.len().to_string(),
                         ]);
                     }
                     print_table(out, &rows)?;
@@ -608,13 +725,20 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
             Ok(0)
         }
         PodCommand::Inspect(a) => {
+            let format = Format::parse(a.format.as_deref())?;
+            let times = match format {
+                Format::Template(_) => views::Times::Go,
+                _ => views::Times::Json,
+            };
             let docs = a
                 .names
                 .iter()
-                .map(|n| inspect_pod_doc(&rt, n))
+                .map(|n| inspect_pod_doc(&rt, n, times))
                 .collect::<Result<Vec<_>>>()?;
-            match Format::parse(a.format.as_deref())? {
-                Format::Template(t) => print_template(out, &t, &docs)?,
+            match format {
+                Format::Template(t) => print_template(out, &t, &docs, &Value::Null)?,
+                // podman 4.3 prints one pod as an object, not a list.
+                _ if docs.len() == 1 => print_json(out, &docs[0])?,
                 _ => print_json(out, &docs)?,
             }
             Ok(0)
@@ -681,7 +805,7 @@ fn events(out: &mut impl Write, rt: &Runtime, a: &EventsArgs) -> Result<u8> {
                 writeln!(out)?;
             }
             Format::Template(t) => {
-                let v = serde_json::to_value(&e)?;
+                let v = views::event_doc(&e);
                 let line = t
                     .render(&v)
                     .map_err(|err| std::io::Error::other(err.to_string()))?;
@@ -767,7 +891,12 @@ fn system(out: &mut impl Write, g: &Global, s: &SystemCommand) -> Result<u8> {
             let report = open(g, |o| o)?.system().locks()?;
             match Format::parse(a.format.as_deref())? {
                 Format::Json => print_json(out, &report)?,
-                Format::Template(t) => print_template(out, &t, &[serde_json::to_value(&report)?])?,
+                Format::Template(t) => print_template(
+                    out,
+                    &t,
+                    &[crate::template::go_names(&serde_json::to_value(&report)?)],
+                    &Value::Null,
+                )?,
                 Format::Default => {
                     writeln!(
                         out,

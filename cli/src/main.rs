@@ -34,6 +34,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_FAILED } else { 0 };
+            // podman's words for a flag it does not know, which scripts
+            // and people search for.
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && let Some(clap::error::ContextValue::String(flag)) =
+                    e.get(clap::error::ContextKind::InvalidArg)
+                && flag.starts_with('-')
+            {
+                let flag = flag.split('=').next().unwrap_or(flag);
+                eprintln!("Error: unknown flag: {flag}\nSee 'oxpod --help'");
+                return ExitCode::from(code);
+            }
             let _ = e.print();
             return ExitCode::from(code);
         }

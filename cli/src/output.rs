@@ -29,17 +29,49 @@ impl Format {
             Some(t) => Format::Template(Template::parse(t)?),
         })
     }
+
+    /// Parses `--format` of a listing (`ps`, `pod ps`), where podman reads
+    /// `{{json .}}` as the whole list in JSON, the same as `json`.
+    pub fn parse_list(arg: Option<&str>) -> Result<Self> {
+        let whole_json = arg.is_some_and(|a| {
+            let inner = a
+                .trim()
+                .strip_prefix("{{")
+                .and_then(|a| a.strip_suffix("}}"));
+            inner.is_some_and(|i| {
+                matches!(
+                    i.split_whitespace().collect::<Vec<_>>()[..],
+                    ["json"] | ["json", "."]
+                )
+            })
+        });
+        if whole_json {
+            return Ok(Format::Json);
+        }
+        Self::parse(arg)
+    }
 }
 
-/// Prints `rows` (each a JSON object) through a template, with a header
-/// row for `table` templates.
-pub fn print_template(out: &mut impl Write, t: &Template, rows: &[Value]) -> Result<()> {
+/// Prints `rows` (each a JSON object) through a template. A `table`
+/// template gets a header row (the template run over `titles`, see
+/// [`crate::template::titles`]) and columns aligned at its tabs.
+pub fn print_template(
+    out: &mut impl Write,
+    t: &Template,
+    rows: &[Value],
+    titles: &Value,
+) -> Result<()> {
     let mut lines = Vec::with_capacity(rows.len() + 1);
-    if t.is_table() {
-        lines.push(t.header());
+    let mut push = |text: String| {
+        // podman ends every row with a newline unless the template does.
+        let text = text.strip_suffix('\n').map(str::to_owned).unwrap_or(text);
+        lines.extend(text.split('\n').map(str::to_owned));
+    };
+    if t.has_header() {
+        push(t.header(titles));
     }
     for row in rows {
-        lines.push(t.render(row)?);
+        push(t.render(row)?);
     }
     if t.is_table() {
         let table: Vec<Vec<String>> = lines
@@ -62,14 +94,17 @@ pub fn print_json(out: &mut impl Write, value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-/// Columns padded to their widest cell, separated by two spaces (the last
-/// column unpadded), as podman's tabwriter output.
+/// Columns as podman's tabwriter (minimum width 12, padding 2) lays them
+/// out: each padded to its widest cell plus two spaces, at least 12
+/// wide; the last column unpadded.
 pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> Result<()> {
+    const MIN_WIDTH: usize = 12;
+    const PADDING: usize = 2;
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; columns];
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+            widths[i] = widths[i].max(cell.chars().count() + PADDING).max(MIN_WIDTH);
         }
     }
     for row in rows {
@@ -77,7 +112,7 @@ pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> Result<()> {
         for (i, cell) in row.iter().enumerate() {
             line.push_str(cell);
             if i + 1 < row.len() {
-                let pad = widths[i] - cell.chars().count() + 2;
+                let pad = widths[i].saturating_sub(cell.chars().count());
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -182,11 +217,20 @@ mod tests {
     #[test]
     fn table_template() {
         let t = Template::parse("table {{.ID}}\\t{{.Names}}").unwrap();
-        let rows = vec![json!({"ID": "abc", "Names": "web"})];
+        let rows = vec![json!({"ID": "abc", "Names": "web", "CreatedAt": "2023"})];
+        let titles = crate::template::titles(&rows[0], &[("ID", "CONTAINER ID")]);
         expect![[r#"
-            ID   NAMES
-            abc  web
+            CONTAINER ID  NAMES
+            abc           web
         "#]]
-        .assert_eq(&render(|o| print_template(o, &t, &rows)));
+        .assert_eq(&render(|o| print_template(o, &t, &rows, &titles)));
+        // Spaces between columns are column breaks, as in podman; a
+        // template's own newline is not doubled.
+        let t = Template::parse("table {{.ID}} {{.CreatedAt}} {{.Names}}\\n").unwrap();
+        expect![[r#"
+            CONTAINER ID  CREATED AT  NAMES
+            abc           2023        web
+        "#]]
+        .assert_eq(&render(|o| print_template(o, &t, &rows, &titles)));
     }
 }

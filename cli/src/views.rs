@@ -23,14 +23,15 @@ fn since(t: Timestamp, now: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(t)).unwrap_or_default()
 }
 
-/// podman's STATUS column: `Created`, `Up 3 seconds`, `Exited (3) 2
-/// seconds ago`, `Paused`.
+/// podman's STATUS column: `Created`, `Up 3 seconds ago`, `Exited (3) 2
+/// seconds ago`, `Paused`. podman 4.3 writes "ago" after an uptime too;
+/// scripts match on it, so oxpod does the same.
 pub fn status_text(c: &Container, now: Timestamp) -> String {
     let st = &c.state;
     match st.status {
         ContainerStatus::Configured | ContainerStatus::Created => "Created".into(),
         ContainerStatus::Running => match st.started_at {
-            Some(t) => format!("Up {}", human::duration(since(t, now))),
+            Some(t) => format!("Up {}", human::ago(since(t, now))),
             None => "Up".into(),
         },
         ContainerStatus::Paused => "Paused".into(),
@@ -42,126 +43,404 @@ pub fn status_text(c: &Container, now: Timestamp) -> String {
     }
 }
 
-/// The command line as one string, as podman's COMMAND column.
-pub fn command_text(c: &Container) -> String {
-    c.config.command.join(" ")
+/// The command line as podman's COMMAND column: cut to 17 characters and
+/// `...` unless `--no-trunc`.
+pub fn command_text(c: &Container, no_trunc: bool) -> String {
+    let full = c.config.command.join(" ");
+    if no_trunc || full.chars().count() <= 20 {
+        return full;
+    }
+    let mut cut: String = full.chars().take(17).collect();
+    cut.push_str("...");
+    cut
 }
 
-/// One `ps` row, for templates: `{{.ID}}`, `{{.Names}}`, `{{.Status}}`, ...
+/// How times look: RFC 3339 in JSON, Go's `time.Time` string in templates
+/// (`2026-12-01 07:20:31.067814601 +0000 UTC`), as podman prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// JSON output.
+    Json,
+    /// Template output.
+    Go,
+}
+
+impl Times {
+    /// A time, or Go's zero time when there is none.
+    pub fn show(self, t: Option<Timestamp>) -> Value {
+        Value::String(match (self, t) {
+            (Times::Json, Some(t)) => rfc3339(t),
+            (Times::Json, None) => "0001-01-01T00:00:00Z".to_owned(),
+            (Times::Go, Some(t)) => oxpod_runtime::events::go_time_string(t),
+            (Times::Go, None) => "0001-01-01 00:00:00 +0000 UTC".to_owned(),
+        })
+    }
+}
+
+fn rfc3339(t: Timestamp) -> String {
+    // jiff prints the shortest fraction, as Go's RFC3339Nano.
+    t.to_string()
+}
+
+/// Go's `time.Time{}.Unix()`: what podman shows for a time that never was.
+const ZERO_UNIX: i64 = -62_135_596_800;
+
+fn labels_or_null(c: &Container) -> Value {
+    if c.config.labels.is_empty() {
+        Value::Null
+    } else {
+        json!(c.config.labels)
+    }
+}
+
+/// One `ps` row, for templates: podman's fields and its reporter's
+/// helpers (`{{.ID}}` shortened, `{{.Names}}` a string, `{{.State}}` the
+/// status words, `{{.RunningFor}}`, times as Go prints them).
 pub fn ps_row(c: &Container, pod_name: Option<&str>, no_trunc: bool, now: Timestamp) -> Value {
+    let status = status_text(c, now);
+    let created_human = human::ago(since(c.config.created, now));
+    let created = Times::Go.show(Some(c.config.created));
     json!({
-        "ID": short(&c.config.id, no_trunc),
-        "Names": c.config.name,
-        "Command": command_text(c),
-        "Created": c.config.created.as_second(),
-        "CreatedAt": c.config.created.to_string(),
-        "CreatedHuman": human::ago(since(c.config.created, now)),
-        "State": c.state.status.podman_word(),
-        "Status": status_text(c, now),
-        "ExitCode": c.state.exit_code,
+        "AutoRemove": c.config.auto_remove,
+        "Command": command_text(c, no_trunc),
+        "Created": created,
+        "CreatedAt": created,
+        "CreatedHuman": created_human,
+        "RunningFor": created_human,
         "Exited": c.state.exited,
+        "ExitedAt": c.state.finished_at.map_or(ZERO_UNIX, |t| t.as_second()),
+        "ExitCode": c.state.exit_code,
+        "ID": short(&c.config.id, no_trunc),
+        "Image": "",
+        "ImageID": "",
+        "IsInfra": false,
+        "Labels": labels_or_null(c),
+        "Mounts": [],
+        "Names": c.config.name,
+        "Namespaces": {},
+        "Networks": "",
         "Pid": c.state.pid.unwrap_or(0),
         "Pod": c.config.pod.as_deref().map(|p| short(p, no_trunc)).unwrap_or(""),
         "PodName": pod_name.unwrap_or(""),
-        "Labels": c.config.labels,
-        "Rootfs": c.config.rootfs,
+        "Ports": "",
+        "Size": "",
+        "StartedAt": c.state.started_at.map_or(ZERO_UNIX, |t| t.as_second()),
+        "State": status,
+        "Status": status,
     })
 }
 
-/// One `ps --format json` entry (podman 4's keys).
+/// Column titles of `ps` templates where podman's differ from the field
+/// names.
+pub const PS_TITLES: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("CreatedHuman", "CREATED"),
+    ("RunningFor", "CREATED"),
+    ("ImageID", "IMAGE ID"),
+    ("Pod", "POD ID"),
+    ("PodName", "PODNAME"),
+    ("StartedAt", "STARTED AT"),
+    ("CreatedAt", "CREATED AT"),
+];
+
+/// One `ps --format json` entry: podman 4.3's keys and types.
 pub fn ps_json(c: &Container, pod_name: Option<&str>, now: Timestamp) -> Value {
     json!({
-        "Id": c.config.id,
-        "Names": [c.config.name],
+        "AutoRemove": c.config.auto_remove,
         "Command": c.config.command,
+        // podman 4.3: Unix seconds here, a time in templates.
         "Created": c.config.created.as_second(),
         "CreatedAt": human::ago(since(c.config.created, now)),
-        "State": c.state.status.podman_word(),
-        "Status": status_text(c, now),
         "Exited": c.state.exited,
+        "ExitedAt": c.state.finished_at.map_or(ZERO_UNIX, |t| t.as_second()),
         "ExitCode": c.state.exit_code,
-        "ExitedAt": c.state.finished_at.map_or(0, |t| t.as_second()),
-        "StartedAt": c.state.started_at.map_or(0, |t| t.as_second()),
+        "Id": c.config.id,
+        "Image": "",
+        "ImageID": "",
+        "IsInfra": false,
+        "Labels": labels_or_null(c),
+        "Mounts": [],
+        "Names": [c.config.name],
+        "Namespaces": {},
+        "Networks": [],
         "Pid": c.state.pid.unwrap_or(0),
         "Pod": c.config.pod.clone().unwrap_or_default(),
         "PodName": pod_name.unwrap_or(""),
-        "Labels": c.config.labels,
-        "Namespace": c.config.namespace,
-        "Rootfs": c.config.rootfs,
-        "AutoRemove": c.config.auto_remove,
+        "Ports": null,
+        "Size": null,
+        "StartedAt": c.state.started_at.map_or(ZERO_UNIX, |t| t.as_second()),
+        "State": c.state.status.podman_word(),
+        "Status": status_text(c, now),
     })
 }
 
-fn time_or_zero(t: Option<Timestamp>) -> String {
-    t.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), |t| t.to_string())
+/// `inspect` of a container in podman 4.3's layout. Features oxpod does not
+/// have yet (images, networks, mounts, health checks) show podman's empty
+/// values, so templates over them work.
+pub fn inspect_container(c: &Container, times: Times) -> Value {
+    let st = &c.state;
+    let bundle = st.bundle_path.clone().unwrap_or_default();
+    let run_dir = st.run_dir.clone().unwrap_or_default();
+    json!({
+        "Id": c.config.id,
+        "Created": times.show(Some(c.config.created)),
+        "Path": c.config.command.first().cloned().unwrap_or_default(),
+        "Args": c.config.command.iter().skip(1).collect::<Vec<_>>(),
+        "State": state_doc(c, times),
+        "Image": "",
+        "ImageDigest": "",
+        "ImageName": "",
+        "Rootfs": c.config.rootfs,
+        "Pod": c.config.pod.clone().unwrap_or_default(),
+        "ResolvConfPath": "",
+        "HostnamePath": "",
+        "HostsPath": "",
+        "StaticDir": bundle,
+        "OCIConfigPath": if bundle.as_os_str().is_empty() { Default::default() } else { bundle.join("config.json") },
+        "OCIRuntime": c.config.oci_runtime,
+        "ConmonPidFile": if run_dir.as_os_str().is_empty() { Default::default() } else { run_dir.join("conmon.pid") },
+        "PidFile": if run_dir.as_os_str().is_empty() { Default::default() } else { run_dir.join("pidfile") },
+        "Name": c.config.name,
+        "RestartCount": st.restart_count,
+        "Driver": "",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "EffectiveCaps": null,
+        "BoundingCaps": null,
+        "ExecIDs": [],
+        "GraphDriver": {"Name": "", "Data": null},
+        "Mounts": [],
+        "Dependencies": c.config.dependencies,
+        "NetworkSettings": network_settings(),
+        "Namespace": c.config.namespace,
+        "IsInfra": false,
+        "IsService": false,
+        "LockNumber": c.config.lock_id,
+        "Config": config_doc(c),
+        "HostConfig": host_config(c),
+    })
 }
 
-/// `inspect` of a container (podman's layout, the fields we have).
-pub fn inspect_container(c: &Container) -> Value {
+/// podman's `State` of an inspected container.
+fn state_doc(c: &Container, times: Times) -> Value {
     let st = &c.state;
     let running = matches!(
         st.status,
         ContainerStatus::Running | ContainerStatus::Paused
     );
     json!({
-        "Id": c.config.id,
-        "Created": c.config.created.to_string(),
-        "Path": c.config.command.first().cloned().unwrap_or_default(),
-        "Args": c.config.command.iter().skip(1).collect::<Vec<_>>(),
-        "State": {
-            "OciVersion": "1.0.2",
-            "Status": st.status.podman_word(),
-            "Running": running,
-            "Paused": st.status == ContainerStatus::Paused,
-            "OOMKilled": st.oom_killed,
-            "Dead": false,
-            "Pid": st.pid.unwrap_or(0),
-            "ConmonPid": st.conmon_pid.unwrap_or(0),
-            "ExitCode": st.exit_code,
-            "StartedAt": time_or_zero(st.started_at),
-            "FinishedAt": time_or_zero(st.finished_at),
-        },
-        "Name": c.config.name,
-        "Namespace": c.config.namespace,
-        "Pod": c.config.pod.clone().unwrap_or_default(),
-        "LockID": c.config.lock_id,
-        "Rootfs": c.config.rootfs,
-        "OCIRuntime": c.config.oci_runtime,
-        "LogPath": c.config.log_path,
-        "BundlePath": st.bundle_path,
-        "RestartCount": st.restart_count,
-        "Dependencies": c.config.dependencies,
-        "Config": {
-            "Hostname": c.config.hostname,
-            "Env": c.config.env,
-            "Cmd": c.config.command,
-            "WorkingDir": c.config.working_dir,
-            "User": c.config.user,
-            "Labels": c.config.labels,
-            "Annotations": c.config.annotations,
-            "StopSignal": c.config.stop_signal,
-            "StopTimeout": c.config.stop_timeout,
-            "AutoRemove": c.config.auto_remove,
-        },
+        "OciVersion": "1.0.2",
+        "Status": st.status.podman_word(),
+        "Running": running,
+        "Paused": st.status == ContainerStatus::Paused,
+        "Restarting": false,
+        "OOMKilled": st.oom_killed,
+        "Dead": false,
+        "Pid": st.pid.unwrap_or(0),
+        "ConmonPid": st.conmon_pid.unwrap_or(0),
+        "ExitCode": st.exit_code,
+        "Error": "",
+        "StartedAt": times.show(st.started_at),
+        "FinishedAt": times.show(st.finished_at),
+        "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "CgroupPath": "",
+        "CheckpointedAt": times.show(None),
+        "RestoredAt": times.show(None),
     })
 }
 
-/// `pod inspect` / `pod ps --format json`.
-pub fn inspect_pod(pod: &Pod, containers: &[Container]) -> Value {
+/// podman's `Config` of an inspected container.
+fn config_doc(c: &Container) -> Value {
+    json!({
+        "Hostname": c.config.hostname,
+        "Domainname": "",
+        // podman shows the user only when one was asked for.
+        "User": if c.config.user == "0:0" { "" } else { c.config.user.as_str() },
+        "AttachStdin": c.config.interactive,
+        "AttachStdout": false,
+        "AttachStderr": false,
+        "Tty": c.config.terminal,
+        "OpenStdin": c.config.interactive,
+        "StdinOnce": false,
+        "Env": c.config.env,
+        "Cmd": c.config.command,
+        "Image": "",
+        "Volumes": null,
+        "WorkingDir": c.config.working_dir,
+        // podman 4.3's Entrypoint is one string; none without an image.
+        "Entrypoint": "",
+        "OnBuild": null,
+        "Labels": labels_or_null(c),
+        "Annotations": c.config.annotations,
+        "StopSignal": c.config.stop_signal,
+        "CreateCommand": null,
+        "Umask": "0022",
+        "Timeout": 0,
+        "StopTimeout": c.config.stop_timeout,
+    })
+}
+
+/// podman's `NetworkSettings` of a container in the host's network.
+fn network_settings() -> Value {
+    json!({
+        "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+        "SandboxKey": "",
+    })
+}
+
+/// podman's `HostConfig`, with the values oxpod applies.
+fn host_config(c: &Container) -> Value {
+    // Two literals: one would pass serde_json's macro recursion limit.
+    let mut doc = json!({
+            "Binds": [],
+            "CgroupManager": "",
+            "ContainerIDFile": "",
+            "LogConfig": {"Type": "k8s-file", "Config": null, "Path": c.config.log_path, "Tag": "", "Size": "0B"},
+            "NetworkMode": "host",
+            "PortBindings": {},
+            "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
+            "AutoRemove": c.config.auto_remove,
+            "VolumeDriver": "",
+            "VolumesFrom": null,
+            "CapAdd": [],
+            "CapDrop": [],
+            "Dns": [],
+            "DnsOptions": [],
+            "DnsSearch": [],
+            "ExtraHosts": [],
+            "GroupAdd": [],
+            "IpcMode": "private",
+            "Cgroup": "",
+            "Links": null,
+            "OomScoreAdj": 0,
+            "PidMode": "private",
+            "Privileged": false,
+    });
+    let rest = json!({
+            "PublishAllPorts": false,
+            "ReadonlyRootfs": false,
+            "SecurityOpt": [],
+            "Tmpfs": {},
+            "UTSMode": "private",
+            "UsernsMode": "",
+            "ShmSize": 65_536_000,
+            "Runtime": "oci",
+            "CgroupParent": "",
+            "CpuShares": 0,
+            "Memory": 0,
+            "NanoCpus": 0,
+            "CpuPeriod": 0,
+            "CpuQuota": 0,
+            "CpusetCpus": "",
+            "CpusetMems": "",
+            "Devices": [],
+            "MemoryReservation": 0,
+            "MemorySwap": 0,
+            "MemorySwappiness": 0,
+            "OomKillDisable": false,
+            "PidsLimit": 0,
+            "Ulimits": [],
+    });
+    if let (Value::Object(d), Value::Object(r)) = (&mut doc, rest) {
+        d.extend(r);
+    }
+    doc
+}
+
+/// `pod inspect`, podman 4.3's layout (no infra containers: oxpod has none).
+pub fn inspect_pod(pod: &Pod, containers: &[Container], times: Times) -> Value {
     json!({
         "Id": pod.config.id,
         "Name": pod.config.name,
         "Namespace": pod.config.namespace,
-        "Created": pod.config.created.to_string(),
-        "Labels": pod.config.labels,
-        "LockID": pod.config.lock_id,
+        "Created": times.show(Some(pod.config.created)),
+        "CreateCommand": null,
+        "ExitPolicy": "continue",
         "State": pod_status(containers),
+        "Hostname": "",
+        "Labels": pod.config.labels,
+        "CreateCgroup": false,
+        "CgroupParent": "",
+        "CgroupPath": "",
+        "CreateInfra": false,
+        "SharedNamespaces": null,
         "NumContainers": containers.len(),
+        "LockNumber": pod.config.lock_id,
         "Containers": containers.iter().map(|c| json!({
             "Id": c.config.id,
             "Name": c.config.name,
             "State": c.state.status.podman_word(),
         })).collect::<Vec<_>>(),
+    })
+}
+
+/// One `pod ps --format json` entry (podman 4.3's ListPodsReport).
+pub fn pod_ps_json(pod: &Pod, containers: &[Container]) -> Value {
+    json!({
+        "Cgroup": "",
+        "Containers": containers.iter().map(|c| json!({
+            "Id": c.config.id,
+            "Names": c.config.name,
+            "Status": c.state.status.podman_word(),
+        })).collect::<Vec<_>>(),
+        "Created": rfc3339(pod.config.created),
+        "Id": pod.config.id,
+        "InfraId": "",
+        "Name": pod.config.name,
+        "Namespace": pod.config.namespace,
+        "Networks": [],
+        "Status": pod_status(containers),
+        "Labels": pod.config.labels,
+    })
+}
+
+/// One `pod ps` row for templates: podman's reporter fields.
+pub fn pod_ps_row(pod: &Pod, containers: &[Container], no_trunc: bool, now: Timestamp) -> Value {
+    json!({
+        "ID": short(&pod.config.id, no_trunc),
+        "Name": pod.config.name,
+        "Status": pod_status(containers),
+        "Created": human::ago(since(pod.config.created, now)),
+        "InfraID": "",
+        "NumberOfContainers": containers.len(),
+        "Cgroup": "",
+        "Labels": pod.config.labels,
+        "Networks": "",
+        "Namespace": pod.config.namespace,
+        "ContainerIds": containers.iter().map(|c| short(&c.config.id, no_trunc)).collect::<Vec<_>>().join(","),
+        "ContainerNames": containers.iter().map(|c| c.config.name.as_str()).collect::<Vec<_>>().join(","),
+        "ContainerStatuses": containers.iter().map(|c| c.state.status.podman_word()).collect::<Vec<_>>().join(","),
+    })
+}
+
+/// Column titles of `pod ps` templates that differ from the field names.
+pub const POD_PS_TITLES: &[(&str, &str)] = &[
+    ("ID", "POD ID"),
+    ("NumberOfContainers", "# OF CONTAINERS"),
+    ("ContainerIds", "IDS"),
+    ("ContainerNames", "NAMES"),
+    ("ContainerStatuses", "STATUS"),
+];
+
+/// An event for templates: every field podman's has, times as Go prints
+/// them.
+pub fn event_doc(e: &oxpod_runtime::events::Event) -> Value {
+    json!({
+        "ContainerExitCode": e.container_exit_code,
+        "ID": e.id,
+        "Image": e.image,
+        "Name": e.name,
+        "Network": "",
+        "Status": e.status.as_str(),
+        "Time": Times::Go.show(Some(e.time)),
+        "TimeNano": e.time.as_nanosecond(),
+        "Type": e.event_type.as_str(),
+        "HealthStatus": "",
+        "Attributes": e.attributes,
     })
 }
 
@@ -230,7 +509,7 @@ mod tests {
         let now = Timestamp::from_second(1_700_000_003).unwrap();
         assert_eq!(
             status_text(&ctr(ContainerStatus::Running), now),
-            "Up 3 seconds"
+            "Up 3 seconds ago"
         );
         assert_eq!(
             status_text(&ctr(ContainerStatus::Exited), now),
@@ -251,56 +530,175 @@ mod tests {
         c.state.pid = None;
         expect_test::expect![[r#"
             {
+              "AppArmorProfile": "",
               "Args": [
                 "60"
               ],
-              "BundlePath": null,
+              "BoundingCaps": null,
               "Config": {
                 "Annotations": {},
-                "AutoRemove": false,
+                "AttachStderr": false,
+                "AttachStdin": false,
+                "AttachStdout": false,
                 "Cmd": [
                   "sleep",
                   "60"
                 ],
+                "CreateCommand": null,
+                "Domainname": "",
+                "Entrypoint": "",
                 "Env": [
                   "PATH=/bin"
                 ],
                 "Hostname": "",
+                "Image": "",
                 "Labels": {
                   "app": "web"
                 },
+                "OnBuild": null,
+                "OpenStdin": false,
+                "StdinOnce": false,
                 "StopSignal": 0,
                 "StopTimeout": 0,
+                "Timeout": 0,
+                "Tty": false,
+                "Umask": "0022",
                 "User": "",
+                "Volumes": null,
                 "WorkingDir": ""
               },
+              "ConmonPidFile": "",
               "Created": "2023-11-14T22:13:20Z",
               "Dependencies": [],
+              "Driver": "",
+              "EffectiveCaps": null,
+              "ExecIDs": [],
+              "GraphDriver": {
+                "Data": null,
+                "Name": ""
+              },
+              "HostConfig": {
+                "AutoRemove": false,
+                "Binds": [],
+                "CapAdd": [],
+                "CapDrop": [],
+                "Cgroup": "",
+                "CgroupManager": "",
+                "CgroupParent": "",
+                "ContainerIDFile": "",
+                "CpuPeriod": 0,
+                "CpuQuota": 0,
+                "CpuShares": 0,
+                "CpusetCpus": "",
+                "CpusetMems": "",
+                "Devices": [],
+                "Dns": [],
+                "DnsOptions": [],
+                "DnsSearch": [],
+                "ExtraHosts": [],
+                "GroupAdd": [],
+                "IpcMode": "private",
+                "Links": null,
+                "LogConfig": {
+                  "Config": null,
+                  "Path": "",
+                  "Size": "0B",
+                  "Tag": "",
+                  "Type": "k8s-file"
+                },
+                "Memory": 0,
+                "MemoryReservation": 0,
+                "MemorySwap": 0,
+                "MemorySwappiness": 0,
+                "NanoCpus": 0,
+                "NetworkMode": "host",
+                "OomKillDisable": false,
+                "OomScoreAdj": 0,
+                "PidMode": "private",
+                "PidsLimit": 0,
+                "PortBindings": {},
+                "Privileged": false,
+                "PublishAllPorts": false,
+                "ReadonlyRootfs": false,
+                "RestartPolicy": {
+                  "MaximumRetryCount": 0,
+                  "Name": ""
+                },
+                "Runtime": "oci",
+                "SecurityOpt": [],
+                "ShmSize": 65536000,
+                "Tmpfs": {},
+                "UTSMode": "private",
+                "Ulimits": [],
+                "UsernsMode": "",
+                "VolumeDriver": "",
+                "VolumesFrom": null
+              },
+              "HostnamePath": "",
+              "HostsPath": "",
               "Id": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-              "LockID": 0,
-              "LogPath": "",
+              "Image": "",
+              "ImageDigest": "",
+              "ImageName": "",
+              "IsInfra": false,
+              "IsService": false,
+              "LockNumber": 0,
+              "MountLabel": "",
+              "Mounts": [],
               "Name": "web",
               "Namespace": "",
+              "NetworkSettings": {
+                "Bridge": "",
+                "EndpointID": "",
+                "Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "HairpinMode": false,
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "IPv6Gateway": "",
+                "LinkLocalIPv6Address": "",
+                "LinkLocalIPv6PrefixLen": 0,
+                "MacAddress": "",
+                "Ports": {},
+                "SandboxID": "",
+                "SandboxKey": ""
+              },
+              "OCIConfigPath": "",
               "OCIRuntime": "",
               "Path": "sleep",
+              "PidFile": "",
               "Pod": "",
+              "ProcessLabel": "",
+              "ResolvConfPath": "",
               "RestartCount": 0,
               "Rootfs": "",
               "State": {
+                "CgroupPath": "",
+                "CheckpointedAt": "0001-01-01T00:00:00Z",
                 "ConmonPid": 0,
                 "Dead": false,
+                "Error": "",
                 "ExitCode": 3,
                 "FinishedAt": "2023-11-14T22:13:20Z",
+                "Health": {
+                  "FailingStreak": 0,
+                  "Log": null,
+                  "Status": ""
+                },
                 "OOMKilled": false,
                 "OciVersion": "1.0.2",
                 "Paused": false,
                 "Pid": 0,
+                "Restarting": false,
+                "RestoredAt": "0001-01-01T00:00:00Z",
                 "Running": false,
                 "StartedAt": "2023-11-14T22:13:20Z",
                 "Status": "exited"
-              }
+              },
+              "StaticDir": ""
             }"#]]
-        .assert_eq(&serde_json::to_string_pretty(&inspect_container(&c)).unwrap());
+        .assert_eq(&serde_json::to_string_pretty(&inspect_container(&c, Times::Json)).unwrap());
     }
 
     #[test]
@@ -325,21 +723,32 @@ mod tests {
         let row = ps_row(&ctr(ContainerStatus::Running), None, false, now);
         expect_test::expect![[r#"
             {
+              "AutoRemove": false,
               "Command": "sleep 60",
-              "Created": 1700000000,
-              "CreatedAt": "2023-11-14T22:13:20Z",
+              "Created": "2023-11-14 22:13:20 +0000 UTC",
+              "CreatedAt": "2023-11-14 22:13:20 +0000 UTC",
               "CreatedHuman": "3 seconds ago",
               "ExitCode": 3,
               "Exited": false,
+              "ExitedAt": 1700000000,
               "ID": "0123456789ab",
-              "Labels": {},
+              "Image": "",
+              "ImageID": "",
+              "IsInfra": false,
+              "Labels": null,
+              "Mounts": [],
               "Names": "web",
+              "Namespaces": {},
+              "Networks": "",
               "Pid": 0,
               "Pod": "",
               "PodName": "",
-              "Rootfs": "",
-              "State": "running",
-              "Status": "Up 3 seconds"
+              "Ports": "",
+              "RunningFor": "3 seconds ago",
+              "Size": "",
+              "StartedAt": 1700000000,
+              "State": "Up 3 seconds ago",
+              "Status": "Up 3 seconds ago"
             }"#]]
         .assert_eq(&serde_json::to_string_pretty(&row).unwrap());
     }

@@ -190,21 +190,22 @@ impl EventStatus {
     }
 }
 
-/// One event. Serialises with podman's field names; `Attributes` (labels
-/// and extra details) is left out when empty.
+/// One event. Serialises with podman's field names, leaving out what
+/// podman leaves out when empty (`ID`, `Image`, `Name`, `Attributes`, a 0
+/// `ContainerExitCode`); `Attributes` is always there, as in podman.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The exit code of a `died` container; 0 otherwise.
-    #[serde(rename = "ContainerExitCode", default)]
+    #[serde(rename = "ContainerExitCode", default, skip_serializing_if = "is_zero")]
     pub container_exit_code: i32,
     /// Container, pod or image ID; empty for volume and system events.
-    #[serde(rename = "ID", default)]
+    #[serde(rename = "ID", default, skip_serializing_if = "String::is_empty")]
     pub id: String,
     /// The container's image (rootfs); empty otherwise.
-    #[serde(rename = "Image", default)]
+    #[serde(rename = "Image", default, skip_serializing_if = "String::is_empty")]
     pub image: String,
     /// Container, pod, image or volume name.
-    #[serde(rename = "Name", default)]
+    #[serde(rename = "Name", default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// What happened.
     #[serde(rename = "Status")]
@@ -216,11 +217,7 @@ pub struct Event {
     #[serde(rename = "Type")]
     pub event_type: EventType,
     /// Labels and details.
-    #[serde(
-        rename = "Attributes",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "Attributes", default)]
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -365,7 +362,7 @@ fn truncate_id(id: &str) -> &str {
 /// Go's `time.Time.String()`: `2006-01-02 15:04:05.999999999 -0700 MST`, in
 /// the system time zone. Written field by field: `events` prints this for
 /// every line, and strftime's parsing cost more than the rest of the line.
-pub(crate) fn go_time_string(t: Timestamp) -> String {
+pub fn go_time_string(t: Timestamp) -> String {
     go_time_string_in(t, local_tz())
 }
 
@@ -445,12 +442,18 @@ pub(crate) fn local_tz() -> &'static TimeZone {
 
 /// RFC 3339 with nine fraction digits in the local offset (`Z` for UTC),
 /// as podman writes `Time`.
+fn is_zero(v: &i32) -> bool {
+    *v == 0
+}
+
+/// RFC 3339 with the fraction Go's `RFC3339Nano` writes (trailing zeros
+/// dropped), in the local offset.
 pub(crate) fn rfc3339_nano(t: Timestamp) -> String {
     let tz = local_tz();
     let offset = tz.to_offset(t);
     let dt = offset.to_datetime(t);
     let mut out = dt.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    push_fraction(&mut out, t.subsec_nanosecond(), false);
+    push_fraction(&mut out, t.subsec_nanosecond(), true);
     if offset.seconds() == 0 {
         out.push('Z');
     } else {
@@ -532,18 +535,24 @@ mod tests {
 
     #[test]
     fn time_is_rfc3339_with_nanoseconds_and_parses_back() {
-        for s in [
-            "2019-07-01T08:00:00.000000001Z",
-            "2019-07-01T08:00:00Z",
-            "1970-01-01T00:00:00.5Z",
+        // Go's RFC3339Nano, as podman writes it: trailing zeros dropped.
+        for (s, want) in [
+            (
+                "2019-07-01T08:00:00.000000001Z",
+                "2019-07-01T08:00:00.000000001Z",
+            ),
+            ("2019-07-01T08:00:00Z", "2019-07-01T08:00:00Z"),
+            ("1970-01-01T00:00:00.5Z", "1970-01-01T00:00:00.5Z"),
+            (
+                "2026-12-01T11:23:14.84151865Z",
+                "2026-12-01T11:23:14.84151865Z",
+            ),
         ] {
             let t = at(s);
             let text = rfc3339_nano(t);
-            assert!(
-                text.len() >= "2019-07-01T08:00:00.000000000Z".len(),
-                "{text}"
-            );
-            assert!(text.contains('.'), "{text}");
+            if local_tz().to_offset(t).seconds() == 0 {
+                assert_eq!(text, want);
+            }
             assert_eq!(parse_rfc3339(&text), Some(t), "{text}");
         }
         // podman's own example with a +02:00 offset reads back

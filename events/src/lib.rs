@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use jiff::Timestamp;
 
 pub use error::{Error, Result};
-pub use event::{Event, EventStatus, EventType};
+pub use event::{Event, EventStatus, EventType, go_time_string};
 pub use file::FileEventer;
 pub use filter::{Filter, matches_all};
 pub use journald::{JOURNAL_SOCKET, JournaldEventer};

@@ -182,7 +182,9 @@ impl<'r> Containers<'r> {
             Some(n) => n,
             None => self.generate_name()?,
         };
+        let hostname = new.hostname.unwrap_or_else(|| id[..12].to_owned());
         let config = ContainerConfig {
+            env: container_env(new.env, &hostname),
             id: id.clone(),
             name,
             namespace: rt.config().namespace.clone(),
@@ -190,10 +192,9 @@ impl<'r> Containers<'r> {
             lock_id,
             rootfs,
             command: new.command,
-            env: new.env,
             working_dir: new.working_dir.unwrap_or_else(|| "/".to_owned()),
             user: "0:0".to_owned(),
-            hostname: new.hostname.unwrap_or_else(|| id[..12].to_owned()),
+            hostname,
             auto_remove: new.auto_remove,
             labels: new.labels,
             oci_runtime: rt.driver.default_runtime().to_owned(),
@@ -640,5 +641,51 @@ impl<'r> Containers<'r> {
                 Err(e) => debug!(id = %ctr.config.id, error = %e, "container gone"),
             }
         }
+    }
+}
+
+/// A container's environment as podman composes it: its defaults (`PATH`,
+/// `TERM=xterm`) and the user's variables (a later one of a name wins),
+/// sorted by name, then `HOSTNAME` (the container's host name) unless the
+/// user set it. Stored in the record, so `inspect` shows what the process
+/// gets.
+fn container_env(user: Vec<String>, hostname: &str) -> Vec<String> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for default in [oxpod_ociruntime::DEFAULT_PATH, "TERM=xterm"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(user)
+    {
+        let key = default.split_once('=').map_or(default.as_str(), |(k, _)| k);
+        vars.insert(key.to_owned(), default.clone());
+    }
+    let hostname_var = vars
+        .remove("HOSTNAME")
+        .unwrap_or_else(|| format!("HOSTNAME={hostname}"));
+    let mut env: Vec<String> = vars.into_values().collect();
+    env.push(hostname_var);
+    env
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::container_env;
+
+    #[test]
+    fn podman_defaults_then_user_then_hostname() {
+        assert_eq!(
+            container_env(vec!["FOO=bar".into()], "abc"),
+            [
+                "FOO=bar",
+                oxpod_ociruntime::DEFAULT_PATH,
+                "TERM=xterm",
+                "HOSTNAME=abc"
+            ]
+        );
+        let env = container_env(
+            vec!["PATH=/x".into(), "TERM=dumb".into(), "HOSTNAME=h".into()],
+            "abc",
+        );
+        assert_eq!(env, ["PATH=/x", "TERM=dumb", "HOSTNAME=h"]);
     }
 }

@@ -82,6 +82,37 @@ pub(crate) fn cgroup_version() -> &'static str {
     }
 }
 
+/// The controllers the host offers: `cgroup.controllers` on v2, the
+/// enabled ones of `/proc/cgroups` on v1.
+pub(crate) fn cgroup_controllers() -> Vec<String> {
+    if let Ok(text) = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers") {
+        return text.split_whitespace().map(str::to_owned).collect();
+    }
+    std::fs::read_to_string("/proc/cgroups")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[3] == "1").then(|| f[0].to_owned())
+        })
+        .collect()
+}
+
+/// The CPU architecture as Go (and so podman and OCI images) names it.
+pub(crate) fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" if cfg!(target_endian = "little") => "ppc64le",
+        "powerpc64" => "ppc64",
+        "loongarch64" => "loong64",
+        "mips64" if cfg!(target_endian = "little") => "mips64le",
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +130,7 @@ mod tests {
         assert!(meminfo().contains_key("MemTotal"));
         assert!(!boot_id().is_empty());
         assert!(matches!(cgroup_version(), "v1" | "v2"));
+        assert!(!cgroup_controllers().is_empty());
+        assert!(!go_arch().contains('_'), "{}", go_arch());
     }
 }

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::{Result, System, VERSION, host};
 
-/// Everything `oxpod info` shows.
+/// Everything `oxpod info` shows, in podman 4's layout (its JSON keys;
+/// templates name the Go fields, see the CLI).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Info {
@@ -18,6 +19,10 @@ pub struct Info {
     pub host: Host,
     /// Where things are stored and how many there are.
     pub store: Store,
+    /// Registries searched for short names (none until registry pulls).
+    pub registries: BTreeMap<String, Vec<String>>,
+    /// Plugins by kind: volume, network, log, authorization.
+    pub plugins: BTreeMap<String, Option<Vec<String>>>,
     /// oxpod's own version.
     pub version: Version,
 }
@@ -26,7 +31,7 @@ pub struct Info {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Host {
-    /// CPU architecture (`x86_64`).
+    /// CPU architecture as Go names it (`amd64`, `arm64`), as podman shows.
     pub arch: String,
     /// Operating system (`linux`).
     pub os: String,
@@ -52,14 +57,23 @@ pub struct Host {
     pub cgroup_manager: String,
     /// `v1` or `v2`.
     pub cgroup_version: String,
+    /// The cgroup controllers the host offers.
+    pub cgroup_controllers: Vec<String>,
+    /// The user namespace mappings (none for root).
+    pub id_mappings: IdMappings,
+    /// How container output is logged (conmon's `k8s-file`).
+    pub log_driver: String,
+    /// The network backend (none yet: every container is in the host's
+    /// network).
+    pub network_backend: String,
+    /// Security features in force.
+    pub security: Security,
     /// The container monitor.
     pub conmon: Program,
     /// The default OCI runtime.
     pub oci_runtime: Program,
     /// Every usable runtime: name → path.
     pub oci_runtimes: BTreeMap<String, PathBuf>,
-    /// Running without root.
-    pub rootless: bool,
     /// The events backend.
     pub event_logger: String,
     /// Locks not allocated.
@@ -70,6 +84,36 @@ pub struct Host {
     pub lock_segment: String,
     /// `lmdb` or `memory`.
     pub database_backend: String,
+}
+
+/// uid and gid mappings of a user namespace.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdMappings {
+    /// gid mappings; null without a user namespace.
+    pub gidmap: Option<Vec<String>>,
+    /// uid mappings; null without a user namespace.
+    pub uidmap: Option<Vec<String>>,
+}
+
+/// Security features, podman's `host.security`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Security {
+    /// AppArmor profiles applied (never: oxpod applies none yet).
+    pub apparmor_enabled: bool,
+    /// The default capability set, comma separated (empty: the OCI
+    /// runtime's own default applies until security defaults land).
+    pub capabilities: String,
+    /// Running without root.
+    pub rootless: bool,
+    /// Whether a seccomp profile is applied (not yet).
+    pub seccomp_enabled: bool,
+    /// The seccomp profile's path.
+    pub seccomp_profile_path: String,
+    /// SELinux labels applied (never).
+    #[serde(rename = "selinuxEnabled")]
+    pub selinux_enabled: bool,
 }
 
 /// A distribution's name and version (`/etc/os-release`).
@@ -109,6 +153,16 @@ pub struct Store {
     pub tmp_dir: PathBuf,
     /// Named volumes.
     pub volume_path: PathBuf,
+    /// The storage configuration file (none yet).
+    pub config_file: String,
+    /// The image store's directory.
+    pub graph_root: PathBuf,
+    /// The image store's per-boot directory.
+    pub run_root: PathBuf,
+    /// The storage driver (none until images land).
+    pub graph_driver_name: String,
+    /// Images.
+    pub image_store: ImageStore,
     /// The events log.
     pub events_log: PathBuf,
     /// Containers by status.
@@ -117,20 +171,27 @@ pub struct Store {
     pub pod_store: PodStore,
 }
 
-/// Containers by status.
+/// Containers by status, counted as podman counts them.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStore {
     /// How many.
     pub number: usize,
-    /// Configured or created.
-    pub created: usize,
     /// Running.
     pub running: usize,
     /// Paused.
     pub paused: usize,
-    /// Stopped or exited.
+    /// Neither running nor paused: created, stopped or exited (podman
+    /// counts a created container as stopped).
     pub stopped: usize,
+}
+
+/// Images.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStore {
+    /// How many.
+    pub number: usize,
 }
 
 /// Pods.
@@ -141,22 +202,41 @@ pub struct PodStore {
     pub number: usize,
 }
 
-/// oxpod's version.
+/// oxpod's version, with podman's keys (`oxpod version` and `info`).
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "PascalCase")]
 pub struct Version {
+    /// The API version (oxpod's own version: there is no API server yet).
+    #[serde(rename = "APIVersion")]
+    pub api_version: String,
     /// Its version.
     pub version: String,
-    /// `os/arch`.
+    /// The compiler that built it (podman's key name).
+    pub go_version: String,
+    /// The commit it was built from, when known.
+    pub git_commit: String,
+    /// When it was built, when known.
+    pub built_time: String,
+    /// The build time in Unix seconds; 0 when not known.
+    pub built: i64,
+    /// `os/arch`, Go's names (`linux/amd64`).
     pub os_arch: String,
+    /// `linux`.
+    pub os: String,
 }
 
 impl Version {
     /// This build's version.
     pub fn current() -> Self {
         Version {
+            api_version: VERSION.to_owned(),
             version: VERSION.to_owned(),
-            os_arch: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+            go_version: env!("OXPOD_RUSTC_VERSION").to_owned(),
+            git_commit: option_env!("OXPOD_GIT_COMMIT").unwrap_or("").to_owned(),
+            built_time: String::new(),
+            built: 0,
+            os_arch: format!("{}/{}", std::env::consts::OS, host::go_arch()),
+            os: std::env::consts::OS.to_owned(),
         }
     }
 }
@@ -191,7 +271,6 @@ impl System<'_> {
             match c.state.status {
                 ContainerStatus::Running => store.running += 1,
                 ContainerStatus::Paused => store.paused += 1,
-                ContainerStatus::Configured | ContainerStatus::Created => store.created += 1,
                 _ => store.stopped += 1,
             }
         }
@@ -215,7 +294,7 @@ impl System<'_> {
         let (distribution, version) = host::distribution();
         Ok(Info {
             host: Host {
-                arch: std::env::consts::ARCH.to_owned(),
+                arch: host::go_arch().to_owned(),
                 os: std::env::consts::OS.to_owned(),
                 kernel: host::kernel(),
                 hostname: host::hostname(),
@@ -231,6 +310,14 @@ impl System<'_> {
                 uptime: host::uptime(),
                 cgroup_manager: config.cgroup_manager.to_string(),
                 cgroup_version: host::cgroup_version().to_owned(),
+                cgroup_controllers: host::cgroup_controllers(),
+                id_mappings: IdMappings::default(),
+                log_driver: "k8s-file".to_owned(),
+                network_backend: String::new(),
+                security: Security {
+                    rootless: rt.identity.rootless,
+                    ..Security::default()
+                },
                 conmon: Program {
                     name: String::new(),
                     path: programs.conmon.clone(),
@@ -244,7 +331,6 @@ impl System<'_> {
                     version: runtime_probe.version.clone(),
                 },
                 oci_runtimes: programs.runtimes.clone(),
-                rootless: rt.identity.rootless,
                 event_logger: config.events_logger.to_string(),
                 free_locks: rt.locks.available()?,
                 total_locks: rt.locks.capacity(),
@@ -256,10 +342,25 @@ impl System<'_> {
                 static_dir: config.static_dir.clone(),
                 tmp_dir: config.tmp_dir.clone(),
                 volume_path: config.volume_path.clone(),
+                config_file: String::new(),
+                graph_root: config.static_dir.join("storage"),
+                run_root: config.tmp_dir.clone(),
+                graph_driver_name: String::new(),
+                image_store: ImageStore::default(),
                 events_log: config.events_logfile_path.clone(),
                 container_store: store,
                 pod_store: PodStore { number: pods },
             },
+            registries: BTreeMap::new(),
+            plugins: [
+                ("authorization", None),
+                ("log", Some(vec!["k8s-file".to_owned()])),
+                ("network", Some(Vec::new())),
+                ("volume", Some(Vec::new())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
             version: Version::current(),
         })
     }

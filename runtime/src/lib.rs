@@ -69,7 +69,7 @@ use oxpod_state::State;
 
 pub use containers::{ContainerFilter, Containers, NewContainer};
 pub use error::{Error, Result};
-pub use info::{Info, LocksReport};
+pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
 pub use options::{LockBackend, RuntimeOptions, StateBackend};

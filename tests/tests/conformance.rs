@@ -213,6 +213,8 @@ fn stop_kill_pause_unpause_restart_take_all() {
     env.ok(["unpause", "-a"]);
     assert_eq!(names(&env, &["status=running"]), ["a1", "a2"]);
     env.ok(["kill", "-a", "-s", "KILL"]);
+    // The signal is sent; the exit is recorded when the process is gone.
+    env.ok(["wait", "a1", "a2"]);
     assert_eq!(names(&env, &["status=running"]), Vec::<String>::new());
     env.ok(["restart", "-t", "0", "a1"]);
     env.ok(["stop", "-a", "-t", "0"]);
@@ -244,4 +246,307 @@ fn a_pod_with_some_members_running_is_degraded() {
     let state = env.ok(["pod", "inspect", "--format", "{{.State}}", "app"]);
     assert_eq!(state.trim(), "Degraded");
     env.ok(["pod", "rm", "-f", "app"]);
+}
+
+/// Splits a table row at podman's column gaps (two or more spaces).
+fn cells(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Go's `time.Time` string: `2026-12-01 11:22:50.89205132 +0000 UTC`.
+fn is_go_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(' ').collect();
+    parts.len() == 4
+        && parts[0].len() == 10
+        && parts[0].as_bytes()[4] == b'-'
+        && parts[1].len() >= 8
+        && parts[1].as_bytes()[2] == b':'
+        && (parts[2].starts_with('+') || parts[2].starts_with('-'))
+        && parts[2].len() == 5
+        && !parts[3].is_empty()
+}
+
+/// Group 4 and 5 of the issue: templates, JSON shapes, ps columns. Every
+/// expected value below is what podman 4.3.1 printed for the same input
+/// (two containers made with `--rootfs`, one started; a pod with one).
+#[test]
+fn templates_json_shapes_and_columns_match_podman() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    let web = env.ok([
+        "create",
+        "--name",
+        "web",
+        "-l",
+        "app=web",
+        "-e",
+        "FOO=bar",
+        "--rootfs",
+        &r,
+        "sh",
+        "-c",
+        "i=0; while true; do sleep 1; done",
+    ]);
+    let web = web.trim();
+    env.ok(["create", "--name", "db", "--rootfs", &r, "true"]);
+    env.ok(["start", "web"]);
+    let ps = |format: &str| env.ok(["ps", "-a", "--format", format]);
+
+    // Templates: index, if, pipelines, json, Go's printing; oldest first.
+    assert_eq!(
+        ps(
+            r#"{{index .Labels "app"}}|{{.Names}}{{if .Labels}} L{{end}}|{{json .Labels}}|{{.Command}}|{{.Mounts}}|{{.Ports}}|{{.ExitedAt}}"#
+        ),
+        "web|web L|{\"app\":\"web\"}|sh -c i=0; while ...|[]||-62135596800\n\
+         |db|null|true|[]||-62135596800\n"
+    );
+    assert_eq!(
+        ps(r#"{{.ID | printf "%.4s"}}"#).lines().next(),
+        Some(&web[..4])
+    );
+    let states = ps("{{.State}}");
+    let states: Vec<&str> = states.lines().collect();
+    assert!(
+        states[0].starts_with("Up ") && states[0].ends_with(" ago"),
+        "{states:?}"
+    );
+    assert_eq!(states[1], "Created");
+    for line in ps("{{.CreatedAt}}").lines() {
+        assert!(is_go_time(line), "{line}");
+    }
+    // `table` headers: podman's titles, spaces are column breaks.
+    let table = ps("table {{.ID}} {{.CreatedAt}} {{.Pod}} {{.Names}}");
+    let mut lines = table.lines();
+    assert_eq!(
+        cells(lines.next().unwrap_or_default()),
+        ["CONTAINER ID", "CREATED AT", "POD ID", "NAMES"]
+    );
+    assert_eq!(cells(lines.next().unwrap_or_default())[0], &web[..12]);
+    assert_eq!(ps("table"), "table\ntable\n");
+    // A format wins over --quiet.
+    assert_eq!(
+        env.ok(["ps", "-a", "-q", "--format", "{{.Names}}"]),
+        "web\ndb\n"
+    );
+    // The default columns, COMMAND cut at 17 characters and "...".
+    let out = env.ok(["ps", "-a"]);
+    let mut lines = out.lines();
+    assert_eq!(
+        cells(lines.next().unwrap_or_default()),
+        [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES"
+        ]
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap_or_default()
+            .contains("sh -c i=0; while ...  "),
+        "{out}"
+    );
+    // Every column is at least 12 wide, as podman's tabwriter makes it.
+    assert!(
+        out.starts_with("CONTAINER ID  IMAGE       COMMAND "),
+        "{out}"
+    );
+    assert_eq!(
+        env.ok(["ps", "-a", "--sort", "names", "--format", "{{.Names}}"]),
+        "db\nweb\n"
+    );
+    assert_eq!(env.ok(["ps", "-n", "1", "--format", "{{.Names}}"]), "db\n");
+    assert_eq!(
+        env.ok(["ps", "-l", "--noheading", "--format", "table {{.Names}}"]),
+        "db\n"
+    );
+
+    // `ps --format json` has podman 4.3's keys and types; `{{json .}}` is
+    // the same list.
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(["ps", "-a", "--format", "json"])).unwrap_or_default();
+    let keys: Vec<&str> = json[0]
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "AutoRemove",
+            "Command",
+            "Created",
+            "CreatedAt",
+            "ExitCode",
+            "Exited",
+            "ExitedAt",
+            "Id",
+            "Image",
+            "ImageID",
+            "IsInfra",
+            "Labels",
+            "Mounts",
+            "Names",
+            "Namespaces",
+            "Networks",
+            "Pid",
+            "Pod",
+            "PodName",
+            "Ports",
+            "Size",
+            "StartedAt",
+            "State",
+            "Status"
+        ]
+    );
+    assert!(json[0]["Created"].is_i64(), "{json}");
+    assert_eq!(json[0]["Names"], serde_json::json!(["web"]));
+    assert_eq!(json[1]["Labels"], serde_json::Value::Null);
+    assert_eq!(json[1]["State"], "created");
+    let whole: serde_json::Value = serde_json::from_str(&ps("{{json .}}")).unwrap_or_default();
+    assert_eq!(whole[1]["Id"], json[1]["Id"]);
+
+    // inspect: podman's environment, empty values for what oxpod lacks,
+    // Go times in templates.
+    let hostname = &web[..12];
+    assert_eq!(
+        env.ok(["inspect", "--format", "{{.Config.Env}}", "web"])
+            .trim(),
+        format!(
+            "[FOO=bar PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=xterm HOSTNAME={hostname}]"
+        )
+    );
+    assert_eq!(
+        env.ok([
+            "inspect", "--format",
+            "{{.HostConfig.AutoRemove}}|{{.HostConfig.RestartPolicy.Name}}|{{.NetworkSettings.IPAddress}}|{{.Mounts}}|{{.Config.Entrypoint}}|{{.ImageName}}|{{.State.FinishedAt}}|{{.Config.User}}|{{.Config.Labels}}",
+            "web",
+        ]),
+        "false|||[]|||0001-01-01 00:00:00 +0000 UTC||map[app:web]\n"
+    );
+    assert!(is_go_time(
+        env.ok(["inspect", "--format", "{{.Created}}", "db"]).trim()
+    ));
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.ok(["inspect", "web"])).unwrap_or_default();
+    for key in [
+        "HostConfig",
+        "Image",
+        "ImageName",
+        "Mounts",
+        "NetworkSettings",
+        "GraphDriver",
+        "ExecIDs",
+        "OCIConfigPath",
+        "StaticDir",
+        "IsInfra",
+        "EffectiveCaps",
+    ] {
+        assert!(doc[0].get(key).is_some(), "no {key} in inspect");
+    }
+    assert_eq!(doc[0]["State"]["Health"]["Status"], "");
+    assert_eq!(doc[0]["Config"]["Entrypoint"], "");
+    assert_eq!(doc[0]["HostConfig"]["LogConfig"]["Type"], "k8s-file");
+    assert_eq!(
+        env.ok([
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.Name}}",
+            "-l"
+        ]),
+        "db\n"
+    );
+
+    // info: podman's Go field names, counts and architecture names.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let cgroups = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "v2"
+    } else {
+        "v1"
+    };
+    assert_eq!(
+        env.ok([
+            "info", "--format",
+            "{{.Host.Arch}}|{{.Host.CgroupsVersion}}|{{.Host.Security.Rootless}}|{{.Host.LogDriver}}|{{.Store.ImageStore.Number}}|{{.Store.ContainerStore.Running}}|{{.Store.ContainerStore.Stopped}}|{{.Version.APIVersion}}",
+        ]),
+        format!("{arch}|{cgroups}|false|k8s-file|0|1|1|{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    // version: Client (and Server for templates), one JSON line.
+    let v = env.ok(["version", "--format", "json"]);
+    assert_eq!(v.lines().count(), 1, "{v}");
+    let v: serde_json::Value = serde_json::from_str(&v).unwrap_or_default();
+    assert_eq!(v["Client"]["OsArch"], format!("linux/{arch}"));
+    let both = env.ok([
+        "version",
+        "--format",
+        "{{.Client.Version}} {{.Server.Version}}",
+    ]);
+    assert_eq!(both, format!("{0} {0}\n", env!("CARGO_PKG_VERSION")));
+
+    // Pods: podman's ps fields and columns, inspect of one is an object.
+    env.ok(["pod", "create", "--name", "app"]);
+    env.ok([
+        "create", "--pod", "app", "--name", "w1", "--rootfs", &r, "sleep", "100",
+    ]);
+    let pod_id = env.ok(["pod", "ps", "-q", "--no-trunc"]);
+    assert_eq!(
+        env.ok([
+            "pod", "ps", "--format",
+            "{{.ID}}|{{.Name}}|{{.Status}}|{{.InfraID}}|{{.NumberOfContainers}}|{{.ContainerNames}}|{{.ContainerStatuses}}",
+        ]),
+        format!("{}|app|Created||1|w1|created\n", &pod_id[..12])
+    );
+    assert_eq!(
+        cells(env.ok(["pod", "ps"]).lines().next().unwrap_or_default()),
+        [
+            "POD ID",
+            "NAME",
+            "STATUS",
+            "CREATED",
+            "INFRA ID",
+            "# OF CONTAINERS"
+        ]
+    );
+    let pods: serde_json::Value =
+        serde_json::from_str(&env.ok(["pod", "ps", "--format", "json"])).unwrap_or_default();
+    assert_eq!(pods[0]["Status"], "Created");
+    assert_eq!(pods[0]["Containers"][0]["Names"], "w1");
+    assert_eq!(pods[0]["Containers"][0]["Status"], "created");
+    let one: serde_json::Value =
+        serde_json::from_str(&env.ok(["pod", "inspect", "app"])).unwrap_or_default();
+    assert_eq!(one["Name"], "app", "{one}");
+    assert_eq!(one["ExitPolicy"], "continue");
+
+    // events: full ids by default, Attributes and Go times in templates.
+    let events = env.ok(["events", "--stream=false", "--filter", "event=create"]);
+    assert!(events.contains(web), "{events}");
+    let events = env.ok([
+        "events",
+        "--stream=false",
+        "--filter",
+        "container=web",
+        "--filter",
+        "event=create",
+        "--format",
+        "{{.Type}} {{.Status}} {{.Attributes}}|{{.Time}}",
+    ]);
+    let (head, time) = events.trim().split_once('|').unwrap_or_default();
+    assert_eq!(head, "container create map[app:web]");
+    assert!(is_go_time(time), "{time}");
+    env.ok(["pod", "rm", "-f", "app"]);
+    env.ok(["rm", "-a", "-f"]);
 }

@@ -845,7 +845,7 @@ fn a_container_whose_conmon_died_can_still_be_stopped_waited_for_and_removed() {
     }
 
     let id3 = inspect(&env, "orphan3", "{{.Id}}");
-    let lock3 = inspect(&env, "orphan3", "{{.LockID}}");
+    let lock3 = inspect(&env, "orphan3", "{{.LockNumber}}");
     let rm = spawn(&env, &["rm", "-f", "orphan3"]);
     assert!(wait_child(rm, "rm -f").status.success());
     assert_nothing_left(&env, &id3, Some(&lock3));

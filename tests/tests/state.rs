@@ -55,12 +55,12 @@ fn all_ids(env: &TestEnv) -> Vec<String> {
         .collect()
 }
 
-/// `LockID` of a container or pod, from `inspect`.
+/// `LockNumber` of a container or pod, from `inspect`.
 fn lock_id(env: &TestEnv, name: &str) -> u32 {
     let v = json(&env.ok(["inspect", name]));
-    let id = v[0]["LockID"]
+    let id = v[0]["LockNumber"]
         .as_u64()
-        .unwrap_or_else(|| panic!("no LockID in inspect of {name}: {v}"));
+        .unwrap_or_else(|| panic!("no LockNumber in inspect of {name}: {v}"));
     u32::try_from(id).expect("lock id fits u32")
 }
 
@@ -165,7 +165,27 @@ fn create_ps_inspect_rm_round_trip() {
         assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
         assert_eq!(v[0]["Id"], id.as_str());
         assert_eq!(v[0]["Name"], "web");
-        assert_eq!(v[0]["Config"]["Env"], serde_json::json!(["A=b"]));
+        // podman's defaults around the user's variable, HOSTNAME last.
+        let env_of = v[0]["Config"]["Env"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            env_of.first(),
+            Some(&serde_json::json!("A=b")),
+            "{env_of:?}"
+        );
+        assert!(
+            env_of.contains(&serde_json::json!("TERM=xterm")),
+            "{env_of:?}"
+        );
+        assert!(
+            env_of
+                .last()
+                .and_then(|e| e.as_str())
+                .is_some_and(|e| e.starts_with("HOSTNAME=")),
+            "{env_of:?}"
+        );
         assert_eq!(v[0]["Config"]["Labels"]["tier"], "front");
         assert_eq!(v[0]["Rootfs"], rootfs.as_str());
     }
