@@ -25,6 +25,7 @@ pub struct Cli {
 
 /// Flags every command takes; they override the configuration files.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global Options")]
 pub struct Global {
     /// Configuration file read after the system and user files
     #[arg(long, global = true, value_name = "FILE")]
@@ -86,16 +87,13 @@ pub enum Command {
     Info(InfoArgs),
     /// Show oxpod's version
     Version(FormatArg),
-    /// Create a container from a root filesystem directory
-    #[command(disable_help_flag = true)]
-    Create(CreateArgs),
-    /// List containers
-    #[command(visible_alias = "list", visible_alias = "ls")]
-    Ps(PsArgs),
     /// Show a container's or pod's configuration and state as JSON
     Inspect(InspectArgs),
-    /// Remove containers
-    Rm(RmArgs),
+    #[command(flatten)]
+    Verb(ContainerVerb),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage pods
     #[command(subcommand)]
     Pod(PodCommand),
@@ -104,37 +102,83 @@ pub enum Command {
     /// Manage oxpod itself
     #[command(subcommand)]
     System(SystemCommand),
+}
+
+/// The container commands podman has both at the top level and under
+/// `container` (`oxpod ps` is `oxpod container ps`).
+#[derive(Debug, Subcommand)]
+pub enum ContainerVerb {
+    /// Create a container from a root filesystem directory
+    #[command(disable_help_flag = true)]
+    Create(CreateArgs),
     /// Create and start a container; attached unless -d
     #[command(disable_help_flag = true)]
     Run(RunArgs),
+    /// List containers
+    #[command(visible_alias = "list", visible_alias = "ls")]
+    Ps(PsArgs),
+    /// Remove containers
+    Rm(RmArgs),
     /// Start containers
-    Start(NamesArgs),
+    Start(StartArgs),
     /// Stop containers: stop signal, then SIGKILL after the timeout
     Stop(StopArgs),
     /// Send a signal to containers
     Kill(KillArgs),
-    /// Wait for containers to exit and print their exit codes
-    Wait(NamesArgs),
+    /// Wait for containers to exit (or reach --condition) and print their exit codes
+    Wait(WaitArgs),
     /// Pause containers
     Pause(AllNamesArgs),
     /// Unpause containers
     Unpause(AllNamesArgs),
     /// Restart containers
     Restart(StopArgs),
-    /// Show a container's output
+    /// Show containers' output
     Logs(LogsArgs),
-    /// Container plumbing (run by conmon)
-    #[command(subcommand, hide = true)]
-    Container(ContainerCommand),
+    /// Rename a container
+    Rename(RenameArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
+    #[command(flatten)]
+    Verb(ContainerVerb),
+    /// Show a container's configuration and state as JSON
+    Inspect(InspectArgs),
+    /// Exit 0 if the container exists, 1 if not
+    Exists(NameArg),
+    /// Remove every stopped container
+    Prune(PruneArgs),
     /// Save a container's exit and clean up after it (conmon's exit command)
+    #[command(hide = true)]
     Cleanup {
         /// Container id
         id: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container (name, id, or unique id prefix)
+    pub container: String,
+    /// Its new name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Name, id, or unique id prefix
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation (oxpod never asks: accepted for podman's scripts)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Only those matching key=value: label, until (repeatable)
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +197,33 @@ pub struct RunArgs {
 pub struct NamesArgs {
     /// Containers (name, id, or unique id prefix)
     #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach to the container's output and exit with its exit code
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Start every container that is not running
+    #[arg(long)]
+    pub all: bool,
+    /// Containers (name, id, or unique id prefix)
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The state to wait for: configured, created, running, paused, stopped or exited (repeatable; default exited)
+    #[arg(long = "condition", value_name = "STATE")]
+    pub conditions: Vec<String>,
+    /// How often to look: a duration such as 250ms or 1s, or milliseconds
+    #[arg(short, long, default_value = "250ms")]
+    pub interval: String,
+    /// Wait for the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Containers (name, id, or unique id prefix)
     pub names: Vec<String>,
 }
 
@@ -198,16 +269,38 @@ pub struct LogsArgs {
     /// Keep printing new output while the container runs
     #[arg(short, long)]
     pub follow: bool,
-    /// Only the last N lines
-    #[arg(long)]
-    pub tail: Option<usize>,
-    /// Container (name, id, or unique id prefix)
-    pub name: String,
+    /// Only the last N lines (-1: all)
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    pub tail: Option<i64>,
+    /// Prefix each line with its time (RFC 3339 with nanoseconds)
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Only output since this time: RFC 3339, a date, Unix seconds, or a duration such as 10m
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only output until this time (same forms as --since)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Prefix each line with the container's name (the default with several containers)
+    #[arg(short, long)]
+    pub names: bool,
+    /// Show the most recently created container's output
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Containers (name, id, or unique id prefix)
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct FormatArg {
-    /// Output format: json, or a Go template such as {{.Version}}
+    /// Output format: json, or a Go template such as {{.Client.Version}}
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LocksArgs {
+    /// Output format: json, or a Go template such as "{{.Available}} of {{.Capacity}}"
     #[arg(short, long)]
     pub format: Option<String>,
 }
@@ -296,7 +389,7 @@ pub struct PsArgs {
     pub noheading: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InspectArgs {
     /// Output format: json, or a Go template such as {{.State.Status}}
     #[arg(short, long)]
@@ -316,12 +409,24 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Remove running containers too
+    /// Remove running containers too (killed at once, or stopped within --time)
     #[arg(short, long)]
     pub force: bool,
     /// Remove all containers
     #[arg(short, long)]
     pub all: bool,
+    /// With --force: stop a running container with its stop signal and give it this many seconds before SIGKILL
+    #[arg(short, long, value_name = "SECONDS")]
+    pub time: Option<u32>,
+    /// Ignore containers that do not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Remove the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Remove the container's anonymous volumes (oxpod has no volumes yet: accepted)
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Containers (name, id, or unique id prefix)
     pub names: Vec<String>,
 }
@@ -333,16 +438,100 @@ pub enum PodCommand {
     /// List pods
     #[command(visible_alias = "list", visible_alias = "ls")]
     Ps(PodPsArgs),
-    /// Show a pod as JSON
-    Inspect(InspectArgs),
+    /// Show a pod's configuration and state as JSON
+    Inspect(PodInspectArgs),
     /// Remove pods
-    Rm(RmArgs),
+    Rm(PodRmArgs),
     /// Start every container of pods
-    Start(NamesArgs),
+    Start(PodNamesArgs),
     /// Stop every container of pods
-    Stop(StopArgs),
+    Stop(PodStopArgs),
+    /// Stop, then start every container of pods
+    Restart(PodStopArgs),
     /// Send a signal to every container of pods
-    Kill(KillArgs),
+    Kill(PodKillArgs),
+    /// Pause every running container of pods
+    Pause(PodNamesArgs),
+    /// Unpause every paused container of pods
+    Unpause(PodNamesArgs),
+    /// Exit 0 if the pod exists, 1 if not
+    Exists(PodNameArg),
+    /// Remove every pod with no running container
+    Prune(PodPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PodNamesArgs {
+    /// Every pod
+    #[arg(short, long, conflicts_with = "names")]
+    pub all: bool,
+    /// Pods (name, id, or unique id prefix)
+    #[arg(required_unless_present = "all")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PodStopArgs {
+    /// Seconds to wait for each container's stop signal before SIGKILL
+    #[arg(short, long)]
+    pub time: Option<u32>,
+    /// Every pod
+    #[arg(short, long, conflicts_with = "names")]
+    pub all: bool,
+    /// Pods (name, id, or unique id prefix)
+    #[arg(required_unless_present = "all")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PodKillArgs {
+    /// Signal to send: a name (KILL, SIGTERM) or a number
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    /// Every pod
+    #[arg(short, long, conflicts_with = "names")]
+    pub all: bool,
+    /// Pods (name, id, or unique id prefix)
+    #[arg(required_unless_present = "all")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PodRmArgs {
+    /// Kill the pods' running containers and remove them too
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove every pod
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore pods that do not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Pods (name, id, or unique id prefix)
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PodInspectArgs {
+    /// Output format: json, or a Go template such as {{.State}} or {{.NumContainers}}
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Pods (name, id, or unique id prefix)
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PodNameArg {
+    /// The pod (name, id, or unique id prefix)
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PodPruneArgs {
+    /// Do not ask for confirmation (oxpod never asks: accepted for podman's scripts)
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -403,7 +592,7 @@ pub enum SystemCommand {
     /// Check the database against the lock segment
     Check(CheckArgs),
     /// Show the lock segment: capacity, allocated and held locks
-    Locks(FormatArg),
+    Locks(LocksArgs),
 }
 
 #[derive(Debug, Args)]

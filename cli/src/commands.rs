@@ -35,65 +35,32 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
     match &cli.command {
         Command::Version(a) => version(out, a),
         Command::Info(a) => info(out, &open(g, |o| o)?, a),
-        Command::Create(a) => {
-            let rt = open(g, |o| o)?;
-            let c = rt.containers().create(new_container(&rt, a, false)?)?;
-            writeln!(out, "{}", c.config.id)?;
-            Ok(0)
-        }
-        Command::Run(a) => run_container(out, &open(g, |o| o)?, a),
-        Command::Ps(a) => ps(out, &open(g, |o| o)?, a),
         Command::Inspect(a) => inspect(out, &open(g, |o| o)?, a),
-        Command::Rm(a) => rm(out, &open(g, |o| o)?, a),
-        Command::Start(a) => {
-            each_container(out, &open(g, |o| o)?, &a.names, |c, r| c.start(r).map(drop))
+        Command::Verb(v) | Command::Container(ContainerCommand::Verb(v)) => verb(out, g, v),
+        Command::Container(ContainerCommand::Inspect(a)) => {
+            let mut a = a.clone();
+            a.kind = "container".to_owned();
+            inspect(out, &open(g, |o| o)?, &a)
         }
-        Command::Stop(a) => {
+        Command::Container(ContainerCommand::Exists(a)) => {
             let rt = open(g, |o| o)?;
-            let names = names_or_all(
-                &rt,
-                &a.names,
-                a.all,
-                &[ContainerStatus::Running, ContainerStatus::Paused],
-            )?;
-            each_container(out, &rt, &names, |c, r| c.stop(r, a.time).map(drop))
+            match rt.containers().resolve(&a.name) {
+                Ok(_) => Ok(0),
+                Err(e) if e.is_not_found() || is_pod_error(&e) => Ok(1),
+                Err(e) => Err(e.into()),
+            }
         }
-        Command::Kill(a) => {
-            let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
+        Command::Container(ContainerCommand::Prune(a)) => {
             let rt = open(g, |o| o)?;
-            let names = names_or_all(
-                &rt,
-                &a.names,
-                a.all,
-                &[ContainerStatus::Running, ContainerStatus::Paused],
-            )?;
-            each_container(out, &rt, &names, |c, r| c.kill(r, sig).map(drop))
-        }
-        Command::Wait(a) => {
-            let rt = open(g, |o| o)?;
-            for n in &a.names {
-                let r = rt.containers().resolve(n)?;
-                let code = rt.containers().wait(&r)?;
-                writeln!(out, "{code}")?;
+            let mut filters = Vec::new();
+            for f in &a.filters {
+                filters.extend(container_filters(f, &created_of(&rt))?);
+            }
+            for id in rt.containers().prune(&filters)? {
+                writeln!(out, "{id}")?;
             }
             Ok(0)
         }
-        Command::Pause(a) => {
-            let rt = open(g, |o| o)?;
-            let names = names_or_all(&rt, &a.names, a.all, &[ContainerStatus::Running])?;
-            each_container(out, &rt, &names, |c, r| c.pause(r).map(drop))
-        }
-        Command::Unpause(a) => {
-            let rt = open(g, |o| o)?;
-            let names = names_or_all(&rt, &a.names, a.all, &[ContainerStatus::Paused])?;
-            each_container(out, &rt, &names, |c, r| c.unpause(r).map(drop))
-        }
-        Command::Restart(a) => {
-            let rt = open(g, |o| o)?;
-            let names = names_or_all(&rt, &a.names, a.all, &[])?;
-            each_container(out, &rt, &names, |c, r| c.restart(r, a.time).map(drop))
-        }
-        Command::Logs(a) => logs(out, &open(g, |o| o)?, a),
         Command::Pod(p) => pod(out, g, p),
         Command::Events(a) => events(out, &open(g, |o| o)?, a),
         Command::System(s) => system(out, g, s),
@@ -108,6 +75,66 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                 }
                 Err(e) => return Err(e),
             }
+            Ok(0)
+        }
+    }
+}
+
+/// The container commands, at the top level or under `container`.
+fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
+    match v {
+        ContainerVerb::Create(a) => {
+            let rt = open(g, |o| o)?;
+            let c = rt.containers().create(new_container(&rt, a, false)?)?;
+            writeln!(out, "{}", c.config.id)?;
+            Ok(0)
+        }
+        ContainerVerb::Run(a) => run_container(out, &open(g, |o| o)?, a),
+        ContainerVerb::Ps(a) => ps(out, &open(g, |o| o)?, a),
+        ContainerVerb::Rm(a) => rm(out, &open(g, |o| o)?, a),
+        ContainerVerb::Start(a) => start(out, &open(g, |o| o)?, a),
+        ContainerVerb::Stop(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(
+                &rt,
+                &a.names,
+                a.all,
+                &[ContainerStatus::Running, ContainerStatus::Paused],
+            )?;
+            each_container(out, &rt, &names, |c, r| c.stop(r, a.time).map(drop))
+        }
+        ContainerVerb::Kill(a) => {
+            let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(
+                &rt,
+                &a.names,
+                a.all,
+                &[ContainerStatus::Running, ContainerStatus::Paused],
+            )?;
+            each_container(out, &rt, &names, |c, r| c.kill(r, sig).map(drop))
+        }
+        ContainerVerb::Wait(a) => wait(out, &open(g, |o| o)?, a),
+        ContainerVerb::Pause(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(&rt, &a.names, a.all, &[ContainerStatus::Running])?;
+            each_container(out, &rt, &names, |c, r| c.pause(r).map(drop))
+        }
+        ContainerVerb::Unpause(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(&rt, &a.names, a.all, &[ContainerStatus::Paused])?;
+            each_container(out, &rt, &names, |c, r| c.unpause(r).map(drop))
+        }
+        ContainerVerb::Restart(a) => {
+            let rt = open(g, |o| o)?;
+            let names = names_or_all(&rt, &a.names, a.all, &[])?;
+            each_container(out, &rt, &names, |c, r| c.restart(r, a.time).map(drop))
+        }
+        ContainerVerb::Logs(a) => logs(out, &open(g, |o| o)?, a),
+        ContainerVerb::Rename(a) => {
+            let rt = open(g, |o| o)?;
+            let r = rt.containers().resolve(&a.container)?;
+            rt.containers().rename(&r, &a.name)?;
             Ok(0)
         }
     }
@@ -266,12 +293,26 @@ fn each_pod(
     let pods = rt.pods();
     let refs = resolve_all(names, |n| pods.resolve(n))?;
     let mut refs = refs.iter();
-    each(out, names, |n| {
+    // podman prints the pod's full id.
+    each(out, names, |_| {
         let r = refs
             .next()
             .unwrap_or_else(|| unreachable!("one ref per name"));
-        f(&pods, r).map(|()| n.to_owned())
+        f(&pods, r).map(|()| r.id().to_owned())
     })
+}
+
+/// The pods named, or every pod with `--all`.
+fn pod_names_or_all(rt: &Runtime, names: &[String], all: bool) -> Result<Vec<String>> {
+    if all {
+        return Ok(rt
+            .pods()
+            .list()?
+            .into_iter()
+            .map(|(p, _)| p.config.id)
+            .collect());
+    }
+    Ok(names.to_vec())
 }
 
 fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> {
@@ -317,8 +358,10 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
         &r,
         &LogsOptions {
             follow: true,
-            tail: None,
+            ..LogsOptions::default()
         },
+        false,
+        None,
     );
     let code = ctrs.wait(&r)?;
     if let Some(guard) = remove_guard {
@@ -345,7 +388,7 @@ fn pod_names(rt: &Runtime) -> Result<BTreeMap<String, String>> {
 fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
     let mut filters = Vec::new();
     for f in &a.filters {
-        filters.extend(container_filters(f)?);
+        filters.extend(container_filters(f, &created_of(rt))?);
     }
     let all = a.all || a.last.is_some() || a.latest;
     if !all && !a.filters.iter().any(|f| f.starts_with("status=")) {
@@ -435,6 +478,14 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// For `since=`/`before=` filters: when the named container was created.
+fn created_of(rt: &Runtime) -> impl Fn(&str) -> Result<Timestamp> + '_ {
+    move |name| {
+        let r = rt.containers().resolve(name)?;
+        Ok(rt.containers().get(&r)?.config.created)
+    }
+}
+
 /// The titles of `ps` template columns (from a row of a blank container).
 fn ps_titles(now: Timestamp) -> Value {
     crate::template::titles(
@@ -459,6 +510,134 @@ fn sort_containers(ctrs: &mut [Container], key: &str, now: Timestamp) -> Result<
         ),
     }
     Ok(())
+}
+
+/// `start`: podman prints each name given, except for a container that
+/// was running already; `-a` follows the output of one container and
+/// exits with its exit code.
+fn start(out: &mut impl Write, rt: &Runtime, a: &StartArgs) -> Result<u8> {
+    let ctrs = rt.containers();
+    let names: Vec<String> = if a.all {
+        ctrs.list(&[])?
+            .into_iter()
+            .filter(|c| {
+                !matches!(
+                    c.state.status,
+                    ContainerStatus::Running | ContainerStatus::Paused
+                )
+            })
+            .map(|c| c.config.id)
+            .collect()
+    } else {
+        if a.names.is_empty() {
+            bail!("give at least one container name or id, or --all");
+        }
+        a.names.clone()
+    };
+    if a.attach {
+        let [name] = names.as_slice() else {
+            bail!("you cannot start and attach multiple containers at once");
+        };
+        let r = ctrs.resolve(name)?;
+        let started = ctrs.start(&r)?;
+        if let Some(pid) = started.state.pid
+            && let Err(e) = crate::sigproxy::proxy_signals_to(pid)
+        {
+            tracing::warn!(error = %e, "signals will not reach the container");
+        }
+        let printed = print_logs(
+            out,
+            rt,
+            &r,
+            &LogsOptions {
+                follow: true,
+                ..LogsOptions::default()
+            },
+            false,
+            None,
+        );
+        let code = ctrs.wait(&r)?;
+        printed?;
+        return Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255));
+    }
+    let mut refs = Vec::new();
+    for n in &names {
+        refs.push((ctrs.resolve(n)?, n));
+    }
+    let mut first: Option<anyhow::Error> = None;
+    for (r, shown) in refs {
+        let was_running = ctrs
+            .get(&r)
+            .is_ok_and(|c| c.state.status == ContainerStatus::Running);
+        match ctrs.start(&r) {
+            Ok(_) if was_running => {}
+            Ok(_) => writeln!(out, "{shown}")?,
+            Err(e) if first.is_none() => first = Some(e.into()),
+            Err(e) => crate::print_error(&format!("{e:#}")),
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+/// `wait`: the exit code of each container, or -1 for a `--condition`
+/// that is not an exit (podman's).
+fn wait(out: &mut impl Write, rt: &Runtime, a: &WaitArgs) -> Result<u8> {
+    let ctrs = rt.containers();
+    let mut states = Vec::new();
+    for c in &a.conditions {
+        states.extend(match c.to_ascii_lowercase().as_str() {
+            "configured" => vec![ContainerStatus::Configured],
+            "created" => vec![ContainerStatus::Configured, ContainerStatus::Created],
+            "running" => vec![ContainerStatus::Running],
+            "paused" => vec![ContainerStatus::Paused],
+            "stopped" | "exited" => vec![ContainerStatus::Exited, ContainerStatus::Stopped],
+            _ => bail!(
+                "unknown container state {c:?}: use configured, created, running, paused, stopped or exited"
+            ),
+        });
+    }
+    if states.is_empty() {
+        states = vec![ContainerStatus::Exited, ContainerStatus::Stopped];
+    }
+    let interval = parse_interval(&a.interval)?;
+    let mut refs = Vec::new();
+    if a.latest {
+        let c = ctrs
+            .list(&[])?
+            .into_iter()
+            .max_by_key(|c| c.config.created)
+            .ok_or_else(|| anyhow::anyhow!("no containers: --latest found none"))?;
+        refs.push(ContainerRef::from(&c));
+    }
+    for n in &a.names {
+        refs.push(ctrs.resolve(n)?);
+    }
+    if refs.is_empty() {
+        bail!("give at least one container name or id, or --latest");
+    }
+    for r in &refs {
+        let c = ctrs.wait_for(r, &states, interval)?;
+        let code = match c.state.status {
+            ContainerStatus::Exited | ContainerStatus::Stopped => c.state.exit_code,
+            _ => -1,
+        };
+        writeln!(out, "{code}")?;
+    }
+    Ok(0)
+}
+
+/// podman's `--interval`: a Go duration (`250ms`, `1s`) or milliseconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration> {
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_millis(ms));
+    }
+    let d = oxpod_runtime::events::parse_duration(s)
+        .map_err(|e| anyhow::anyhow!("invalid --interval {s:?}: {e}"))?;
+    std::time::Duration::try_from(d)
+        .map_err(|_| anyhow::anyhow!("invalid --interval {s:?}: it must not be negative"))
 }
 
 /// Inspects every name it can, prints those, then fails naming the ones it
@@ -537,6 +716,13 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
     }
 }
 
+fn is_container_error(e: &oxpod_runtime::Error) -> bool {
+    matches!(
+        e,
+        oxpod_runtime::Error::State(oxpod_runtime::StateError::IsContainer { .. })
+    )
+}
+
 fn is_pod_error(e: &oxpod_runtime::Error) -> bool {
     matches!(
         e,
@@ -558,18 +744,28 @@ fn inspect_pod_doc(rt: &Runtime, name: &str, times: views::Times) -> Result<Valu
 /// with its id or its error, in the order given.
 fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
     let ctrs = rt.containers();
-    let refs: Vec<ContainerRef> = if a.all {
-        ctrs.list(&[])?.iter().map(ContainerRef::from).collect()
-    } else {
-        if a.names.is_empty() {
-            bail!("give at least one container name or id, or --all");
+    let quiet_missing = a.force || a.ignore;
+    // Each container with what to print for it: podman echoes the name as
+    // given, and the full id for --all and --latest.
+    let mut targets: Vec<(ContainerRef, String)> = Vec::new();
+    if a.all {
+        for c in ctrs.list(&[])? {
+            targets.push((ContainerRef::from(&c), c.config.id));
         }
-        let mut refs = Vec::new();
+    } else {
+        if a.latest
+            && let Some(c) = ctrs.list(&[])?.into_iter().max_by_key(|c| c.config.created)
+        {
+            targets.push((ContainerRef::from(&c), c.config.id));
+        }
+        if a.names.is_empty() && !a.latest {
+            bail!("give at least one container name or id, --all or --latest");
+        }
         let mut missing: Option<anyhow::Error> = None;
         for n in &a.names {
             match ctrs.resolve(n) {
-                Ok(r) => refs.push(r),
-                Err(e) if e.is_not_found() && a.force => {}
+                Ok(r) => targets.push((r, n.clone())),
+                Err(e) if e.is_not_found() && quiet_missing => {}
                 Err(e) if missing.is_none() => missing = Some(e.into()),
                 Err(e) => crate::print_error(&e.to_string()),
             }
@@ -577,14 +773,27 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
         if let Some(e) = missing {
             return Err(crate::CodedError::new(1, e).into());
         }
-        refs
-    };
+    }
+    // `-f -t N`: a stop within N seconds first, as podman does; plain `-f`
+    // kills at once.
+    if a.force
+        && let Some(t) = a.time
+    {
+        for (r, _) in &targets {
+            match ctrs.stop(r, Some(t)) {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => tracing::debug!(id = r.id(), error = %e, "stop before removal"),
+            }
+        }
+    }
+    let refs: Vec<ContainerRef> = targets.iter().map(|(r, _)| r.clone()).collect();
     let mut code = 0u8;
     let mut first: Option<anyhow::Error> = None;
-    for (result, r) in ctrs.remove_many(&refs, a.force).into_iter().zip(&refs) {
+    for (result, (_, shown)) in ctrs.remove_many(&refs, a.force).into_iter().zip(&targets) {
         match result {
-            Ok(()) => writeln!(out, "{}", r.id())?,
-            Err(e) if e.is_not_found() && a.force => {}
+            Ok(()) => writeln!(out, "{shown}")?,
+            Err(e) if e.is_not_found() && quiet_missing => {}
             Err(e) => {
                 // Gone since it was resolved (a racing rm): podman's 1.
                 let c = if e.is_running() {
@@ -610,34 +819,90 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
 }
 
 fn logs(out: &mut impl Write, rt: &Runtime, a: &LogsArgs) -> Result<u8> {
-    let r = rt.containers().resolve(&a.name)?;
-    print_logs(
-        out,
-        rt,
-        &r,
-        &LogsOptions {
-            follow: a.follow,
-            tail: a.tail,
-        },
-    )?;
+    let now = Timestamp::now();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<Timestamp>> {
+        v.as_deref()
+            .map(|s| {
+                oxpod_runtime::events::parse_time(s, now)
+                    .map_err(|e| anyhow::anyhow!("invalid --{flag}: {e}"))
+            })
+            .transpose()
+    };
+    let options = LogsOptions {
+        follow: a.follow,
+        // podman: a negative --tail is every line.
+        tail: a.tail.and_then(|n| usize::try_from(n).ok()),
+        since: time("since", &a.since)?,
+        until: time("until", &a.until)?,
+    };
+    let mut refs = Vec::new();
+    if a.latest {
+        let latest = rt
+            .containers()
+            .list(&[])?
+            .into_iter()
+            .max_by_key(|c| c.config.created)
+            .ok_or_else(|| anyhow::anyhow!("no containers: --latest found none"))?;
+        refs.push(ContainerRef::from(&latest));
+    }
+    for n in &a.containers {
+        refs.push(rt.containers().resolve(n)?);
+    }
+    if refs.is_empty() {
+        bail!("give a container name or id, or --latest");
+    }
+    if a.follow && refs.len() > 1 {
+        bail!("--follow takes one container");
+    }
+    // podman prefixes each line with the short id when it shows several
+    // containers; `-n` asks for the name.
+    for r in &refs {
+        let prefix = if a.names {
+            Some(r.name().to_owned())
+        } else if refs.len() > 1 {
+            Some(views::short(r.id(), false).to_owned())
+        } else {
+            None
+        };
+        print_logs(out, rt, r, &options, a.timestamps, prefix.as_deref())?;
+    }
     Ok(0)
 }
 
 /// Prints a container's output as it was written: its stdout to ours, its
-/// stderr to ours, and a last line without a newline stays without one.
+/// stderr to ours, and a last line without a newline stays without one;
+/// with `timestamps` each line starts with its time, with `name` with the
+/// container's name (podman's `-t` and `-n`).
 fn print_logs(
     out: &mut impl Write,
     rt: &Runtime,
     r: &ContainerRef,
     options: &LogsOptions,
+    timestamps: bool,
+    name: Option<&str>,
 ) -> Result<()> {
     let mut stderr = std::io::stderr().lock();
     let mut failed = None;
     rt.containers().logs(r, options, |line| {
         let end = if line.newline { "\n" } else { "" };
+        let mut head = String::new();
+        use std::fmt::Write as _;
+        if let Some(n) = name {
+            head.push_str(n);
+            head.push(' ');
+        }
+        if timestamps {
+            // podman's form: UTC, nine digits of fraction.
+            let _ = write!(
+                head,
+                "{}.{:09}Z ",
+                line.time.strftime("%Y-%m-%dT%H:%M:%S"),
+                line.time.subsec_nanosecond()
+            );
+        }
         let r = match line.stream {
-            LogStream::Stdout => write!(out, "{}{end}", line.text).and_then(|()| out.flush()),
-            LogStream::Stderr => write!(stderr, "{}{end}", line.text),
+            LogStream::Stdout => write!(out, "{head}{}{end}", line.text).and_then(|()| out.flush()),
+            LogStream::Stderr => write!(stderr, "{head}{}{end}", line.text),
         };
         r.map_err(|e| failed = Some(e)).is_ok()
     })?;
@@ -745,24 +1010,21 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
         }
         PodCommand::Rm(a) => {
             let names: Vec<String> = if a.all {
-                rt.pods()
-                    .list()?
-                    .into_iter()
-                    .map(|(p, _)| p.config.id)
-                    .collect()
+                pod_names_or_all(&rt, &[], true)?
             } else {
                 if a.names.is_empty() {
                     bail!("give at least one pod name or id, or --all");
                 }
                 a.names.clone()
             };
-            // Removal prints the pod's id, as podman does; -f ignores a
-            // missing pod, without it one exits 1.
+            // Removal prints the pod's id, as podman does; -f and -i ignore
+            // a missing pod, without them one exits 1.
+            let quiet_missing = a.force || a.ignore;
             let mut missing: Option<anyhow::Error> = None;
             let code = each(out, &names, |n| {
                 let r = match rt.pods().resolve(n) {
                     Ok(r) => r,
-                    Err(e) if e.is_not_found() && a.force => return Ok(String::new()),
+                    Err(e) if e.is_not_found() && quiet_missing => return Ok(String::new()),
                     Err(e) if e.is_not_found() && missing.is_none() => {
                         missing = Some(anyhow::anyhow!("{e}"));
                         return Ok(String::new());
@@ -777,11 +1039,41 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
                 (Ok(c), None) => Ok(c),
             }
         }
-        PodCommand::Start(a) => each_pod(out, &rt, &a.names, |p, r| p.start(r).map(drop)),
-        PodCommand::Stop(a) => each_pod(out, &rt, &a.names, |p, r| p.stop(r, a.time).map(drop)),
+        PodCommand::Start(a) => {
+            let names = pod_names_or_all(&rt, &a.names, a.all)?;
+            each_pod(out, &rt, &names, |p, r| p.start(r).map(drop))
+        }
+        PodCommand::Stop(a) => {
+            let names = pod_names_or_all(&rt, &a.names, a.all)?;
+            each_pod(out, &rt, &names, |p, r| p.stop(r, a.time).map(drop))
+        }
+        PodCommand::Restart(a) => {
+            let names = pod_names_or_all(&rt, &a.names, a.all)?;
+            each_pod(out, &rt, &names, |p, r| p.restart(r, a.time).map(drop))
+        }
         PodCommand::Kill(a) => {
             let sig = parse_signal(&a.signal).map_err(oxpod_runtime::Error::from)?;
-            each_pod(out, &rt, &a.names, |p, r| p.kill(r, sig).map(drop))
+            let names = pod_names_or_all(&rt, &a.names, a.all)?;
+            each_pod(out, &rt, &names, |p, r| p.kill(r, sig).map(drop))
+        }
+        PodCommand::Pause(a) => {
+            let names = pod_names_or_all(&rt, &a.names, a.all)?;
+            each_pod(out, &rt, &names, |p, r| p.pause(r).map(drop))
+        }
+        PodCommand::Unpause(a) => {
+            let names = pod_names_or_all(&rt, &a.names, a.all)?;
+            each_pod(out, &rt, &names, |p, r| p.unpause(r).map(drop))
+        }
+        PodCommand::Exists(a) => match rt.pods().resolve(&a.name) {
+            Ok(_) => Ok(0),
+            Err(e) if e.is_not_found() || is_container_error(&e) => Ok(1),
+            Err(e) => Err(e.into()),
+        },
+        PodCommand::Prune(_) => {
+            for id in rt.pods().prune()? {
+                writeln!(out, "{id}")?;
+            }
+            Ok(0)
         }
     }
 }

@@ -30,7 +30,16 @@ use crate::args::{Cli, Global, LogLevel};
 const EXIT_FAILED: u8 = 125;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `oxpod help --help` is `oxpod --help` (clap's help takes no flags).
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(i) = argv.iter().rposition(|a| a == "help")
+        && i + 1 < argv.len()
+        && argv[i + 1..].iter().all(|a| a == "--help" || a == "-h")
+    {
+        argv.truncate(i);
+        argv.push("--help".into());
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_FAILED } else { 0 };
@@ -114,7 +123,12 @@ fn exit_code(command: &args::Command, e: &anyhow::Error) -> u8 {
     if let Some(coded) = e.downcast_ref::<CodedError>() {
         return coded.code;
     }
-    if !matches!(command, args::Command::Run(_)) {
+    use args::{Command, ContainerCommand, ContainerVerb};
+    if !matches!(
+        command,
+        Command::Verb(ContainerVerb::Run(_))
+            | Command::Container(ContainerCommand::Verb(ContainerVerb::Run(_)))
+    ) {
         return EXIT_FAILED;
     }
     e.chain()

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use oxpod_runtime::{ContainerFilter, ContainerStatus};
+use jiff::Timestamp;
+use oxpod_runtime::{ContainerFilter, ContainerStatus, NamePattern};
 
 /// The environment a container gets from `-e` and `--env-file`, in order:
 /// `KEY=VALUE` as given; a bare `KEY` takes the host's value, and is left
@@ -46,6 +47,11 @@ pub fn labels(
         all.extend(read_lines(file)?);
     }
     all.extend(entries.iter().cloned());
+    // podman: a label without `=` has an empty value.
+    let all: Vec<String> = all
+        .into_iter()
+        .map(|l| if l.contains('=') { l } else { format!("{l}=") })
+        .collect();
     key_values("label", &all)
 }
 
@@ -62,7 +68,8 @@ fn read_lines(file: &std::path::Path) -> Result<Vec<String>> {
 }
 
 /// The filter keys `ps` knows.
-const FILTER_KEYS: &str = "id, name, label, status, pod, exited";
+const FILTER_KEYS: &str =
+    "id, name, label, status, pod, exited, ancestor, since, before, volume, network";
 
 /// Splits `KEY=VALUE` pairs into a map (`what` names them in errors).
 pub fn key_values(what: &str, items: &[String]) -> Result<BTreeMap<String, String>> {
@@ -80,8 +87,13 @@ const STATES: &str = "created, running, paused, stopped, exited, removing";
 
 /// Parses one `ps --filter key=value` into the conditions it stands for
 /// (`status=created` is a never-started container, whether or not the
-/// runtime has it yet: two conditions of one key, ORed).
-pub fn container_filters(text: &str) -> Result<Vec<ContainerFilter>> {
+/// runtime has it yet: two conditions of one key, ORed). `created_of`
+/// gives the creation time of the container a `since=` or `before=`
+/// filter names.
+pub fn container_filters(
+    text: &str,
+    created_of: &dyn Fn(&str) -> Result<Timestamp>,
+) -> Result<Vec<ContainerFilter>> {
     if let Some(value) = text.strip_prefix("status=") {
         return Ok(match value {
             "created" => vec![
@@ -95,6 +107,13 @@ pub fn container_filters(text: &str) -> Result<Vec<ContainerFilter>> {
             },
         });
     }
+    match text.split_once('=') {
+        Some(("since", name)) => return Ok(vec![ContainerFilter::CreatedAfter(created_of(name)?)]),
+        Some(("before", name)) => {
+            return Ok(vec![ContainerFilter::CreatedBefore(created_of(name)?)]);
+        }
+        _ => {}
+    }
     Ok(vec![container_filter(text)?])
 }
 
@@ -105,7 +124,10 @@ pub fn container_filter(text: &str) -> Result<ContainerFilter> {
     };
     Ok(match key {
         "id" => ContainerFilter::Id(value.to_owned()),
-        "name" => ContainerFilter::Name(value.to_owned()),
+        "name" => ContainerFilter::Name(NamePattern::new(value)?),
+        "ancestor" => ContainerFilter::Ancestor(value.to_owned()),
+        "volume" => ContainerFilter::Volume(value.to_owned()),
+        "network" => ContainerFilter::Network(value.to_owned()),
         "label" => match value.split_once('=') {
             Some((k, v)) => ContainerFilter::Label(k.to_owned(), Some(v.to_owned())),
             None => ContainerFilter::Label(value.to_owned(), None),
@@ -127,8 +149,33 @@ pub fn container_filter(text: &str) -> Result<ContainerFilter> {
 mod tests {
     use super::*;
 
+    fn no_containers(name: &str) -> Result<Timestamp> {
+        bail!("no container {name}")
+    }
+
     #[test]
     fn filters_parse() {
+        let at = Timestamp::from_second(1_700_000_000).unwrap();
+        let one = |_: &str| Ok(at);
+        assert_eq!(
+            container_filters("since=web", &one).unwrap(),
+            [ContainerFilter::CreatedAfter(at)]
+        );
+        assert_eq!(
+            container_filters("before=web", &one).unwrap(),
+            [ContainerFilter::CreatedBefore(at)]
+        );
+        assert!(container_filters("since=nope", &no_containers).is_err());
+        assert!(
+            container_filter("name=(")
+                .unwrap_err()
+                .to_string()
+                .contains("invalid filter")
+        );
+        assert_eq!(
+            container_filter("name=^web$").unwrap(),
+            ContainerFilter::Name(NamePattern::new("^web$").unwrap())
+        );
         assert_eq!(
             container_filter("label=a=b").unwrap(),
             ContainerFilter::Label("a".into(), Some("b".into()))
@@ -144,11 +191,16 @@ mod tests {
             "exited=x",
             "status=configured",
         ] {
-            assert!(container_filters(bad).is_err(), "{bad}");
+            assert!(container_filters(bad, &no_containers).is_err(), "{bad}");
         }
-        assert_eq!(container_filters("status=created").unwrap().len(), 2);
+        assert_eq!(
+            container_filters("status=created", &no_containers)
+                .unwrap()
+                .len(),
+            2
+        );
         assert!(
-            container_filters("status=bogus")
+            container_filters("status=bogus", &no_containers)
                 .unwrap_err()
                 .to_string()
                 .starts_with("unknown container state: bogus")

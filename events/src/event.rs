@@ -144,6 +144,8 @@ string_enum! {
         Refresh => "refresh",
         /// Removed an object.
         Remove => "remove",
+        /// Renamed a container.
+        Rename => "rename",
         /// Renumbered locks.
         Renumber => "renumber",
         /// Restarted.

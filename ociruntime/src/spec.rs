@@ -392,8 +392,16 @@ pub fn cgroups_path(spec: &ContainerSpec) -> Option<String> {
 
 fn validate(spec: &ContainerSpec) -> Result<()> {
     let bad = |message: String| Err(Error::InvalidSpec { message });
-    if spec.args.is_empty() || spec.args[0].is_empty() {
+    if spec.args.is_empty() {
         return bad("args: no command given".to_owned());
+    }
+    // podman lets runc fail on `run IMAGE ""`: an empty name is a command
+    // that does not exist (exit code 127), not a bad spec.
+    if spec.args[0].is_empty() {
+        return Err(Error::CommandNotFound {
+            command: String::new(),
+            message: "exec: \"\": executable file not found in $PATH".to_owned(),
+        });
     }
     if spec.rootfs.as_os_str().is_empty() {
         return bad("rootfs: no root filesystem given".to_owned());

@@ -51,6 +51,35 @@ pub struct NewContainer {
     pub stop_timeout: Option<u32>,
 }
 
+/// A compiled `name=` filter; equal when the patterns are.
+#[derive(Debug, Clone)]
+pub struct NamePattern(regex::Regex);
+
+impl NamePattern {
+    /// Compiles a pattern; a bad one is [`Error::InvalidFilter`].
+    pub fn new(pattern: &str) -> Result<Self> {
+        regex::Regex::new(pattern)
+            .map(NamePattern)
+            .map_err(|e| Error::InvalidFilter {
+                filter: format!("name={pattern}"),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The pattern as given.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl PartialEq for NamePattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for NamePattern {}
+
 /// One condition of a container listing (`ps --filter key=value`, parsed
 /// by the front end). As podman does, conditions of one key are ORed
 /// (`status=exited` and `status=created`: either), those of different keys
@@ -59,8 +88,9 @@ pub struct NewContainer {
 pub enum ContainerFilter {
     /// Id starts with this.
     Id(String),
-    /// Name contains this.
-    Name(String),
+    /// Name matches this regular expression (podman's: unanchored, so a
+    /// plain word matches names containing it).
+    Name(NamePattern),
     /// Has this label (`key`) or label value (`key=value`).
     Label(String, Option<String>),
     /// Has this status.
@@ -69,6 +99,19 @@ pub enum ContainerFilter {
     Pod(String),
     /// Exited with this code.
     Exited(i32),
+    /// Created after this time (podman's `since=CONTAINER`, resolved by
+    /// the caller to that container's creation time).
+    CreatedAfter(Timestamp),
+    /// Created before this time (`before=CONTAINER`).
+    CreatedBefore(Timestamp),
+    /// Made from this image (`ancestor=`). Containers run from root
+    /// filesystem directories until images land, so none matches yet.
+    Ancestor(String),
+    /// Uses this volume (`volume=`); none does until volumes land.
+    Volume(String),
+    /// Is on this network (`network=`); every container is in the host's
+    /// network until networking lands, so none matches.
+    Network(String),
 }
 
 impl ContainerFilter {
@@ -81,6 +124,11 @@ impl ContainerFilter {
             ContainerFilter::Status(_) => (3, 0),
             ContainerFilter::Pod(_) => (4, 0),
             ContainerFilter::Exited(_) => (5, 0),
+            ContainerFilter::CreatedAfter(_) => (6, index),
+            ContainerFilter::CreatedBefore(_) => (7, index),
+            ContainerFilter::Ancestor(_) => (8, 0),
+            ContainerFilter::Volume(_) => (9, 0),
+            ContainerFilter::Network(_) => (10, 0),
         }
     }
 
@@ -97,7 +145,7 @@ impl ContainerFilter {
     fn matches(&self, c: &Container, pod_ids: &[String]) -> bool {
         match self {
             ContainerFilter::Id(p) => c.config.id.starts_with(p.as_str()),
-            ContainerFilter::Name(n) => c.config.name.contains(n.as_str()),
+            ContainerFilter::Name(n) => n.0.is_match(&c.config.name),
             ContainerFilter::Label(k, v) => match (c.config.labels.get(k), v) {
                 (Some(have), Some(want)) => have == want,
                 (Some(_), None) => true,
@@ -112,6 +160,11 @@ impl ContainerFilter {
             ContainerFilter::Exited(code) => {
                 c.state.status == ContainerStatus::Exited && c.state.exit_code == *code
             }
+            ContainerFilter::CreatedAfter(t) => c.config.created > *t,
+            ContainerFilter::CreatedBefore(t) => c.config.created < *t,
+            ContainerFilter::Ancestor(_)
+            | ContainerFilter::Volume(_)
+            | ContainerFilter::Network(_) => false,
         }
     }
 }
@@ -287,6 +340,53 @@ impl<'r> Containers<'r> {
                 return Ok(name);
             }
         }
+    }
+
+    /// Renames a container (any state), under its lock; `rename` event.
+    /// The new name must be valid and unused by containers and pods.
+    pub fn rename(&self, r: &ContainerRef, new_name: &str) -> Result<Container> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        if !oxpod_state::is_valid_name(new_name) {
+            return Err(Error::InvalidName {
+                name: new_name.to_owned(),
+            });
+        }
+        let (_, _guard) = self.lock(r)?;
+        let ctr = rt.state().rename_container(&r.id, new_name)?;
+        rt.emit(container_event(EventStatus::Rename, &ctr.config));
+        Ok(ctr)
+    }
+
+    /// Removes every container that is not running or paused and matches
+    /// `filters` (podman's `container prune`). Whether one is unused is
+    /// decided under its lock by the removal itself, so a container
+    /// started meanwhile is refused and kept, never killed. Returns the
+    /// removed ids.
+    pub fn prune(&self, filters: &[ContainerFilter]) -> Result<Vec<String>> {
+        self.rt.check_valid()?;
+        let idle: Vec<ContainerRef> = self
+            .list(filters)?
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.state.status,
+                    ContainerStatus::Running | ContainerStatus::Paused
+                )
+            })
+            .map(ContainerRef::from)
+            .collect();
+        let mut removed = Vec::new();
+        for (r, result) in idle.iter().zip(self.remove_many(&idle, false)) {
+            match result {
+                Ok(()) => removed.push(r.id.clone()),
+                Err(e) if e.is_not_found() || e.is_running() => {
+                    debug!(id = %r.id, error = %e, "not pruned");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 
     /// Resolves a name, full id or unique id prefix, once.

@@ -23,6 +23,14 @@ pub enum Error {
     #[error(transparent)]
     Oci(#[from] oxpod_ociruntime::Error),
 
+    /// A listing filter that cannot be used.
+    #[error("invalid filter {filter:?}: {reason}")]
+    InvalidFilter {
+        /// The filter as given (`key=value`).
+        filter: String,
+        /// Why.
+        reason: String,
+    },
     /// The runtime was shut down; open a new one.
     #[error("runtime has already been stopped")]
     Stopped,

@@ -67,7 +67,7 @@ use oxpod_locks::LockManager;
 use oxpod_ociruntime::Driver;
 use oxpod_state::State;
 
-pub use containers::{ContainerFilter, Containers, NewContainer};
+pub use containers::{ContainerFilter, Containers, NamePattern, NewContainer};
 pub use error::{Error, Result};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;

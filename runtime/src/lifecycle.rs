@@ -54,6 +54,10 @@ pub struct LogsOptions {
     pub follow: bool,
     /// Only the last N lines.
     pub tail: Option<usize>,
+    /// Only lines written at or after this time.
+    pub since: Option<jiff::Timestamp>,
+    /// Only lines written at or before this time.
+    pub until: Option<jiff::Timestamp>,
 }
 
 fn is_running(status: ContainerStatus) -> bool {
@@ -380,6 +384,40 @@ impl<'r> Containers<'r> {
         }
     }
 
+    /// Waits until the container's status is one of `states` (podman's
+    /// `wait --condition`), reading its record every `interval`; a status
+    /// of exited or stopped is found through the exit file as in
+    /// [`Containers::wait`]. Returns the container as found. A container
+    /// removed meanwhile is an error (not found).
+    pub fn wait_for(
+        &self,
+        r: &ContainerRef,
+        states: &[ContainerStatus],
+        interval: std::time::Duration,
+    ) -> Result<Container> {
+        self.rt.check_valid()?;
+        let exit_states = [ContainerStatus::Exited, ContainerStatus::Stopped];
+        if !states.is_empty() && states.iter().all(|s| exit_states.contains(s)) {
+            self.wait(r)?;
+            return self.get(r);
+        }
+        loop {
+            let ctr = self.get(r)?;
+            if states.contains(&ctr.state.status) {
+                return Ok(ctr);
+            }
+            // An exit not yet recorded (conmon's cleanup is on its way).
+            if is_running(ctr.state.status)
+                && states.iter().any(|s| exit_states.contains(s))
+                && matches!(self.rt.driver.exit(&ctr.config.id), Ok(Some(_)))
+            {
+                self.wait(r)?;
+                return self.get(r);
+            }
+            std::thread::sleep(interval);
+        }
+    }
+
     /// Freezes a running container.
     pub fn pause(&self, r: &ContainerRef) -> Result<Container> {
         self.set_paused(r, true)
@@ -457,7 +495,8 @@ impl<'r> Containers<'r> {
         let log_options = LogOptions {
             follow: options.follow && running,
             tail: options.tail,
-            ..LogOptions::default()
+            since: options.since,
+            until: options.until,
         };
         let id = ctr.config.id.clone();
         oxpod_ociruntime::read_log(

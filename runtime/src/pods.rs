@@ -220,6 +220,65 @@ impl<'r> Pods<'r> {
         })
     }
 
+    /// Pauses every running container of the pod.
+    pub fn pause(&self, r: &PodRef) -> Result<Pod> {
+        self.for_each_member(r, EventStatus::Pause, |ctrs, c| {
+            if c.state.status == ContainerStatus::Running {
+                ctrs.pause(&ContainerRef::from(c))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Unpauses every paused container of the pod.
+    pub fn unpause(&self, r: &PodRef) -> Result<Pod> {
+        self.for_each_member(r, EventStatus::Unpause, |ctrs, c| {
+            if c.state.status == ContainerStatus::Paused {
+                ctrs.unpause(&ContainerRef::from(c))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stops the pod's containers (within one timeout) and starts them all
+    /// again, as podman's `pod restart` does.
+    pub fn restart(&self, r: &PodRef, timeout: Option<u32>) -> Result<Pod> {
+        self.stop(r, timeout)?;
+        self.for_each_member(r, EventStatus::Restart, |ctrs, c| {
+            ctrs.start(&ContainerRef::from(c))?;
+            Ok(())
+        })
+    }
+
+    /// Removes every pod none of whose containers runs or is paused (its
+    /// stopped containers with it). Returns the removed pods' ids; a pod
+    /// that started running meanwhile is refused by [`Pods::remove`] and
+    /// left alone.
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let mut removed = Vec::new();
+        for (pod, _) in self.list()? {
+            let r = PodRef::from(&pod);
+            let busy = self.members(&r)?.iter().any(|c| {
+                matches!(
+                    c.state.status,
+                    ContainerStatus::Running | ContainerStatus::Paused
+                )
+            });
+            if busy {
+                continue;
+            }
+            match self.remove(&r, false) {
+                Ok(()) => removed.push(pod.config.id),
+                Err(e) if e.is_not_found() => {}
+                Err(Error::PodNotEmpty { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Runs `f` on each container of the pod. No pod lock is held across
     /// the calls: each takes its container's lock for its own state change,
     /// and `stop` must not hold locks while it waits.

@@ -1399,16 +1399,30 @@ fn filters_of_one_key_are_ored_of_different_keys_anded_labels_anded() {
         n.sort();
         n
     };
+    let name = |p: &str| F::Name(crate::NamePattern::new(p).expect("pattern"));
+    assert_eq!(names(&[name("aa"), name("bb")]), ["aa", "bb"]);
+    // podman's name filter is an unanchored regular expression.
+    assert_eq!(names(&[name("^(a|c)")]), ["aa", "cc"]);
+    assert_eq!(names(&[name("^a$")]), Vec::<String>::new());
+    let created = |n: &str| {
+        rt.containers()
+            .get(&cref(&rt, n))
+            .expect("get")
+            .config
+            .created
+    };
+    assert_eq!(names(&[F::CreatedAfter(created("aa"))]), ["bb", "cc"]);
+    assert_eq!(names(&[F::CreatedBefore(created("bb"))]), ["aa"]);
     assert_eq!(
-        names(&[F::Name("aa".into()), F::Name("bb".into())]),
-        ["aa", "bb"]
+        names(&[F::Ancestor("busybox".into())]),
+        Vec::<String>::new()
     );
     assert_eq!(
         names(&[F::Status(S::Configured), F::Status(S::Running)]),
         ["aa", "bb", "cc"]
     );
     assert_eq!(
-        names(&[F::Status(S::Running), F::Name("aa".into())]),
+        names(&[F::Status(S::Running), name("aa")]),
         Vec::<String>::new()
     );
     assert_eq!(

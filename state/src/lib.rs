@@ -99,6 +99,11 @@ pub trait State: Items + Send + std::fmt::Debug {
     /// namespace, pod and dependencies may not change.
     fn rewrite_container_config(&mut self, config: &ContainerConfig) -> Result<()>;
 
+    /// Renames a container: the new name must be valid and unused by any
+    /// container or pod ([`Error::NameInUse`]); the old name is free after.
+    /// Returns the renamed container.
+    fn rename_container(&mut self, id: &str, new_name: &str) -> Result<Container>;
+
     /// Replaces many container and pod configs in one transaction, all or
     /// none (renumber), with the same rules as the single rewrites.
     fn rewrite_configs(&mut self, containers: &[ContainerConfig], pods: &[PodConfig])
@@ -243,6 +248,13 @@ macro_rules! impl_state {
                 config: &$crate::ContainerConfig,
             ) -> $crate::Result<()> {
                 self.store.rewrite_container_config(config)
+            }
+            fn rename_container(
+                &mut self,
+                id: &str,
+                new_name: &str,
+            ) -> $crate::Result<$crate::Container> {
+                self.store.rename_container(id, new_name)
             }
             fn rewrite_configs(
                 &mut self,

@@ -833,6 +833,36 @@ impl<B: Backend> Store<B> {
         self.write(|tx, ns| rewrite_ctr_in(tx, ns, cfg))
     }
 
+    /// Gives a container a new name, in one transaction: the new name must
+    /// be valid and free (of containers and pods), the old one is freed.
+    pub(crate) fn rename_container(&mut self, id: &str, new_name: &str) -> Result<Container> {
+        check_name(new_name)?;
+        self.write(|tx, ns| {
+            let mut ctr = match get_ctr(tx, id)? {
+                Some(c) if visible(ns, &c.config.namespace) => c,
+                _ => return Err(not_found(ObjectKind::Container, id)),
+            };
+            if ctr.config.name == new_name {
+                return Ok(ctr);
+            }
+            if tx.get(Table::Names, new_name.as_bytes())?.is_some() {
+                return Err(Error::NameInUse {
+                    name: new_name.to_owned(),
+                });
+            }
+            tx.delete(Table::Names, ctr.config.name.as_bytes())?;
+            tx.put(
+                Table::Names,
+                new_name.as_bytes(),
+                &name_value(ObjectKind::Container, id),
+            )?;
+            ctr.config.name = new_name.to_owned();
+            put_json(tx, Table::Containers, id, &ctr)?;
+            tracing::debug!(id, name = new_name, "renamed container");
+            Ok(ctr)
+        })
+    }
+
     /// Many configs in one transaction, all or none (renumber).
     pub(crate) fn rewrite_configs(
         &mut self,

@@ -550,3 +550,178 @@ fn templates_json_shapes_and_columns_match_podman() {
     env.ok(["pod", "rm", "-f", "app"]);
     env.ok(["rm", "-a", "-f"]);
 }
+
+/// Group 6: the flags and commands podman users type, with podman 4.3.1's
+/// outputs and exit codes on the same input.
+#[test]
+fn daily_flags_and_commands_as_podman() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    // logs: -t, --tail -1, several containers, --since/--until, -n.
+    assert_eq!(
+        env.run([
+            "run",
+            "--name",
+            "lg",
+            "--rootfs",
+            &r,
+            "sh",
+            "-c",
+            "echo one; echo two >&2; echo three"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    env.ok(["run", "--name", "lg2", "--rootfs", &r, "echo", "x"]);
+    let stamped = env.ok(["logs", "-t", "lg"]);
+    let lines: Vec<&str> = stamped.lines().collect();
+    assert_eq!(lines.len(), 2, "{stamped}");
+    for l in &lines {
+        // podman: `2026-12-01T11:28:18.979446160Z one`.
+        let (t, _) = l.split_once(' ').unwrap_or_default();
+        assert!(
+            t.len() == 30 && t.ends_with('Z') && t.as_bytes()[19] == b'.',
+            "{l}"
+        );
+    }
+    assert_eq!(env.ok(["logs", "--tail", "-1", "lg"]), "one\nthree\n");
+    assert_eq!(env.ok(["logs", "--tail", "1", "lg2"]), "x\n");
+    let lg = env.ok(["inspect", "--format", "{{.Id}}", "lg"]);
+    let lg2 = env.ok(["inspect", "--format", "{{.Id}}", "lg2"]);
+    assert_eq!(
+        env.ok(["logs", "lg", "lg2"]),
+        format!("{0} one\n{0} three\n{1} x\n", &lg[..12], &lg2[..12])
+    );
+    assert_eq!(env.ok(["logs", "-n", "lg2"]), "lg2 x\n");
+    assert_eq!(env.ok(["logs", "--since", "1h", "--until", "1s", "lg"]), "");
+    assert_eq!(env.ok(["logs", "--since", "1h", "lg2"]), "x\n");
+    assert_eq!(env.ok(["logs", "-l"]), "x\n");
+
+    // wait --condition: -1 for a state that is not an exit.
+    env.ok(["create", "--name", "wc", "--rootfs", &r, "sleep", "30"]);
+    let waiter = env
+        .cmd(["wait", "--condition", "running", "--interval", "20ms", "wc"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wait");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    env.ok(["start", "wc"]);
+    let waited = waiter.wait_with_output().expect("wait for wait");
+    assert_eq!(String::from_utf8_lossy(&waited.stdout), "-1\n");
+    assert_eq!(env.ok(["wait", "--condition", "running", "wc"]), "-1\n");
+    env.fails(125, ["wait", "--condition", "bogus", "wc"]);
+    // rm: -t with -f stops first, -i ignores a missing one, the name is
+    // echoed as given.
+    assert_eq!(env.ok(["rm", "-f", "-t", "0", "wc"]), "wc\n");
+    assert_eq!(env.ok(["rm", "-i", "nosuch"]), "");
+    env.fails(1, ["rm", "nosuch"]);
+    // start: nothing printed for a running one; -a attaches.
+    env.ok([
+        "create",
+        "--name",
+        "att",
+        "--rootfs",
+        &r,
+        "sh",
+        "-c",
+        "echo attached; exit 3",
+    ]);
+    let out = env.run(["start", "-a", "att"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "attached\n");
+    env.ok(["run", "-d", "--name", "up", "--rootfs", &r, "sleep", "1000"]);
+    assert_eq!(env.ok(["start", "up"]), "");
+
+    // `container <verb>`, rename, exists, prune.
+    assert_eq!(
+        env.ok(["container", "ps", "--format", "{{.Names}}"]),
+        "up\n"
+    );
+    env.ok(["container", "rename", "up", "upper"]);
+    assert_eq!(
+        env.ok(["container", "inspect", "--format", "{{.Name}}", "upper"]),
+        "upper\n"
+    );
+    assert_eq!(
+        env.run(["container", "exists", "upper"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        env.run(["container", "exists", "up"]).status.code(),
+        Some(1)
+    );
+    let pruned = env.ok(["container", "prune", "-f"]);
+    assert_eq!(pruned.lines().count(), 3, "lg, lg2, att: {pruned}");
+    assert_eq!(env.ok(["ps", "-a", "--format", "{{.Names}}"]), "upper\n");
+    // podman's name filter is a regular expression.
+    assert_eq!(
+        env.ok([
+            "ps",
+            "-a",
+            "--filter",
+            "name=^upp.r$",
+            "--format",
+            "{{.Names}}"
+        ]),
+        "upper\n"
+    );
+    assert_eq!(
+        env.ok([
+            "ps",
+            "-a",
+            "--filter",
+            "name=^up$",
+            "--format",
+            "{{.Names}}"
+        ]),
+        ""
+    );
+
+    // Pods: restart, pause, unpause, exists, prune; full ids printed.
+    let pod = env.ok(["pod", "create", "--name", "app"]);
+    env.ok([
+        "create", "--pod", "app", "--name", "m1", "--rootfs", &r, "sleep", "1000",
+    ]);
+    assert_eq!(env.ok(["pod", "start", "app"]), pod);
+    assert_eq!(env.ok(["pod", "pause", "app"]), pod);
+    assert_eq!(
+        env.ok(["inspect", "--format", "{{.State.Status}}", "m1"]),
+        "paused\n"
+    );
+    assert_eq!(env.ok(["pod", "unpause", "app"]), pod);
+    assert_eq!(env.ok(["pod", "restart", "-t", "0", "app"]), pod);
+    assert_eq!(
+        env.ok(["inspect", "--format", "{{.State.Status}}", "m1"]),
+        "running\n"
+    );
+    assert_eq!(env.run(["pod", "exists", "app"]).status.code(), Some(0));
+    assert_eq!(env.run(["pod", "exists", "m1"]).status.code(), Some(1));
+    assert_eq!(env.ok(["pod", "prune", "-f"]), "", "a running pod is kept");
+    env.ok(["pod", "stop", "-a", "-t", "0"]);
+    assert_eq!(env.ok(["pod", "prune", "-f"]), pod);
+
+    // Messages: an unknown flag is "unknown flag", before or after
+    // --rootfs; `run ""` is a missing command (127); `-l key` has "".
+    let err = env.fails(125, ["run", "--bogus", "--rootfs", &r, "true"]);
+    assert!(err.starts_with("Error: unknown flag: --bogus"), "{err}");
+    let err = env.fails(125, ["run", "--rootfs", &r, "--bogus", "true"]);
+    assert!(err.starts_with("Error: unknown flag: --bogus"), "{err}");
+    env.fails(127, ["run", "--rm", "--rootfs", &r, ""]);
+    env.ok([
+        "create", "-l", "novalue", "--name", "nv", "--rootfs", &r, "true",
+    ]);
+    assert_eq!(
+        env.ok(["inspect", "--format", "{{json .Config.Labels}}", "nv"]),
+        "{\"novalue\":\"\"}\n"
+    );
+    // Help: subcommands' own options apart from the global ones.
+    let help = env.ok(["pod", "rm", "--help"]);
+    assert!(
+        help.contains("Global Options:") && help.contains("Pods (name"),
+        "{help}"
+    );
+    assert!(env.ok(["help", "--help"]).contains("Usage: oxpod"));
+    env.ok(["rm", "-a", "-f"]);
+}

@@ -869,3 +869,32 @@ both!(
         assert_eq!(s.verify().unwrap(), Vec::<String>::new());
     }
 );
+
+both!(rename_frees_the_old_name_and_refuses_a_taken_one, |s| {
+    s.add_container(&ctr(&rid('1'), "old")).unwrap();
+    s.add_container(&ctr(&rid('2'), "other")).unwrap();
+    s.add_pod(&pod(&rid('3'), "apod")).unwrap();
+    let renamed = s.rename_container(&rid('1'), "new").unwrap();
+    assert_eq!(renamed.config.name, "new");
+    assert_eq!(s.lookup_container("new").unwrap().config.id, rid('1'));
+    assert_err!(s.lookup_container("old"), Error::NotFound { .. });
+    // The old name is free again; taken names and bad names are refused
+    // and change nothing.
+    s.add_container(&ctr(&rid('4'), "old")).unwrap();
+    assert_err!(
+        s.rename_container(&rid('1'), "other"),
+        Error::NameInUse { .. }
+    );
+    assert_err!(
+        s.rename_container(&rid('1'), "apod"),
+        Error::NameInUse { .. }
+    );
+    assert_err!(
+        s.rename_container(&rid('1'), "bad/name"),
+        Error::InvalidName { .. }
+    );
+    assert_err!(s.rename_container(&rid('9'), "x"), Error::NotFound { .. });
+    assert_eq!(s.container(&rid('1')).unwrap().config.name, "new");
+    // Renaming to its own name is a no-op.
+    s.rename_container(&rid('1'), "new").unwrap();
+});
