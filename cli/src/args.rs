@@ -139,6 +139,8 @@ pub enum ContainerVerb {
     Rename(RenameArgs),
 }
 
+// Parsed once per process: the size of the enum costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ContainerCommand {
     #[command(flatten)]
@@ -189,6 +191,9 @@ pub struct RunArgs {
     /// Remove the container after it exits
     #[arg(long)]
     pub rm: bool,
+    /// Pass the signals oxpod receives to the container (attached runs)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }
@@ -344,6 +349,15 @@ pub struct CreateArgs {
     /// Root filesystem directory of the container
     #[arg(long, required = true, value_name = "DIR")]
     pub rootfs: PathBuf,
+    /// Signal `stop` sends first: a name (TERM, SIGINT) or a number
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits for the stop signal before SIGKILL (default 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
+    /// Remove a container of the same name first, if there is one
+    #[arg(long)]
+    pub replace: bool,
     /// Command and its arguments
     #[arg(required = true, trailing_var_arg = true)]
     pub command: Vec<String>,
@@ -552,9 +566,30 @@ pub struct PodPsArgs {
     /// Do not shorten ids
     #[arg(long)]
     pub no_trunc: bool,
-    /// Output format: json, or a Go template
+    /// Output format: json, or a Go template such as "table {{.Name}}\t{{.Status}}"
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter key=value: id, name, label, status, ctr-names, ctr-ids, ctr-status, ctr-number, until, network (repeatable)
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Add a column of the containers' names
+    #[arg(long)]
+    pub ctr_names: bool,
+    /// Add a column of the containers' ids
+    #[arg(long)]
+    pub ctr_ids: bool,
+    /// Add a column of the containers' statuses
+    #[arg(long)]
+    pub ctr_status: bool,
+    /// Sort by created, id, name, number or status
+    #[arg(long, default_value = "created")]
+    pub sort: String,
+    /// Show the most recently created pod
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Print no header row
+    #[arg(long)]
+    pub noheading: bool,
 }
 
 #[derive(Debug, Args)]
@@ -593,6 +628,8 @@ pub enum SystemCommand {
     Check(CheckArgs),
     /// Show the lock segment: capacity, allocated and held locks
     Locks(LocksArgs),
+    /// Remove stopped containers (not in pods) and exited pods
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args)]

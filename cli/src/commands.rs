@@ -56,7 +56,7 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             for f in &a.filters {
                 filters.extend(container_filters(f, &created_of(&rt))?);
             }
-            for id in rt.containers().prune(&filters)? {
+            for (id, _) in rt.containers().prune(&filters)? {
                 writeln!(out, "{id}")?;
             }
             Ok(0)
@@ -85,7 +85,9 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
     match v {
         ContainerVerb::Create(a) => {
             let rt = open(g, |o| o)?;
-            let c = rt.containers().create(new_container(&rt, a, false)?)?;
+            let new = new_container(&rt, a, false)?;
+            replace_named(&rt, a)?;
+            let c = rt.containers().create(new)?;
             writeln!(out, "{}", c.config.id)?;
             Ok(0)
         }
@@ -197,8 +199,39 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         labels,
         working_dir: a.workdir.clone(),
         auto_remove,
-        ..NewContainer::default()
+        stop_signal: a
+            .stop_signal
+            .as_deref()
+            .map(|sig| {
+                parse_signal(sig)
+                    .map(|n| n.unsigned_abs())
+                    .map_err(oxpod_runtime::Error::from)
+            })
+            .transpose()?,
+        stop_timeout: a.stop_timeout,
     })
+}
+
+/// `--replace`: the container holding the name goes first (killed at once,
+/// as `rm -f`); nothing happens when the name is free.
+fn replace_named(rt: &Runtime, a: &CreateArgs) -> Result<()> {
+    let Some(name) = a.name.as_deref().filter(|n| !n.is_empty()) else {
+        return Ok(());
+    };
+    if !a.replace {
+        return Ok(());
+    }
+    match rt.containers().resolve(name) {
+        // Only an exact name is replaced, never an id prefix.
+        Ok(r) if r.name() == name => match rt.containers().remove(&r, true) {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs `f` for each name and prints what it returns (the name, or the id
@@ -320,6 +353,7 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     // attached ones by us, after we have their exit code.
     let ctrs = rt.containers();
     let new = new_container(rt, &a.create, a.rm)?;
+    replace_named(rt, &a.create)?;
     // An attached --rm: we remove it once we have the log and the exit
     // code; killed, conmon's exit command or the next command does.
     let (ctr, remove_guard) = if a.rm && !a.detach {
@@ -343,8 +377,10 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
         writeln!(out, "{id}")?;
         return Ok(0);
     }
-    // Ctrl-C and friends go to the container, not to us (podman's --sig-proxy).
-    if let Some(pid) = started.state.pid
+    // Ctrl-C and friends go to the container, not to us (podman's
+    // --sig-proxy, on unless --sig-proxy=false).
+    if a.sig_proxy
+        && let Some(pid) = started.state.pid
         && let Err(e) = crate::sigproxy::proxy_signals_to(pid)
     {
         tracing::warn!(error = %e, "signals will not reach the container");
@@ -924,65 +960,89 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
             Ok(0)
         }
         PodCommand::Ps(a) => {
-            let mut pods = rt.pods().list()?;
-            // podman lists pods oldest first.
-            pods.sort_by_key(|(p, _)| p.config.created);
+            let now = Timestamp::now();
+            let mut filters = Vec::new();
+            for f in &a.filters {
+                filters.extend(crate::parse::pod_filters(f, now)?);
+            }
+            let mut pods = rt.pods().list_with_members(&filters)?;
+            if a.latest {
+                // Oldest first: the latest is the last.
+                let keep = pods.len().saturating_sub(1);
+                pods.drain(..keep);
+            }
+            match a.sort.as_str() {
+                "created" => {}
+                "id" => pods.sort_by(|x, y| x.0.config.id.cmp(&y.0.config.id)),
+                "name" => pods.sort_by(|x, y| x.0.config.name.cmp(&y.0.config.name)),
+                "number" => pods.sort_by_key(|(_, m)| m.len()),
+                "status" => pods.sort_by_key(|(_, m)| views::pod_status(m)),
+                other => bail!(
+                    "invalid option for --sort {other:?}: use one of created, id, name, number, status"
+                ),
+            }
+            // podman 4.3 prints full pod ids for -q.
             if a.quiet {
                 for (p, _) in &pods {
-                    writeln!(out, "{}", views::short(&p.config.id, a.no_trunc))?;
+                    writeln!(out, "{}", p.config.id)?;
                 }
                 return Ok(0);
             }
-            let mut members = Vec::new();
-            for (pod, _) in &pods {
-                members.push(rt.pods().members(&PodRef::from(pod))?);
-            }
-            let now = Timestamp::now();
             match Format::parse_list(a.format.as_deref())? {
                 Format::Json => {
-                    let docs: Vec<Value> = pods
-                        .iter()
-                        .zip(&members)
-                        .map(|((p, _), m)| views::pod_ps_json(p, m))
-                        .collect();
+                    let docs: Vec<Value> =
+                        pods.iter().map(|(p, m)| views::pod_ps_json(p, m)).collect();
                     print_json(out, &docs)?;
                 }
                 Format::Template(t) => {
                     let rows: Vec<Value> = pods
                         .iter()
-                        .zip(&members)
-                        .map(|((p, _), m)| views::pod_ps_row(p, m, a.no_trunc, now))
+                        .map(|(p, m)| views::pod_ps_row(p, m, a.no_trunc, now))
                         .collect();
                     let blank = oxpod_runtime::Pod::default();
                     let titles = crate::template::titles(
                         &views::pod_ps_row(&blank, &[], false, now),
                         views::POD_PS_TITLES,
                     );
+                    let t = if a.noheading { t.without_header() } else { t };
                     print_template(out, &t, &rows, &titles)?;
                 }
                 Format::Default => {
-                    let mut rows = vec![
-                        [
-                            "POD ID",
-                            "NAME",
-                            "STATUS",
-                            "CREATED",
-                            "INFRA ID",
-                            "# OF CONTAINERS",
-                        ]
-                        .map(str::to_owned)
-                        .to_vec(),
+                    let mut columns = vec![
+                        ("POD ID", "ID"),
+                        ("NAME", "Name"),
+                        ("STATUS", "Status"),
+                        ("CREATED", "Created"),
+                        ("INFRA ID", "InfraID"),
                     ];
-                    for ((pod, _), m) in pods.iter().zip(&members) {
+                    // podman puts the member columns before the count.
+                    if a.ctr_ids {
+                        columns.push(("IDS", "ContainerIds"));
+                    }
+                    if a.ctr_names {
+                        columns.push(("NAMES", "ContainerNames"));
+                    }
+                    if a.ctr_status {
+                        columns.push(("STATUS", "ContainerStatuses"));
+                    }
+                    if !(a.ctr_ids || a.ctr_names || a.ctr_status) {
+                        columns.push(("# OF CONTAINERS", "NumberOfContainers"));
+                    }
+                    let mut rows = Vec::with_capacity(pods.len() + 1);
+                    if !a.noheading {
+                        rows.push(columns.iter().map(|(h, _)| (*h).to_owned()).collect());
+                    }
+                    for (pod, m) in &pods {
                         let r = views::pod_ps_row(pod, m, a.no_trunc, now);
-                        rows.push(vec![
-                            views::short(&pod.config.id, a.no_trunc).to_owned(),
-                            pod.config.name.clone(),
-                            r["Status"].as_str().unwrap_or_default().to_owned(),
-                            r["Created"].as_str().unwrap_or_default().to_owned(),
-                            String::new(),
-                            m.len().to_string(),
-                        ]);
+                        rows.push(
+                            columns
+                                .iter()
+                                .map(|(_, k)| match &r[*k] {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                })
+                                .collect(),
+                        );
                     }
                     print_table(out, &rows)?;
                 }
@@ -1178,6 +1238,32 @@ fn system(out: &mut impl Write, g: &Global, s: &SystemCommand) -> Result<u8> {
                 )?;
                 Ok(1)
             }
+        }
+        SystemCommand::Prune(a) => {
+            let rt = open(g, |o| o)?;
+            let mut filters = Vec::new();
+            for f in &a.filters {
+                filters.extend(container_filters(f, &created_of(&rt))?);
+            }
+            // podman's order and words.
+            let pods = rt.pods().prune()?;
+            let ctrs = rt.containers().prune(&filters)?;
+            let reclaimed: u64 = ctrs.iter().map(|(_, size)| size).sum();
+            let ctr_ids: Vec<String> = ctrs.into_iter().map(|(id, _)| id).collect();
+            for (title, ids) in [("Deleted Pods", pods), ("Deleted Containers", ctr_ids)] {
+                if !ids.is_empty() {
+                    writeln!(out, "{title}")?;
+                    for id in ids {
+                        writeln!(out, "{id}")?;
+                    }
+                }
+            }
+            writeln!(
+                out,
+                "Total reclaimed space: {}",
+                crate::human::size(reclaimed)
+            )?;
+            Ok(0)
         }
         SystemCommand::Locks(a) => {
             let report = open(g, |o| o)?.system().locks()?;

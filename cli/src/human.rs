@@ -34,6 +34,33 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// go-units `HumanSize`: decimal units, four significant digits
+/// (`0B`, `512B`, `9.912MB`, `1.5GB`).
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    // Go's %.4g: four significant digits, trailing zeros dropped.
+    let digits = if value >= 100.0 {
+        1
+    } else if value >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{value:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
 /// "5 minutes ago".
 pub fn ago(d: Duration) -> String {
     format!("{} ago", duration(d))
@@ -58,5 +85,14 @@ mod tests {
         assert_eq!(duration(s(90 * 86400)), "3 months");
         assert_eq!(duration(s(800 * 86400)), "2 years");
         assert_eq!(ago(s(3)), "3 seconds ago");
+    }
+
+    #[test]
+    fn sizes_like_go_units() {
+        assert_eq!(size(0), "0B");
+        assert_eq!(size(512), "512B");
+        assert_eq!(size(9_912_000), "9.912MB");
+        assert_eq!(size(1_500_000_000), "1.5GB");
+        assert_eq!(size(123_456), "123.5kB");
     }
 }

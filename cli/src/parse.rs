@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
 use jiff::Timestamp;
-use oxpod_runtime::{ContainerFilter, ContainerStatus, NamePattern};
+use oxpod_runtime::{ContainerFilter, ContainerStatus, NamePattern, PodFilter, PodStatus};
 
 /// The environment a container gets from `-e` and `--env-file`, in order:
 /// `KEY=VALUE` as given; a bare `KEY` takes the host's value, and is left
@@ -145,12 +145,92 @@ pub fn container_filter(text: &str) -> Result<ContainerFilter> {
     })
 }
 
+/// The filter keys `pod ps` knows.
+const POD_FILTER_KEYS: &str =
+    "id, name, label, status, ctr-names, ctr-ids, ctr-status, ctr-number, until, network";
+
+/// Parses one `pod ps --filter key=value` into its conditions (ORed).
+pub fn pod_filters(text: &str, now: Timestamp) -> Result<Vec<PodFilter>> {
+    if text == "ctr-status=created" {
+        return Ok(vec![
+            PodFilter::CtrStatus(ContainerStatus::Configured),
+            PodFilter::CtrStatus(ContainerStatus::Created),
+        ]);
+    }
+    Ok(vec![pod_filter(text, now)?])
+}
+
+fn pod_filter(text: &str, now: Timestamp) -> Result<PodFilter> {
+    let Some((key, value)) = text.split_once('=') else {
+        bail!("invalid filter {text:?}: expected KEY=VALUE, with a key of {POD_FILTER_KEYS}");
+    };
+    Ok(match key {
+        "id" => PodFilter::Id(value.to_owned()),
+        "name" => PodFilter::Name(NamePattern::new(value)?),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => PodFilter::Label(k.to_owned(), Some(v.to_owned())),
+            None => PodFilter::Label(value.to_owned(), None),
+        },
+        "status" => match PodStatus::parse(value) {
+            Some(s) => PodFilter::Status(s),
+            None => bail!(
+                "invalid pod status {value:?}: use one of stopped, running, paused, exited, dead, created, degraded"
+            ),
+        },
+        "ctr-names" => PodFilter::CtrName(NamePattern::new(value)?),
+        "ctr-ids" => PodFilter::CtrId(value.to_owned()),
+        "ctr-status" => match value.parse::<ContainerStatus>() {
+            Ok(s) if s != ContainerStatus::Configured => PodFilter::CtrStatus(s),
+            _ => bail!("unknown container state: {value}: use one of {STATES}"),
+        },
+        "ctr-number" => match value.parse() {
+            Ok(n) => PodFilter::CtrNumber(n),
+            Err(_) => bail!("invalid ctr-number filter {value:?}: expected a count"),
+        },
+        "until" => PodFilter::Until(
+            oxpod_runtime::events::parse_time(value, now)
+                .map_err(|e| anyhow::anyhow!("invalid until filter: {e}"))?,
+        ),
+        "network" => PodFilter::Network(value.to_owned()),
+        other => bail!("invalid filter {other:?}: use one of {POD_FILTER_KEYS}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn no_containers(name: &str) -> Result<Timestamp> {
         bail!("no container {name}")
+    }
+
+    #[test]
+    fn pod_filters_parse() {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        assert_eq!(
+            pod_filters("status=degraded", now).unwrap(),
+            [PodFilter::Status(PodStatus::Degraded)]
+        );
+        assert_eq!(pod_filters("ctr-status=created", now).unwrap().len(), 2);
+        assert_eq!(
+            pod_filters("ctr-number=2", now).unwrap(),
+            [PodFilter::CtrNumber(2)]
+        );
+        for bad in [
+            "status=sleepy",
+            "ctr-number=x",
+            "bogus=1",
+            "nokey",
+            "name=(",
+        ] {
+            assert!(pod_filters(bad, now).is_err(), "{bad}");
+        }
+        assert!(
+            pod_filters("bogus=1", now)
+                .unwrap_err()
+                .to_string()
+                .contains("ctr-names")
+        );
     }
 
     #[test]

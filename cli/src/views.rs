@@ -444,39 +444,10 @@ pub fn event_doc(e: &oxpod_runtime::events::Event) -> Value {
     })
 }
 
-/// A pod's status from its containers', as podman words it: Running (all
-/// run), Degraded (some do), Paused, Exited (all stopped), Stopped (some
-/// stopped), Error, Created.
+/// A pod's status word from its containers (podman's: Running, Degraded,
+/// Paused, Exited, Stopped, Error, Created).
 pub fn pod_status(containers: &[Container]) -> &'static str {
-    let count = |s: &[ContainerStatus]| {
-        containers
-            .iter()
-            .filter(|c| s.contains(&c.state.status))
-            .count()
-    };
-    let n = containers.len();
-    let running = count(&[ContainerStatus::Running]);
-    let stopped = count(&[ContainerStatus::Exited, ContainerStatus::Stopped]);
-    let errored = count(&[ContainerStatus::Removing]);
-    // podman's order: all running; some running; all paused; all stopped;
-    // some stopped; any in error; else created (and an empty pod).
-    if n == 0 {
-        "Created"
-    } else if running == n {
-        "Running"
-    } else if running > 0 {
-        "Degraded"
-    } else if count(&[ContainerStatus::Paused]) == n {
-        "Paused"
-    } else if stopped == n {
-        "Exited"
-    } else if stopped > 0 {
-        "Stopped"
-    } else if errored > 0 {
-        "Error"
-    } else {
-        "Created"
-    }
+    oxpod_runtime::PodStatus::of(containers).as_str()
 }
 
 #[cfg(test)]

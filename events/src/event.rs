@@ -449,13 +449,23 @@ fn is_zero(v: &i32) -> bool {
 }
 
 /// RFC 3339 with the fraction Go's `RFC3339Nano` writes (trailing zeros
-/// dropped), in the local offset.
+/// dropped), in the local offset: what `--format json` shows.
 pub(crate) fn rfc3339_nano(t: Timestamp) -> String {
+    rfc3339_with(t, true)
+}
+
+/// RFC 3339 with all nine digits of fraction: the stored form (the file
+/// log and the journal), whose lines are then of one length per shape.
+pub(crate) fn rfc3339_nano_fixed(t: Timestamp) -> String {
+    rfc3339_with(t, false)
+}
+
+fn rfc3339_with(t: Timestamp, trim: bool) -> String {
     let tz = local_tz();
     let offset = tz.to_offset(t);
     let dt = offset.to_datetime(t);
     let mut out = dt.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    push_fraction(&mut out, t.subsec_nanosecond(), true);
+    push_fraction(&mut out, t.subsec_nanosecond(), trim);
     if offset.seconds() == 0 {
         out.push('Z');
     } else {

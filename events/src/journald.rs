@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tracing::{debug, warn};
 
-use crate::event::{parse_rfc3339, rfc3339_nano};
+use crate::event::{parse_rfc3339, rfc3339_nano_fixed};
 use crate::filter::matches_all;
 use crate::{Backend, Error, Event, EventType, Eventer, Filter, ReadOptions, Result};
 
@@ -185,7 +185,7 @@ pub(crate) fn encode_entry(event: &Event) -> Result<Vec<u8>> {
     push_field(&mut buf, "SYSLOG_IDENTIFIER", IDENTIFIER);
     push_field(&mut buf, "OXPOD_EVENT", event.status.as_str());
     push_field(&mut buf, "OXPOD_TYPE", event.event_type.as_str());
-    push_field(&mut buf, "OXPOD_TIME", &rfc3339_nano(event.time));
+    push_field(&mut buf, "OXPOD_TIME", &rfc3339_nano_fixed(event.time));
     if !event.id.is_empty() {
         push_field(&mut buf, "OXPOD_ID", &event.id);
     }
@@ -422,7 +422,7 @@ mod tests {
             "SYSLOG_IDENTIFIER": "oxpod",
             "OXPOD_EVENT": "died",
             "OXPOD_TYPE": "container",
-            "OXPOD_TIME": rfc3339_nano(ev.time),
+            "OXPOD_TIME": rfc3339_nano_fixed(ev.time),
             "OXPOD_ID": "abc",
             // journalctl prints binary-looking values as byte arrays
             "OXPOD_NAME": [119, 101, 98],

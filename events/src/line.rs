@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{parse_rfc3339, rfc3339_nano};
+use crate::event::{parse_rfc3339, rfc3339_nano_fixed};
 use crate::filter::EventView;
 use crate::{Error, Event, EventStatus, EventType, Result};
 
@@ -44,7 +44,7 @@ pub(crate) fn encode(event: &Event, seq: u64) -> Result<Vec<u8>> {
         image: &event.image,
         name: &event.name,
         status: event.status,
-        time: rfc3339_nano(event.time),
+        time: rfc3339_nano_fixed(event.time),
         event_type: event.event_type,
         attributes: &event.attributes,
         seq,

@@ -70,6 +70,11 @@ impl NamePattern {
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
+
+    /// Whether `name` matches (anywhere, unless the pattern anchors).
+    pub fn is_match(&self, name: &str) -> bool {
+        self.0.is_match(name)
+    }
 }
 
 impl PartialEq for NamePattern {
@@ -145,7 +150,7 @@ impl ContainerFilter {
     fn matches(&self, c: &Container, pod_ids: &[String]) -> bool {
         match self {
             ContainerFilter::Id(p) => c.config.id.starts_with(p.as_str()),
-            ContainerFilter::Name(n) => n.0.is_match(&c.config.name),
+            ContainerFilter::Name(n) => n.is_match(&c.config.name),
             ContainerFilter::Label(k, v) => match (c.config.labels.get(k), v) {
                 (Some(have), Some(want)) => have == want,
                 (Some(_), None) => true,
@@ -358,28 +363,38 @@ impl<'r> Containers<'r> {
         Ok(ctr)
     }
 
-    /// Removes every container that is not running or paused and matches
-    /// `filters` (podman's `container prune`). Whether one is unused is
-    /// decided under its lock by the removal itself, so a container
-    /// started meanwhile is refused and kept, never killed. Returns the
-    /// removed ids.
-    pub fn prune(&self, filters: &[ContainerFilter]) -> Result<Vec<String>> {
+    /// Removes every container that is not running or paused, is not in a
+    /// pod (podman's `container prune` leaves pods to `pod prune`), and
+    /// matches `filters`. Whether one is unused is decided under its lock
+    /// by the removal itself, so a container started meanwhile is refused
+    /// and kept, never killed. Returns the removed ids, each with the bytes
+    /// its directories held.
+    pub fn prune(&self, filters: &[ContainerFilter]) -> Result<Vec<(String, u64)>> {
         self.rt.check_valid()?;
         let idle: Vec<ContainerRef> = self
             .list(filters)?
             .iter()
             .filter(|c| {
-                !matches!(
-                    c.state.status,
-                    ContainerStatus::Running | ContainerStatus::Paused
-                )
+                c.config.pod.is_none()
+                    && !matches!(
+                        c.state.status,
+                        ContainerStatus::Running | ContainerStatus::Paused
+                    )
             })
             .map(ContainerRef::from)
             .collect();
+        let layout = &self.rt.layout;
+        let sizes: Vec<u64> = idle
+            .iter()
+            .map(|r| {
+                crate::layout::tree_size(&layout.bundle_dir(&r.id))
+                    + crate::layout::tree_size(&layout.run_dir(&r.id))
+            })
+            .collect();
         let mut removed = Vec::new();
-        for (r, result) in idle.iter().zip(self.remove_many(&idle, false)) {
+        for ((r, result), size) in idle.iter().zip(self.remove_many(&idle, false)).zip(sizes) {
             match result {
-                Ok(()) => removed.push(r.id.clone()),
+                Ok(()) => removed.push((r.id.clone(), size)),
                 Err(e) if e.is_not_found() || e.is_running() => {
                     debug!(id = %r.id, error = %e, "not pruned");
                 }

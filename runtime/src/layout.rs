@@ -64,6 +64,23 @@ impl Layout {
     }
 }
 
+/// The bytes of the regular files under `path`, symlinks not followed; 0
+/// for a missing path. What removing it gives back.
+pub(crate) fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum::<u64>())
+        .unwrap_or(0)
+}
+
 /// `mkdir -p` to a directory only we can use: made 0700, an existing one
 /// with looser bits tightened to 0700, and one owned by another user
 /// refused (it could have been planted to read our bundles' secrets).

@@ -73,7 +73,7 @@ pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
-pub use pods::{NewPod, Pods};
+pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};
 pub use system::{CheckReport, Finding, System, reset_unopened};
 

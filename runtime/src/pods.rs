@@ -22,6 +22,160 @@ pub struct NewPod {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A pod's status, derived from its containers' as podman does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PodStatus {
+    /// No container, or none started.
+    Created,
+    /// Every container runs.
+    Running,
+    /// Some run, not all.
+    Degraded,
+    /// Every container is paused.
+    Paused,
+    /// Every container has stopped.
+    Exited,
+    /// Some have stopped, none runs.
+    Stopped,
+    /// A container is in an error state (being removed).
+    Error,
+}
+
+impl PodStatus {
+    /// The status of a pod with these containers, in podman's order of
+    /// precedence: all running; some running; all paused; all stopped;
+    /// some stopped; any in error; else created.
+    pub fn of(containers: &[Container]) -> Self {
+        let count = |s: &[ContainerStatus]| {
+            containers
+                .iter()
+                .filter(|c| s.contains(&c.state.status))
+                .count()
+        };
+        let n = containers.len();
+        let running = count(&[ContainerStatus::Running]);
+        let stopped = count(&[ContainerStatus::Exited, ContainerStatus::Stopped]);
+        if n == 0 {
+            PodStatus::Created
+        } else if running == n {
+            PodStatus::Running
+        } else if running > 0 {
+            PodStatus::Degraded
+        } else if count(&[ContainerStatus::Paused]) == n {
+            PodStatus::Paused
+        } else if stopped == n {
+            PodStatus::Exited
+        } else if stopped > 0 {
+            PodStatus::Stopped
+        } else if count(&[ContainerStatus::Removing]) > 0 {
+            PodStatus::Error
+        } else {
+            PodStatus::Created
+        }
+    }
+
+    /// podman's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodStatus::Created => "Created",
+            PodStatus::Running => "Running",
+            PodStatus::Degraded => "Degraded",
+            PodStatus::Paused => "Paused",
+            PodStatus::Exited => "Exited",
+            PodStatus::Stopped => "Stopped",
+            PodStatus::Error => "Error",
+        }
+    }
+
+    /// Parses podman's word, in any case.
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            PodStatus::Created,
+            PodStatus::Running,
+            PodStatus::Degraded,
+            PodStatus::Paused,
+            PodStatus::Exited,
+            PodStatus::Stopped,
+            PodStatus::Error,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+/// One condition of a pod listing (`pod ps --filter`). Conditions of one
+/// key are ORed, of different keys ANDed; labels are ANDed among
+/// themselves too, as for containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodFilter {
+    /// Id starts with this.
+    Id(String),
+    /// Name matches this regular expression.
+    Name(crate::NamePattern),
+    /// Has this label (`key`) or label value (`key=value`).
+    Label(String, Option<String>),
+    /// Has this status.
+    Status(PodStatus),
+    /// Has a container whose name matches.
+    CtrName(crate::NamePattern),
+    /// Has a container whose id starts with this.
+    CtrId(String),
+    /// Has a container with this status.
+    CtrStatus(ContainerStatus),
+    /// Has this many containers.
+    CtrNumber(usize),
+    /// Created before this time (`until=`).
+    Until(Timestamp),
+    /// Is on this network; no pod is until networking lands.
+    Network(String),
+}
+
+impl PodFilter {
+    fn group(&self, index: usize) -> (u8, usize) {
+        match self {
+            PodFilter::Id(_) => (0, 0),
+            PodFilter::Name(_) => (1, 0),
+            PodFilter::Label(..) => (2, index),
+            PodFilter::Status(_) => (3, 0),
+            PodFilter::CtrName(_) => (4, 0),
+            PodFilter::CtrId(_) => (5, 0),
+            PodFilter::CtrStatus(_) => (6, 0),
+            PodFilter::CtrNumber(_) => (7, 0),
+            PodFilter::Until(_) => (8, index),
+            PodFilter::Network(_) => (9, 0),
+        }
+    }
+
+    fn matches(&self, pod: &Pod, members: &[Container]) -> bool {
+        match self {
+            PodFilter::Id(p) => pod.config.id.starts_with(p.as_str()),
+            PodFilter::Name(n) => n.is_match(&pod.config.name),
+            PodFilter::Label(k, v) => match (pod.config.labels.get(k), v) {
+                (Some(have), Some(want)) => have == want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            },
+            PodFilter::Status(s) => PodStatus::of(members) == *s,
+            PodFilter::CtrName(n) => members.iter().any(|c| n.is_match(&c.config.name)),
+            PodFilter::CtrId(p) => members.iter().any(|c| c.config.id.starts_with(p.as_str())),
+            PodFilter::CtrStatus(s) => members.iter().any(|c| c.state.status == *s),
+            PodFilter::CtrNumber(n) => members.len() == *n,
+            PodFilter::Until(t) => pod.config.created < *t,
+            PodFilter::Network(_) => false,
+        }
+    }
+
+    /// Whether a pod passes all of `filters`.
+    fn all_match(filters: &[PodFilter], pod: &Pod, members: &[Container]) -> bool {
+        let mut groups: BTreeMap<(u8, usize), bool> = BTreeMap::new();
+        for (i, f) in filters.iter().enumerate() {
+            let hit = groups.entry(f.group(i)).or_insert(false);
+            *hit = *hit || f.matches(pod, members);
+        }
+        groups.values().all(|&hit| hit)
+    }
+}
+
 /// One member's failure in an operation over a pod's containers.
 type MemberErrors = Vec<(String, Error)>;
 
@@ -107,6 +261,20 @@ impl<'r> Pods<'r> {
             out.push((pod, ids));
         }
         out.sort_by_key(|p| std::cmp::Reverse(p.0.config.created));
+        Ok(out)
+    }
+
+    /// The pods passing `filters`, oldest first, each with its containers
+    /// (their exits folded in).
+    pub fn list_with_members(&self, filters: &[PodFilter]) -> Result<Vec<(Pod, Vec<Container>)>> {
+        let mut out = Vec::new();
+        for (pod, _) in self.list()? {
+            let members = self.members(&PodRef::from(&pod))?;
+            if PodFilter::all_match(filters, &pod, &members) {
+                out.push((pod, members));
+            }
+        }
+        out.sort_by_key(|(p, _)| p.config.created);
         Ok(out)
     }
 
@@ -250,26 +418,17 @@ impl<'r> Pods<'r> {
         })
     }
 
-    /// Removes every pod none of whose containers runs or is paused (its
-    /// stopped containers with it). Returns the removed pods' ids; a pod
-    /// that started running meanwhile is refused by [`Pods::remove`] and
-    /// left alone.
+    /// Removes every pod whose status is Exited (all its containers have
+    /// stopped), with its containers, as podman's `pod prune` does; pods
+    /// that are Created (never started, or empty) stay. Returns the removed
+    /// pods' ids; a pod started meanwhile is refused by [`Pods::remove`]
+    /// and left alone.
     pub fn prune(&self) -> Result<Vec<String>> {
         let rt = self.rt;
         rt.check_valid()?;
         let mut removed = Vec::new();
-        for (pod, _) in self.list()? {
-            let r = PodRef::from(&pod);
-            let busy = self.members(&r)?.iter().any(|c| {
-                matches!(
-                    c.state.status,
-                    ContainerStatus::Running | ContainerStatus::Paused
-                )
-            });
-            if busy {
-                continue;
-            }
-            match self.remove(&r, false) {
+        for (pod, _) in self.list_with_members(&[PodFilter::Status(PodStatus::Exited)])? {
+            match self.remove(&PodRef::from(&pod), false) {
                 Ok(()) => removed.push(pod.config.id),
                 Err(e) if e.is_not_found() => {}
                 Err(Error::PodNotEmpty { .. }) => {}

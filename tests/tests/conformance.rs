@@ -725,3 +725,148 @@ fn daily_flags_and_commands_as_podman() {
     assert!(env.ok(["help", "--help"]).contains("Usage: oxpod"));
     env.ok(["rm", "-a", "-f"]);
 }
+
+/// `pod ps` filters and member columns, `system prune`, and the `run`
+/// flags of group 6 that need no later feature, against podman 4.3.1.
+#[test]
+fn pod_ps_filters_prune_and_run_flags() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    let app = env.ok(["pod", "create", "--name", "app", "-l", "tier=web"]);
+    env.ok([
+        "create", "--pod", "app", "--name", "w1", "--rootfs", &r, "sleep", "1000",
+    ]);
+    let empty = env.ok(["pod", "create", "--name", "empty"]);
+    // podman: `pod ps -q` prints full ids.
+    assert_eq!(env.ok(["pod", "ps", "-q"]), format!("{app}{empty}"));
+    assert_eq!(
+        env.ok([
+            "pod",
+            "ps",
+            "--filter",
+            "ctr-number=1",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "app\n"
+    );
+    assert_eq!(
+        env.ok([
+            "pod",
+            "ps",
+            "--filter",
+            "ctr-names=^w",
+            "--filter",
+            "label=tier=web",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "app\n"
+    );
+    assert_eq!(
+        env.ok([
+            "pod",
+            "ps",
+            "--filter",
+            "status=created",
+            "--filter",
+            "name=empty",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "empty\n"
+    );
+    assert_eq!(
+        env.ok([
+            "pod",
+            "ps",
+            "--filter",
+            "ctr-status=created",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "app\n"
+    );
+    let err = env.fails(125, ["pod", "ps", "--filter", "colour=red"]);
+    assert!(err.contains("ctr-names"), "{err}");
+    let table = env.ok(["pod", "ps", "--ctr-names", "--ctr-ids", "--ctr-status"]);
+    assert_eq!(
+        cells(table.lines().next().unwrap_or_default()),
+        [
+            "POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "IDS", "NAMES", "STATUS"
+        ]
+    );
+    let row = cells(table.lines().nth(1).unwrap_or_default());
+    assert_eq!(row[row.len() - 2..], ["w1", "created"], "{table}");
+    assert_eq!(
+        env.ok([
+            "pod",
+            "ps",
+            "--noheading",
+            "--sort",
+            "name",
+            "--format",
+            "table {{.Name}}"
+        ]),
+        "app\nempty\n"
+    );
+    assert_eq!(
+        env.ok(["pod", "ps", "-l", "--format", "{{.Name}}"]),
+        "empty\n"
+    );
+
+    // system prune: stopped standalone containers and exited pods go;
+    // created pods and running containers stay.
+    env.ok(["run", "--name", "done", "--rootfs", &r, "true"]);
+    env.ok([
+        "run", "-d", "--name", "live", "--rootfs", &r, "sleep", "1000",
+    ]);
+    let done = env.ok(["inspect", "--format", "{{.Id}}", "done"]);
+    let pruned = env.ok(["system", "prune", "-f"]);
+    let mut lines = pruned.lines();
+    assert_eq!(lines.next(), Some("Deleted Containers"));
+    assert_eq!(lines.next(), Some(done.trim()));
+    let total = lines.next().unwrap_or_default();
+    assert!(
+        total.starts_with("Total reclaimed space: ") && total != "Total reclaimed space: 0B",
+        "the bundle and log were removed: {pruned}"
+    );
+    assert_eq!(
+        env.ok(["pod", "ps", "--format", "{{.Name}}"]),
+        "app\nempty\n"
+    );
+
+    // --replace, --stop-signal, --stop-timeout.
+    env.ok([
+        "run",
+        "-d",
+        "--replace",
+        "--name",
+        "live",
+        "--stop-signal",
+        "INT",
+        "--stop-timeout",
+        "3",
+        "--rootfs",
+        &r,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        env.ok([
+            "inspect",
+            "--format",
+            "{{.Config.StopSignal}} {{.Config.StopTimeout}}",
+            "live"
+        ]),
+        "2 3\n"
+    );
+    assert_eq!(env.ok(["ps", "--format", "{{.Names}}"]), "live\n");
+    env.fails(
+        125,
+        ["run", "--stop-signal", "BOGUS", "--rootfs", &r, "true"],
+    );
+    env.ok(["rm", "-a", "-f"]);
+    env.ok(["pod", "rm", "-a", "-f"]);
+}
