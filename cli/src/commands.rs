@@ -492,26 +492,39 @@ fn ps(out: &mut impl Write, rt: &Runtime, a: &PsArgs) -> Result<u8> {
                 columns.push(("POD ID", "Pod"));
                 columns.push(("PODNAME", "PodName"));
             }
-            let mut rows = Vec::with_capacity(ctrs.len() + 1);
-            if !a.noheading {
-                rows.push(columns.iter().map(|(h, _)| (*h).to_owned()).collect());
-            }
-            for c in &ctrs {
-                let row = views::ps_row(c, pod_name(c), a.no_trunc, now);
-                rows.push(
-                    columns
-                        .iter()
-                        .map(|(_, k)| match &row[*k] {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                        .collect(),
-                );
-            }
+            let docs = ctrs
+                .iter()
+                .map(|c| views::ps_row(c, pod_name(c), a.no_trunc, now));
+            let rows = columns_of(&columns, docs, !a.noheading);
             print_table(out, &rows)?;
         }
     }
     Ok(0)
+}
+
+/// A default listing: the titled columns picked from each row document,
+/// strings as they are, other values as JSON.
+fn columns_of(
+    columns: &[(&str, &str)],
+    docs: impl Iterator<Item = Value>,
+    header: bool,
+) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    if header {
+        rows.push(columns.iter().map(|(h, _)| (*h).to_owned()).collect());
+    }
+    for doc in docs {
+        rows.push(
+            columns
+                .iter()
+                .map(|(_, k)| match &doc[*k] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        );
+    }
+    rows
 }
 
 /// For `since=`/`before=` filters: when the named container was created.
@@ -1028,22 +1041,10 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
                     if !(a.ctr_ids || a.ctr_names || a.ctr_status) {
                         columns.push(("# OF CONTAINERS", "NumberOfContainers"));
                     }
-                    let mut rows = Vec::with_capacity(pods.len() + 1);
-                    if !a.noheading {
-                        rows.push(columns.iter().map(|(h, _)| (*h).to_owned()).collect());
-                    }
-                    for (pod, m) in &pods {
-                        let r = views::pod_ps_row(pod, m, a.no_trunc, now);
-                        rows.push(
-                            columns
-                                .iter()
-                                .map(|(_, k)| match &r[*k] {
-                                    Value::String(s) => s.clone(),
-                                    other => other.to_string(),
-                                })
-                                .collect(),
-                        );
-                    }
+                    let docs = pods
+                        .iter()
+                        .map(|(pod, m)| views::pod_ps_row(pod, m, a.no_trunc, now));
+                    let rows = columns_of(&columns, docs, !a.noheading);
                     print_table(out, &rows)?;
                 }
             }
