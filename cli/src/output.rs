@@ -100,14 +100,19 @@ pub fn print_json(out: &mut impl Write, value: &impl Serialize) -> Result<()> {
 pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> Result<()> {
     const MIN_WIDTH: usize = 12;
     const PADDING: usize = 2;
+    // A cell is one line: a name or label with a newline would forge rows.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| one_line(c)).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; columns];
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count() + PADDING).max(MIN_WIDTH);
         }
     }
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (i, cell) in row.iter().enumerate() {
             line.push_str(cell);
@@ -119,6 +124,22 @@ pub fn print_table(out: &mut impl Write, rows: &[Vec<String>]) -> Result<()> {
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+fn one_line(cell: &str) -> String {
+    if cell.chars().any(char::is_control) {
+        cell.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    } else {
+        cell.to_owned()
+    }
 }
 
 /// podman's default `info` look: YAML-like, keys in the JSON's case.
@@ -191,6 +212,16 @@ mod tests {
         expect![[r#"
             CONTAINER ID  NAMES
             abc           web
+        "#]]
+        .assert_eq(&render(|o| print_table(o, &rows)));
+    }
+
+    #[test]
+    fn a_cell_stays_on_its_line() {
+        let rows = vec![vec!["NAME".into()], vec!["web\nforged  row".into()]];
+        expect![[r#"
+            NAME
+            web\nforged  row
         "#]]
         .assert_eq(&render(|o| print_table(o, &rows)));
     }

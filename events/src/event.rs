@@ -331,21 +331,26 @@ impl Event {
         let _ = write!(out, " {} {}", self.event_type, self.status);
         match self.event_type {
             EventType::Container | EventType::Pod => {
-                let _ = write!(out, " {id} (image={}, name={}", self.image, self.name);
+                let _ = write!(
+                    out,
+                    " {id} (image={}, name={}",
+                    visible(&self.image),
+                    visible(&self.name)
+                );
                 for (k, v) in &self.attributes {
-                    let _ = write!(out, ", {k}={v}");
+                    let _ = write!(out, ", {}={}", visible(k), visible(v));
                 }
                 out.push(')');
             }
             EventType::Image => {
-                let _ = write!(out, " {id} {}", self.name);
+                let _ = write!(out, " {id} {}", visible(&self.name));
             }
             EventType::Volume => {
-                let _ = write!(out, " {}", self.name);
+                let _ = write!(out, " {}", visible(&self.name));
             }
             EventType::System => {
                 if !self.name.is_empty() {
-                    let _ = write!(out, " {}", self.name);
+                    let _ = write!(out, " {}", visible(&self.name));
                 }
             }
         }
@@ -358,6 +363,16 @@ fn truncate_id(id: &str) -> &str {
     match id.char_indices().nth(12) {
         Some((i, _)) => &id[..i],
         None => id,
+    }
+}
+
+/// A value for a one-line listing: control characters (a label value's
+/// newline would forge a second event line) written as Rust escapes.
+fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(s.chars().flat_map(char::escape_default).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
@@ -657,6 +672,15 @@ mod tests {
         assert_eq!(v.to_human(false), format!("{time} volume remove data"));
         let s = Event::system(EventStatus::Refresh).with_time(t);
         assert_eq!(s.to_human(false), format!("{time} system refresh"));
+    }
+
+    #[test]
+    fn a_label_with_a_newline_cannot_forge_an_event_line() {
+        let ev = Event::container(EventStatus::Start, "a".repeat(64), "web")
+            .with_attribute("k", "v\n2019-01-01 00:00:00 +0000 UTC container remove x");
+        let line = ev.to_human(true);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("k=v\\n2019"), "{line}");
     }
 
     #[test]

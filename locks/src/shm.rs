@@ -171,7 +171,11 @@ impl Segment {
             return None;
         }
         let pid = self.holder(id).load(Ordering::Relaxed);
-        (pid != 0).then_some(pid)
+        // A holder that is not oxpod (so not in the table) is still named:
+        // by the thread id in the mutex.
+        (pid != 0)
+            .then_some(pid)
+            .or_else(|| self.mutex(id).owner_tid())
     }
 
     /// Runs `f` holding the segment mutex (recovering it if a process died
@@ -213,9 +217,9 @@ impl Segment {
         self.check(id)?;
         let mutex = self.mutex(id);
         let res = match wait {
-            Wait::Block => mutex.lock().map(Some),
             Wait::Try => mutex.try_lock(),
-            Wait::Timeout(timeout) => mutex.lock_timeout(timeout),
+            Wait::Block => self.wait_for(id, None),
+            Wait::Timeout(timeout) => self.wait_for(id, Some(timeout)),
         };
         let holder = self.holder(id);
         let me = sys::current_pid();
@@ -260,6 +264,58 @@ impl Segment {
                 target: format!("lock {id}"),
                 source,
             }),
+        }
+    }
+
+    /// Waits for lock `id` (for ever, or at most `timeout`), in slices:
+    /// between them a holder that is gone without the kernel marking the
+    /// mutex (it unmapped the segment before it died, as a script's
+    /// finalisers do) is marked dead, so the next slice recovers the lock
+    /// instead of waiting for a thread that no longer exists.
+    fn wait_for(
+        &self,
+        id: u32,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<Option<Acquired>, Errno> {
+        const SLICE: Duration = Duration::from_millis(500);
+        let mutex = self.mutex(id);
+        let start = std::time::Instant::now();
+        loop {
+            let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
+            let slice = left.map_or(SLICE, |l| l.min(SLICE));
+            if let Some(got) = mutex.lock_timeout(slice)? {
+                return Ok(Some(got));
+            }
+            if left.is_some_and(|l| l <= slice) {
+                return Ok(None);
+            }
+            self.recover_orphan(id);
+        }
+    }
+
+    /// Marks lock `id` owner-died when the thread its futex word names is
+    /// gone and no live process is recorded as holding it.
+    fn recover_orphan(&self, id: u32) {
+        let mutex = self.mutex(id);
+        let Some(tid) = mutex.owner_tid() else {
+            return;
+        };
+        if sys::thread_alive(tid) {
+            return;
+        }
+        // A live oxpod holder recorded in the table (in another pid
+        // namespace, its thread id would mean nothing here) is never
+        // overruled.
+        let recorded = self.holder(id).load(Ordering::Relaxed);
+        if recorded != 0 && recorded != tid && sys::thread_alive(recorded) {
+            return;
+        }
+        if mutex.mark_owner_died(tid) {
+            tracing::warn!(
+                lock = id,
+                tid,
+                "lock {id} was held by thread {tid}, which is gone without releasing it; recovering it"
+            );
         }
     }
 

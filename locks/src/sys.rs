@@ -166,6 +166,20 @@ impl Drop for Mapping {
     }
 }
 
+/// The futex word's bits (linux/futex.h).
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+
+/// Whether thread (or process) `tid` exists in our pid namespace.
+pub(crate) fn thread_alive(tid: i32) -> bool {
+    // kill(2) finds any thread by its id; EPERM means it exists.
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(tid), None),
+        Err(Errno::ESRCH)
+    )
+}
+
 /// How a lock call acquired the mutex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Acquired {
@@ -293,6 +307,61 @@ impl RawMutex<'_> {
                 other => return acquired(other).map(Some),
             }
         }
+    }
+
+    /// The mutex's futex word: glibc's `pthread_mutex_t` begins with it
+    /// (`__data.__lock`, an aligned int holding the owner's thread id and
+    /// the waiters and owner-died bits), and glibc and the kernel only
+    /// ever access it atomically.
+    fn futex_word(&self) -> &AtomicU32 {
+        // SAFETY: `ptr` points to an initialised, 4-aligned mutex inside a
+        // mapping that outlives `self`; its first 4 bytes are the futex
+        // word, which every party accesses with atomic operations only.
+        unsafe { &*self.ptr.cast::<AtomicU32>() }
+    }
+
+    /// The thread id the futex word names as the holder; `None` when the
+    /// mutex is free or its holder is already marked dead.
+    pub(crate) fn owner_tid(&self) -> Option<i32> {
+        let word = self.futex_word().load(Ordering::SeqCst);
+        let tid = word & FUTEX_TID_MASK;
+        (tid != 0 && word & FUTEX_OWNER_DIED == 0).then(|| i32::try_from(tid).ok())?
+    }
+
+    /// Does for a dead holder what the kernel does at a thread's exit for
+    /// each robust mutex on its robust list (`handle_futex_death`): if
+    /// thread `tid` still owns the word, it is marked owner-died (waiters
+    /// bit kept) and one waiter is woken, whose lock then returns
+    /// `EOWNERDEAD`. Needed when the holder unmapped the segment before it
+    /// died, so the kernel could not reach the mutex. Returns whether it
+    /// marked the mutex; the caller must know `tid` is dead.
+    pub(crate) fn mark_owner_died(&self, tid: i32) -> bool {
+        let word = self.futex_word();
+        let cur = word.load(Ordering::SeqCst);
+        if i32::try_from(cur & FUTEX_TID_MASK).ok() != Some(tid) || cur & FUTEX_OWNER_DIED != 0 {
+            return false;
+        }
+        let marked = (cur & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        if word
+            .compare_exchange(cur, marked, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: FUTEX_WAKE on the futex word inside our mapping: it wakes
+        // at most one thread waiting on that address and touches no memory.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAKE,
+                1,
+                std::ptr::null::<libc::timespec>(),
+                std::ptr::null::<u32>(),
+                0,
+            )
+        };
+        true
     }
 
     /// Marks a mutex acquired with [`Acquired::OwnerDied`] as consistent.

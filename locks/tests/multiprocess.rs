@@ -193,3 +193,66 @@ fn allocations_are_shared_between_processes() {
     assert_eq!(m.available().unwrap(), COUNT - 3);
     assert_eq!(m.allocate().unwrap().id(), 0);
 }
+
+/// Unmaps every mapping of shared-memory segment `name` in this process
+/// (found in /proc/self/maps).
+#[allow(unsafe_code)]
+fn unmap_segment(name: &str) {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let path = format!("/dev/shm{name}");
+    let mut found = 0;
+    for line in maps.lines().filter(|l| l.ends_with(&path)) {
+        let range = line.split_whitespace().next().unwrap();
+        let (a, b) = range.split_once('-').unwrap();
+        let start = usize::from_str_radix(a, 16).unwrap();
+        let end = usize::from_str_radix(b, 16).unwrap();
+        // SAFETY: the range is a whole mapping of this process, of the
+        // segment only; nothing touches it again (every handle to it was
+        // leaked and the process exits right after).
+        let rc = unsafe { libc::munmap(start as *mut libc::c_void, end - start) };
+        assert_eq!(rc, 0, "munmap {range}");
+        found += 1;
+    }
+    assert!(found > 0, "no mapping of {path} in\n{maps}");
+}
+
+/// fault-findings 3: a holder that unmaps the segment before it dies (a
+/// script's finalisers do; so would any program that drops its mapping
+/// while holding a lock) leaves the kernel unable to mark the mutex, so
+/// it stayed held by a thread that no longer existed. The waiter now sees
+/// the thread is gone and recovers the lock.
+#[test]
+fn a_holder_that_unmapped_the_segment_before_dying_is_recovered() {
+    const TEST: &str = "a_holder_that_unmapped_the_segment_before_dying_is_recovered";
+    if child_role(TEST) {
+        let (m, id) = open_in_child();
+        let guard = m.retrieve(id).unwrap().lock().unwrap();
+        // Neither unlocked nor left mapped: the guard and the manager are
+        // leaked and the segment is unmapped under them, as a process that
+        // drops its mapping while holding a lock would.
+        std::mem::forget(guard);
+        std::mem::forget(m);
+        unmap_segment(&var(SEGMENT));
+        tell_parent("HOLDING");
+        std::process::exit(0);
+    }
+    let seg = TestSegment::new();
+    let m = ShmLockManager::create(&seg.name, COUNT).unwrap();
+    let lock = m.retrieve(9).unwrap();
+    let mut child = ChildProc::spawn(TEST, &[(SEGMENT, &seg.name), (LOCK, "9")]);
+    child.wait_for("HOLDING");
+    child.child.wait().unwrap();
+    let log = common::Captured::default();
+    let guard = log
+        .during(|| lock.lock_timeout(Duration::from_secs(10)))
+        .expect("the orphaned lock is recovered, not waited on until the timeout");
+    assert!(guard.owner_died());
+    let text = log.text();
+    assert!(
+        text.contains("which is gone"),
+        "a warning naming the gone thread: {text}"
+    );
+    drop(guard);
+    let again = lock.try_lock().unwrap().expect("free again");
+    assert!(!again.owner_died(), "recovered for good");
+}
