@@ -56,7 +56,7 @@ pub enum Error {
 
     /// The segment does not start with the lock-segment magic number.
     #[error(
-        "lock segment {name} is not a lock segment (magic {found:#06x}, expected {expected:#06x}); stop all oxpod processes, remove /dev/shm{name} and run `oxpod system renumber`"
+        "lock segment {name} is not a lock segment (magic {found:#06x}, expected {expected:#06x}); stop all oxpod processes and run `oxpod system renumber` to recreate it"
     )]
     BadMagic {
         /// The segment name.

@@ -93,7 +93,7 @@ impl Runtime {
             }
         };
         let alive = step("alive lock", || AliveLock::take(&layout))?;
-        let (locks, fresh_locks) = step("locks", || {
+        let (locks, fresh_locks, repaired_segment) = step("locks", || {
             open_locks(&options, &loaded.config, state.as_mut(), driver.as_ref())
         })?;
 
@@ -132,7 +132,27 @@ impl Runtime {
             Ok(remove)
         })?;
         if options.renumber {
-            step("renumber", || runtime.renumber_under_alive_lock())?;
+            // A damaged segment recreated at its size, with every lock
+            // re-claimed, is what the renumber was for; while containers
+            // run, moving their lock numbers waits (but their commands
+            // work again, so they can be stopped).
+            let running = if repaired_segment {
+                crate::open::refuse_renumber_while_running(
+                    runtime.state().as_mut(),
+                    runtime.driver.as_ref(),
+                )
+                .err()
+            } else {
+                None
+            };
+            match running {
+                Some(Error::RenumberWhileRunning { running }) => warn!(
+                    running,
+                    "recreated the damaged lock segment and re-claimed every lock; lock numbers stay as they were while containers run"
+                ),
+                Some(e) => return Err(e),
+                None => step("renumber", || runtime.renumber_under_alive_lock())?,
+            }
         }
         runtime
             .valid
@@ -285,27 +305,30 @@ fn discover_runtimes(loaded: &Loaded, layout: &Layout) -> Result<Runtimes> {
     })?)
 }
 
-/// The lock manager, and whether its locks are all free because it was
-/// just made (a new segment, or the in-memory manager), so the objects in
-/// the database must re-claim theirs.
+/// The lock manager; whether its locks are all free because it was just
+/// made (a new segment, or the in-memory manager), so the objects in the
+/// database must re-claim theirs; and whether it replaced a damaged (or
+/// planted) segment of the configured size.
 ///
 /// A segment that cannot be used (another size, damaged, planted by
 /// another user) is recreated for a renumber or a reset, but a renumber
-/// first refuses, changing nothing, while containers run or a live process
-/// holds one of its locks.
+/// first refuses, changing nothing, while a live process holds one of its
+/// locks, and, for a segment of another size (whose lock numbers must
+/// move), while containers run. A damaged one of the right size is
+/// recreated even then: nothing else would let its containers be stopped.
 fn open_locks(
     options: &RuntimeOptions,
     config: &Config,
     state: &mut dyn State,
     driver: &dyn Driver,
-) -> Result<(Box<dyn LockManager>, bool)> {
+) -> Result<(Box<dyn LockManager>, bool, bool)> {
     let n = config.num_locks;
     if options.locks == LockBackend::Memory {
-        return Ok((Box::new(MemLockManager::new(n)?), true));
+        return Ok((Box::new(MemLockManager::new(n)?), true, false));
     }
     let name = config.lock_name.as_str();
     match ShmLockManager::open(name, n) {
-        Ok(m) => Ok((Box::new(m), false)),
+        Ok(m) => Ok((Box::new(m), false, false)),
         Err(oxpod_locks::Error::SegmentMissing { .. }) if options.existing_only => {
             Err(Error::NotInitialised {
                 what: "lock segment",
@@ -315,18 +338,21 @@ fn open_locks(
         Err(oxpod_locks::Error::SegmentMissing { .. }) => {
             debug!(name, n, "creating lock segment");
             match ShmLockManager::create(name, n) {
-                Ok(m) => Ok((Box::new(m), true)),
+                Ok(m) => Ok((Box::new(m), true, false)),
                 // Another process created it between our open and create
                 // (and, holding the alive lock before us, re-claimed).
                 Err(oxpod_locks::Error::SegmentExists { .. }) => {
-                    Ok((Box::new(ShmLockManager::open(name, n)?), false))
+                    Ok((Box::new(ShmLockManager::open(name, n)?), false, false))
                 }
                 Err(e) => Err(e.into()),
             }
         }
         Err(e) if e.segment_unusable() && (options.renumber || options.reset) => {
+            let resized = matches!(e, oxpod_locks::Error::CountMismatch { .. });
             if options.renumber {
-                refuse_renumber_while_running(state, driver)?;
+                if resized {
+                    refuse_renumber_while_running(state, driver)?;
+                }
                 // The old segment's holders, if it can still be read (a
                 // planted or damaged one holds none of ours).
                 if let Ok(old) = ShmLockManager::open_existing(name) {
@@ -335,7 +361,7 @@ fn open_locks(
             }
             info!(name, n, reason = %e, "recreating lock segment");
             ShmLockManager::remove(name)?;
-            Ok((Box::new(ShmLockManager::create(name, n)?), true))
+            Ok((Box::new(ShmLockManager::create(name, n)?), true, !resized))
         }
         Err(e) => Err(e.into()),
     }

@@ -1229,6 +1229,46 @@ fn renumber_recreates_a_damaged_or_planted_segment() {
     let _ = c;
 }
 
+/// fault-findings 3 (t3b `shmg`): with a mutex of the segment written
+/// over and a container running, every command failed and `renumber`
+/// refused while containers run: nothing could stop the container. The
+/// segment is recreated at its size with the locks re-claimed; the numbers
+/// stay; the container can then be stopped.
+#[test]
+fn a_damaged_segment_is_recreated_even_while_containers_run() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("c"))
+        .expect("create");
+    rt.containers().start(&cref(&rt, "c")).expect("start");
+    let lock = c.config.lock_id;
+    drop(rt);
+    let path = format!("/dev/shm{}", env.lock_name);
+    let mut bytes = std::fs::read(&path).expect("read the segment");
+    // Past the header: the first group's mutexes.
+    for b in &mut bytes[64..1024] {
+        *b = 0xa5;
+    }
+    std::fs::write(&path, &bytes).expect("damage the segment");
+    let err = Runtime::open(env.lmdb()).expect_err("damaged segment");
+    assert!(err.to_string().contains("oxpod system renumber"), "{err}");
+    let rt = Runtime::open(env.lmdb().renumber(true)).expect("renumber recreates it");
+    assert_eq!(
+        get(&rt, "c").expect("get").config.lock_id,
+        lock,
+        "numbers stay while it runs"
+    );
+    assert_eq!(allocated(&rt), claimed(&rt));
+    rt.containers()
+        .stop(&cref(&rt, "c"), Some(0))
+        .expect("stop works again");
+    drop(rt);
+    let rt = Runtime::open(env.lmdb().renumber(true)).expect("a real renumber now");
+    assert_eq!(allocated(&rt), claimed(&rt));
+}
+
 #[test]
 fn check_finds_and_removes_bundle_dirs_no_record_claims() {
     let env = Env::new();

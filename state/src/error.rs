@@ -236,7 +236,7 @@ pub enum Error {
     },
     /// The database file is damaged or is not an LMDB file.
     #[error(
-        "database {path} is damaged or not an oxpod database ({reason}): restore it from a backup or run `oxpod system reset`"
+        "database {path} is damaged or not an oxpod database ({reason}): restore it from a backup or run `oxpod system reset --force` to start over"
     )]
     Damaged {
         /// The database directory.
