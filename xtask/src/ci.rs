@@ -13,14 +13,15 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{output, run as sh, workspace_root};
 
-/// Tier 1, the leaf crates: each depends on no oxpod crate. `storage`,
-/// `image` and `network` join this list when they exist.
+/// Tier 1, the leaf crates: each depends on no oxpod crate. `image` and
+/// `network` join this list when they exist.
 pub const TIER1: &[&str] = &[
     "oxpod-config",
     "oxpod-locks",
     "oxpod-events",
     "oxpod-state",
     "oxpod-ociruntime",
+    "oxpod-storage",
 ];
 
 /// Tier 2, the composer: depends on tier-1 crates only.
@@ -44,6 +45,7 @@ const LIBRARIES: &[&str] = &[
     "oxpod-events",
     "oxpod-state",
     "oxpod-ociruntime",
+    "oxpod-storage",
     "oxpod-runtime",
     "oxpod-test-support",
 ];

@@ -1,0 +1,29 @@
+//! oxpod-storage: where images' bytes live, as containers/storage keeps
+//! them for podman, minus its JSON databases (the records are in
+//! oxpod-state's LMDB environment).
+//!
+//! - [`Digest`]: validated sha256 digests (a digest is a file name only
+//!   after validation) and [`chain_ids`].
+//! - [`unpack_layer`]: a layer tar (gzip or plain) into a directory in
+//!   overlay form, every write confined with `openat2`.
+//! - [`Store`]: the blob store (`blobs/sha256/<hex>`, written through an
+//!   ingest file, fsynced, verified, renamed), layer directories keyed by
+//!   chain id (unpacked under a temporary name, then renamed; leftovers of
+//!   a killed unpack swept on open), short links for overlay's `lowerdir`,
+//!   container roots mounted with overlay, and a sweep of what no image
+//!   uses.
+//!
+//! A leaf crate: it knows digests and paths, never images or containers'
+//! records.
+
+#![forbid(unsafe_code)]
+
+mod digest;
+mod error;
+mod store;
+mod unpack;
+
+pub use digest::{Digest, chain_ids};
+pub use error::{Error, Result};
+pub use store::{Driver, LayerInfo, Store, StoreLock};
+pub use unpack::{UnpackLimits, Unpacked, unpack_layer};
