@@ -13,8 +13,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{output, run as sh, workspace_root};
 
-/// Tier 1, the leaf crates: each depends on no oxpod crate. `image` and
-/// `network` join this list when they exist.
+/// Tier 1, the leaf crates: each depends on no oxpod crate. `network`
+/// joins this list when it exists.
 pub const TIER1: &[&str] = &[
     "oxpod-config",
     "oxpod-locks",
@@ -22,6 +22,7 @@ pub const TIER1: &[&str] = &[
     "oxpod-state",
     "oxpod-ociruntime",
     "oxpod-storage",
+    "oxpod-image",
 ];
 
 /// Tier 2, the composer: depends on tier-1 crates only.
@@ -46,6 +47,7 @@ const LIBRARIES: &[&str] = &[
     "oxpod-state",
     "oxpod-ociruntime",
     "oxpod-storage",
+    "oxpod-image",
     "oxpod-runtime",
     "oxpod-test-support",
 ];
