@@ -91,6 +91,21 @@ pub enum Command {
     Inspect(InspectArgs),
     #[command(flatten)]
     Verb(ContainerVerb),
+    /// List images
+    Images(ImagesArgs),
+    /// Load images from an archive (docker-archive, oci-archive, oci-dir)
+    Load(LoadArgs),
+    /// Save images to an archive
+    Save(SaveArgs),
+    /// Remove images
+    Rmi(RmiArgs),
+    /// Give an image more names
+    Tag(TagArgs),
+    /// Take names off an image
+    Untag(UntagArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -157,6 +172,143 @@ pub enum ContainerCommand {
         /// Container id
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "ls", visible_alias = "list")]
+    Images(ImagesArgs),
+    /// Show images' configuration as JSON
+    Inspect(ImageInspectArgs),
+    /// Remove images
+    Rm(RmiArgs),
+    /// Exit 0 if the image exists, 1 if not
+    Exists(ImageNameArg),
+    /// Give an image more names
+    Tag(TagArgs),
+    /// Take names off an image
+    Untag(UntagArgs),
+    /// Load images from an archive
+    Load(LoadArgs),
+    /// Save images to an archive
+    Save(SaveArgs),
+    /// Remove images without names (with -a: every image) no container uses
+    Prune(ImagePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show every image (oxpod keeps no intermediate images: the same as without)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print image ids only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not shorten ids
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Output format: json, or a Go template such as "table {{.Repository}}\t{{.Tag}}\t{{.ID}}"
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Filter key=value: dangling, reference, label, before, since (repeatable)
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// Print no header row
+    #[arg(short = 'n', long)]
+    pub noheading: bool,
+    /// Only images whose name matches (a reference, `*` wildcards allowed)
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read the archive from this file or OCI directory (default: standard input)
+    #[arg(short, long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write the archive to this file (default: standard output, if it is not a terminal)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// docker-archive or oci-archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+    /// Accepted for podman's scripts: several images always go in one archive
+    #[arg(short = 'm', long)]
+    pub multi_image_archive: bool,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Images (name or id)
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Remove the containers that use the image too
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove every image
+    #[arg(short, long)]
+    pub all: bool,
+    /// Ignore images that do not exist
+    #[arg(short, long)]
+    pub ignore: bool,
+    /// Images (name or id)
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image (name or id)
+    pub image: String,
+    /// New names
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UntagArgs {
+    /// The image (name or id)
+    pub image: String,
+    /// Names to take off (default: all)
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInspectArgs {
+    /// Output format: json, or a Go template such as {{.Id}}
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Images (name or id)
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageNameArg {
+    /// The image (name or id)
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove every image no container uses, named or not
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation (oxpod never asks: accepted for podman's scripts)
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -347,8 +499,15 @@ pub struct CreateArgs {
     #[arg(short, long)]
     pub workdir: Option<String>,
     /// Root filesystem directory of the container
-    #[arg(long, required = true, value_name = "DIR")]
-    pub rootfs: PathBuf,
+    /// Run from this root filesystem directory instead of an image (then every argument is the command)
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Replace the image's entrypoint (and drop its default command); '' clears it
+    #[arg(long, value_name = "COMMAND")]
+    pub entrypoint: Option<String>,
+    /// Run as this user: uid[:gid], or name[:group] from the image's /etc/passwd and /etc/group
+    #[arg(short, long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
     /// Signal `stop` sends first: a name (TERM, SIGINT) or a number
     #[arg(long, value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
@@ -358,8 +517,8 @@ pub struct CreateArgs {
     /// Remove a container of the same name first, if there is one
     #[arg(long)]
     pub replace: bool,
-    /// Command and its arguments
-    #[arg(required = true, trailing_var_arg = true)]
+    /// IMAGE [COMMAND [ARG...]], or with --rootfs COMMAND [ARG...]
+    #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE|COMMAND")]
     pub command: Vec<String>,
 }
 

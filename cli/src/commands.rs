@@ -61,6 +61,51 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Images(a) | Command::Image(ImageCommand::Images(a)) => {
+            crate::images::list(out, &open(g, |o| o)?, a)
+        }
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
+            crate::images::load(out, &open(g, |o| o)?, a)
+        }
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => {
+            crate::images::save(out, &open(g, |o| o)?, a)
+        }
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => {
+            crate::images::rmi(out, &open(g, |o| o)?, a)
+        }
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => {
+            let rt = open(g, |o| o)?;
+            let image = rt.images().resolve(&a.image)?;
+            for n in &a.names {
+                rt.images().tag(&image, n)?;
+            }
+            Ok(0)
+        }
+        Command::Untag(a) | Command::Image(ImageCommand::Untag(a)) => {
+            let rt = open(g, |o| o)?;
+            let image = rt.images().resolve(&a.image)?;
+            if a.names.is_empty() {
+                rt.images().untag(&image, None)?;
+            }
+            for n in &a.names {
+                rt.images().untag(&image, Some(n))?;
+            }
+            Ok(0)
+        }
+        Command::Image(ImageCommand::Inspect(a)) => {
+            crate::images::inspect(out, &open(g, |o| o)?, &a.images, a.format.as_deref())
+        }
+        Command::Image(ImageCommand::Exists(a)) => {
+            let rt = open(g, |o| o)?;
+            match rt.images().resolve(&a.image) {
+                Ok(_) => Ok(0),
+                Err(e) if e.is_image_not_found() => Ok(1),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Image(ImageCommand::Prune(a)) => {
+            crate::images::prune(out, &open(g, |o| o)?, a.all)
+        }
         Command::Pod(p) => pod(out, g, p),
         Command::Events(a) => events(out, &open(g, |o| o)?, a),
         Command::System(s) => system(out, g, s),
@@ -188,12 +233,34 @@ fn info(out: &mut impl Write, rt: &Runtime, a: &InfoArgs) -> Result<u8> {
 
 fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewContainer> {
     let labels = crate::parse::labels(&a.labels, &a.label_file)?;
+    // With --rootfs every argument is the command; else the first names
+    // the image.
+    let (image, command) = match &a.rootfs {
+        Some(_) => (None, a.command.clone()),
+        None => match a.command.split_first() {
+            Some((image, rest)) => (Some(image.clone()), rest.to_vec()),
+            None => bail!("give an image (or --rootfs DIR) and a command"),
+        },
+    };
+    let entrypoint = a.entrypoint.as_deref().map(|e| {
+        if e.is_empty() {
+            Vec::new()
+        } else if e.trim_start().starts_with('[') {
+            // podman takes a JSON array too.
+            serde_json::from_str::<Vec<String>>(e).unwrap_or_else(|_| vec![e.to_owned()])
+        } else {
+            vec![e.to_owned()]
+        }
+    });
     Ok(NewContainer {
         // `--name ''` asks for a generated name, as in podman.
         name: a.name.clone().filter(|n| !n.is_empty()),
         pod: a.pod.as_deref().map(|p| rt.pods().resolve(p)).transpose()?,
-        rootfs: a.rootfs.clone(),
-        command: a.command.clone(),
+        rootfs: a.rootfs.clone().unwrap_or_default(),
+        image,
+        entrypoint,
+        user: a.user.clone(),
+        command,
         env: crate::parse::environment(&a.env, &a.env_file)?,
         hostname: a.hostname.clone(),
         labels,

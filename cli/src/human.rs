@@ -37,6 +37,11 @@ pub fn duration(d: Duration) -> String {
 /// go-units `HumanSize`: decimal units, four significant digits
 /// (`0B`, `512B`, `9.912MB`, `1.5GB`).
 pub fn size(bytes: u64) -> String {
+    size_with_precision(bytes, 4)
+}
+
+/// go-units `HumanSizeWithPrecision`: `precision` significant digits.
+pub fn size_with_precision(bytes: u64, precision: usize) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -44,14 +49,15 @@ pub fn size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    // Go's %.4g: four significant digits, trailing zeros dropped.
-    let digits = if value >= 100.0 {
-        1
+    // Go's %.Ng: N significant digits, trailing zeros dropped.
+    let whole = if value >= 100.0 {
+        3
     } else if value >= 10.0 {
         2
     } else {
-        3
+        1
     };
+    let digits = precision.saturating_sub(whole);
     let text = format!("{value:.digits$}");
     let text = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
@@ -94,5 +100,7 @@ mod tests {
         assert_eq!(size(9_912_000), "9.912MB");
         assert_eq!(size(1_500_000_000), "1.5GB");
         assert_eq!(size(123_456), "123.5kB");
+        assert_eq!(size_with_precision(1_997_895, 3), "2MB");
+        assert_eq!(size_with_precision(7_050_000, 3), "7.05MB");
     }
 }

@@ -13,6 +13,7 @@
 mod args;
 mod commands;
 mod human;
+mod images;
 mod output;
 mod parse;
 mod sigproxy;

@@ -31,9 +31,18 @@ pub struct NewContainer {
     pub name: Option<String>,
     /// A pod to join.
     pub pod: Option<PodRef>,
-    /// The root filesystem directory.
+    /// The root filesystem directory (`--rootfs`); unused with `image`.
     pub rootfs: PathBuf,
-    /// The command and its arguments.
+    /// The image to run, by name or id as the user typed it; its config
+    /// gives the defaults (docker's rules) and its layers the root.
+    pub image: Option<String>,
+    /// Replaces the image's Entrypoint (and clears its Cmd).
+    pub entrypoint: Option<Vec<String>>,
+    /// The user (`uid[:gid]` or `name[:group]`); default the image's, or
+    /// root.
+    pub user: Option<String>,
+    /// The command and its arguments (with an image: its Cmd's
+    /// replacement).
     pub command: Vec<String>,
     /// `KEY=value` environment entries.
     pub env: Vec<String>,
@@ -217,21 +226,72 @@ impl<'r> Containers<'r> {
         {
             return Err(Error::InvalidName { name: name.clone() });
         }
-        let rootfs = std::fs::canonicalize(&new.rootfs)
-            .map_err(|e| Error::io("use rootfs", &new.rootfs, e))?;
-        if !rootfs.is_dir() {
-            return Err(Error::io(
-                "use rootfs",
-                &rootfs,
-                std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
-            ));
-        }
-        // The host's own root would give the container the host read-write.
-        if rootfs == std::path::Path::new("/") {
-            return Err(Error::HostRootfs {
-                given: new.rootfs.clone(),
-            });
-        }
+        // A container of an image holds the store's shared lock until its
+        // record is in, so `rmi` (exclusive) sees it or is not racing it.
+        let mut from_image = None;
+        let _image_lock;
+        let mut new = new;
+        let rootfs = match &new.image {
+            Some(name) => {
+                let images = rt.images();
+                _image_lock = Some(rt.storage()?.lock_shared()?);
+                let image = images.resolve(name)?;
+                let config = images.config(&image)?;
+                new.command = config.command(new.entrypoint.as_deref(), &new.command)?;
+                new.env = config.env(&new.env);
+                if new.working_dir.is_none() && !config.config.working_dir.is_empty() {
+                    new.working_dir = Some(config.config.working_dir.clone());
+                }
+                let mut labels = config.config.labels.clone().unwrap_or_default();
+                labels.extend(std::mem::take(&mut new.labels));
+                new.labels = labels;
+                if new.stop_signal.is_none() && !config.config.stop_signal.is_empty() {
+                    new.stop_signal = Some(
+                        oxpod_ociruntime::parse_signal(&config.config.stop_signal)?.unsigned_abs(),
+                    );
+                }
+                let user = new
+                    .user
+                    .clone()
+                    .unwrap_or_else(|| config.config.user.clone());
+                new.user = Some(crate::users::resolve(&images, &image, &user)?);
+                from_image = Some((image, name.clone()));
+                PathBuf::new()
+            }
+            None => {
+                _image_lock = None;
+                let rootfs = std::fs::canonicalize(&new.rootfs)
+                    .map_err(|e| Error::io("use rootfs", &new.rootfs, e))?;
+                if !rootfs.is_dir() {
+                    return Err(Error::io(
+                        "use rootfs",
+                        &rootfs,
+                        std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+                    ));
+                }
+                // The host's own root would give the container the host read-write.
+                if rootfs == std::path::Path::new("/") {
+                    return Err(Error::HostRootfs {
+                        given: new.rootfs.clone(),
+                    });
+                }
+                // Without an image, only numbers (there is no passwd to read
+                // names from but the rootfs's own, which is not trusted).
+                let user = new.user.clone().unwrap_or_default();
+                let (u, g) = user.split_once(':').unwrap_or((user.as_str(), "0"));
+                new.user = match (u.parse::<u32>(), g.parse::<u32>()) {
+                    _ if user.is_empty() => Some("0:0".to_owned()),
+                    (Ok(u), Ok(g)) => Some(format!("{u}:{g}")),
+                    _ => {
+                        return Err(Error::UnknownUser {
+                            spec: user.clone(),
+                            reason: "with --rootfs, give numeric ids (uid[:gid])".to_owned(),
+                        });
+                    }
+                };
+                rootfs
+            }
+        };
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
         let lock_id = ledger.claim_lock()?;
@@ -241,8 +301,14 @@ impl<'r> Containers<'r> {
             None => self.generate_name()?,
         };
         let hostname = new.hostname.unwrap_or_else(|| id[..12].to_owned());
+        let rootfs = match &from_image {
+            Some(_) => rt.storage()?.container_root(&id),
+            None => rootfs,
+        };
         let config = ContainerConfig {
             env: container_env(new.env, &hostname),
+            image_id: from_image.as_ref().map(|(i, _)| i.id.clone()),
+            image_name: from_image.as_ref().map(|(_, n)| n.clone()),
             id: id.clone(),
             name,
             namespace: rt.config().namespace.clone(),
@@ -251,7 +317,7 @@ impl<'r> Containers<'r> {
             rootfs,
             command: new.command,
             working_dir: new.working_dir.unwrap_or_else(|| "/".to_owned()),
-            user: "0:0".to_owned(),
+            user: new.user.unwrap_or_else(|| "0:0".to_owned()),
             hostname,
             auto_remove: new.auto_remove,
             labels: new.labels,
@@ -319,8 +385,16 @@ impl<'r> Containers<'r> {
             oxpod_config::CgroupManager::Systemd => CgroupManager::Systemd,
             oxpod_config::CgroupManager::Cgroupfs => CgroupManager::Cgroupfs,
         };
+        // Resolved to numbers at create (`uid:gid`).
+        let (uid, gid) = config
+            .user
+            .split_once(':')
+            .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+            .unwrap_or((0, 0));
         let spec = ContainerSpec {
             id: config.id.clone(),
+            uid,
+            gid,
             rootfs: config.rootfs.clone(),
             args: config.command.clone(),
             env: config.env.clone(),

@@ -22,6 +22,49 @@ pub enum Error {
     /// conmon or the OCI runtime failed.
     #[error(transparent)]
     Oci(#[from] oxpod_ociruntime::Error),
+    /// The image store failed.
+    #[error(transparent)]
+    Storage(#[from] oxpod_storage::Error),
+    /// An image reference, config or archive is bad.
+    #[error(transparent)]
+    Image(#[from] oxpod_image::Error),
+    /// A user or group the image does not know.
+    #[error("invalid user {spec:?}: {reason}")]
+    UnknownUser {
+        /// The user as given.
+        spec: String,
+        /// Why.
+        reason: String,
+    },
+    /// No image has this name or id.
+    #[error(
+        "{name}: image not known: load it first (`oxpod load -i FILE`), or give its full name or id"
+    )]
+    ImageNotFound {
+        /// What was looked up.
+        name: String,
+    },
+    /// An id prefix of several images.
+    #[error(
+        "more than one image matches ID prefix {prefix} ({count} matches): give more characters"
+    )]
+    ImageAmbiguous {
+        /// The prefix.
+        prefix: String,
+        /// How many match.
+        count: usize,
+    },
+    /// An image containers are made from.
+    #[error(
+        "image {image} is in use by container(s) {}: remove them first, or use --force to remove them with it",
+        containers.join(", ")
+    )]
+    ImageInUse {
+        /// The image as given.
+        image: String,
+        /// The containers' names.
+        containers: Vec<String>,
+    },
 
     /// A listing filter that cannot be used.
     #[error("invalid filter {filter:?}: {reason}")]
@@ -220,6 +263,11 @@ impl Error {
     }
 
     /// Whether this says the container or pod does not exist.
+    pub fn is_image_not_found(&self) -> bool {
+        matches!(self, Error::ImageNotFound { .. })
+    }
+
+    /// Whether the error is "no such container or pod".
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::State(oxpod_state::Error::NotFound { .. }))
     }

@@ -153,13 +153,14 @@ pub struct Store {
     pub tmp_dir: PathBuf,
     /// Named volumes.
     pub volume_path: PathBuf,
-    /// The storage configuration file (none yet).
+    /// The storage configuration file (none: the store is configured by
+    /// oxpod's own file).
     pub config_file: String,
     /// The image store's directory.
     pub graph_root: PathBuf,
     /// The image store's per-boot directory.
     pub run_root: PathBuf,
-    /// The storage driver (none until images land).
+    /// The storage driver (`overlay`).
     pub graph_driver_name: String,
     /// Images.
     pub image_store: ImageStore,
@@ -275,6 +276,9 @@ impl System<'_> {
             }
         }
         let pods = rt.state().all_pods()?.items.len();
+        // Before the literal below: it holds the state's guard (for the
+        // backend's name) until its end.
+        let images = rt.images().list()?.len();
         let programs = rt.driver.programs();
         let default_path = programs
             .runtimes
@@ -345,8 +349,8 @@ impl System<'_> {
                 config_file: String::new(),
                 graph_root: config.static_dir.join("storage"),
                 run_root: config.tmp_dir.clone(),
-                graph_driver_name: String::new(),
-                image_store: ImageStore::default(),
+                graph_driver_name: oxpod_storage::Driver::Overlay.name().to_owned(),
+                image_store: ImageStore { number: images },
                 events_log: config.events_logfile_path.clone(),
                 container_store: store,
                 pod_store: PodStore { number: pods },

@@ -44,6 +44,10 @@ impl Layout {
     pub fn runtime_root(&self) -> PathBuf {
         self.tmp_dir.join("runtime")
     }
+    /// The image store.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.static_dir.join("storage")
+    }
     /// The container's bundle directory, holding `config.json`.
     pub fn bundle_dir(&self, id: &str) -> PathBuf {
         self.static_dir.join("containers").join(id)

@@ -296,6 +296,18 @@ pub(crate) fn release_bundle(rt: &Runtime, id: &str) {
     if let Err(e) = rt.driver.forget_exit(id) {
         warn!(id, error = %e, "cannot remove exit file");
     }
+    // A container of an image: its root and changes in the store (looked
+    // for first, so `--rootfs` containers never open the store).
+    if rt.layout.storage_dir().join("containers").join(id).exists() {
+        match rt.storage() {
+            Ok(store) => {
+                if let Err(e) = store.remove_container(id) {
+                    warn!(id, error = %e, "cannot remove the container's root");
+                }
+            }
+            Err(e) => warn!(id, error = %e, "cannot open the image store"),
+        }
+    }
 }
 
 /// An operation a killed command left half done, and what the repair gave

@@ -43,6 +43,7 @@
 mod containers;
 mod error;
 mod host;
+mod images;
 mod info;
 mod layout;
 mod ledger;
@@ -56,6 +57,7 @@ mod refs;
 mod system;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +71,7 @@ use oxpod_state::State;
 
 pub use containers::{ContainerFilter, Containers, NamePattern, NewContainer};
 pub use error::{Error, Result};
+pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
@@ -80,6 +83,7 @@ pub use system::{CheckReport, Finding, System, reset_unopened};
 /// Re-exports of the layers' types a front end needs.
 pub use oxpod_config::{self as config, Origin};
 pub use oxpod_events::{self as events, ReadOptions};
+pub use oxpod_image::{self as image, ImageConfig, Reference};
 pub use oxpod_ociruntime::{LogLine, LogStream, parse_signal};
 pub use oxpod_state::{
     Container, ContainerConfig, ContainerState, ContainerStatus, Error as StateError, Pod,
@@ -113,9 +117,26 @@ pub struct Runtime {
     valid: AtomicBool,
     refreshed: bool,
     lock_timeout: std::time::Duration,
+    /// The image store, opened on first use (most commands never need it).
+    storage: std::sync::OnceLock<oxpod_storage::Store>,
 }
 
 impl Runtime {
+    /// Images: load, save, list, name, remove.
+    pub fn images(&self) -> Images<'_> {
+        Images::new(self)
+    }
+
+    /// The image store at `<static dir>/storage`, opened (and swept of a
+    /// killed load's leftovers) on first use.
+    pub(crate) fn storage(&self) -> Result<&oxpod_storage::Store> {
+        if let Some(s) = self.storage.get() {
+            return Ok(s);
+        }
+        let store = oxpod_storage::Store::open(&self.layout.storage_dir())?;
+        Ok(self.storage.get_or_init(|| store))
+    }
+
     /// Containers: create, look up, list, run, stop, remove.
     pub fn containers(&self) -> Containers<'_> {
         Containers::new(self)

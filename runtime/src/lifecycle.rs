@@ -126,6 +126,10 @@ impl<'r> Containers<'r> {
             (prog.clone(), args)
         });
         let run_dir = rt.layout.run_dir(&id);
+        if let Some(image_id) = &ctr.config.image_id {
+            let root = rt.images().mount_root(&id, image_id)?;
+            debug!(id, root = %root.display(), "mounted the container's root");
+        }
         let mut ledger = Ledger::begin(rt, "start", false)?;
         ledger.note(Step::Runtime {
             runtime: ctr.config.oci_runtime.clone(),
@@ -529,6 +533,11 @@ impl<'r> Containers<'r> {
             return Ok(());
         }
         self.delete_from_runtime(&ctr);
+        if ctr.config.image_id.is_some()
+            && let Err(e) = rt.images().unmount_root(&ctr.config.id)
+        {
+            warn!(id, error = %e, "cannot unmount the container's root");
+        }
         rt.emit(container_event(EventStatus::Cleanup, &ctr.config));
         drop(guard);
         // A live `run --rm` client removes it itself, once it has read the

@@ -115,6 +115,7 @@ impl Runtime {
             valid: AtomicBool::new(false),
             refreshed: false,
             lock_timeout,
+            storage: std::sync::OnceLock::new(),
         };
         let mut after_reboot = Vec::new();
         if alive.needs_refresh {

@@ -120,9 +120,16 @@ pub struct ContainerConfig {
     pub pod: Option<String>,
     /// Its lock number in the lock manager.
     pub lock_id: u32,
-    /// The root filesystem directory it runs from.
+    /// The root filesystem directory it runs from (for a container of an
+    /// image: where its overlay root is mounted).
     #[serde(skip_serializing_if = "is_empty_path")]
     pub rootfs: PathBuf,
+    /// The id of the image it runs from (None: `--rootfs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// The image name as the user typed it (podman shows it in `ps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_name: Option<String>,
     /// The command and its arguments.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,

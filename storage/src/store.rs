@@ -467,6 +467,81 @@ impl Store {
         Ok((layers, blobs))
     }
 
+    /// Reads file `rel` (`etc/passwd`) of the root that `layers` (bottom
+    /// first) stack up, without mounting: the topmost layer holding it
+    /// wins; a whiteout of it or of a directory above, or an opaque
+    /// directory above it in a higher layer, hides the lower ones. A
+    /// symlink is not followed (`None`). Small files only (1 MiB).
+    pub fn read_layered_file(&self, layers: &[Digest], rel: &str) -> Result<Option<Vec<u8>>> {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+        let parts: Vec<&str> = rel
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if parts.is_empty() || parts.contains(&"..") {
+            return Ok(None);
+        }
+        for l in layers.iter().rev() {
+            let diff = self.layer_diff(l);
+            let root = match rustix::fs::open(
+                &diff,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => fd,
+                Err(e) => return Err(Error::errno("open", &diff, e)),
+            };
+            let mut hidden_below = false;
+            for depth in 0..parts.len() {
+                let path = parts[..=depth].join("/");
+                match rustix::fs::statat(&root, path.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => {
+                        let kind = FileType::from_raw_mode(st.st_mode);
+                        if kind == FileType::CharacterDevice && st.st_rdev == 0 {
+                            return Ok(None);
+                        }
+                        if depth + 1 == parts.len() {
+                            if kind != FileType::RegularFile {
+                                return Ok(None);
+                            }
+                            let fd = rustix::fs::openat2(
+                                &root,
+                                path.as_str(),
+                                OFlags::RDONLY | OFlags::CLOEXEC,
+                                Mode::empty(),
+                                ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS,
+                            )
+                            .map_err(|e| Error::errno("open", diff.join(&path), e))?;
+                            let mut bytes = Vec::new();
+                            std::fs::File::from(fd)
+                                .take(1 << 20)
+                                .read_to_end(&mut bytes)
+                                .map_err(|e| Error::io("read", diff.join(&path), e))?;
+                            return Ok(Some(bytes));
+                        }
+                        if kind != FileType::Directory {
+                            return Ok(None);
+                        }
+                        let opaque = rustix::fs::lgetxattr(
+                            diff.join(&path),
+                            "trusted.overlay.opaque",
+                            &mut [0u8; 4],
+                        );
+                        if opaque.is_ok() {
+                            hidden_below = true;
+                        }
+                    }
+                    Err(rustix::io::Errno::NOENT) => break,
+                    Err(e) => return Err(Error::errno("look at", diff.join(&path), e)),
+                }
+            }
+            if hidden_below {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
     // ---- container roots ---------------------------------------------
 
     fn container_dir(&self, id: &str) -> PathBuf {

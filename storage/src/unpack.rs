@@ -159,8 +159,21 @@ impl Unpacker<'_> {
         let rel = self.clean(&shown, &raw)?;
         let header = entry.header().clone();
         let kind = header.entry_type();
+        // An empty numeric field is 0, as Go's archive/tar reads it (some
+        // writers leave uid, gid or mtime blank).
+        let old = header.as_old();
+        let blank = |f: &[u8]| f.iter().all(|&b| b == 0 || b == b' ');
         let num = |v: std::io::Result<u64>, what: &str| -> Result<u64> {
-            v.map_err(|e| self.refuse(&shown, format!("bad {what} field: {e}")))
+            let field: &[u8] = match what {
+                "uid" => &old.uid,
+                "gid" => &old.gid,
+                _ => &old.mtime,
+            };
+            match v {
+                Ok(n) => Ok(n),
+                Err(_) if blank(field) => Ok(0),
+                Err(e) => Err(self.refuse(&shown, format!("bad {what} field: {e}"))),
+            }
         };
         let mode = header
             .mode()

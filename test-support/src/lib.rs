@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 pub mod child;
 #[cfg(feature = "fake-oci")]
 pub mod fake;
+pub mod image;
 
 /// Whether this is CI's run, where a missing component is a failure: `CI`
 /// is set to anything but empty, `0` or `false` (GitHub and most CI

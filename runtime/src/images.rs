@@ -1,0 +1,568 @@
+//! The images service: load and save archives, list, name, inspect and
+//! remove images, and what a container of an image needs (its config, its
+//! layers, its root).
+//!
+//! The bytes are in the store (`<static dir>/storage`, oxpod-storage); the
+//! records are items of `state`'s environment. Adding (load) holds the
+//! store's shared lock from the first blob to the record, so a removal's
+//! sweep (exclusive) never deletes what a load is about to name; removal
+//! decides "no container uses it" under the exclusive lock, which creating
+//! a container from an image holds shared.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use jiff::Timestamp;
+use oxpod_events::{Event, EventStatus, EventType};
+use oxpod_image::{Archive, ImageConfig, Reference};
+use oxpod_state::{Item, ItemOp, ItemsExt};
+use oxpod_storage::{Digest, Store, UnpackLimits, chain_ids};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info};
+
+use crate::{ContainerRef, Error, Result, Runtime};
+
+/// An image, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// The config's sha256 hex: podman's image id.
+    pub id: String,
+    /// Its names (full references), sorted.
+    pub names: Vec<String>,
+    /// Its layers, bottom first.
+    pub layers: Vec<ImageLayer>,
+    /// When the image was made, as its config says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// When it came into this store.
+    pub loaded: Timestamp,
+    /// `amd64`...
+    #[serde(default)]
+    pub architecture: String,
+    /// `linux`.
+    #[serde(default)]
+    pub os: String,
+    /// Bytes of its layers, uncompressed.
+    pub size: u64,
+    /// Labels from its config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One layer of an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageLayer {
+    /// Its chain id (the store's layer directory).
+    pub chain_id: String,
+    /// sha256 of its uncompressed tar.
+    pub diff_id: String,
+    /// Bytes of uncompressed tar.
+    pub size: u64,
+    /// The stored blob (as it came: compressed or not).
+    pub blob: String,
+    /// The blob's size.
+    pub blob_size: u64,
+    /// Whether the blob is gzip-compressed.
+    pub gzip: bool,
+}
+
+impl Item for Image {
+    const KIND: &'static str = "image";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Image {
+    /// `sha256:<id>`.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", self.id)
+    }
+
+    fn chain(&self) -> Result<Vec<Digest>> {
+        self.layers
+            .iter()
+            .map(|l| Digest::parse(&l.chain_id).map_err(Error::from))
+            .collect()
+    }
+}
+
+/// What a load added: each image's id and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedImage {
+    /// The image id.
+    pub id: String,
+    /// The names it has now.
+    pub names: Vec<String>,
+}
+
+/// Archive formats `save` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveFormat {
+    /// docker's `docker save` format.
+    DockerArchive,
+    /// An OCI layout in a tar.
+    OciArchive,
+}
+
+/// The images of a [`Runtime`].
+#[derive(Debug, Clone, Copy)]
+pub struct Images<'r> {
+    rt: &'r Runtime,
+}
+
+fn store_err(e: oxpod_storage::Error) -> Error {
+    Error::Storage(e)
+}
+
+impl<'r> Images<'r> {
+    pub(crate) fn new(rt: &'r Runtime) -> Self {
+        Images { rt }
+    }
+
+    fn store(&self) -> Result<&'r Store> {
+        self.rt.storage()
+    }
+
+    /// Every image, newest first.
+    pub fn list(&self) -> Result<Vec<Image>> {
+        self.rt.check_valid()?;
+        let mut out = Vec::new();
+        for r in self.rt.state().all_items::<Image>()? {
+            match r {
+                Ok(i) => out.push(i),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping an image record that does not decode")
+                }
+            }
+        }
+        out.sort_by_key(|i| std::cmp::Reverse(i.loaded));
+        Ok(out)
+    }
+
+    /// Finds an image by id, unique id prefix (3 or more characters), full
+    /// name, or short name (`busybox` finds `localhost/busybox:latest` or
+    /// `docker.io/library/busybox:latest`, local names first, as podman).
+    pub fn resolve(&self, name_or_id: &str) -> Result<Image> {
+        let all = self.list()?;
+        let text = name_or_id.strip_prefix("sha256:").unwrap_or(name_or_id);
+        if text.len() >= 3 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hits: Vec<&Image> = all.iter().filter(|i| i.id.starts_with(text)).collect();
+            match hits.len() {
+                1 => return Ok(hits[0].clone()),
+                0 => {}
+                n => {
+                    return Err(Error::ImageAmbiguous {
+                        prefix: text.to_owned(),
+                        count: n,
+                    });
+                }
+            }
+        }
+        for candidate in oxpod_image::local_candidates(name_or_id) {
+            let full = candidate.to_string();
+            if let Some(i) = all.iter().find(|i| i.names.contains(&full)) {
+                return Ok(i.clone());
+            }
+        }
+        Err(Error::ImageNotFound {
+            name: name_or_id.to_owned(),
+        })
+    }
+
+    /// The image's config, read (and its digest checked) from the store.
+    pub fn config(&self, image: &Image) -> Result<ImageConfig> {
+        let d = Digest::parse(&image.digest())?;
+        let bytes = self.store()?.read_blob(&d)?;
+        Ok(ImageConfig::parse(&bytes, &image.digest())?)
+    }
+
+    /// Loads every image of the archive at `path` (docker-archive,
+    /// oci-archive, oci-dir; gzip or not), with every name it gives.
+    /// Layers already in the store are not unpacked again. A name another
+    /// image has moves to the loaded one, as podman does.
+    pub fn load(&self, path: &Path) -> Result<Vec<LoadedImage>> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        let archive = Archive::open(path, &store.root().join("tmp"))?;
+        // Several index entries (one per name) may name one image: load it
+        // once, with all of them.
+        let mut found: Vec<oxpod_image::ArchiveImage> = Vec::new();
+        for img in archive.images()? {
+            match found
+                .iter_mut()
+                .find(|f| f.config_digest == img.config_digest)
+            {
+                Some(f) => f.names.extend(img.names),
+                None => found.push(img),
+            }
+        }
+        let mut loaded = Vec::new();
+        for img in found {
+            let config = ImageConfig::parse(&img.config, &img.config_digest)?;
+            if config.rootfs.diff_ids.len() != img.layers.len() {
+                return Err(Error::Image(oxpod_image::Error::BadArchive {
+                    reason: format!(
+                        "image {} has {} layers but its config lists {} diff ids",
+                        img.config_digest,
+                        img.layers.len(),
+                        config.rootfs.diff_ids.len()
+                    ),
+                }));
+            }
+            let diff_ids = config
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(|d| Digest::parse(d))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(store_err)?;
+            let chains = chain_ids(&diff_ids);
+            let mut layers = Vec::new();
+            for ((layer, diff), chain) in img.layers.iter().zip(&diff_ids).zip(&chains) {
+                let expected = layer
+                    .digest
+                    .as_deref()
+                    .map(Digest::parse)
+                    .transpose()
+                    .map_err(store_err)?;
+                let (blob, blob_size) = match &expected {
+                    Some(d) if store.has_blob(d) => {
+                        let size = std::fs::metadata(store.blob_path(d))
+                            .map(|m| m.len())
+                            .unwrap_or(0);
+                        (d.clone(), size)
+                    }
+                    _ => {
+                        let member = archive.open_member(&layer.member)?;
+                        store.put_blob(member, expected.as_ref().map(|d| (d, layer.size)))?
+                    }
+                };
+                let gzip = is_gzip(store, &blob)?;
+                let info = match store.layer(chain)? {
+                    Some(info) => info,
+                    None => {
+                        let started = std::time::Instant::now();
+                        let info = store.add_layer(
+                            chain,
+                            Some(diff),
+                            store.open_blob(&blob)?,
+                            &UnpackLimits::default(),
+                        )?;
+                        debug!(layer = %chain, bytes = info.size, ms = started.elapsed().as_millis() as u64, "unpacked layer");
+                        info
+                    }
+                };
+                layers.push(ImageLayer {
+                    chain_id: chain.to_string(),
+                    diff_id: diff.to_string(),
+                    size: info.size,
+                    blob: blob.to_string(),
+                    blob_size,
+                    gzip,
+                });
+            }
+            let config_digest = Digest::parse(&img.config_digest).map_err(store_err)?;
+            store.put_blob_bytes(&img.config, Some(&config_digest))?;
+            let mut names = BTreeSet::new();
+            for n in &img.names {
+                match Reference::parse(n) {
+                    Ok(r) => {
+                        names.insert(r.to_string());
+                    }
+                    Err(e) => {
+                        tracing::warn!(name = %n, error = %e, "ignoring a name the archive gives")
+                    }
+                }
+            }
+            let image = Image {
+                id: config_digest.hex().to_owned(),
+                names: names.iter().cloned().collect(),
+                size: layers.iter().map(|l| l.size).sum(),
+                layers,
+                created: config.created.clone(),
+                loaded: Timestamp::now(),
+                architecture: config.architecture.clone(),
+                os: config.os.clone(),
+                labels: config.config.labels.clone().unwrap_or_default(),
+            };
+            let saved = self.save_record(image, &names)?;
+            rt.emit(image_event(EventStatus::LoadFromArchive, &saved));
+            info!(id = %saved.id, names = ?saved.names, "loaded image");
+            loaded.push(LoadedImage {
+                id: saved.id,
+                names: saved.names,
+            });
+        }
+        Ok(loaded)
+    }
+
+    /// Writes `image` (merging the names of a record of the same id), and
+    /// takes `names` off any other image, in one transaction.
+    fn save_record(&self, mut image: Image, names: &BTreeSet<String>) -> Result<Image> {
+        let mut state = self.rt.state();
+        let mut ops = Vec::new();
+        if let Some(old) = state.item::<Image>(&image.id)? {
+            let merged: BTreeSet<String> = old.names.iter().cloned().chain(image.names).collect();
+            image.names = merged.into_iter().collect();
+            image.loaded = old.loaded;
+        }
+        for r in state.all_items::<Image>()? {
+            let Ok(mut other) = r else { continue };
+            if other.id == image.id {
+                continue;
+            }
+            let before = other.names.len();
+            other.names.retain(|n| !names.contains(n));
+            if other.names.len() != before {
+                ops.push(ItemOp::put(&other)?);
+            }
+        }
+        ops.push(ItemOp::put(&image)?);
+        state.write_items(&ops)?;
+        Ok(image)
+    }
+
+    /// Gives the image another name (`tag`); the name moves off any image
+    /// that had it.
+    pub fn tag(&self, image: &Image, name: &str) -> Result<Image> {
+        self.rt.check_valid()?;
+        let full = Reference::parse(name)?.to_string();
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        let mut fresh =
+            self.rt
+                .state()
+                .item::<Image>(&image.id)?
+                .ok_or_else(|| Error::ImageNotFound {
+                    name: image.id.clone(),
+                })?;
+        if !fresh.names.contains(&full) {
+            fresh.names.push(full.clone());
+            fresh.names.sort();
+        }
+        let saved = self.save_record(fresh, &BTreeSet::from([full]))?;
+        self.rt.emit(image_event(EventStatus::Tag, &saved));
+        Ok(saved)
+    }
+
+    /// Takes a name off the image (`untag`); all of them when `name` is
+    /// `None`.
+    pub fn untag(&self, image: &Image, name: Option<&str>) -> Result<Image> {
+        self.rt.check_valid()?;
+        let mut fresh =
+            self.rt
+                .state()
+                .item::<Image>(&image.id)?
+                .ok_or_else(|| Error::ImageNotFound {
+                    name: image.id.clone(),
+                })?;
+        match name {
+            None => fresh.names.clear(),
+            Some(n) => {
+                let full = Reference::parse(n)?.to_string();
+                if !fresh.names.contains(&full) {
+                    return Err(Error::ImageNotFound { name: n.to_owned() });
+                }
+                fresh.names.retain(|x| x != &full);
+            }
+        }
+        self.rt.state().put_item(&fresh)?;
+        self.rt.emit(image_event(EventStatus::Untag, &fresh));
+        Ok(fresh)
+    }
+
+    /// The containers made from the image.
+    pub fn users(&self, image: &Image) -> Result<Vec<ContainerRef>> {
+        let listing = self.rt.in_all_namespaces(|s| s.all_containers())?;
+        Ok(listing
+            .items
+            .iter()
+            .filter(|c| c.config.image_id.as_deref() == Some(image.id.as_str()))
+            .map(ContainerRef::from)
+            .collect())
+    }
+
+    /// Removes an image named `name_or_id`. Given by one of several names,
+    /// only that name goes (podman's "Untagged"); otherwise the image goes
+    /// unless containers use it (refused, naming them; with `force` they
+    /// are removed first, as podman's `rmi -f` does), and its layers and
+    /// blobs that no other image uses are swept. Returns what was done.
+    pub fn remove(&self, name_or_id: &str, force: bool) -> Result<Removed> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let image = self.resolve(name_or_id)?;
+        let by_name = oxpod_image::local_candidates(name_or_id)
+            .into_iter()
+            .map(|r| r.to_string())
+            .find(|n| image.names.contains(n));
+        if let Some(n) = &by_name
+            && image.names.len() > 1
+        {
+            self.untag(&image, Some(n))?;
+            return Ok(Removed::Untagged(n.clone()));
+        }
+        let store = self.store()?;
+        let users = self.users(&image)?;
+        if !users.is_empty() {
+            if !force {
+                return Err(Error::ImageInUse {
+                    image: name_or_id.to_owned(),
+                    containers: users.iter().map(|r| r.name().to_owned()).collect(),
+                });
+            }
+            for r in &users {
+                match rt.containers().remove(r, true) {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let _exclusive = store.lock_exclusive()?;
+        // A container created meanwhile (it held the shared lock) wins.
+        let users = self.users(&image)?;
+        if !users.is_empty() {
+            return Err(Error::ImageInUse {
+                image: name_or_id.to_owned(),
+                containers: users.iter().map(|r| r.name().to_owned()).collect(),
+            });
+        }
+        rt.state().remove_item::<Image>(&image.id)?;
+        self.sweep_locked(store)?;
+        rt.emit(image_event(EventStatus::Remove, &image));
+        Ok(Removed::Deleted {
+            id: image.id,
+            names: image.names,
+        })
+    }
+
+    /// Removes the layers and blobs no image record uses (the exclusive
+    /// lock held).
+    fn sweep_locked(&self, store: &Store) -> Result<()> {
+        let mut layers = BTreeSet::new();
+        let mut blobs = BTreeSet::new();
+        for i in self.list()? {
+            blobs.insert(Digest::parse(&i.digest())?);
+            for l in &i.layers {
+                layers.insert(Digest::parse(&l.chain_id)?);
+                blobs.insert(Digest::parse(&l.blob)?);
+            }
+        }
+        let (l, b) = store.sweep(&layers, &blobs)?;
+        debug!(layers = l, blobs = b, "swept the store");
+        Ok(())
+    }
+
+    /// Writes `images` to `out` as an archive of `format`.
+    pub fn save(
+        &self,
+        images: &[Image],
+        format: SaveFormat,
+        out: impl std::io::Write,
+    ) -> Result<()> {
+        self.rt.check_valid()?;
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        let mut save = Vec::new();
+        for img in images {
+            let config = store.read_blob(&Digest::parse(&img.digest())?)?;
+            let mut layers = Vec::new();
+            for l in &img.layers {
+                let blob = Digest::parse(&l.blob)?;
+                layers.push(oxpod_image::SaveLayer {
+                    diff_id: l.diff_id.clone(),
+                    diff_size: l.size,
+                    blob_digest: l.blob.clone(),
+                    blob_size: l.blob_size,
+                    gzip: l.gzip,
+                    open: Box::new(move || {
+                        store
+                            .open_blob(&blob)
+                            .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn Read>)
+                            .map_err(|e| oxpod_image::Error::BadArchive {
+                                reason: e.to_string(),
+                            })
+                    }),
+                });
+            }
+            save.push(oxpod_image::SaveImage {
+                names: img.names.clone(),
+                config,
+                layers,
+            });
+        }
+        match format {
+            SaveFormat::DockerArchive => oxpod_image::write_docker_archive(out, &save)?,
+            SaveFormat::OciArchive => oxpod_image::write_oci_archive(out, &save)?,
+        }
+        for img in images {
+            self.rt.emit(image_event(EventStatus::Save, img));
+        }
+        Ok(())
+    }
+
+    /// Mounts a container's root over its image's layers.
+    pub(crate) fn mount_root(
+        &self,
+        container_id: &str,
+        image_id: &str,
+    ) -> Result<std::path::PathBuf> {
+        let image =
+            self.rt
+                .state()
+                .item::<Image>(image_id)?
+                .ok_or_else(|| Error::ImageNotFound {
+                    name: image_id.to_owned(),
+                })?;
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        Ok(store.mount(container_id, &image.chain()?)?)
+    }
+
+    /// Unmounts a container's root (it stays on disk).
+    pub(crate) fn unmount_root(&self, container_id: &str) -> Result<()> {
+        Ok(self.store()?.unmount(container_id)?)
+    }
+
+    /// Reads a file of the image's root as its layers stack it (the
+    /// topmost layer that has it; a whiteout or an opaque directory above
+    /// hides it). For `/etc/passwd` and `/etc/group` at create.
+    pub(crate) fn read_file(&self, image: &Image, rel: &str) -> Result<Option<Vec<u8>>> {
+        let store = self.store()?;
+        Ok(store.read_layered_file(&image.chain()?, rel)?)
+    }
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// Only this name was taken off (the image has others).
+    Untagged(String),
+    /// The image is gone.
+    Deleted {
+        /// Its id.
+        id: String,
+        /// The names it had.
+        names: Vec<String>,
+    },
+}
+
+fn is_gzip(store: &Store, blob: &Digest) -> Result<bool> {
+    let mut magic = [0u8; 2];
+    let mut f = store.open_blob(blob)?;
+    let n = f
+        .read(&mut magic)
+        .map_err(|e| Error::io("read", store.blob_path(blob), e))?;
+    Ok(n == 2 && magic == [0x1f, 0x8b])
+}
+
+fn image_event(status: EventStatus, image: &Image) -> Event {
+    let mut e = Event::new(EventType::Image, status);
+    e.id = image.digest();
+    e.name = image.names.first().cloned().unwrap_or_default();
+    e
+}

@@ -1,0 +1,349 @@
+//! Images end to end (issue #15): archives loaded and saved, containers
+//! run from images on overlay with the image's config applied, names,
+//! removal and the store's sweep, hostile layers, a killed load, and
+//! podman 4.3.1 as the other side of the archive formats.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use oxpod_test_support::image::{Fixture, hostile_archive};
+use oxpod_tests::{TestEnv, require_containers};
+
+fn fixture() -> Fixture {
+    Fixture::new(Path::new(oxpod_test_support::BUSYBOX)).expect("build the test image")
+}
+
+fn write(env: &TestEnv, name: &str, bytes: &[u8]) -> String {
+    let p = env.path().join(name);
+    std::fs::write(&p, bytes).expect("write archive");
+    p.display().to_string()
+}
+
+fn storage(env: &TestEnv, sub: &str) -> Vec<String> {
+    let dir = env.root().join("storage").join(sub);
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn load_run_and_remove_an_image_with_its_config_applied() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let archive = write(&env, "fx.tar", &fx.docker_archive(&["localhost/fixture:1"]));
+    assert_eq!(
+        env.ok(["load", "-i", &archive]),
+        "Loaded image: localhost/fixture:1\n"
+    );
+    let images = env.ok(["images"]);
+    let mut lines = images.lines();
+    assert!(
+        lines.next().unwrap_or_default().starts_with("REPOSITORY"),
+        "{images}"
+    );
+    let row: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..3], ["localhost/fixture", "1", &fx.id()[..12]]);
+    assert_eq!(env.ok(["images", "-q"]).trim(), &fx.id()[..12]);
+
+    // The image's Entrypoint and Cmd.
+    assert_eq!(env.ok(["run", "--rm", "fixture:1"]), "default-cmd\n");
+    // Its User (a name, from its /etc/passwd), WorkingDir, Env; a
+    // whiteout and an opaque directory of later layers.
+    let out = env.ok([
+        "run",
+        "--rm",
+        "fixture:1",
+        "id; pwd; echo $FROM_IMAGE; ls /data; test -e /etc/motd && echo motd || echo no-motd",
+    ]);
+    assert_eq!(out, "uid=1000(app) gid=1000(app)\n/work\nyes\ny\nno-motd\n");
+    // --entrypoint, -u, -e over the image's.
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/echo",
+            "fixture:1",
+            "hi"
+        ]),
+        "hi\n"
+    );
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "-u",
+            "0",
+            "-e",
+            "FROM_IMAGE=no",
+            "fixture:1",
+            "id -u; echo $FROM_IMAGE"
+        ]),
+        "0\nno\n"
+    );
+    env.fails(125, ["run", "--rm", "-u", "nobody", "fixture:1", "true"]);
+    // ps and inspect name the image as typed; labels and stop signal come
+    // from its config.
+    env.ok(["create", "--name", "user", "fixture:1", "sleep 1000"]);
+    assert_eq!(
+        env.ok(["ps", "-a", "--format", "{{.Image}} {{.Names}}"]),
+        "fixture:1 user\n"
+    );
+    assert_eq!(
+        env.ok([
+            "inspect", "--format",
+            "{{.ImageName}} {{.Image}} {{.Config.StopSignal}} {{index .Config.Labels \"org.test\"}}",
+            "user",
+        ]),
+        format!("fixture:1 {} 2 fixture\n", fx.id())
+    );
+    // A container's root is mounted while it runs, and gone after rm.
+    env.ok(["start", "user"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(mounts.contains(&env.root().join("storage/containers").display().to_string()));
+    // rmi: refused while a container uses it (podman's 2), -f removes
+    // the container too; the store keeps nothing after.
+    let err = env.fails(2, ["rmi", "fixture:1"]);
+    assert!(err.contains("in use by container(s) user"), "{err}");
+    let out = env.ok(["rmi", "-f", "fixture:1"]);
+    assert_eq!(
+        out,
+        format!("Untagged: localhost/fixture:1\nDeleted: {}\n", fx.id())
+    );
+    assert_eq!(env.ok(["ps", "-a", "-q"]), "");
+    assert_eq!(storage(&env, "layers"), Vec::<String>::new());
+    assert_eq!(storage(&env, "blobs/sha256"), Vec::<String>::new());
+    assert_eq!(storage(&env, "containers"), Vec::<String>::new());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !mounts.contains(&env.root().join("storage").display().to_string()),
+        "no mount left"
+    );
+    env.fails(1, ["rmi", "fixture:1"]);
+    env.ok(["rmi", "-f", "fixture:1"]);
+}
+
+#[test]
+fn archives_round_trip_in_both_formats_with_every_name() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let oci = write(
+        &env,
+        "fx-oci.tar",
+        &fx.oci_archive(&["localhost/a:1", "localhost/b:2"]),
+    );
+    let out = env.ok(["load", "-i", &oci]);
+    assert_eq!(
+        out,
+        "Loaded image: localhost/a:1\nLoaded image: localhost/b:2\n"
+    );
+    assert_eq!(
+        env.ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "localhost/a:1\nlocalhost/b:2\n"
+    );
+    // tag, untag, rmi of one of several names only untags.
+    env.ok(["tag", "a:1", "localhost/c:3"]);
+    assert_eq!(env.ok(["rmi", "c:3"]), "Untagged: localhost/c:3\n");
+    assert_eq!(env.run(["image", "exists", "a:1"]).status.code(), Some(0));
+    assert_eq!(env.run(["image", "exists", "c:3"]).status.code(), Some(1));
+    for format in ["docker-archive", "oci-archive"] {
+        let out = env.path().join(format!("saved-{format}.tar"));
+        let out = out.display().to_string();
+        env.ok(["save", "--format", format, "-o", &out, "a:1"]);
+        let other = TestEnv::new();
+        assert_eq!(
+            other.ok(["load", "-i", &out]),
+            "Loaded image: localhost/a:1\n"
+        );
+        // The same image: the config, so the id, survives the trip.
+        assert_eq!(
+            other
+                .ok(["image", "inspect", "--format", "{{.Id}}", "a:1"])
+                .trim(),
+            fx.id()
+        );
+        assert_eq!(other.ok(["run", "--rm", "a:1", "cat /data/y"]), "y\n");
+    }
+    // Loading the same layers again unpacks nothing new.
+    let docker = write(&env, "fx.tar", &fx.docker_archive(&["localhost/d:4"]));
+    env.ok(["load", "-i", &docker]);
+    assert_eq!(
+        storage(&env, "layers").len(),
+        3,
+        "layers are shared by chain id"
+    );
+    let inspect = env.ok(["image", "inspect", "d:4"]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap_or_default();
+    assert_eq!(v[0]["Config"]["User"], "app");
+    assert_eq!(v[0]["RootFS"]["Layers"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        env.ok([
+            "info",
+            "--format",
+            "{{.Store.GraphDriverName}} {{.Store.ImageStore.Number}}"
+        ]),
+        "overlay 1\n"
+    );
+}
+
+#[test]
+fn hostile_layers_are_refused_and_leave_nothing() {
+    require_containers!();
+    let env = TestEnv::new();
+    for name in ["../escape", "/abs/escape"] {
+        let a = write(&env, "h.tar", &hostile_archive(name));
+        let err = env.fails(125, ["load", "-i", &a]);
+        assert!(
+            err.contains(&format!("{name:?}")),
+            "the entry is named: {err}"
+        );
+        assert_eq!(env.ok(["images", "-q"]), "");
+        assert!(storage(&env, "layers").is_empty(), "no half-made layer");
+        assert!(!env.path().join("escape").exists() && !Path::new("/abs/escape").exists());
+    }
+    let junk = write(&env, "junk.tar", b"not an archive");
+    let err = env.fails(125, ["load", "-i", &junk]);
+    assert!(err.contains("cannot load the archive"), "{err}");
+    env.fails(125, ["run", "--rm", "no-such-image", "true"]);
+}
+
+#[test]
+fn a_killed_load_is_swept_and_the_next_load_works() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let archive = write(&env, "fx.tar", &fx.docker_archive(&["localhost/k:1"]));
+    for delay_ms in [0u64, 3, 8, 15, 30] {
+        let mut child = env
+            .cmd(["load", "-i", &archive])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn load");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next command sees a whole image or none, and the store no
+        // temporaries once it is opened.
+        let q = env.ok(["images", "-q"]);
+        assert!(q.is_empty() || q.trim() == &fx.id()[..12], "{q}");
+        env.ok(["load", "-i", &archive]);
+        assert!(
+            storage(&env, "layers").iter().all(|l| !l.contains(".tmp-")),
+            "{:?}",
+            storage(&env, "layers")
+        );
+        assert!(storage(&env, "ingest").is_empty());
+        assert_eq!(env.ok(["run", "--rm", "k:1", "cat /data/y"]), "y\n");
+        env.ok(["rmi", "-f", "k:1"]);
+    }
+}
+
+/// podman 4.3.1 on the other side: an image podman made and saved runs
+/// here, and one oxpod saved loads and runs in podman.
+#[test]
+fn podman_and_oxpod_read_each_others_archives() {
+    require_containers!();
+    if !Path::new("/usr/bin/podman").exists() {
+        oxpod_test_support::skip_or_fail("podman is not installed (cargo xtask deps installs it)");
+        return;
+    }
+    let env = TestEnv::new();
+    let pm = env.path().join("podman");
+    let podman = |args: &[&str]| {
+        let out = std::process::Command::new("podman")
+            .args(["--root", &pm.join("root").display().to_string()])
+            .args(["--runroot", &pm.join("run").display().to_string()])
+            .args(["--tmpdir", &pm.join("tmp").display().to_string()])
+            .args([
+                "--cgroup-manager=cgroupfs",
+                "--runtime",
+                "runc",
+                "--events-backend",
+                "none",
+                "--storage-driver",
+                "vfs",
+            ])
+            .args(args)
+            .output()
+            .expect("run podman");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // podman makes an image from a rootfs tar and saves it.
+    let rootfs = env.rootfs();
+    let tarball = env.path().join("rootfs.tar");
+    let st = std::process::Command::new("tar")
+        .args([
+            "-C",
+            &rootfs.display().to_string(),
+            "-cf",
+            &tarball.display().to_string(),
+            ".",
+        ])
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    podman(&[
+        "import",
+        &tarball.display().to_string(),
+        "localhost/frompodman:1",
+    ]);
+    let saved = env.path().join("podman-saved.tar").display().to_string();
+    podman(&["save", "-o", &saved, "localhost/frompodman:1"]);
+    assert_eq!(
+        env.ok(["load", "-i", &saved]),
+        "Loaded image: localhost/frompodman:1\n"
+    );
+    assert_eq!(
+        env.ok(["run", "--rm", "frompodman:1", "echo", "made by podman"]),
+        "made by podman\n"
+    );
+    // And back: oxpod saves, podman loads and runs.
+    let fx = fixture();
+    let a = write(
+        &env,
+        "fx.tar",
+        &fx.docker_archive(&["localhost/fromoxpod:1"]),
+    );
+    env.ok(["load", "-i", &a]);
+    for format in ["docker-archive", "oci-archive"] {
+        let out = env
+            .path()
+            .join(format!("oxpod-{format}.tar"))
+            .display()
+            .to_string();
+        env.ok(["save", "--format", format, "-o", &out, "fromoxpod:1"]);
+        podman(&["load", "-i", &out]);
+        let ran = podman(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "localhost/fromoxpod:1",
+            "cat /data/y; id -u",
+        ]);
+        assert_eq!(ran, "y\n1000\n", "{format}");
+        podman(&["rmi", "-f", "localhost/fromoxpod:1"]);
+    }
+}
