@@ -91,7 +91,9 @@ pub use oxpod_state::{
 
 /// A container event, carrying the container's labels as podman's do.
 pub(crate) fn container_event(status: events::EventStatus, config: &ContainerConfig) -> Event {
-    Event::container(status, &config.id, &config.name).with_attributes(config.labels.clone())
+    Event::container(status, &config.id, &config.name)
+        .with_image(config.image_name.as_deref().unwrap_or_default())
+        .with_attributes(config.labels.clone())
 }
 
 /// How long a lock wait goes on before it says who it waits for.

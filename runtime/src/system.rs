@@ -165,9 +165,11 @@ impl Object {
     }
 }
 
-/// Removes what a reset removes: the database, the bundles, the volumes,
-/// the tmp dir, the events log and the lock segment.
+/// Removes what a reset removes: the images and their store (container
+/// roots unmounted first), the database, the bundles, the volumes, the tmp
+/// dir, the events log and the lock segment.
 fn remove_store(config: &oxpod_config::Config) -> Result<()> {
+    oxpod_storage::destroy(&config.static_dir.join("storage"))?;
     let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
     for dir in [
         config.static_dir.join("state"),

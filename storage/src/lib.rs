@@ -25,5 +25,5 @@ mod unpack;
 
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
-pub use store::{Driver, LayerInfo, Store, StoreLock};
+pub use store::{Driver, LayerInfo, Store, StoreLock, destroy};
 pub use unpack::{UnpackLimits, Unpacked, unpack_layer};

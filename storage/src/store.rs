@@ -661,6 +661,27 @@ impl Store {
     }
 }
 
+/// Removes a whole store (`system reset`): every container root mounted
+/// under it is unmounted first (lazily, so a busy one cannot stop the
+/// reset), so nothing is deleted through a mount. A missing store is fine.
+pub fn destroy(root: &Path) -> Result<()> {
+    let containers = root.join("containers");
+    if let Ok(entries) = fs::read_dir(&containers) {
+        for e in entries.flatten() {
+            let merged = e.path().join("merged");
+            if merged.exists() && is_mount_point(&merged).unwrap_or(false) {
+                nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH)
+                    .map_err(|err| Error::io("unmount", &merged, std::io::Error::from(err)))?;
+            }
+        }
+    }
+    match fs::remove_dir_all(root) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", root, e)),
+    }
+}
+
 /// A short, stable link name for a layer: 26 characters of its chain id
 /// in base-32 (c/storage's length, so 128 lower directories fit a page).
 fn short_link_name(chain_id: &Digest) -> String {

@@ -347,3 +347,24 @@ fn podman_and_oxpod_read_each_others_archives() {
         podman(&["rmi", "-f", "localhost/fromoxpod:1"]);
     }
 }
+
+#[test]
+fn reset_unmounts_running_roots_and_removes_the_store() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let a = write(&env, "fx.tar", &fx.docker_archive(&["localhost/r:1"]));
+    env.ok(["load", "-i", &a]);
+    env.ok(["run", "-d", "--name", "up", "r:1", "sleep 1000"]);
+    env.ok(["system", "reset", "--force"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(
+        !mounts.contains(&env.root().join("storage").display().to_string()),
+        "no mount left"
+    );
+    assert!(
+        !env.root().join("storage").exists(),
+        "the images went with the reset"
+    );
+    assert_eq!(env.ok(["images", "-q"]), "");
+}

@@ -14,6 +14,9 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("busybox-static", "/bin/busybox"),
     // Its journald is started by `cargo xtask ci` for the journald tests.
     ("systemd", "/lib/systemd/systemd-journald"),
+    // The other side of the image archive tests (podman saves, oxpod
+    // loads, and back).
+    ("podman", "/usr/bin/podman"),
 ];
 
 pub fn run() -> Result<()> {
