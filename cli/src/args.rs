@@ -152,6 +152,41 @@ pub enum ContainerVerb {
     Logs(LogsArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Show a container's processes
+    Top(TopArgs),
+    /// Show containers' resource use
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Use the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+    /// The container, then format descriptors (user pid ppid pcpu etime tty time args comm uid gid group vsz rss nice)
+    #[arg(trailing_var_arg = true, value_name = "CONTAINER [DESCRIPTOR...]")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Every running container
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print once and exit (default: refresh every --interval seconds)
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Seconds between refreshes
+    #[arg(short, long, default_value_t = 5)]
+    pub interval: u64,
+    /// Output format: json, or a Go template such as "{{.Name}} {{.CPUPerc}}"
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Accepted for podman's scripts (oxpod always shows the stored totals)
+    #[arg(long)]
+    pub no_reset: bool,
+    /// Containers (default: every running one)
+    pub containers: Vec<String>,
 }
 
 // Parsed once per process: the size of the enum costs nothing.
@@ -631,6 +666,10 @@ pub enum PodCommand {
     Exists(PodNameArg),
     /// Remove every pod with no running container
     Prune(PodPruneArgs),
+    /// Show the processes of a pod's containers
+    Top(TopArgs),
+    /// Show pods' resource use
+    Stats(StatsArgs),
 }
 
 #[derive(Debug, Args)]

@@ -178,6 +178,8 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
             each_container(out, &rt, &names, |c, r| c.restart(r, a.time).map(drop))
         }
         ContainerVerb::Logs(a) => logs(out, &open(g, |o| o)?, a),
+        ContainerVerb::Top(a) => crate::top::top(out, &open(g, |o| o)?, a),
+        ContainerVerb::Stats(a) => crate::top::stats(out, &open(g, |o| o)?, a),
         ContainerVerb::Rename(a) => {
             let rt = open(g, |o| o)?;
             let r = rt.containers().resolve(&a.container)?;
@@ -1197,6 +1199,8 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
             Err(e) if e.is_not_found() || is_container_error(&e) => Ok(1),
             Err(e) => Err(e.into()),
         },
+        PodCommand::Top(a) => crate::top::pod_top(out, &rt, a),
+        PodCommand::Stats(a) => crate::top::pod_stats(out, &rt, a),
         PodCommand::Prune(_) => {
             for id in rt.pods().prune()? {
                 writeln!(out, "{id}")?;

@@ -18,6 +18,7 @@ mod output;
 mod parse;
 mod sigproxy;
 mod template;
+mod top;
 mod views;
 
 use std::process::ExitCode;

@@ -57,6 +57,7 @@ mod refs;
 mod system;
 #[cfg(test)]
 mod tests;
+mod top;
 mod users;
 
 use std::path::PathBuf;
@@ -79,6 +80,7 @@ pub use options::{LockBackend, RuntimeOptions, StateBackend};
 pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};
 pub use system::{CheckReport, Finding, System, reset_unopened};
+pub use top::{Process, Stats};
 
 /// Re-exports of the layers' types a front end needs.
 pub use oxpod_config::{self as config, Origin};

@@ -870,3 +870,118 @@ fn pod_ps_filters_prune_and_run_flags() {
     env.ok(["rm", "-a", "-f"]);
     env.ok(["pod", "rm", "-a", "-f"]);
 }
+
+/// `top`, `stats`, `pod top`, `pod stats`: podman's columns, the
+/// container's own pids (as it sees them), its cgroup's numbers.
+#[test]
+fn top_and_stats_of_containers_and_pods() {
+    require_containers!();
+    let env = TestEnv::new();
+    let r = rootfs(&env);
+    env.ok([
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "--rootfs",
+        &r,
+        "sh",
+        "-c",
+        "sleep 1000 & exec sleep 999",
+    ]);
+    let mut top = String::new();
+    for _ in 0..50 {
+        top = env.ok(["top", "busy"]);
+        if top.lines().count() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut lines = top.lines();
+    assert_eq!(
+        cells(lines.next().unwrap_or_default()),
+        [
+            "USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"
+        ]
+    );
+    let init = cells(lines.next().unwrap_or_default());
+    assert_eq!(
+        (init[1].as_str(), init[2].as_str(), init[7].as_str()),
+        ("1", "0", "sleep 999"),
+        "{top}"
+    );
+    let child = cells(lines.next().unwrap_or_default());
+    assert_eq!(
+        (child[2].as_str(), child[7].as_str()),
+        ("1", "sleep 1000"),
+        "{top}"
+    );
+    assert_eq!(
+        env.ok(["top", "busy", "pid", "args"])
+            .lines()
+            .map(cells)
+            .collect::<Vec<_>>()[1],
+        ["1", "sleep 999"]
+    );
+    env.fails(125, ["top", "busy", "bogus"]);
+    let stats = env.ok([
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}}",
+        "busy",
+    ]);
+    assert_eq!(stats, "busy 2\n");
+    let table = env.ok(["stats", "--no-stream"]);
+    assert_eq!(
+        cells(table.lines().next().unwrap_or_default()),
+        [
+            "ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "NET IO",
+            "BLOCK IO",
+            "PIDS",
+            "CPU TIME",
+            "AVG CPU %"
+        ]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(["stats", "--no-stream", "--format", "json"]))
+            .unwrap_or_default();
+    assert!(
+        json[0]["mem_usage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(" / "),
+        "{json}"
+    );
+    // A stopped container has no processes.
+    env.ok(["create", "--name", "idle", "--rootfs", &r, "true"]);
+    let err = env.fails(125, ["top", "idle"]);
+    assert!(err.contains("start it first"), "{err}");
+    // Pods: their running members.
+    env.ok(["pod", "create", "--name", "tp"]);
+    env.ok([
+        "create", "--pod", "tp", "--name", "tpm", "--rootfs", &r, "sleep", "1000",
+    ]);
+    env.ok(["pod", "start", "tp"]);
+    let ptop = env.ok(["pod", "top", "tp"]);
+    assert!(
+        ptop.lines()
+            .nth(1)
+            .unwrap_or_default()
+            .ends_with("sleep 1000"),
+        "{ptop}"
+    );
+    let pstats = env.ok(["pod", "stats", "--no-stream", "tp"]);
+    assert_eq!(
+        cells(pstats.lines().next().unwrap_or_default())[..3],
+        ["POD", "CID", "NAME"]
+    );
+    assert_eq!(cells(pstats.lines().nth(1).unwrap_or_default())[2], "tpm");
+    env.ok(["pod", "rm", "-f", "tp"]);
+    env.ok(["rm", "-a", "-f"]);
+}
