@@ -44,6 +44,10 @@ impl Layout {
     pub fn runtime_root(&self) -> PathBuf {
         self.tmp_dir.join("runtime")
     }
+    /// Present while a new lock segment's locks are not all re-claimed.
+    pub fn claiming_file(&self) -> PathBuf {
+        self.tmp_dir.join("locks.claiming")
+    }
     /// The image store.
     pub fn storage_dir(&self) -> PathBuf {
         self.static_dir.join("storage")

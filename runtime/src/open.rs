@@ -93,9 +93,25 @@ impl Runtime {
             }
         };
         let alive = step("alive lock", || AliveLock::take(&layout))?;
-        let (locks, fresh_locks, repaired_segment) = step("locks", || {
-            open_locks(&options, &loaded.config, state.as_mut(), driver.as_ref())
+        // Written before a new segment is made and removed once every lock
+        // is re-claimed: a command killed in between (the segment complete,
+        // nothing claimed in it) leaves it, and the next open re-claims.
+        let claiming = layout.claiming_file();
+        let (locks, mut fresh_locks, repaired_segment) = step("locks", || {
+            open_locks(
+                &options,
+                &loaded.config,
+                state.as_mut(),
+                driver.as_ref(),
+                &claiming,
+            )
         })?;
+        if claiming.exists() && !fresh_locks {
+            info!(
+                "a command was killed before it re-claimed the locks of a new segment: re-claiming them"
+            );
+            fresh_locks = true;
+        }
 
         let lock_timeout = options
             .lock_timeout
@@ -123,6 +139,13 @@ impl Runtime {
             runtime.refreshed = true;
         } else if fresh_locks {
             step("reclaim locks", || runtime.reclaim_locks())?;
+        }
+        if fresh_locks || alive.needs_refresh {
+            match std::fs::remove_file(&claiming) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &claiming, e)),
+            }
         }
         let leftover_rm = step("repair", || {
             let mut remove = after_reboot;
@@ -322,7 +345,14 @@ fn open_locks(
     config: &Config,
     state: &mut dyn State,
     driver: &dyn Driver,
+    claiming: &std::path::Path,
 ) -> Result<(Box<dyn LockManager>, bool, bool)> {
+    let mark_claiming = || -> Result<()> {
+        if let Some(dir) = claiming.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        }
+        std::fs::write(claiming, b"").map_err(|e| Error::io("write", claiming, e))
+    };
     let n = config.num_locks;
     if options.locks == LockBackend::Memory {
         return Ok((Box::new(MemLockManager::new(n)?), true, false));
@@ -338,6 +368,7 @@ fn open_locks(
         }
         Err(oxpod_locks::Error::SegmentMissing { .. }) => {
             debug!(name, n, "creating lock segment");
+            mark_claiming()?;
             match ShmLockManager::create(name, n) {
                 Ok(m) => Ok((Box::new(m), true, false)),
                 // Another process created it between our open and create
@@ -361,6 +392,7 @@ fn open_locks(
                 }
             }
             info!(name, n, reason = %e, "recreating lock segment");
+            mark_claiming()?;
             ShmLockManager::remove(name)?;
             Ok((Box::new(ShmLockManager::create(name, n)?), true, !resized))
         }

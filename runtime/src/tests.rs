@@ -1527,3 +1527,33 @@ fn a_live_run_rm_guard_does_not_keep_other_commands_out() {
     guard.done();
     assert!(allocated(&rt).is_empty());
 }
+
+/// fault-findings t1b `reboot-shm`: the segment gone and the first command
+/// SIGKILLed after it made a new one but before it re-claimed the locks;
+/// the next command found a complete, empty segment and every container's
+/// lock unallocated. The marker it leaves makes the next open re-claim.
+#[test]
+fn a_segment_made_by_a_command_killed_before_it_reclaimed_is_reclaimed_next() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    for n in ["a", "b"] {
+        rt.containers()
+            .create(env.new_container(n))
+            .expect("create");
+    }
+    let before = claimed(&rt);
+    drop(rt);
+    // What the killed command did: marked, made the segment, died.
+    ShmLockManager::remove(&env.lock_name).expect("remove segment");
+    std::fs::write(env.tmp_dir().join("locks.claiming"), b"").expect("marker");
+    // (Without the marker this open would see all of them unallocated.)
+    let seg = ShmLockManager::create(&env.lock_name, 64).expect("new segment");
+    drop(seg);
+    let rt = Runtime::open(env.lmdb()).expect("open after the kill");
+    assert_eq!(allocated(&rt), before, "every lock re-claimed");
+    assert!(
+        !env.tmp_dir().join("locks.claiming").exists(),
+        "marker removed"
+    );
+    assert!(rt.system().check(false).expect("check").findings.is_empty());
+}
