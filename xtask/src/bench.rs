@@ -277,6 +277,7 @@ fn inner(options: &Options) -> Result<()> {
     private_shm()?;
     let dir = bench_dir();
     let rootfs = dir.join("rootfs");
+    let archive = crate::rootfs::build_image_archive(&dir, &rootfs, engine::BENCH_IMAGE)?;
     let sizes = options.sizes();
     let found = [tool_from_env(OXPOD_ENV), tool_from_env(PODMAN_ENV)];
     let mut engines = Vec::new();
@@ -289,7 +290,7 @@ fn inner(options: &Options) -> Result<()> {
                     .unwrap_or_default()
                     .trim()
                     .to_owned();
-                engines.push(Engine::new(tool, program, &dir, &rootfs)?);
+                engines.push(Engine::new(tool, program, &dir, &rootfs, &archive)?);
             }
             Err(why) => {
                 eprintln!("xtask: bench: {} not run: {why}", tool.name());

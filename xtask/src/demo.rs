@@ -86,7 +86,8 @@ pub fn run() -> Result<()> {
     oxpod.show(&["ps", "-a"])?;
     // A real image: the busybox rootfs as a one-layer docker-archive,
     // made with tar and sha256sum, loaded, run, listed and removed.
-    let archive = build_image_archive(&demo, Path::new(&rootfs))?;
+    let archive =
+        crate::rootfs::build_image_archive(&demo, Path::new(&rootfs), "localhost/demo-busybox:1")?;
     let archive = archive.to_string_lossy().into_owned();
     oxpod.show(&["load", "-i", &archive])?;
     oxpod.show(&["images"])?;
@@ -113,60 +114,6 @@ pub fn run() -> Result<()> {
         "\nxtask: demo done: real containers ran from a rootfs and from a loaded image, were listed, stopped and removed."
     );
     Ok(())
-}
-
-/// Writes `<demo>/image/busybox.tar`, a docker-archive of `rootfs` as one
-/// layer with a config whose Cmd prints a greeting; returns its path.
-fn build_image_archive(demo: &Path, rootfs: &Path) -> Result<PathBuf> {
-    let dir = demo.join("image");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("layer"))?;
-    let layer = dir.join("layer/layer.tar");
-    sh(Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-        .arg(rootfs)
-        .arg("-cf")
-        .arg(&layer)
-        .arg("."))?;
-    let sha = |p: &Path| -> Result<String> {
-        let out = Command::new("sha256sum").arg(p).output()?;
-        if !out.status.success() {
-            bail!("sha256sum {} failed", p.display());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned())
-    };
-    let diff = sha(&layer)?;
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    let config = format!(
-        r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":["sh","-c","echo hello from an oxpod image"],"Env":["PATH=/bin"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
-    );
-    let tmp = dir.join("config.json");
-    std::fs::write(&tmp, &config)?;
-    let config_name = format!("{}.json", sha(&tmp)?);
-    std::fs::rename(&tmp, dir.join(&config_name))?;
-    std::fs::write(
-        dir.join("manifest.json"),
-        format!(
-            r#"[{{"Config":"{config_name}","RepoTags":["localhost/demo-busybox:1"],"Layers":["layer/layer.tar"]}}]"#
-        ),
-    )?;
-    let archive = demo.join("busybox-image.tar");
-    sh(Command::new("tar")
-        .arg("-C")
-        .arg(&dir)
-        .arg("-cf")
-        .arg(&archive)
-        .args(["manifest.json", &config_name, "layer/layer.tar"]))?;
-    Ok(archive)
 }
 
 struct Oxpod {

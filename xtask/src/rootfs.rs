@@ -2,7 +2,10 @@
 //! `/usr/bin/busybox` (from Debian's busybox-static) in `<dir>/bin/` with
 //! symlinks for the applets the workloads use.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::run as sh;
 
 use anyhow::{Context, Result, bail};
 
@@ -40,4 +43,59 @@ pub fn build(dir: &Path) -> Result<()> {
         std::fs::write(dir.join("etc/group"), "root:x:0:\n")?;
     }
     Ok(())
+}
+
+/// Writes `<dir>/busybox-image.tar`, a docker-archive of `rootfs` as one
+/// layer named `name`, with a config whose Cmd prints a greeting, made with
+/// `tar` and `sha256sum`; returns its path.
+pub fn build_image_archive(demo: &Path, rootfs: &Path, name: &str) -> Result<PathBuf> {
+    let dir = demo.join("image");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("layer"))?;
+    let layer = dir.join("layer/layer.tar");
+    sh(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg("."))?;
+    let sha = |p: &Path| -> Result<String> {
+        let out = Command::new("sha256sum").arg(p).output()?;
+        if !out.status.success() {
+            bail!("sha256sum {} failed", p.display());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned())
+    };
+    let diff = sha(&layer)?;
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let config = format!(
+        r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":["sh","-c","echo hello from an oxpod image"],"Env":["PATH=/bin"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
+    );
+    let tmp = dir.join("config.json");
+    std::fs::write(&tmp, &config)?;
+    let config_name = format!("{}.json", sha(&tmp)?);
+    std::fs::rename(&tmp, dir.join(&config_name))?;
+    std::fs::write(
+        dir.join("manifest.json"),
+        format!(
+            r#"[{{"Config":"{config_name}","RepoTags":["{name}"],"Layers":["layer/layer.tar"]}}]"#
+        ),
+    )?;
+    let archive = demo.join("busybox-image.tar");
+    sh(Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&archive)
+        .args(["manifest.json", &config_name, "layer/layer.tar"]))?;
+    Ok(archive)
 }

@@ -86,7 +86,16 @@ pub enum Cmd<'a> {
     Events,
     EventsCreate,
     Renumber,
+    /// `load -i` of the bench's image archive.
+    Load,
+    /// `run --rm IMAGE true` of the loaded bench image.
+    RunImageTrue,
+    /// `rmi -f` of the bench image.
+    RmiImage,
 }
+
+/// The bench image's name in both engines.
+pub const BENCH_IMAGE: &str = "localhost/bench-busybox:1";
 
 /// One engine, set up in its own directory.
 #[derive(Debug)]
@@ -97,15 +106,24 @@ pub struct Engine {
     /// except its lock segment in the private `/dev/shm`.
     dir: PathBuf,
     rootfs: PathBuf,
+    /// A docker-archive of the busybox rootfs, named [`BENCH_IMAGE`].
+    archive: PathBuf,
 }
 
 impl Engine {
-    pub fn new(tool: Tool, program: PathBuf, bench_dir: &Path, rootfs: &Path) -> Result<Engine> {
+    pub fn new(
+        tool: Tool,
+        program: PathBuf,
+        bench_dir: &Path,
+        rootfs: &Path,
+        archive: &Path,
+    ) -> Result<Engine> {
         let engine = Engine {
             tool,
             program,
             dir: bench_dir.join(tool.name()),
             rootfs: rootfs.to_path_buf(),
+            archive: archive.to_path_buf(),
         };
         std::fs::create_dir_all(&engine.dir)?;
         let conf = match tool {
@@ -183,6 +201,12 @@ impl Engine {
             Cmd::Events => c.args(["events", "--stream=false"]),
             Cmd::EventsCreate => c.args(["events", "--stream=false", "--filter", "event=create"]),
             Cmd::Renumber => c.args(["system", "renumber"]),
+            Cmd::Load => c.args(["load", "-q", "-i"]).arg(&self.archive),
+            Cmd::RunImageTrue => c
+                .args(["run", "--rm"])
+                .args(self.create_flags())
+                .args([BENCH_IMAGE, "true"]),
+            Cmd::RmiImage => c.args(["rmi", "-f", BENCH_IMAGE]),
         };
         c
     }

@@ -77,6 +77,9 @@ pub enum Setup {
     Rebooted(Size),
     /// An initialised store whose events log holds this many events.
     EventsLog(Size),
+    /// An initialised store without containers, the bench image loaded
+    /// (`true`) or not (`false`).
+    Image(bool),
 }
 
 /// What is timed.
@@ -105,6 +108,10 @@ pub enum Op {
     Events,
     EventsCreate,
     Renumber,
+    /// `load -i` of the bench image (its store has no image before).
+    Load,
+    /// `run --rm IMAGE true`.
+    RunImageTrue,
 }
 
 /// One row of the report.
@@ -124,7 +131,7 @@ impl Workload {
     pub fn n(&self, sizes: &Sizes) -> usize {
         match (self.action, self.setup) {
             (Action::CreateEach(n) | Action::Repeat(_, n), _) => sizes.get(n),
-            (_, Setup::Nothing) => 0,
+            (_, Setup::Nothing | Setup::Image(_)) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
         }
     }
@@ -147,7 +154,7 @@ const fn w(
 }
 
 use Action::{CreateEach, Once, Repeat, RmEach};
-use Setup::{Containers, EventsLog, Nothing, Rebooted};
+use Setup::{Containers, EventsLog, Image, Nothing, Rebooted};
 use Size::{Events, Large, RunCount, Small, Zero};
 
 /// Every workload, in the order run. The order keeps populations between
@@ -172,6 +179,8 @@ pub const WORKLOADS: &[Workload] = &[
     w("run --rm true (one process each)", Containers(Zero), Repeat(Op::RunRmTrue, RunCount), Some(0.5), false),
     w("events --stream=false", EventsLog(Events), Once(Op::Events), Some(0.1), false),
     w("events --stream=false --filter event=create", EventsLog(Events), Once(Op::EventsCreate), Some(0.1), false),
+    w("load (docker-archive, busybox)", Image(false), Once(Op::Load), Some(0.6), false),
+    w("run --rm IMAGE true (one process each)", Image(true), Repeat(Op::RunImageTrue, RunCount), Some(0.35), false),
 ];
 
 /// What the runner knows about an engine's store.
@@ -184,6 +193,8 @@ struct Store {
     ids: Vec<String>,
     /// The size of the generated events log, while it is untouched.
     events: Option<usize>,
+    /// Whether the bench image is loaded.
+    image: bool,
 }
 
 /// Runs workloads against one engine.
@@ -243,6 +254,19 @@ impl<'a> Runner<'a> {
                 self.engine.reboot()
             }
             Setup::EventsLog(n) => self.events_log(self.sizes.get(n)),
+            Setup::Image(loaded) => {
+                self.containers(0)?;
+                if self.store.image && !loaded {
+                    self.exec(Cmd::RmiImage)
+                        .context("removing the bench image")?;
+                    self.store.image = false;
+                }
+                if !self.store.image && loaded {
+                    self.exec(Cmd::Load).context("loading the bench image")?;
+                    self.store.image = true;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -337,10 +361,13 @@ impl<'a> Runner<'a> {
             Op::Events => Cmd::Events,
             Op::EventsCreate => Cmd::EventsCreate,
             Op::Renumber => Cmd::Renumber,
+            Op::Load => Cmd::Load,
+            Op::RunImageTrue => Cmd::RunImageTrue,
         };
         let out = self.exec(cmd)?;
         self.check_output(op, &out.stdout)?;
         match op {
+            Op::Load => self.store.image = true,
             Op::RmAll => self.store.ids.clear(),
             Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate => {}
             _ => self.store.events = None,
