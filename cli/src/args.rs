@@ -602,7 +602,7 @@ pub struct InspectArgs {
     /// Output format: json, or a Go template such as {{.State.Status}}
     #[arg(short, long)]
     pub format: Option<String>,
-    /// What to look for: container, pod or all
+    /// What to look for: container, pod, image or all
     #[arg(short = 't', long = "type", default_value = "all")]
     pub kind: String,
     /// Inspect the most recently created container

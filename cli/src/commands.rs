@@ -766,11 +766,12 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
         Format::Template(_) => views::Times::Go,
         _ => views::Times::Json,
     };
-    let (want_ctr, want_pod) = match a.kind.as_str() {
-        "all" => (true, true),
-        "container" => (true, false),
-        "pod" => (false, true),
-        other => bail!("invalid --type {other:?}: use container, pod or all"),
+    let (want_ctr, want_pod, want_image) = match a.kind.as_str() {
+        "all" => (true, true, true),
+        "container" => (true, false, false),
+        "pod" => (false, true, false),
+        "image" => (false, false, true),
+        other => bail!("invalid --type {other:?}: use container, pod, image or all"),
     };
     let mut names = a.names.clone();
     if a.latest {
@@ -788,6 +789,14 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
     let mut docs = Vec::new();
     let mut failed: Vec<anyhow::Error> = Vec::new();
     for n in &names {
+        // podman's order: containers, then pods, then images.
+        let image = || -> Result<Value> {
+            match rt.images().resolve(n) {
+                Ok(i) => crate::images::inspect_doc(rt, &i, times),
+                Err(e) if e.is_image_not_found() => Err(anyhow::anyhow!("no such object: {n:?}")),
+                Err(e) => Err(e.into()),
+            }
+        };
         let doc = if want_ctr {
             match rt
                 .containers()
@@ -802,13 +811,16 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
                 {
                     inspect_pod_doc(rt, n, times)
                 }
+                Err(e) if (e.is_not_found() || is_pod_error(&e)) && want_image => image(),
                 Err(e) if e.is_not_found() || is_pod_error(&e) => {
                     Err(anyhow::anyhow!("no such object: {n:?}"))
                 }
                 Err(e) => Err(e.into()),
             }
-        } else {
+        } else if want_pod {
             inspect_pod_doc(rt, n, times)
+        } else {
+            image()
         };
         match doc {
             Ok(d) => docs.push(d),

@@ -75,6 +75,25 @@ pub enum Finding {
         /// Its id (the directory's name).
         id: String,
     },
+    /// A layer directory of the image store no image uses (a load or a
+    /// removal interrupted by a crash of an older build, or files put there).
+    OrphanLayer {
+        /// Its chain id.
+        chain_id: String,
+    },
+    /// An image whose layer is missing from the store (its files were
+    /// deleted): its containers cannot start.
+    MissingLayer {
+        /// The image (its first name, or id).
+        image: String,
+        /// The missing layer's chain id.
+        chain_id: String,
+    },
+    /// A container root in the image store that belongs to no container.
+    OrphanContainerRoot {
+        /// Its directory's name.
+        id: String,
+    },
     /// A record that does not decode (never removed automatically).
     CorruptRecord {
         /// Its key.
@@ -124,6 +143,19 @@ impl std::fmt::Display for Finding {
             }
             Finding::OrphanBundle { id } => {
                 write!(f, "bundle directory {id} belongs to no container")
+            }
+            Finding::OrphanLayer { chain_id } => {
+                write!(f, "layer {chain_id} of the image store belongs to no image")
+            }
+            Finding::MissingLayer { image, chain_id } => write!(
+                f,
+                "image {image} lacks its layer {chain_id} (--repair removes the image when no container uses it; load it again)"
+            ),
+            Finding::OrphanContainerRoot { id } => {
+                write!(
+                    f,
+                    "container root {id} of the image store belongs to no container"
+                )
             }
             Finding::CorruptRecord { key, reason } => {
                 write!(f, "record {key} does not decode: {reason} (not repaired)")
@@ -625,6 +657,9 @@ impl<'r> System<'r> {
                 report.findings.push(Finding::OrphanBundle { id });
             }
         }
+        if all_decoded && rt.layout.storage_dir().exists() {
+            self.check_store(&objects, repair, &mut report)?;
+        }
         if repair {
             for i in needs_new_lock {
                 let fresh = rt.locks.allocate()?.id();
@@ -635,6 +670,79 @@ impl<'r> System<'r> {
         drop(alive);
         rt.remove_leftover(&leftover_rm);
         Ok(report)
+    }
+
+    /// The image store against the image and container records: layers no
+    /// image uses, images missing a layer, container roots of no container.
+    /// Run under the store's exclusive lock, so no load is half-way.
+    fn check_store(
+        &self,
+        objects: &[Object],
+        repair: bool,
+        report: &mut CheckReport,
+    ) -> Result<()> {
+        let rt = self.rt();
+        let store = rt.storage()?;
+        let _exclusive = store.lock_exclusive()?;
+        let images = rt.images().list()?;
+        let mut used = BTreeSet::new();
+        for img in &images {
+            let name = img.names.first().cloned().unwrap_or_else(|| img.id.clone());
+            let mut missing = None;
+            let mut chains = Vec::new();
+            for l in &img.layers {
+                let chain = oxpod_storage::Digest::parse(&l.chain_id)?;
+                if store.layer(&chain)?.is_none() && missing.is_none() {
+                    missing = Some(l.chain_id.clone());
+                }
+                chains.push(chain);
+            }
+            let mut removed = false;
+            if let Some(chain_id) = missing {
+                let in_use = !rt.images().users(img)?.is_empty();
+                if repair && !in_use {
+                    oxpod_state::ItemsExt::remove_item::<crate::Image>(&mut **rt.state(), &img.id)?;
+                    report.repaired += 1;
+                    removed = true;
+                }
+                report.findings.push(Finding::MissingLayer {
+                    image: name,
+                    chain_id,
+                });
+            }
+            // A removed image's other layers are then unused (swept below).
+            if !removed {
+                used.extend(chains);
+            }
+        }
+        for chain in store.layers()? {
+            if !used.contains(&chain) {
+                if repair {
+                    store.remove_layer(&chain)?;
+                    report.repaired += 1;
+                }
+                report.findings.push(Finding::OrphanLayer {
+                    chain_id: chain.to_string(),
+                });
+            }
+        }
+        let ids: BTreeSet<&str> = objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Container(c) => Some(c.config.id.as_str()),
+                Object::Pod(_) => None,
+            })
+            .collect();
+        for id in store.containers()? {
+            if !ids.contains(id.as_str()) {
+                if repair {
+                    store.remove_container(&id)?;
+                    report.repaired += 1;
+                }
+                report.findings.push(Finding::OrphanContainerRoot { id });
+            }
+        }
+        Ok(())
     }
 
     /// Stops the runtime: with `force`, stops running containers first.

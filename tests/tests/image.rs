@@ -184,6 +184,15 @@ fn archives_round_trip_in_both_formats_with_every_name() {
         3,
         "layers are shared by chain id"
     );
+    // `inspect` finds images after containers and pods, as podman's.
+    assert_eq!(
+        env.ok(["inspect", "--format", "{{.Id}}", "d:4"]).trim(),
+        fx.id()
+    );
+    assert_eq!(
+        env.ok(["inspect", "--type", "image", "--format", "{{.Os}}", "d:4"]),
+        "linux\n"
+    );
     let inspect = env.ok(["image", "inspect", "d:4"]);
     let v: serde_json::Value = serde_json::from_str(&inspect).unwrap_or_default();
     assert_eq!(v[0]["Config"]["User"], "app");
@@ -367,4 +376,53 @@ fn reset_unmounts_running_roots_and_removes_the_store() {
         "the images went with the reset"
     );
     assert_eq!(env.ok(["images", "-q"]), "");
+}
+
+/// `system check` compares the image store with the records (podman
+/// #24106: nothing works after layer dirs are deleted, and nothing says
+/// why); `--repair` removes what cannot be used.
+#[test]
+fn system_check_finds_and_repairs_the_image_store() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let a = write(&env, "fx.tar", &fx.docker_archive(&["localhost/c:1"]));
+    env.ok(["load", "-i", &a]);
+    assert_eq!(env.ok(["system", "check"]), "no problems found\n");
+    // A container root of no container, and a deleted layer.
+    std::fs::create_dir_all(
+        env.root()
+            .join("storage/containers")
+            .join("f".repeat(64))
+            .join("diff"),
+    )
+    .expect("plant a root");
+    let layers = storage(&env, "layers");
+    std::fs::remove_dir_all(env.root().join("storage/layers").join(&layers[0]))
+        .expect("delete a layer");
+    let out = env.run(["system", "check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("image localhost/c:1 lacks its layer"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "container root {} of the image store",
+            "f".repeat(64)
+        )),
+        "{text}"
+    );
+    // One repair: the image goes, and with it its other layers.
+    let out = env.run(["system", "check", "--repair"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("belongs to no image"), "{text}");
+    assert_eq!(env.ok(["system", "check"]), "no problems found\n");
+    assert_eq!(env.ok(["images", "-q"]), "");
+    assert!(storage(&env, "layers").is_empty());
+    assert!(storage(&env, "containers").is_empty());
+    // And the image loads and runs again.
+    env.ok(["load", "-i", &a]);
+    assert_eq!(env.ok(["run", "--rm", "c:1", "cat /data/y"]), "y\n");
 }
