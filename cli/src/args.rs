@@ -103,6 +103,12 @@ pub enum Command {
     Tag(TagArgs),
     /// Take names off an image
     Untag(UntagArgs),
+    /// Make an image of a root file system tarball
+    Import(ImportArgs),
+    /// Make an image of a container's changes
+    Commit(CommitArgs),
+    /// Write a container's root file system as a tar
+    Export(ExportArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -230,6 +236,39 @@ pub enum ImageCommand {
     Save(SaveArgs),
     /// Remove images without names (with -a: every image) no container uses
     Prune(ImagePruneArgs),
+    /// Make an image of a root file system tarball
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The tarball (gzip or not), or - for standard input
+    pub file: PathBuf,
+    /// A name for the image
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The container (name, id, or unique id prefix)
+    pub container: String,
+    /// A name for the image
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file (default: standard output, if it is not a terminal)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The container (name, id, or unique id prefix)
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

@@ -103,6 +103,18 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
+            crate::images::import(out, &open(g, |o| o)?, a)
+        }
+        Command::Commit(a) => {
+            let rt = open(g, |o| o)?;
+            let r = rt.containers().resolve(&a.container)?;
+            let image = rt.images().commit(&r, a.name.as_deref())?;
+            writeln!(out, "{}", image.id)?;
+            let _ = a.quiet;
+            Ok(0)
+        }
+        Command::Export(a) => crate::images::export(out, &open(g, |o| o)?, a),
         Command::Image(ImageCommand::Prune(a)) => {
             crate::images::prune(out, &open(g, |o| o)?, a.all)
         }

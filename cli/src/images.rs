@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use oxpod_runtime::{Image, Removed, Runtime, SaveFormat};
 use serde_json::{Value, json};
 
-use crate::args::{ImagesArgs, LoadArgs, RmiArgs, SaveArgs};
+use crate::args::{ExportArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs};
 use crate::output::{Format, print_json, print_table, print_template};
 use crate::{human, views};
 
@@ -408,6 +408,56 @@ pub fn rmi(out: &mut impl Write, rt: &Runtime, a: &RmiArgs) -> Result<u8> {
         Some((code, e)) => Err(crate::CodedError::new(code, e).into()),
         None => Ok(0),
     }
+}
+
+/// `import FILE [NAME]`: prints the new image's id (podman prints
+/// `sha256:<id>`).
+pub fn import(out: &mut impl Write, rt: &Runtime, a: &ImportArgs) -> Result<u8> {
+    let image = if a.file.as_os_str() == "-" {
+        let spool = tempfile_in_static(rt)?;
+        {
+            let mut f = std::fs::File::create(&spool)?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut f)?;
+            f.sync_all()?;
+        }
+        let r = rt.images().import(&spool, a.name.as_deref());
+        let _ = std::fs::remove_file(&spool);
+        r?
+    } else {
+        rt.images().import(&a.file, a.name.as_deref())?
+    };
+    if a.quiet {
+        writeln!(out, "{}", image.id)?;
+    } else {
+        writeln!(out, "sha256:{}", image.id)?;
+    }
+    Ok(0)
+}
+
+/// `export -o FILE CONTAINER`.
+pub fn export(out: &mut impl Write, rt: &Runtime, a: &ExportArgs) -> Result<u8> {
+    let r = rt.containers().resolve(&a.container)?;
+    match &a.output {
+        Some(path) => {
+            let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+            let file = std::fs::File::create(&tmp)?;
+            let result = rt.images().export(&r, std::io::BufWriter::new(file));
+            match result {
+                Ok(()) => std::fs::rename(&tmp, path)?,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.into());
+                }
+            }
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                bail!("refusing to write a tar to a terminal: use -o FILE or redirect the output");
+            }
+            rt.images().export(&r, &mut *out)?;
+        }
+    }
+    Ok(0)
 }
 
 /// `image prune`: images without names (with `all`, any image) that no

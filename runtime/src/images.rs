@@ -505,6 +505,173 @@ impl<'r> Images<'r> {
         Ok(())
     }
 
+    /// Stores a new image made of `config` (a config blob) and `layers`
+    /// (already in the store), named `names`.
+    fn add_made(
+        &self,
+        config: Vec<u8>,
+        layers: Vec<ImageLayer>,
+        names: BTreeSet<String>,
+        status: EventStatus,
+    ) -> Result<Image> {
+        let store = self.store()?;
+        let parsed = ImageConfig::parse(&config, "the new image")?;
+        let digest = store.put_blob_bytes(&config, None)?;
+        let image = Image {
+            id: digest.hex().to_owned(),
+            names: names.iter().cloned().collect(),
+            size: layers.iter().map(|l| l.size).sum(),
+            layers,
+            created: parsed.created.clone(),
+            loaded: Timestamp::now(),
+            architecture: parsed.architecture.clone(),
+            os: parsed.os.clone(),
+            labels: parsed.config.labels.clone().unwrap_or_default(),
+        };
+        let saved = self.save_record(image, &names)?;
+        self.rt.emit(image_event(status, &saved));
+        Ok(saved)
+    }
+
+    /// Stores `blob` (a layer tar, gzip or not) and unpacks it as the layer
+    /// on top of `parent` (chain ids, bottom first).
+    fn add_layer_from(&self, blob: &Path, parent: &[Digest]) -> Result<ImageLayer> {
+        let store = self.store()?;
+        let open = || std::fs::File::open(blob).map_err(|e| Error::io("open", blob, e));
+        let (diff, _) = oxpod_storage::diff_id_of(open()?)?;
+        let (digest, blob_size) = store.put_blob(open()?, None)?;
+        let gzip = is_gzip(store, &digest)?;
+        let chain = match parent.last() {
+            None => diff.clone(),
+            Some(p) => Digest::of(format!("{p} {diff}").as_bytes()),
+        };
+        let info = match store.layer(&chain)? {
+            Some(i) => i,
+            None => store.add_layer(
+                &chain,
+                Some(&diff),
+                store.open_blob(&digest)?,
+                &UnpackLimits::default(),
+            )?,
+        };
+        Ok(ImageLayer {
+            chain_id: chain.to_string(),
+            diff_id: diff.to_string(),
+            size: info.size,
+            blob: digest.to_string(),
+            blob_size,
+            gzip,
+        })
+    }
+
+    /// `import`: a root file system tarball (gzip or not) as a one-layer
+    /// image with an empty config (a command must be given to run it), as
+    /// podman's `import`.
+    pub fn import(&self, tarball: &Path, name: Option<&str>) -> Result<Image> {
+        self.rt.check_valid()?;
+        let names = match name {
+            Some(n) => BTreeSet::from([Reference::parse(n)?.to_string()]),
+            None => BTreeSet::new(),
+        };
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        let layer = self.add_layer_from(tarball, &[])?;
+        let now = Timestamp::now().to_string();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": oxpod_image::host_arch(),
+            "os": "linux",
+            "created": now,
+            "config": {"Env": [oxpod_ociruntime::DEFAULT_PATH]},
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+            "history": [{"created": now, "created_by": "oxpod import", "comment": "imported from tarball"}],
+        }))
+        .map_err(|e| Error::io("encode", "the image config", std::io::Error::other(e)))?;
+        self.add_made(config, vec![layer], names, EventStatus::Import)
+    }
+
+    /// `commit`: a container's changes (its upper directory, overlay's
+    /// whiteouts written as OCI's) as a new layer over its image's.
+    pub fn commit(&self, r: &ContainerRef, name: Option<&str>) -> Result<Image> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let ctr = rt.containers().get(r)?;
+        let Some(image_id) = ctr.config.image_id.clone() else {
+            return Err(Error::ContainerState {
+                name: ctr.config.name.clone(),
+                status: "made from a root file system directory".into(),
+                remedy: "commit needs a container made from an image",
+            });
+        };
+        let names = match name {
+            Some(n) => BTreeSet::from([Reference::parse(n)?.to_string()]),
+            None => BTreeSet::new(),
+        };
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        let base = rt
+            .state()
+            .item::<Image>(&image_id)?
+            .ok_or_else(|| Error::ImageNotFound {
+                name: image_id.clone(),
+            })?;
+        let mut config = self.config(&base)?;
+        let tmp = store
+            .root()
+            .join("tmp")
+            .join(format!("{}-commit.tar", std::process::id()));
+        let diff_dir = store.container_diff(&ctr.config.id);
+        let written = (|| -> Result<ImageLayer> {
+            let file = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+            if diff_dir.is_dir() {
+                oxpod_storage::tar_tree(&diff_dir, std::io::BufWriter::new(file), true)?;
+            } else {
+                // Never started: no changes, an empty layer.
+                tar_empty(file).map_err(|e| Error::io("write", &tmp, e))?;
+            }
+            self.add_layer_from(&tmp, &base.chain()?)
+        })();
+        let _ = std::fs::remove_file(&tmp);
+        let layer = written?;
+        let now = Timestamp::now().to_string();
+        config.created = Some(now.clone());
+        config.rootfs.diff_ids.push(layer.diff_id.clone());
+        config.history.push(serde_json::json!({"created": now, "created_by": format!("oxpod commit {}", ctr.config.name)}));
+        let bytes = serde_json::to_vec(&config)
+            .map_err(|e| Error::io("encode", "the image config", std::io::Error::other(e)))?;
+        let mut layers = base.layers.clone();
+        layers.push(layer);
+        self.add_made(bytes, layers, names, EventStatus::Commit)
+    }
+
+    /// `export`: the container's whole root as a tar (mounted for the
+    /// while when it is not running).
+    pub fn export(&self, r: &ContainerRef, out: impl std::io::Write) -> Result<()> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let ctr = rt.containers().get(r)?;
+        match &ctr.config.image_id {
+            None => Ok(oxpod_storage::tar_tree(&ctr.config.rootfs, out, false)?),
+            Some(image_id) => {
+                let store = self.store()?;
+                let root = store.container_root(&ctr.config.id);
+                let was_mounted = root.exists()
+                    && std::fs::metadata(&root)
+                        .ok()
+                        .zip(root.parent().and_then(|p| std::fs::metadata(p).ok()))
+                        .is_some_and(|(a, b)| {
+                            use std::os::unix::fs::MetadataExt;
+                            a.dev() != b.dev()
+                        });
+                let root = self.mount_root(&ctr.config.id, image_id)?;
+                let r = oxpod_storage::tar_tree(&root, out, false);
+                if !was_mounted {
+                    let _ = self.unmount_root(&ctr.config.id);
+                }
+                Ok(r?)
+            }
+        }
+    }
+
     /// Mounts a container's root over its image's layers.
     pub(crate) fn mount_root(
         &self,
@@ -549,6 +716,13 @@ pub enum Removed {
         /// The names it had.
         names: Vec<String>,
     },
+}
+
+/// An empty tar: two zero blocks.
+fn tar_empty(mut f: std::fs::File) -> std::io::Result<()> {
+    use std::io::Write;
+    f.write_all(&[0u8; 1024])?;
+    f.sync_all()
 }
 
 fn is_gzip(store: &Store, blob: &Digest) -> Result<bool> {

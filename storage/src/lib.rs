@@ -21,9 +21,11 @@
 mod digest;
 mod error;
 mod store;
+mod tartree;
 mod unpack;
 
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
 pub use store::{Driver, LayerInfo, Store, StoreLock, destroy};
-pub use unpack::{UnpackLimits, Unpacked, unpack_layer};
+pub use tartree::tar_tree;
+pub use unpack::{UnpackLimits, Unpacked, diff_id_of, unpack_layer};

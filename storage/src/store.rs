@@ -548,6 +548,11 @@ impl Store {
         self.root.join("containers").join(id)
     }
 
+    /// A container's own changes (overlay's upper directory).
+    pub fn container_diff(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("diff")
+    }
+
     /// The mount point of a container's root.
     pub fn container_root(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("merged")

@@ -105,6 +105,24 @@ pub fn unpack_layer(
     Ok(Unpacked { diff_id, size })
 }
 
+/// The diff id (sha256 of the uncompressed tar) and uncompressed size of
+/// a layer stream, gzip-compressed or not, without unpacking it.
+pub fn diff_id_of(blob: impl Read) -> Result<(Digest, u64)> {
+    let mut input = BufReader::with_capacity(128 << 10, blob);
+    let magic = input
+        .fill_buf()
+        .map_err(|source| bad_tar("(import)", source))?
+        .to_vec();
+    let plain: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    };
+    HashingReader::new(plain, u64::MAX)
+        .finish()
+        .map_err(|source| bad_tar("(import)", source))
+}
+
 /// Whether a read failed because the size limit was passed (the tar crate
 /// may wrap the reader's error).
 fn over_limit(e: &std::io::Error) -> bool {

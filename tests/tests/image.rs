@@ -426,3 +426,89 @@ fn system_check_finds_and_repairs_the_image_store() {
     env.ok(["load", "-i", &a]);
     assert_eq!(env.ok(["run", "--rm", "c:1", "cat /data/y"]), "y\n");
 }
+
+/// `import` a rootfs tarball, `commit` a container's changes (a deletion
+/// becomes a whiteout of the new layer), `export` a container's root.
+#[test]
+fn import_commit_and_export() {
+    require_containers!();
+    let env = TestEnv::new();
+    let tarball = env.path().join("rootfs.tar");
+    let st = std::process::Command::new("tar")
+        .args([
+            "-C",
+            &env.rootfs().display().to_string(),
+            "-cf",
+            &tarball.display().to_string(),
+            ".",
+        ])
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let id = env.ok(["import", &tarball.display().to_string(), "localhost/imp:1"]);
+    assert!(id.starts_with("sha256:") && id.trim().len() == 71, "{id}");
+    // No Cmd in an imported image: a command is needed.
+    env.fails(125, ["run", "--rm", "imp:1"]);
+    env.ok([
+        "run",
+        "--name",
+        "chg",
+        "imp:1",
+        "sh",
+        "-c",
+        "echo changed > /etc/passwd; rm /bin/cat; mkdir /data; echo d > /data/f",
+    ]);
+    let committed = env.ok(["commit", "chg", "localhost/committed:1"]);
+    assert_eq!(committed.trim().len(), 64);
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "committed:1",
+            "sh",
+            "-c",
+            "test -e /bin/cat || echo no-cat; read l < /data/f; echo $l",
+        ]),
+        "no-cat\nd\n"
+    );
+    assert_eq!(
+        env.ok([
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}}",
+            "committed:1"
+        ]),
+        "2\n"
+    );
+    let exported = env.path().join("exp.tar");
+    env.ok(["export", "-o", &exported.display().to_string(), "chg"]);
+    let list = std::process::Command::new("tar")
+        .args(["-tf", &exported.display().to_string()])
+        .output()
+        .expect("tar -t");
+    let names = String::from_utf8_lossy(&list.stdout);
+    assert!(names.lines().any(|l| l == "data/f"), "{names}");
+    assert!(
+        !names.lines().any(|l| l == "bin/cat"),
+        "the deleted file is not in the root: {names}"
+    );
+    // An exported root imports again.
+    env.ok([
+        "import",
+        &exported.display().to_string(),
+        "localhost/again:1",
+    ]);
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "again:1",
+            "sh",
+            "-c",
+            "read l < /data/f; echo $l"
+        ]),
+        "d\n"
+    );
+    env.ok(["rm", "-f", "chg"]);
+}

@@ -459,3 +459,55 @@ fn short_links_are_26_characters_and_distinct() {
             .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c))
     );
 }
+
+#[test]
+fn a_tree_written_as_a_layer_keeps_its_whiteouts() {
+    if !root() {
+        eprintln!("skipped: needs root (trusted xattrs, device nodes)");
+        return;
+    }
+    let layer = tar_of(&[
+        E::Dir("etc/", 0o755),
+        E::File("etc/.wh.motd", b"", 0o600),
+        E::Dir("data/", 0o755),
+        E::File("data/.wh..wh..opq", b"", 0o600),
+        E::File("data/y", b"y", 0o640),
+        E::Sym("data/l", "y"),
+        E::Hard("data/h", "data/y"),
+    ]);
+    let (first, r) = unpack(&layer);
+    r.unwrap();
+    let mut again = Vec::new();
+    crate::tar_tree(first.path(), &mut again, true).unwrap();
+    let (second, r) = unpack(&again);
+    r.unwrap();
+    let wh = std::fs::metadata(second.path().join("etc/motd")).unwrap();
+    assert!(
+        wh.file_type().is_char_device() && wh.rdev() == 0,
+        "the whiteout came back"
+    );
+    let opaque = rustix::fs::getxattr(
+        second.path().join("data"),
+        "trusted.overlay.opaque",
+        &mut [0u8; 4],
+    );
+    assert_eq!(opaque.ok(), Some(1), "and the opaque directory");
+    assert_eq!(
+        std::fs::read_link(second.path().join("data/l")).unwrap(),
+        Path::new("y")
+    );
+    assert_eq!(
+        std::fs::metadata(second.path().join("data/h"))
+            .unwrap()
+            .nlink(),
+        2
+    );
+    assert_eq!(
+        std::fs::metadata(second.path().join("data/y"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640
+    );
+}

@@ -429,7 +429,9 @@ mod tests {
     fn every_workload_has_an_n() {
         let n: Vec<usize> = WORKLOADS.iter().map(|w| w.n(&Sizes::FULL)).collect();
         assert_eq!(n[..5], [0, 0, 0, 0, 200]);
-        assert_eq!(n[n.len() - 1], 100_000);
+        // The events rows, then the image rows (run: 20 processes).
+        assert_eq!(n[n.len() - 3], 100_000);
+        assert_eq!(n[n.len() - 1], 20);
         assert!(
             WORKLOADS
                 .iter()
