@@ -496,7 +496,7 @@ pub fn inspect_doc(rt: &Runtime, image: &Image, times: views::Times) -> Result<V
         "Os": config.os,
         "Size": image.size,
         "VirtualSize": image.size,
-        "GraphDriver": {"Name": "overlay", "Data": {}},
+        "GraphDriver": {"Name": rt.config().storage_driver.as_str(), "Data": {}},
         "RootFS": {"Type": "layers", "Layers": config.rootfs.diff_ids},
         "Labels": if image.labels.is_empty() { Value::Null } else { json!(image.labels) },
         "Annotations": {},

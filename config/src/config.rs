@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result};
 use crate::identity::Identity;
-use crate::kinds::{CgroupManager, EventsBackend, LockType, RuntimeChoice};
+use crate::kinds::{CgroupManager, EventsBackend, LockType, RuntimeChoice, StorageDriver};
 
 /// Largest accepted `num_locks` (2^20: a 40 MiB lock segment).
 pub const MAX_NUM_LOCKS: u32 = 1 << 20;
@@ -193,6 +193,9 @@ config_struct! {
     /// Seconds an operation waits for a container's or pod's lock before it
     /// fails naming the holder's pid (podman waits forever).
     lock_timeout: u64,
+    /// How container roots are made from image layers: `overlay` or `vfs`
+    /// (storage.conf's `driver`).
+    storage_driver: StorageDriver,
     /// OCI runtimes: name → candidate paths (merged entry by entry across layers).
     runtimes: BTreeMap<String, Vec<PathBuf>>,
 }
@@ -308,6 +311,7 @@ impl Config {
             pids_limit: 2048,
             state_map_size: 1 << 30,
             lock_timeout: 300,
+            storage_driver: StorageDriver::Overlay,
             runtimes,
         })
     }

@@ -108,6 +108,19 @@ choice! {
     }
 }
 
+choice! {
+    /// How container roots are made from image layers (`storage_driver`).
+    StorageDriver, "storage_driver", case_insensitive = false,
+    reason = "must be \"overlay\" or \"vfs\"",
+    {
+        /// overlayfs: layers shared, a per-container upper directory.
+        Overlay = "overlay",
+        /// A full copy of the layers per container, for file systems where
+        /// overlay cannot work (slow, always works).
+        Vfs = "vfs",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ mod loader;
 pub use config::{Config, MAX_NUM_LOCKS, MIN_STATE_MAP_SIZE};
 pub use error::{Error, Problem, Result, Warning};
 pub use identity::Identity;
-pub use kinds::{CgroupManager, EventsBackend, LockType, RuntimeChoice};
+pub use kinds::{CgroupManager, EventsBackend, LockType, RuntimeChoice, StorageDriver};
 pub use loader::{CONFIG_ENV, Loaded, Loader, Origin, SYSTEM_FILES};
 
 /// Re-export of the TOML value type used by [`Loader::flag`] and

@@ -602,6 +602,13 @@ impl<'r> Images<'r> {
                 remedy: "commit needs a container made from an image",
             });
         };
+        if self.driver() != oxpod_storage::Driver::Overlay {
+            return Err(Error::ContainerState {
+                name: ctr.config.name.clone(),
+                status: "on the vfs storage driver".into(),
+                remedy: "commit needs the overlay driver (its upper directory is the container's changes)",
+            });
+        }
         let names = match name {
             Some(n) => BTreeSet::from([Reference::parse(n)?.to_string()]),
             None => BTreeSet::new(),
@@ -687,7 +694,15 @@ impl<'r> Images<'r> {
                 })?;
         let store = self.store()?;
         let _shared = store.lock_shared()?;
-        Ok(store.mount(container_id, &image.chain()?)?)
+        Ok(store.mount(container_id, &image.chain()?, self.driver())?)
+    }
+
+    /// The configured storage driver.
+    pub(crate) fn driver(&self) -> oxpod_storage::Driver {
+        match self.rt.config().storage_driver {
+            oxpod_config::StorageDriver::Overlay => oxpod_storage::Driver::Overlay,
+            oxpod_config::StorageDriver::Vfs => oxpod_storage::Driver::Vfs,
+        }
     }
 
     /// Unmounts a container's root (it stays on disk).

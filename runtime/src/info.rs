@@ -160,7 +160,7 @@ pub struct Store {
     pub graph_root: PathBuf,
     /// The image store's per-boot directory.
     pub run_root: PathBuf,
-    /// The storage driver (`overlay`).
+    /// The storage driver (`overlay` or `vfs`).
     pub graph_driver_name: String,
     /// Images.
     pub image_store: ImageStore,
@@ -349,7 +349,7 @@ impl System<'_> {
                 config_file: String::new(),
                 graph_root: config.static_dir.join("storage"),
                 run_root: config.tmp_dir.clone(),
-                graph_driver_name: oxpod_storage::Driver::Overlay.name().to_owned(),
+                graph_driver_name: rt.images().driver().name().to_owned(),
                 image_store: ImageStore { number: images },
                 events_log: config.events_logfile_path.clone(),
                 container_store: store,

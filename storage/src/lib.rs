@@ -23,6 +23,7 @@ mod error;
 mod store;
 mod tartree;
 mod unpack;
+mod vfs;
 
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};

@@ -35,6 +35,9 @@ pub enum Driver {
     /// overlayfs: the image's layers as lower directories, the container's
     /// own upper and work directories.
     Overlay,
+    /// A copy of the layers per container, whiteouts applied as deletions:
+    /// for file systems overlay cannot work on (slow, always works).
+    Vfs,
 }
 
 impl Driver {
@@ -42,6 +45,7 @@ impl Driver {
     pub fn name(self) -> &'static str {
         match self {
             Driver::Overlay => "overlay",
+            Driver::Vfs => "vfs",
         }
     }
 }
@@ -561,12 +565,18 @@ impl Store {
     /// Mounts the container's root: its layers (`layers`, bottom first) as
     /// overlay's lower directories through their short links, its own
     /// upper and work directories. Mounting a mounted root is a no-op.
-    pub fn mount(&self, id: &str, layers: &[Digest]) -> Result<PathBuf> {
+    pub fn mount(&self, id: &str, layers: &[Digest], driver: Driver) -> Result<PathBuf> {
         let mount_err = |reason: String| Error::Mount {
             id: id.to_owned(),
-            driver: "overlay",
+            driver: driver.name(),
             reason,
         };
+        if driver == Driver::Vfs {
+            if id.is_empty() || id.contains('/') || id.starts_with('.') {
+                return Err(mount_err(format!("{id:?} is not a container id")));
+            }
+            return self.vfs_root(id, layers);
+        }
         if id.is_empty() || id.contains('/') || id.starts_with('.') {
             return Err(mount_err(format!("{id:?} is not a container id")));
         }
@@ -621,7 +631,43 @@ impl Store {
             nix::mount::MsFlags::empty(),
             Some(data.as_str()),
         )
-        .map_err(|e| mount_err(e.to_string()))?;
+        .map_err(|e| {
+            mount_err(format!(
+                "{e}; if overlay cannot work on this file system, set storage_driver = \"vfs\""
+            ))
+        })?;
+        Ok(merged)
+    }
+
+    /// The vfs driver: the layers copied, bottom first, into the
+    /// container's root (once; a copy a killed process left half made is
+    /// redone).
+    fn vfs_root(&self, id: &str, layers: &[Digest]) -> Result<PathBuf> {
+        let dir = self.container_dir(id);
+        let merged = dir.join("merged");
+        let ready = dir.join("vfs-ready");
+        if ready.exists() && merged.is_dir() {
+            return Ok(merged);
+        }
+        let tmp = dir.join("merged.tmp");
+        let _ = fs::remove_dir_all(&tmp);
+        let _ = fs::remove_dir_all(&merged);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        for l in layers {
+            if self.layer(l)?.is_none() {
+                return Err(Error::LayerMissing {
+                    chain_id: l.to_string(),
+                });
+            }
+            crate::vfs::apply_layer(&self.layer_diff(l), &tmp)?;
+        }
+        sync_tree(&tmp)?;
+        fs::rename(&tmp, &merged).map_err(|e| Error::io("rename into", &merged, e))?;
+        write_synced(&ready, b"")?;
         Ok(merged)
     }
 

@@ -512,3 +512,52 @@ fn import_commit_and_export() {
     );
     env.ok(["rm", "-f", "chg"]);
 }
+
+/// `storage_driver = "vfs"`: the same image, its whiteouts and opaque
+/// directory applied by copying, for file systems overlay cannot use.
+#[test]
+fn the_vfs_driver_runs_the_same_image() {
+    require_containers!();
+    let mut env = TestEnv::new();
+    let conf = env.path().join("vfs.conf");
+    std::fs::write(&conf, "storage_driver = \"vfs\"\n").expect("write config");
+    env.extra = vec!["--config".into(), conf.display().to_string()];
+    let fx = fixture();
+    let a = write(&env, "fx.tar", &fx.docker_archive(&["localhost/v:1"]));
+    env.ok(["load", "-i", &a]);
+    assert_eq!(
+        env.ok(["info", "--format", "{{.Store.GraphDriverName}}"]),
+        "vfs\n"
+    );
+    let out = env.ok([
+        "run",
+        "--rm",
+        "v:1",
+        "id -u; ls /data; test -e /etc/motd && echo motd || echo no-motd",
+    ]);
+    assert_eq!(out, "1000\ny\nno-motd\n");
+    env.ok([
+        "run",
+        "--name",
+        "keep",
+        "-u",
+        "0",
+        "v:1",
+        "echo kept > /tmp/f",
+    ]);
+    // The copy is made once: a restart keeps the container's changes.
+    env.ok(["start", "keep"]);
+    env.ok(["wait", "keep"]);
+    let ls = env.ok([
+        "run",
+        "--rm",
+        "v:1",
+        "test -e /tmp/f && echo leaked || echo fresh",
+    ]);
+    assert_eq!(ls, "fresh\n", "another container gets its own copy");
+    let err = env.fails(125, ["commit", "keep", "localhost/no:1"]);
+    assert!(err.contains("overlay"), "{err}");
+    env.ok(["rm", "keep"]);
+    assert_eq!(storage(&env, "containers"), Vec::<String>::new());
+    env.ok(["rmi", "v:1"]);
+}

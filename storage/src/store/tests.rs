@@ -406,7 +406,7 @@ fn overlay_roots_show_whiteouts_and_opaque_dirs() {
         )
         .unwrap();
     let id = "c".repeat(64);
-    let merged = match store.mount(&id, &chain) {
+    let merged = match store.mount(&id, &chain, Driver::Overlay) {
         Ok(m) => m,
         Err(e) => {
             assert!(
@@ -425,7 +425,7 @@ fn overlay_roots_show_whiteouts_and_opaque_dirs() {
     );
     std::fs::write(merged.join("new"), b"n").unwrap();
     assert_eq!(
-        store.mount(&id, &chain).unwrap(),
+        store.mount(&id, &chain, Driver::Overlay).unwrap(),
         merged,
         "mounting twice is a no-op"
     );
@@ -442,6 +442,83 @@ fn overlay_roots_show_whiteouts_and_opaque_dirs() {
     store.remove_container(&id).unwrap();
     assert!(store.containers().unwrap().is_empty());
     store.unmount(&id).unwrap();
+}
+
+#[test]
+fn vfs_roots_apply_whiteouts_and_opaque_dirs_as_deletions() {
+    if !root() {
+        eprintln!("skipped: needs root (trusted xattrs, device nodes)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let l1 = tar_of(&[
+        E::Dir("etc/", 0o755),
+        E::File("etc/motd", b"motd", 0o644),
+        E::Dir("data/", 0o755),
+        E::File("data/x", b"x", 0o644),
+        E::Sym("link", "etc"),
+    ]);
+    let l2 = tar_of(&[
+        E::Dir("etc/", 0o700),
+        E::File("etc/.wh.motd", b"", 0o600),
+        E::File("data/.wh..wh..opq", b"", 0o600),
+        E::Dir("data/", 0o755),
+        E::File("data/y", b"y", 0o644),
+        // A directory replaces the lower layer's symlink, never writes through it.
+        E::Dir("link/", 0o755),
+        E::File("link/inside", b"i", 0o644),
+    ]);
+    let diffs = [Digest::of(&l1), Digest::of(&l2)];
+    let chain = chain_ids(&diffs);
+    store
+        .add_layer(
+            &chain[0],
+            Some(&diffs[0]),
+            &l1[..],
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+    store
+        .add_layer(
+            &chain[1],
+            Some(&diffs[1]),
+            &l2[..],
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+    let id = "d".repeat(64);
+    let root = store.mount(&id, &chain, Driver::Vfs).unwrap();
+    assert!(!root.join("etc/motd").exists(), "the whiteout deleted it");
+    assert_eq!(
+        std::fs::metadata(root.join("etc"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    assert!(root.join("data/y").is_file());
+    assert!(
+        !root.join("data/x").exists(),
+        "the opaque dir hid the lower file"
+    );
+    assert!(
+        std::fs::symlink_metadata(root.join("link"))
+            .unwrap()
+            .is_dir()
+    );
+    assert!(
+        !root.join("etc/inside").exists(),
+        "nothing went through the old symlink"
+    );
+    // Copied once; a second mount keeps the container's changes.
+    std::fs::write(root.join("new"), b"n").unwrap();
+    assert_eq!(store.mount(&id, &chain, Driver::Vfs).unwrap(), root);
+    assert!(root.join("new").exists());
+    store.unmount(&id).unwrap();
+    store.remove_container(&id).unwrap();
+    assert!(store.containers().unwrap().is_empty());
 }
 
 fn oxpod_test_support_under_ci() -> bool {
