@@ -339,7 +339,7 @@ fn unknown_keys_warn_or_fail_when_strict() {
     let path = write(
         &dir,
         "etc/oxpod.conf",
-        "num_locks = 64\nstorage_driver = \"overlay\"\n",
+        "num_locks = 64\ngraph_driver_options = \"x\"\n",
     );
     let loaded = loader(&dir).load().unwrap();
     assert_eq!(loaded.config.num_locks, 64);
@@ -347,19 +347,19 @@ fn unknown_keys_warn_or_fail_when_strict() {
     assert_eq!(
         loaded.warnings[0].to_string(),
         format!(
-            "unknown configuration key `storage_driver` in {} was ignored",
+            "unknown configuration key `graph_driver_options` in {} was ignored",
             path.display()
         )
     );
     assert!(
-        matches!(&loaded.warnings[0], Warning::UnknownKey { key, .. } if key == "storage_driver")
+        matches!(&loaded.warnings[0], Warning::UnknownKey { key, .. } if key == "graph_driver_options")
     );
 
     let err = load_err(loader(&dir).strict(true));
     assert_eq!(
         err.to_string(),
         format!(
-            "unknown configuration key `storage_driver` in {} (the keys are those of libpod.conf v1.4 plus oxpod's own)",
+            "unknown configuration key `graph_driver_options` in {} (the keys are those of libpod.conf v1.4 plus oxpod's own)",
             path.display()
         )
     );

@@ -89,6 +89,12 @@ pub enum Finding {
         /// The missing layer's chain id.
         chain_id: String,
     },
+    /// A blob of the image store no image uses (a removal killed before
+    /// its sweep).
+    OrphanBlob {
+        /// Its digest.
+        digest: String,
+    },
     /// A container root in the image store that belongs to no container.
     OrphanContainerRoot {
         /// Its directory's name.
@@ -151,6 +157,9 @@ impl std::fmt::Display for Finding {
                 f,
                 "image {image} lacks its layer {chain_id} (--repair removes the image when no container uses it; load it again)"
             ),
+            Finding::OrphanBlob { digest } => {
+                write!(f, "blob {digest} of the image store belongs to no image")
+            }
             Finding::OrphanContainerRoot { id } => {
                 write!(
                     f,
@@ -723,6 +732,25 @@ impl<'r> System<'r> {
                 }
                 report.findings.push(Finding::OrphanLayer {
                     chain_id: chain.to_string(),
+                });
+            }
+        }
+        let mut blobs = BTreeSet::new();
+        for img in rt.images().list()? {
+            blobs.insert(oxpod_storage::Digest::parse(&img.digest())?);
+            for l in &img.layers {
+                blobs.insert(oxpod_storage::Digest::parse(&l.blob)?);
+            }
+        }
+        for b in store.blobs()? {
+            if !blobs.contains(&b) {
+                if repair {
+                    let p = store.blob_path(&b);
+                    std::fs::remove_file(&p).map_err(|e| Error::io("remove", &p, e))?;
+                    report.repaired += 1;
+                }
+                report.findings.push(Finding::OrphanBlob {
+                    digest: b.to_string(),
                 });
             }
         }

@@ -561,3 +561,46 @@ fn the_vfs_driver_runs_the_same_image() {
     assert_eq!(storage(&env, "containers"), Vec::<String>::new());
     env.ok(["rmi", "v:1"]);
 }
+
+/// SIGKILL of `rmi -f` at spread moments (its container removed first,
+/// then the record, then the sweep): the next command finds the image
+/// whole or gone, `system check` finds nothing, and loading it again works.
+#[test]
+fn a_killed_rmi_leaves_a_whole_image_or_none() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let archive = write(&env, "fx.tar", &fx.docker_archive(&["localhost/k:1"]));
+    for delay_ms in [0u64, 2, 5, 10, 20, 40] {
+        env.ok(["load", "-i", &archive]);
+        env.ok(["create", "--name", "user", "k:1", "true"]);
+        let mut child = env
+            .cmd(["rmi", "-f", "k:1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rmi");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let check = env.run(["system", "check", "--repair"]);
+        assert!(check.status.code().is_some(), "check ran");
+        assert_eq!(
+            env.ok(["system", "check"]),
+            "no problems found\n",
+            "after a kill at {delay_ms} ms"
+        );
+        let images = env.ok(["images", "-q"]);
+        if images.trim().is_empty() {
+            assert!(
+                storage(&env, "blobs/sha256").is_empty(),
+                "a gone image leaves no blob"
+            );
+        } else {
+            // Whole: it still runs.
+            assert_eq!(env.ok(["run", "--rm", "k:1", "cat /data/y"]), "y\n");
+        }
+        env.ok(["rm", "-a", "-f"]);
+        env.ok(["rmi", "-a", "-f"]);
+    }
+}
