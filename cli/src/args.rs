@@ -105,6 +105,8 @@ pub enum Command {
     Untag(UntagArgs),
     /// Make an image of a root file system tarball
     Import(ImportArgs),
+    /// Show how an image was made
+    History(HistoryArgs),
     /// Make an image of a container's changes
     Commit(CommitArgs),
     /// Write a container's root file system as a tar
@@ -238,6 +240,23 @@ pub enum ImageCommand {
     Prune(ImagePruneArgs),
     /// Make an image of a root file system tarball
     Import(ImportArgs),
+    /// Show how an image was made, one row per step
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Do not shorten ids or CREATED BY
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Print image ids only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format: json, or a Go template such as "{{.CreatedBy}} {{.Size}}"
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The image (name or id)
+    pub image: String,
 }
 
 #[derive(Debug, Args)]

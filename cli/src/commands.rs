@@ -103,6 +103,9 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            crate::images::history(out, &open(g, |o| o)?, a)
+        }
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => {
             crate::images::import(out, &open(g, |o| o)?, a)
         }

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use oxpod_runtime::{Image, Removed, Runtime, SaveFormat};
 use serde_json::{Value, json};
 
-use crate::args::{ExportArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs};
+use crate::args::{ExportArgs, HistoryArgs, ImagesArgs, ImportArgs, LoadArgs, RmiArgs, SaveArgs};
 use crate::output::{Format, print_json, print_table, print_template};
 use crate::{human, views};
 
@@ -455,6 +455,105 @@ pub fn export(out: &mut impl Write, rt: &Runtime, a: &ExportArgs) -> Result<u8> 
                 bail!("refusing to write a tar to a terminal: use -o FILE or redirect the output");
             }
             rt.images().export(&r, &mut *out)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `history IMAGE`: the config's history, newest first; each step that made
+/// a layer shows that layer's size; the top step carries the image id,
+/// older ones `<missing>`, as podman shows them.
+pub fn history(out: &mut impl Write, rt: &Runtime, a: &HistoryArgs) -> Result<u8> {
+    let image = rt.images().resolve(&a.image)?;
+    let config = rt.images().config(&image)?;
+    let now = Timestamp::now();
+    // (created, created by, comment, made a layer)
+    let mut steps: Vec<(Option<Timestamp>, String, String, bool)> = config
+        .history
+        .iter()
+        .map(|h| {
+            let text = |k: &str| {
+                h.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let created = h
+                .get("created")
+                .and_then(Value::as_str)
+                .and_then(|c| c.parse().ok());
+            let empty = h
+                .get("empty_layer")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            (created, text("created_by"), text("comment"), !empty)
+        })
+        .collect();
+    if steps.is_empty() {
+        steps = image
+            .layers
+            .iter()
+            .map(|_| (created(&image), String::new(), String::new(), true))
+            .collect();
+    }
+    let mut layer_sizes = image.layers.iter().map(|l| l.size);
+    let mut rows: Vec<Value> = steps
+        .iter()
+        .map(|(when, by, comment, layer)| {
+            let size = if *layer { layer_sizes.next().unwrap_or(0) } else { 0 };
+            let shown_by = if a.no_trunc || by.chars().count() <= 45 {
+                by.clone()
+            } else {
+                let mut t: String = by.chars().take(42).collect();
+                t.push_str("...");
+                t
+            };
+            json!({
+                "ID": "<missing>",
+                "Created": when.map(|t| human::ago(now.duration_since(t).unsigned_abs())).unwrap_or_default(),
+                "CreatedAt": views::Times::Go.show(*when),
+                "CreatedBy": shown_by,
+                "Size": size_text(size),
+                "Comment": comment,
+            })
+        })
+        .collect();
+    rows.reverse();
+    if let Some(top) = rows.first_mut() {
+        top["ID"] = json!(if a.no_trunc {
+            image.id.clone()
+        } else {
+            views::short(&image.id, false).to_owned()
+        });
+    }
+    if a.quiet {
+        for r in &rows {
+            writeln!(out, "{}", r["ID"].as_str().unwrap_or_default())?;
+        }
+        return Ok(0);
+    }
+    match Format::parse_list(a.format.as_deref())? {
+        Format::Json => print_json(out, &rows)?,
+        Format::Template(t) => {
+            let sample = rows.first().cloned().unwrap_or(Value::Null);
+            let titles = crate::template::titles(&sample, &[("CreatedBy", "CREATED BY")]);
+            print_template(out, &t, &rows, &titles)?
+        }
+        Format::Default => {
+            let mut table = vec![
+                ["ID", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            ];
+            for r in &rows {
+                table.push(
+                    ["ID", "Created", "CreatedBy", "Size", "Comment"]
+                        .iter()
+                        .map(|k| r[*k].as_str().unwrap_or_default().to_owned())
+                        .collect(),
+                );
+            }
+            print_table(out, &table)?;
         }
     }
     Ok(0)

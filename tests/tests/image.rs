@@ -481,6 +481,20 @@ fn import_commit_and_export() {
         ]),
         "2\n"
     );
+    // history: newest first, the image id on top, podman's columns.
+    let history = env.ok([
+        "history",
+        "--format",
+        "{{.ID}}|{{.CreatedBy}}",
+        "committed:1",
+    ]);
+    assert_eq!(
+        history,
+        format!(
+            "{}|oxpod commit chg\n<missing>|oxpod import\n",
+            &committed.trim()[..12]
+        )
+    );
     let exported = env.path().join("exp.tar");
     env.ok(["export", "-o", &exported.display().to_string(), "chg"]);
     let list = std::process::Command::new("tar")
