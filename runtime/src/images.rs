@@ -694,7 +694,15 @@ impl<'r> Images<'r> {
                 })?;
         let store = self.store()?;
         let _shared = store.lock_shared()?;
-        Ok(store.mount(container_id, &image.chain()?, self.driver())?)
+        let root = store.mount(container_id, &image.chain()?, self.driver())?;
+        // The image's Volumes exist in its root (empty directories until
+        // volumes are mounted there).
+        if let Some(volumes) = self.config(&image)?.config.volumes {
+            for path in volumes.keys() {
+                oxpod_storage::make_dir_in_root(&root, path)?;
+            }
+        }
+        Ok(root)
     }
 
     /// The configured storage driver.

@@ -27,6 +27,6 @@ mod vfs;
 
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
-pub use store::{Driver, LayerInfo, Store, StoreLock, destroy};
+pub use store::{Driver, LayerInfo, Store, StoreLock, destroy, make_dir_in_root};
 pub use tartree::tar_tree;
 pub use unpack::{UnpackLimits, Unpacked, diff_id_of, unpack_layer};

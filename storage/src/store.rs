@@ -712,6 +712,41 @@ impl Store {
     }
 }
 
+/// Makes directory `rel` (and its parents, 0755) inside the container root
+/// `root`, every step resolved inside it (`openat2(RESOLVE_IN_ROOT)`): an
+/// image's symlinks may point anywhere, never out. For an image's
+/// `Volumes` until volumes are mounted there.
+pub fn make_dir_in_root(root: &Path, rel: &str) -> Result<()> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::errno("open", root, e))?;
+    let mut done = PathBuf::new();
+    for part in rel.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let parent = rustix::fs::openat2(
+            &root_fd,
+            if done.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                done.as_path()
+            },
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(|e| Error::errno("open", root.join(&done), e))?;
+        match rustix::fs::mkdirat(&parent, part, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(Error::errno("create", root.join(&done).join(part), e)),
+        }
+        done.push(part);
+    }
+    Ok(())
+}
+
 /// Removes a whole store (`system reset`): every container root mounted
 /// under it is unmounted first (lazily, so a busy one cannot stop the
 /// reset), so nothing is deleted through a mount. A missing store is fine.

@@ -6,8 +6,8 @@
 //! (`app` is 1000:1000), `/etc/motd` and `/data/x`; then a whiteout of
 //! `/etc/motd` and `/data/x2`; then `/data` made opaque with only
 //! `/data/y`. The config has an Entrypoint (`/bin/sh -c`), a Cmd (`echo
-//! default-cmd`), Env, WorkingDir `/work`, User `app`, a label and a stop
-//! signal.
+//! default-cmd`), Env, WorkingDir `/work`, User `app`, a label, a stop
+//! signal and a volume (`/vol/data`).
 
 use std::io::Write;
 
@@ -137,7 +137,7 @@ impl Fixture {
         );
         let diff_ids: Vec<String> = [&l1, &l2, &l3].iter().map(|l| sha256(l)).collect();
         let config = format!(
-            r#"{{"architecture":"{arch}","os":"linux","created":"2024-01-02T03:04:05Z","config":{{"Entrypoint":["/bin/sh","-c"],"Cmd":["echo default-cmd"],"Env":["PATH=/bin","FROM_IMAGE=yes"],"WorkingDir":"/work","User":"app","Labels":{{"org.test":"fixture"}},"StopSignal":"SIGINT"}},"rootfs":{{"type":"layers","diff_ids":["{}","{}","{}"]}},"history":[{{"created_by":"fixture"}}]}}"#,
+            r#"{{"architecture":"{arch}","os":"linux","created":"2024-01-02T03:04:05Z","config":{{"Entrypoint":["/bin/sh","-c"],"Cmd":["echo default-cmd"],"Env":["PATH=/bin","FROM_IMAGE=yes"],"WorkingDir":"/work","User":"app","Labels":{{"org.test":"fixture"}},"StopSignal":"SIGINT","Volumes":{{"/vol/data":{{}}}}}},"rootfs":{{"type":"layers","diff_ids":["{}","{}","{}"]}},"history":[{{"created_by":"fixture"}}]}}"#,
             diff_ids[0],
             diff_ids[1],
             diff_ids[2],

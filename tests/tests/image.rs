@@ -64,9 +64,12 @@ fn load_run_and_remove_an_image_with_its_config_applied() {
         "run",
         "--rm",
         "fixture:1",
-        "id; pwd; echo $FROM_IMAGE; ls /data; test -e /etc/motd && echo motd || echo no-motd",
+        "id; pwd; echo $FROM_IMAGE; ls /data; test -e /etc/motd && echo motd || echo no-motd; test -d /vol/data && echo vol",
     ]);
-    assert_eq!(out, "uid=1000(app) gid=1000(app)\n/work\nyes\ny\nno-motd\n");
+    assert_eq!(
+        out,
+        "uid=1000(app) gid=1000(app)\n/work\nyes\ny\nno-motd\nvol\n"
+    );
     // --entrypoint, -u, -e over the image's.
     assert_eq!(
         env.ok([

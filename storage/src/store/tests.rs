@@ -588,3 +588,22 @@ fn a_tree_written_as_a_layer_keeps_its_whiteouts() {
         0o640
     );
 }
+
+#[test]
+fn directories_made_in_a_root_never_leave_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // An absolute symlink and a `..` one, both meant to leave the root.
+    std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../outside", root.join("rel")).unwrap();
+    crate::make_dir_in_root(&root, "/abs/made").unwrap();
+    assert!(root.join("etc/made").is_dir(), "resolved inside the root");
+    assert!(!Path::new("/etc/made").exists());
+    let _ = crate::make_dir_in_root(&root, "rel/made");
+    assert!(!outside.join("made").exists(), "never outside");
+    crate::make_dir_in_root(&root, "vol/a/b").unwrap();
+    assert!(root.join("vol/a/b").is_dir());
+}
