@@ -279,6 +279,8 @@ fn inner(options: &Options) -> Result<()> {
     let rootfs = dir.join("rootfs");
     let archive = crate::rootfs::build_image_archive(&dir, &rootfs, engine::BENCH_IMAGE)?;
     let sizes = options.sizes();
+    let many =
+        crate::rootfs::build_many_images_archive(&dir, &rootfs, engine::MANY_IMAGES, sizes.images)?;
     let found = [tool_from_env(OXPOD_ENV), tool_from_env(PODMAN_ENV)];
     let mut engines = Vec::new();
     let mut versions = [String::new(), String::new()];
@@ -290,7 +292,7 @@ fn inner(options: &Options) -> Result<()> {
                     .unwrap_or_default()
                     .trim()
                     .to_owned();
-                engines.push(Engine::new(tool, program, &dir, &rootfs, &archive)?);
+                engines.push(Engine::new(tool, program, &dir, &rootfs, &archive, &many)?);
             }
             Err(why) => {
                 eprintln!("xtask: bench: {} not run: {why}", tool.name());

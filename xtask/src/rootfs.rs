@@ -99,3 +99,68 @@ pub fn build_image_archive(demo: &Path, rootfs: &Path, name: &str) -> Result<Pat
         .args(["manifest.json", &config_name, "layer/layer.tar"]))?;
     Ok(archive)
 }
+
+/// Writes `<dir>/many-images.tar`: one docker-archive holding `n` images
+/// (`<prefix>:<i>`), each with its own config (a label tells them apart)
+/// over one shared layer, the busybox rootfs. One `load` brings them all.
+pub fn build_many_images_archive(
+    dir: &Path,
+    rootfs: &Path,
+    prefix: &str,
+    n: usize,
+) -> Result<PathBuf> {
+    let work = dir.join("many");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("layer"))?;
+    let layer = work.join("layer/layer.tar");
+    sh(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg("."))?;
+    let out = Command::new("sha256sum").arg(&layer).output()?;
+    let diff = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let mut entries = Vec::new();
+    let mut members = vec!["manifest.json".to_owned(), "layer/layer.tar".to_owned()];
+    for i in 0..n {
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":["true"],"Labels":{{"bench.index":"{i}"}}}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
+        );
+        let tmp = work.join("config.json");
+        std::fs::write(&tmp, &config)?;
+        let out = Command::new("sha256sum").arg(&tmp).output()?;
+        let hex = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let name = format!("{hex}.json");
+        std::fs::rename(&tmp, work.join(&name))?;
+        entries.push(format!(
+            r#"{{"Config":"{name}","RepoTags":["{prefix}:{i}"],"Layers":["layer/layer.tar"]}}"#
+        ));
+        members.push(name);
+    }
+    std::fs::write(
+        work.join("manifest.json"),
+        format!("[{}]", entries.join(",")),
+    )?;
+    let archive = dir.join("many-images.tar");
+    sh(Command::new("tar")
+        .arg("-C")
+        .arg(&work)
+        .arg("-cf")
+        .arg(&archive)
+        .args(&members))?;
+    Ok(archive)
+}

@@ -92,7 +92,16 @@ pub enum Cmd<'a> {
     RunImageTrue,
     /// `rmi -f` of the bench image.
     RmiImage,
+    /// `load -i` of the archive of many images.
+    LoadMany,
+    /// `images`.
+    Images,
+    /// `rmi` of one image by name.
+    Rmi(&'a str),
 }
+
+/// The names of the many-images archive's images: `<prefix>:<i>`.
+pub const MANY_IMAGES: &str = "localhost/bench-many";
 
 /// The bench image's name in both engines.
 pub const BENCH_IMAGE: &str = "localhost/bench-busybox:1";
@@ -108,6 +117,8 @@ pub struct Engine {
     rootfs: PathBuf,
     /// A docker-archive of the busybox rootfs, named [`BENCH_IMAGE`].
     archive: PathBuf,
+    /// A docker-archive of many images over one layer ([`MANY_IMAGES`]).
+    many: PathBuf,
 }
 
 impl Engine {
@@ -117,6 +128,7 @@ impl Engine {
         bench_dir: &Path,
         rootfs: &Path,
         archive: &Path,
+        many: &Path,
     ) -> Result<Engine> {
         let engine = Engine {
             tool,
@@ -124,6 +136,7 @@ impl Engine {
             dir: bench_dir.join(tool.name()),
             rootfs: rootfs.to_path_buf(),
             archive: archive.to_path_buf(),
+            many: many.to_path_buf(),
         };
         std::fs::create_dir_all(&engine.dir)?;
         let conf = match tool {
@@ -207,6 +220,9 @@ impl Engine {
                 .args(self.create_flags())
                 .args([BENCH_IMAGE, "true"]),
             Cmd::RmiImage => c.args(["rmi", "-f", BENCH_IMAGE]),
+            Cmd::LoadMany => c.args(["load", "-q", "-i"]).arg(&self.many),
+            Cmd::Images => c.arg("images"),
+            Cmd::Rmi(name) => c.args(["rmi", name]),
         };
         c
     }

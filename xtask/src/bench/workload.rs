@@ -25,6 +25,8 @@ pub struct Sizes {
     /// Samples per heavy workload (one that creates or removes many
     /// containers per sample: podman takes 20 s to create 200, 75 s for 1000).
     pub heavy_runs: usize,
+    /// Images in the many-images rows (100).
+    pub images: usize,
 }
 
 impl Sizes {
@@ -35,6 +37,7 @@ impl Sizes {
         run_count: 20,
         runs: 5,
         heavy_runs: 2,
+        images: 100,
     };
     pub const QUICK: Sizes = Sizes {
         small: 20,
@@ -43,6 +46,7 @@ impl Sizes {
         run_count: 3,
         runs: 3,
         heavy_runs: 2,
+        images: 10,
     };
 
     fn get(&self, size: Size) -> usize {
@@ -80,6 +84,8 @@ pub enum Setup {
     /// An initialised store without containers, the bench image loaded
     /// (`true`) or not (`false`).
     Image(bool),
+    /// An initialised store without containers holding the many images.
+    ManyImages,
 }
 
 /// What is timed.
@@ -91,6 +97,8 @@ pub enum Action {
     CreateEach(Size),
     /// `rm ID`, one process per container in the store.
     RmEach,
+    /// `rmi NAME`, one process per image of the many-images archive.
+    RmiEach,
     /// The same command this many times.
     Repeat(Op, Size),
 }
@@ -112,6 +120,8 @@ pub enum Op {
     Load,
     /// `run --rm IMAGE true`.
     RunImageTrue,
+    /// `images`.
+    Images,
 }
 
 /// One row of the report.
@@ -131,6 +141,7 @@ impl Workload {
     pub fn n(&self, sizes: &Sizes) -> usize {
         match (self.action, self.setup) {
             (Action::CreateEach(n) | Action::Repeat(_, n), _) => sizes.get(n),
+            (Action::RmiEach, _) | (_, Setup::ManyImages) => sizes.images,
             (_, Setup::Nothing | Setup::Image(_)) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
         }
@@ -153,8 +164,8 @@ const fn w(
     }
 }
 
-use Action::{CreateEach, Once, Repeat, RmEach};
-use Setup::{Containers, EventsLog, Image, Nothing, Rebooted};
+use Action::{CreateEach, Once, Repeat, RmEach, RmiEach};
+use Setup::{Containers, EventsLog, Image, ManyImages, Nothing, Rebooted};
 use Size::{Events, Large, RunCount, Small, Zero};
 
 /// Every workload, in the order run. The order keeps populations between
@@ -181,6 +192,8 @@ pub const WORKLOADS: &[Workload] = &[
     w("events --stream=false --filter event=create", EventsLog(Events), Once(Op::EventsCreate), Some(0.1), false),
     w("load (docker-archive, busybox)", Image(false), Once(Op::Load), Some(0.6), false),
     w("run --rm IMAGE true (one process each)", Image(true), Repeat(Op::RunImageTrue, RunCount), Some(0.35), false),
+    w("images", ManyImages, Once(Op::Images), None, false),
+    w("rmi (one process each)", ManyImages, RmiEach, None, true),
 ];
 
 /// What the runner knows about an engine's store.
@@ -195,6 +208,8 @@ struct Store {
     events: Option<usize>,
     /// Whether the bench image is loaded.
     image: bool,
+    /// Whether the many images are loaded.
+    many: bool,
 }
 
 /// Runs workloads against one engine.
@@ -254,6 +269,15 @@ impl<'a> Runner<'a> {
                 self.engine.reboot()
             }
             Setup::EventsLog(n) => self.events_log(self.sizes.get(n)),
+            Setup::ManyImages => {
+                self.containers(0)?;
+                if !self.store.many {
+                    self.exec(Cmd::LoadMany)
+                        .context("loading the many images")?;
+                    self.store.many = true;
+                }
+                Ok(())
+            }
             Setup::Image(loaded) => {
                 self.containers(0)?;
                 if self.store.image && !loaded {
@@ -335,6 +359,13 @@ impl<'a> Runner<'a> {
                     total.add(self.exec(Cmd::Rm(&id))?.sample);
                 }
             }
+            Action::RmiEach => {
+                for i in 0..self.sizes.images {
+                    let name = format!("{}:{i}", super::engine::MANY_IMAGES);
+                    total.add(self.exec(Cmd::Rmi(&name))?.sample);
+                }
+                self.store.many = false;
+            }
             Action::Repeat(op, n) => {
                 for _ in 0..self.sizes.get(n) {
                     total.add(self.op(op)?);
@@ -363,13 +394,14 @@ impl<'a> Runner<'a> {
             Op::Renumber => Cmd::Renumber,
             Op::Load => Cmd::Load,
             Op::RunImageTrue => Cmd::RunImageTrue,
+            Op::Images => Cmd::Images,
         };
         let out = self.exec(cmd)?;
         self.check_output(op, &out.stdout)?;
         match op {
             Op::Load => self.store.image = true,
             Op::RmAll => self.store.ids.clear(),
-            Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate => {}
+            Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate | Op::Images => {}
             _ => self.store.events = None,
         }
         Ok(out.sample)
@@ -429,14 +461,16 @@ mod tests {
     fn every_workload_has_an_n() {
         let n: Vec<usize> = WORKLOADS.iter().map(|w| w.n(&Sizes::FULL)).collect();
         assert_eq!(n[..5], [0, 0, 0, 0, 200]);
-        // The events rows, then the image rows (run: 20 processes).
-        assert_eq!(n[n.len() - 3], 100_000);
-        assert_eq!(n[n.len() - 1], 20);
+        // The events rows, then the image rows (run: 20 processes; 100
+        // images).
+        assert_eq!(n[n.len() - 5], 100_000);
+        assert_eq!(n[n.len() - 3], 20);
+        assert_eq!(n[n.len() - 1], 100);
         assert!(
             WORKLOADS
                 .iter()
                 .filter(|w| w.heavy)
-                .all(|w| w.n(&Sizes::FULL) >= 200)
+                .all(|w| w.n(&Sizes::FULL) >= 100)
         );
     }
 
