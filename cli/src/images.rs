@@ -233,6 +233,7 @@ pub fn list(out: &mut impl Write, rt: &Runtime, a: &ImagesArgs) -> Result<u8> {
                     os: String::new(),
                     size: 0,
                     labels: Default::default(),
+                    volumes: Vec::new(),
                 },
                 None,
                 false,

@@ -48,6 +48,10 @@ pub struct Image {
     /// Labels from its config.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Its config's `Volumes` (kept here so a start need not read the
+    /// config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
 }
 
 /// One layer of an image.
@@ -288,6 +292,12 @@ impl<'r> Images<'r> {
                 architecture: config.architecture.clone(),
                 os: config.os.clone(),
                 labels: config.config.labels.clone().unwrap_or_default(),
+                volumes: config
+                    .config
+                    .volumes
+                    .iter()
+                    .flat_map(|v| v.keys().cloned())
+                    .collect(),
             };
             let saved = self.save_record(image, &names)?;
             rt.emit(image_event(EventStatus::LoadFromArchive, &saved));
@@ -527,6 +537,12 @@ impl<'r> Images<'r> {
             architecture: parsed.architecture.clone(),
             os: parsed.os.clone(),
             labels: parsed.config.labels.clone().unwrap_or_default(),
+            volumes: parsed
+                .config
+                .volumes
+                .iter()
+                .flat_map(|v| v.keys().cloned())
+                .collect(),
         };
         let saved = self.save_record(image, &names)?;
         self.rt.emit(image_event(status, &saved));
@@ -697,10 +713,8 @@ impl<'r> Images<'r> {
         let root = store.mount(container_id, &image.chain()?, self.driver())?;
         // The image's Volumes exist in its root (empty directories until
         // volumes are mounted there).
-        if let Some(volumes) = self.config(&image)?.config.volumes {
-            for path in volumes.keys() {
-                oxpod_storage::make_dir_in_root(&root, path)?;
-            }
+        for path in &image.volumes {
+            oxpod_storage::make_dir_in_root(&root, path)?;
         }
         Ok(root)
     }

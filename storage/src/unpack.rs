@@ -245,6 +245,11 @@ impl Unpacker<'_> {
             if !kind.is_file() && kind != tar::EntryType::Regular {
                 return Err(self.refuse(&shown, "an opaque marker must be a plain file"));
             }
+            if parent_rel.as_os_str().is_empty() {
+                // It would hide every lower layer; overlay ignores it there
+                // and a copy would apply it: refused, so both agree.
+                return Err(self.refuse(&shown, "an opaque marker at the layer's root"));
+            }
             let dir = self.dir(&parent_rel, true, &shown)?;
             let dir = self.reopen_dir(&dir, &parent_rel, &shown)?;
             rustix::fs::fsetxattr(&dir, OPAQUE_XATTR, b"y", XattrFlags::empty()).map_err(|e| {
