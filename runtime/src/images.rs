@@ -79,6 +79,33 @@ impl Item for Image {
 }
 
 impl Image {
+    /// The record of a new image: its config's digest and content, its
+    /// layers, its names; loaded now.
+    fn new(
+        config_digest: &Digest,
+        config: &ImageConfig,
+        layers: Vec<ImageLayer>,
+        names: &BTreeSet<String>,
+    ) -> Image {
+        Image {
+            id: config_digest.hex().to_owned(),
+            names: names.iter().cloned().collect(),
+            size: layers.iter().map(|l| l.size).sum(),
+            layers,
+            created: config.created.clone(),
+            loaded: Timestamp::now(),
+            architecture: config.architecture.clone(),
+            os: config.os.clone(),
+            labels: config.config.labels.clone().unwrap_or_default(),
+            volumes: config
+                .config
+                .volumes
+                .iter()
+                .flat_map(|v| v.keys().cloned())
+                .collect(),
+        }
+    }
+
     /// `sha256:<id>`.
     pub fn digest(&self) -> String {
         format!("sha256:{}", self.id)
@@ -282,23 +309,7 @@ impl<'r> Images<'r> {
                     }
                 }
             }
-            let image = Image {
-                id: config_digest.hex().to_owned(),
-                names: names.iter().cloned().collect(),
-                size: layers.iter().map(|l| l.size).sum(),
-                layers,
-                created: config.created.clone(),
-                loaded: Timestamp::now(),
-                architecture: config.architecture.clone(),
-                os: config.os.clone(),
-                labels: config.config.labels.clone().unwrap_or_default(),
-                volumes: config
-                    .config
-                    .volumes
-                    .iter()
-                    .flat_map(|v| v.keys().cloned())
-                    .collect(),
-            };
+            let image = Image::new(&config_digest, &config, layers, &names);
             let saved = self.save_record(image, &names)?;
             rt.emit(image_event(EventStatus::LoadFromArchive, &saved));
             info!(id = %saved.id, names = ?saved.names, "loaded image");
@@ -527,23 +538,7 @@ impl<'r> Images<'r> {
         let store = self.store()?;
         let parsed = ImageConfig::parse(&config, "the new image")?;
         let digest = store.put_blob_bytes(&config, None)?;
-        let image = Image {
-            id: digest.hex().to_owned(),
-            names: names.iter().cloned().collect(),
-            size: layers.iter().map(|l| l.size).sum(),
-            layers,
-            created: parsed.created.clone(),
-            loaded: Timestamp::now(),
-            architecture: parsed.architecture.clone(),
-            os: parsed.os.clone(),
-            labels: parsed.config.labels.clone().unwrap_or_default(),
-            volumes: parsed
-                .config
-                .volumes
-                .iter()
-                .flat_map(|v| v.keys().cloned())
-                .collect(),
-        };
+        let image = Image::new(&digest, &parsed, layers, &names);
         let saved = self.save_record(image, &names)?;
         self.rt.emit(image_event(status, &saved));
         Ok(saved)

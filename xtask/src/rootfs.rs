@@ -45,6 +45,38 @@ pub fn build(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `tar` of `rootfs` (owners numeric, all root) into `dest`.
+fn tar_rootfs(rootfs: &Path, dest: &Path) -> Result<()> {
+    sh(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(rootfs)
+        .arg("-cf")
+        .arg(dest)
+        .arg("."))
+}
+
+/// The sha256 hex of a file, by `sha256sum`.
+fn sha256_hex(path: &Path) -> Result<String> {
+    let out = Command::new("sha256sum").arg(path).output()?;
+    if !out.status.success() {
+        bail!("sha256sum {} failed", path.display());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// The host's architecture as images name it.
+fn image_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
 /// Writes `<dir>/busybox-image.tar`, a docker-archive of `rootfs` as one
 /// layer named `name`, with a config whose Cmd prints a greeting, made with
 /// `tar` and `sha256sum`; returns its path.
@@ -53,36 +85,15 @@ pub fn build_image_archive(demo: &Path, rootfs: &Path, name: &str) -> Result<Pat
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("layer"))?;
     let layer = dir.join("layer/layer.tar");
-    sh(Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-        .arg(rootfs)
-        .arg("-cf")
-        .arg(&layer)
-        .arg("."))?;
-    let sha = |p: &Path| -> Result<String> {
-        let out = Command::new("sha256sum").arg(p).output()?;
-        if !out.status.success() {
-            bail!("sha256sum {} failed", p.display());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok(text
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned())
-    };
-    let diff = sha(&layer)?;
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    tar_rootfs(rootfs, &layer)?;
+    let diff = sha256_hex(&layer)?;
+    let arch = image_arch();
     let config = format!(
         r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":["sh","-c","echo hello from an oxpod image"],"Env":["PATH=/bin"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff}"]}}}}"#
     );
     let tmp = dir.join("config.json");
     std::fs::write(&tmp, &config)?;
-    let config_name = format!("{}.json", sha(&tmp)?);
+    let config_name = format!("{}.json", sha256_hex(&tmp)?);
     std::fs::rename(&tmp, dir.join(&config_name))?;
     std::fs::write(
         dir.join("manifest.json"),
@@ -113,23 +124,9 @@ pub fn build_many_images_archive(
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(work.join("layer"))?;
     let layer = work.join("layer/layer.tar");
-    sh(Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-        .arg(rootfs)
-        .arg("-cf")
-        .arg(&layer)
-        .arg("."))?;
-    let out = Command::new("sha256sum").arg(&layer).output()?;
-    let diff = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    tar_rootfs(rootfs, &layer)?;
+    let diff = sha256_hex(&layer)?;
+    let arch = image_arch();
     let mut entries = Vec::new();
     let mut members = vec!["manifest.json".to_owned(), "layer/layer.tar".to_owned()];
     for i in 0..n {
@@ -138,12 +135,7 @@ pub fn build_many_images_archive(
         );
         let tmp = work.join("config.json");
         std::fs::write(&tmp, &config)?;
-        let out = Command::new("sha256sum").arg(&tmp).output()?;
-        let hex = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let hex = sha256_hex(&tmp)?;
         let name = format!("{hex}.json");
         std::fs::rename(&tmp, work.join(&name))?;
         entries.push(format!(
