@@ -264,7 +264,7 @@ pub struct ImportArgs {
     /// Print only the image id
     #[arg(short, long)]
     pub quiet: bool,
-    /// The tarball (gzip or not), or - for standard input
+    /// The tarball (plain, gzip or zstd), or - for standard input
     pub file: PathBuf,
     /// A name for the image
     pub name: Option<String>,

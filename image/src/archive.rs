@@ -30,6 +30,8 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// OCI gzip layer.
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// OCI zstd layer.
+pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -481,12 +483,6 @@ impl Archive {
                     l.digest
                 )));
             }
-            if l.media_type.contains("zstd") {
-                return Err(Error::bad(format!(
-                    "layer {} is zstd-compressed, which this build cannot read",
-                    l.digest
-                )));
-            }
             layers.push(ArchiveLayer {
                 member: blob_path(&l.digest),
                 digest: Some(l.digest),
@@ -627,6 +623,7 @@ mod tests {
             layer.clone()
         };
         let blob2 = blob.clone();
+        let layer2 = layer.clone();
         let img = SaveImage {
             names: names.iter().map(|s| (*s).to_owned()).collect(),
             config,
@@ -635,9 +632,12 @@ mod tests {
                 diff_size: layer.len() as u64,
                 blob_digest: sha256(&blob),
                 blob_size: blob.len() as u64,
-                gzip,
+                media_type: if gzip { OCI_LAYER_GZIP } else { OCI_LAYER_TAR },
                 open: Box::new(move || {
                     Ok(Box::new(std::io::Cursor::new(blob2.clone())) as Box<dyn Read>)
+                }),
+                open_plain: Box::new(move || {
+                    Ok(Box::new(std::io::Cursor::new(layer2.clone())) as Box<dyn Read>)
                 }),
             }],
         };

@@ -19,7 +19,10 @@ mod error;
 mod reference;
 mod write;
 
-pub use archive::{Archive, ArchiveImage, ArchiveLayer, blob_path, host_arch};
+pub use archive::{
+    Archive, ArchiveImage, ArchiveLayer, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, blob_path,
+    host_arch,
+};
 pub use config::{ImageConfig, RootFs, RunConfig};
 pub use error::{Error, Result};
 pub use reference::{DEFAULT_REGISTRY, Reference, local_candidates, valid_digest};

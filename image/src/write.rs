@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 
 use serde_json::json;
 
-use crate::archive::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_MANIFEST, blob_path, sha256};
+use crate::archive::{OCI_CONFIG, OCI_MANIFEST, blob_path, sha256};
 use crate::error::{Error, Result};
 
 /// Opens a layer's bytes for writing into an archive.
@@ -23,10 +23,14 @@ pub struct SaveLayer<'a> {
     pub blob_digest: String,
     /// The stored blob's size.
     pub blob_size: u64,
-    /// Whether the stored blob is gzip-compressed.
-    pub gzip: bool,
+    /// The stored blob's OCI media type ([`OCI_LAYER_TAR`](crate::OCI_LAYER_TAR),
+    /// [`OCI_LAYER_GZIP`](crate::OCI_LAYER_GZIP) or
+    /// [`OCI_LAYER_ZSTD`](crate::OCI_LAYER_ZSTD)).
+    pub media_type: &'static str,
     /// Opens the stored blob.
     pub open: OpenLayer<'a>,
+    /// Opens the layer's plain tar (the blob decompressed).
+    pub open_plain: OpenLayer<'a>,
 }
 
 impl std::fmt::Debug for SaveLayer<'_> {
@@ -119,14 +123,8 @@ pub fn write_docker_archive(out: impl Write, images: &[SaveImage<'_>]) -> Result
         for l in &img.layers {
             let name = format!("{}/layer.tar", &l.diff_id["sha256:".len()..]);
             if written.insert(name.clone()) {
-                let blob = (l.open)()?;
-                let plain: Box<dyn Read> = if l.gzip {
-                    Box::new(flate2::read::MultiGzDecoder::new(blob))
-                } else {
-                    blob
-                };
                 let exact = Exactly {
-                    inner: plain,
+                    inner: (l.open_plain)()?,
                     left: l.diff_size,
                     what: format!("layer {}", l.diff_id),
                 };
@@ -184,7 +182,7 @@ pub fn write_oci_archive(out: impl Write, images: &[SaveImage<'_>]) -> Result<()
                 put(&mut tar, &blob_path(&l.blob_digest), l.blob_size, exact)?;
             }
             layers.push(json!({
-                "mediaType": if l.gzip { OCI_LAYER_GZIP } else { OCI_LAYER_TAR },
+                "mediaType": l.media_type,
                 "digest": l.blob_digest,
                 "size": l.blob_size,
             }));

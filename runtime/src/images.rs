@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use oxpod_events::{Event, EventStatus, EventType};
 use oxpod_image::{Archive, ImageConfig, Reference};
 use oxpod_state::{Item, ItemOp, ItemsExt};
-use oxpod_storage::{Digest, Store, UnpackLimits, chain_ids};
+use oxpod_storage::{Compression, Digest, Store, UnpackLimits, chain_ids};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
@@ -69,6 +69,42 @@ pub struct ImageLayer {
     pub blob_size: u64,
     /// Whether the blob is gzip-compressed.
     pub gzip: bool,
+    /// Whether the blob is zstd-compressed (absent in records written
+    /// before zstd layers were read).
+    #[serde(default)]
+    pub zstd: bool,
+}
+
+impl ImageLayer {
+    fn new(
+        chain: &Digest,
+        diff: &Digest,
+        size: u64,
+        blob: &Digest,
+        blob_size: u64,
+        compression: Compression,
+    ) -> Self {
+        ImageLayer {
+            chain_id: chain.to_string(),
+            diff_id: diff.to_string(),
+            size,
+            blob: blob.to_string(),
+            blob_size,
+            gzip: compression == Compression::Gzip,
+            zstd: compression == Compression::Zstd,
+        }
+    }
+
+    /// How the stored blob is compressed.
+    pub fn compression(&self) -> Compression {
+        if self.zstd {
+            Compression::Zstd
+        } else if self.gzip {
+            Compression::Gzip
+        } else {
+            Compression::None
+        }
+    }
 }
 
 impl Item for Image {
@@ -210,7 +246,7 @@ impl<'r> Images<'r> {
     }
 
     /// Loads every image of the archive at `path` (docker-archive,
-    /// oci-archive, oci-dir; gzip or not), with every name it gives.
+    /// oci-archive, oci-dir; layers plain, gzip or zstd), with every name it gives.
     /// Layers already in the store are not unpacked again. A name another
     /// image has moves to the loaded one, as podman does.
     pub fn load(&self, path: &Path) -> Result<Vec<LoadedImage>> {
@@ -272,7 +308,7 @@ impl<'r> Images<'r> {
                         store.put_blob(member, expected.as_ref().map(|d| (d, layer.size)))?
                     }
                 };
-                let gzip = is_gzip(store, &blob)?;
+                let compression = compression_of(store, &blob)?;
                 let info = match store.layer(chain)? {
                     Some(info) => info,
                     None => {
@@ -287,14 +323,14 @@ impl<'r> Images<'r> {
                         info
                     }
                 };
-                layers.push(ImageLayer {
-                    chain_id: chain.to_string(),
-                    diff_id: diff.to_string(),
-                    size: info.size,
-                    blob: blob.to_string(),
+                layers.push(ImageLayer::new(
+                    chain,
+                    diff,
+                    info.size,
+                    &blob,
                     blob_size,
-                    gzip,
-                });
+                    compression,
+                ));
             }
             let config_digest = Digest::parse(&img.config_digest).map_err(store_err)?;
             store.put_blob_bytes(&img.config, Some(&config_digest))?;
@@ -494,19 +530,28 @@ impl<'r> Images<'r> {
             let mut layers = Vec::new();
             for l in &img.layers {
                 let blob = Digest::parse(&l.blob)?;
+                let blob2 = blob.clone();
                 layers.push(oxpod_image::SaveLayer {
                     diff_id: l.diff_id.clone(),
                     diff_size: l.size,
                     blob_digest: l.blob.clone(),
                     blob_size: l.blob_size,
-                    gzip: l.gzip,
+                    media_type: match l.compression() {
+                        Compression::None => oxpod_image::OCI_LAYER_TAR,
+                        Compression::Gzip => oxpod_image::OCI_LAYER_GZIP,
+                        Compression::Zstd => oxpod_image::OCI_LAYER_ZSTD,
+                    },
                     open: Box::new(move || {
                         store
                             .open_blob(&blob)
                             .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn Read>)
-                            .map_err(|e| oxpod_image::Error::BadArchive {
-                                reason: e.to_string(),
-                            })
+                            .map_err(archive_err)
+                    }),
+                    open_plain: Box::new(move || {
+                        store
+                            .open_blob(&blob2)
+                            .and_then(|f| oxpod_storage::decompressed(&l.diff_id, f))
+                            .map_err(archive_err)
                     }),
                 });
             }
@@ -544,14 +589,14 @@ impl<'r> Images<'r> {
         Ok(saved)
     }
 
-    /// Stores `blob` (a layer tar, gzip or not) and unpacks it as the layer
+    /// Stores `blob` (a layer tar, plain, gzip or zstd) and unpacks it as the layer
     /// on top of `parent` (chain ids, bottom first).
     fn add_layer_from(&self, blob: &Path, parent: &[Digest]) -> Result<ImageLayer> {
         let store = self.store()?;
         let open = || std::fs::File::open(blob).map_err(|e| Error::io("open", blob, e));
         let (diff, _) = oxpod_storage::diff_id_of(open()?)?;
         let (digest, blob_size) = store.put_blob(open()?, None)?;
-        let gzip = is_gzip(store, &digest)?;
+        let compression = compression_of(store, &digest)?;
         let chain = match parent.last() {
             None => diff.clone(),
             Some(p) => Digest::of(format!("{p} {diff}").as_bytes()),
@@ -565,17 +610,17 @@ impl<'r> Images<'r> {
                 &UnpackLimits::default(),
             )?,
         };
-        Ok(ImageLayer {
-            chain_id: chain.to_string(),
-            diff_id: diff.to_string(),
-            size: info.size,
-            blob: digest.to_string(),
+        Ok(ImageLayer::new(
+            &chain,
+            &diff,
+            info.size,
+            &digest,
             blob_size,
-            gzip,
-        })
+            compression,
+        ))
     }
 
-    /// `import`: a root file system tarball (gzip or not) as a one-layer
+    /// `import`: a root file system tarball (plain, gzip or zstd) as a one-layer
     /// image with an empty config (a command must be given to run it), as
     /// podman's `import`.
     pub fn import(&self, tarball: &Path, name: Option<&str>) -> Result<Image> {
@@ -757,13 +802,24 @@ fn tar_empty(mut f: std::fs::File) -> std::io::Result<()> {
     f.sync_all()
 }
 
-fn is_gzip(store: &Store, blob: &Digest) -> Result<bool> {
-    let mut magic = [0u8; 2];
+fn archive_err(e: oxpod_storage::Error) -> oxpod_image::Error {
+    oxpod_image::Error::BadArchive {
+        reason: e.to_string(),
+    }
+}
+
+fn compression_of(store: &Store, blob: &Digest) -> Result<Compression> {
+    let mut magic = [0u8; 4];
     let mut f = store.open_blob(blob)?;
-    let n = f
-        .read(&mut magic)
-        .map_err(|e| Error::io("read", store.blob_path(blob), e))?;
-    Ok(n == 2 && magic == [0x1f, 0x8b])
+    let mut n = 0;
+    while n < magic.len() {
+        match f.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(Error::io("read", store.blob_path(blob), e)),
+        }
+    }
+    Ok(Compression::detect(&magic[..n]))
 }
 
 fn image_event(status: EventStatus, image: &Image) -> Event {

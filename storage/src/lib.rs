@@ -4,7 +4,8 @@
 //!
 //! - [`Digest`]: validated sha256 digests (a digest is a file name only
 //!   after validation) and [`chain_ids`].
-//! - [`unpack_layer`]: a layer tar (gzip or plain) into a directory in
+//! - [`unpack_layer`]: a layer tar (plain, gzip, or zstd with the `zstd`
+//!   feature) into a directory in
 //!   overlay form, every write confined with `openat2`.
 //! - [`Store`]: the blob store (`blobs/sha256/<hex>`, written through an
 //!   ingest file, fsynced, verified, renamed), layer directories keyed by
@@ -18,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+mod compress;
 mod digest;
 mod error;
 mod store;
@@ -25,6 +27,7 @@ mod tartree;
 mod unpack;
 mod vfs;
 
+pub use compress::{Compression, decompressed};
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
 pub use store::{Driver, LayerInfo, Store, StoreLock, destroy, make_dir_in_root};

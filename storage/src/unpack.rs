@@ -13,7 +13,7 @@
 //! attributes, hard links, symlinks and device nodes are kept.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -55,7 +55,7 @@ const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
-/// Unpacks the (possibly gzip-compressed) tar `blob` into the empty
+/// Unpacks the (plain, gzip or zstd) tar `blob` into the empty
 /// directory `root`. `layer` names the layer in errors.
 pub fn unpack_layer(
     layer: &str,
@@ -63,21 +63,7 @@ pub fn unpack_layer(
     root: &Path,
     limits: &UnpackLimits,
 ) -> Result<Unpacked> {
-    let mut input = BufReader::with_capacity(128 << 10, blob);
-    let magic = input
-        .fill_buf()
-        .map_err(|source| bad_tar(layer, source))?
-        .to_vec();
-    let decompressed: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(Error::Compression {
-            layer: layer.to_owned(),
-            format: "zstd",
-        });
-    } else {
-        Box::new(input)
-    };
+    let decompressed = crate::compress::decompressed(layer, blob)?;
     let mut hashing = HashingReader::new(decompressed, limits.max_bytes);
     let root_fd = rustix::fs::open(
         root,
@@ -106,18 +92,9 @@ pub fn unpack_layer(
 }
 
 /// The diff id (sha256 of the uncompressed tar) and uncompressed size of
-/// a layer stream, gzip-compressed or not, without unpacking it.
+/// a layer stream (plain, gzip or zstd), without unpacking it.
 pub fn diff_id_of(blob: impl Read) -> Result<(Digest, u64)> {
-    let mut input = BufReader::with_capacity(128 << 10, blob);
-    let magic = input
-        .fill_buf()
-        .map_err(|source| bad_tar("(import)", source))?
-        .to_vec();
-    let plain: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else {
-        Box::new(input)
-    };
+    let plain = crate::compress::decompressed("(import)", blob)?;
     HashingReader::new(plain, u64::MAX)
         .finish()
         .map_err(|source| bad_tar("(import)", source))

@@ -185,6 +185,21 @@ impl Fixture {
     /// An oci-archive with gzip-compressed layers, one index entry per
     /// name in `names`.
     pub fn oci_archive(&self, names: &[&str]) -> Vec<u8> {
+        let gzip = |l: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(l).expect("gzip");
+            gz.finish().expect("gzip")
+        };
+        self.oci_archive_with(names, "application/vnd.oci.image.layer.v1.tar+gzip", &gzip)
+    }
+
+    /// An oci-archive whose layers are `compress`ed, with `media_type`.
+    pub fn oci_archive_with(
+        &self,
+        names: &[&str],
+        media_type: &str,
+        compress: &dyn Fn(&[u8]) -> Vec<u8>,
+    ) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         put(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
         let config_digest = sha256(&self.config);
@@ -195,13 +210,11 @@ impl Fixture {
         );
         let mut layers = Vec::new();
         for l in &self.layers {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(l).expect("gzip");
-            let blob = gz.finish().expect("gzip");
+            let blob = compress(l);
             let d = sha256(&blob);
             put(&mut b, &format!("blobs/sha256/{}", &d[7..]), &blob);
             layers.push(format!(
-                r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{d}","size":{}}}"#,
+                r#"{{"mediaType":"{media_type}","digest":"{d}","size":{}}}"#,
                 blob.len()
             ));
         }

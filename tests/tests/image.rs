@@ -210,6 +210,106 @@ fn archives_round_trip_in_both_formats_with_every_name() {
     );
 }
 
+/// zstd layers (as podman 4.3 pushes with `--compression-format zstd`),
+/// compressed by the real `zstd` tool: loaded, run, saved as oci-archive
+/// with their blobs and media type as they came, and as docker-archive
+/// decompressed.
+#[test]
+fn zstd_layers_load_run_and_save() {
+    require_containers!();
+    if !Path::new("/usr/bin/zstd").exists() {
+        oxpod_test_support::skip_or_fail("zstd is not installed (cargo xtask deps installs it)");
+        return;
+    }
+    let env = TestEnv::new();
+    let fx = fixture();
+    let zstd = |plain: &[u8]| {
+        let mut child = std::process::Command::new("zstd")
+            .args(["-q", "-c", "-3"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run zstd");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let plain = plain.to_vec();
+        let feeder = std::thread::spawn(move || {
+            use std::io::Write as _;
+            stdin.write_all(&plain).expect("feed zstd");
+        });
+        let out = child.wait_with_output().expect("zstd");
+        feeder.join().expect("feeder");
+        assert!(out.status.success(), "zstd failed");
+        out.stdout
+    };
+    let media = "application/vnd.oci.image.layer.v1.tar+zstd";
+    let archive = write(
+        &env,
+        "fx-zstd.tar",
+        &fx.oci_archive_with(&["localhost/z:1"], media, &zstd),
+    );
+    assert_eq!(
+        env.ok(["load", "-i", &archive]),
+        "Loaded image: localhost/z:1\n"
+    );
+    assert_eq!(env.ok(["run", "--rm", "z:1", "cat /data/y"]), "y\n");
+    assert_eq!(env.ok(["run", "--rm", "z:1"]), "default-cmd\n");
+
+    // oci-archive: the zstd blobs as they came.
+    let oci = env.path().join("z-oci.tar");
+    env.ok([
+        "save",
+        "--format",
+        "oci-archive",
+        "-o",
+        &oci.display().to_string(),
+        "z:1",
+    ]);
+    let listing = std::process::Command::new("tar")
+        .args([
+            "-xOf",
+            &oci.display().to_string(),
+            "--wildcards",
+            "blobs/sha256/*",
+        ])
+        .output()
+        .expect("tar");
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert_eq!(
+        text.matches(media).count(),
+        3,
+        "three zstd layers in the manifest"
+    );
+    let other = TestEnv::new();
+    other.ok(["load", "-i", &oci.display().to_string()]);
+    assert_eq!(other.ok(["run", "--rm", "z:1", "cat /data/y"]), "y\n");
+
+    // docker-archive: plain layer.tars whose digests are the diff ids.
+    let docker = env.path().join("z-docker.tar");
+    env.ok(["save", "-o", &docker.display().to_string(), "z:1"]);
+    let third = TestEnv::new();
+    third.ok(["load", "-i", &docker.display().to_string()]);
+    assert_eq!(
+        third
+            .ok(["image", "inspect", "--format", "{{.Id}}", "z:1"])
+            .trim(),
+        fx.id()
+    );
+    assert_eq!(third.ok(["run", "--rm", "z:1", "cat /data/y"]), "y\n");
+
+    // A zstd rootfs tarball imports too.
+    let dir = oxpod_test_support::busybox_rootfs(&env.path().join("zstd-import")).expect("rootfs");
+    let rootfs = std::process::Command::new("tar")
+        .args(["-C", &dir.display().to_string(), "-cf", "-", "."])
+        .output()
+        .expect("tar the rootfs");
+    let tarball = write(&env, "rootfs.tar.zst", &zstd(&rootfs.stdout));
+    env.ok(["import", &tarball, "localhost/imported-zstd:1"]);
+    assert_eq!(
+        env.ok(["run", "--rm", "imported-zstd:1", "/bin/echo", "imported"]),
+        "imported\n"
+    );
+}
+
 #[test]
 fn hostile_layers_are_refused_and_leave_nothing() {
     require_containers!();

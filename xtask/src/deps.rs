@@ -17,6 +17,8 @@ pub const PACKAGES: &[(&str, &str)] = &[
     // The other side of the image archive tests (podman saves, oxpod
     // loads, and back).
     ("podman", "/usr/bin/podman"),
+    // An independent zstd compressor for the zstd layer tests.
+    ("zstd", "/usr/bin/zstd"),
 ];
 
 pub fn run() -> Result<()> {

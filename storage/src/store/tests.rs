@@ -230,6 +230,24 @@ fn later_entries_replace_earlier_ones_and_gzip_is_read() {
     assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"second");
 }
 
+#[cfg(feature = "zstd")]
+#[test]
+fn zstd_layers_are_read_with_their_diff_id() {
+    let layer = tar_of(&[E::Dir("d", 0o755), E::File("d/f", b"zstd content", 0o640)]);
+    let zst =
+        ruzstd::encoding::compress_to_vec(&layer[..], ruzstd::encoding::CompressionLevel::Fastest);
+    let (dir, r) = unpack(&zst);
+    assert_eq!(r.unwrap().diff_id, Digest::of(&layer));
+    assert_eq!(
+        std::fs::read(dir.path().join("d/f")).unwrap(),
+        b"zstd content"
+    );
+    assert_eq!(
+        crate::diff_id_of(&zst[..]).unwrap(),
+        (Digest::of(&layer), layer.len() as u64)
+    );
+}
+
 #[test]
 fn a_decompression_bomb_is_stopped() {
     let big = vec![0u8; 1 << 20];
@@ -251,16 +269,40 @@ fn a_decompression_bomb_is_stopped() {
         matches!(r, Err(Error::TooLarge { limit, .. }) if limit == 256 << 10),
         "{r:?}"
     );
-    let r = crate::unpack_layer(
-        "sha256:zstd",
-        &[0x28, 0xb5, 0x2f, 0xfd, 0, 0][..],
-        dir.path(),
-        &UnpackLimits::default(),
-    );
-    assert!(
-        matches!(r, Err(Error::Compression { format: "zstd", .. })),
-        "{r:?}"
-    );
+    #[cfg(not(feature = "zstd"))]
+    {
+        let r = crate::unpack_layer(
+            "sha256:zstd",
+            &[0x28, 0xb5, 0x2f, 0xfd, 0, 0][..],
+            dir.path(),
+            &UnpackLimits::default(),
+        );
+        assert!(
+            matches!(r, Err(Error::Compression { format: "zstd", .. })),
+            "{r:?}"
+        );
+    }
+    #[cfg(feature = "zstd")]
+    {
+        let zst = ruzstd::encoding::compress_to_vec(
+            &layer[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert!(zst.len() < 64 << 10, "it compresses well: {}", zst.len());
+        let dir = tempfile::tempdir().unwrap();
+        let r = crate::unpack_layer(
+            "sha256:zstd-bomb",
+            &zst[..],
+            dir.path(),
+            &UnpackLimits {
+                max_bytes: 256 << 10,
+            },
+        );
+        assert!(
+            matches!(r, Err(Error::TooLarge { limit, .. }) if limit == 256 << 10),
+            "{r:?}"
+        );
+    }
     let r = crate::unpack_layer(
         "sha256:junk",
         &b"not a tar at all, just text that goes on and on"[..],
