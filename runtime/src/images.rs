@@ -645,8 +645,10 @@ impl<'r> Images<'r> {
         self.add_made(config, vec![layer], names, EventStatus::Import)
     }
 
-    /// `commit`: a container's changes (its upper directory, overlay's
-    /// whiteouts written as OCI's) as a new layer over its image's.
+    /// `commit`: a container's changes as a new layer over its image's:
+    /// on overlay its upper directory (overlay's whiteouts written as
+    /// OCI's), on vfs the differences between its root and the image's
+    /// layers.
     pub fn commit(&self, r: &ContainerRef, name: Option<&str>) -> Result<Image> {
         let rt = self.rt;
         rt.check_valid()?;
@@ -658,13 +660,6 @@ impl<'r> Images<'r> {
                 remedy: "commit needs a container made from an image",
             });
         };
-        if self.driver() != oxpod_storage::Driver::Overlay {
-            return Err(Error::ContainerState {
-                name: ctr.config.name.clone(),
-                status: "on the vfs storage driver".into(),
-                remedy: "commit needs the overlay driver (its upper directory is the container's changes)",
-            });
-        }
         let names = match name {
             Some(n) => BTreeSet::from([Reference::parse(n)?.to_string()]),
             None => BTreeSet::new(),
@@ -682,14 +677,28 @@ impl<'r> Images<'r> {
             .root()
             .join("tmp")
             .join(format!("{}-commit.tar", std::process::id()));
-        let diff_dir = store.container_diff(&ctr.config.id);
+        let id = &ctr.config.id;
         let written = (|| -> Result<ImageLayer> {
             let file = std::fs::File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-            if diff_dir.is_dir() {
-                oxpod_storage::tar_tree(&diff_dir, std::io::BufWriter::new(file), true)?;
-            } else {
+            let out = std::io::BufWriter::new(file);
+            match store.container_driver(id) {
+                // overlay: the upper directory is the changes.
+                Some(oxpod_storage::Driver::Overlay) => {
+                    oxpod_storage::tar_tree(&store.container_diff(id), out, true)?;
+                }
+                // vfs: the root compared with the image's layers.
+                Some(oxpod_storage::Driver::Vfs) => {
+                    let lower: Vec<_> = base.chain()?.iter().map(|l| store.layer_diff(l)).collect();
+                    oxpod_storage::tar_changes(&store.container_root(id), &lower, out)?;
+                }
                 // Never started: no changes, an empty layer.
-                tar_empty(file).map_err(|e| Error::io("write", &tmp, e))?;
+                None => {
+                    tar_empty(
+                        out.into_inner()
+                            .map_err(|e| Error::io("write", &tmp, e.into_error()))?,
+                    )
+                    .map_err(|e| Error::io("write", &tmp, e))?;
+                }
             }
             self.add_layer_from(&tmp, &base.chain()?)
         })();

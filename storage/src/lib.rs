@@ -31,5 +31,5 @@ pub use compress::{Compression, decompressed};
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
 pub use store::{Driver, LayerInfo, Store, StoreLock, destroy, make_dir_in_root};
-pub use tartree::tar_tree;
+pub use tartree::{tar_changes, tar_tree};
 pub use unpack::{UnpackLimits, Unpacked, diff_id_of, unpack_layer};

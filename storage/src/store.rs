@@ -562,10 +562,26 @@ impl Store {
         self.container_dir(id).join("merged")
     }
 
+    /// The driver that made a container's root, if it has one: a root
+    /// keeps its driver when the configured one changes.
+    pub fn container_driver(&self, id: &str) -> Option<Driver> {
+        let dir = self.container_dir(id);
+        if dir.join("vfs-ready").exists() {
+            Some(Driver::Vfs)
+        } else if dir.join("diff").is_dir() {
+            Some(Driver::Overlay)
+        } else {
+            None
+        }
+    }
+
     /// Mounts the container's root: its layers (`layers`, bottom first) as
     /// overlay's lower directories through their short links, its own
-    /// upper and work directories. Mounting a mounted root is a no-op.
+    /// upper and work directories; or, with the vfs driver, a copy. A root
+    /// made before keeps the driver that made it. Mounting a mounted root
+    /// is a no-op.
     pub fn mount(&self, id: &str, layers: &[Digest], driver: Driver) -> Result<PathBuf> {
+        let driver = self.container_driver(id).unwrap_or(driver);
         let mount_err = |reason: String| Error::Mount {
             id: id.to_owned(),
             driver: driver.name(),

@@ -16,6 +16,7 @@ pub(crate) fn apply_layer(src: &Path, dst: &Path) -> Result<()> {
     let mut links = HashMap::new();
     apply_dir(src, dst, &mut links)?;
     copy_meta(
+        src,
         &fs::symlink_metadata(src).map_err(|e| Error::io("stat", src, e))?,
         dst,
     )
@@ -30,7 +31,50 @@ fn remove_any(path: &Path) -> Result<()> {
     }
 }
 
-fn copy_meta(meta: &fs::Metadata, dst: &Path) -> Result<()> {
+/// Copies `src`'s extended attributes (overlay's own left out) onto `dst`.
+/// A file system without xattrs keeps none, as a copy there would.
+fn copy_xattrs(src: &Path, dst: &Path) -> Result<()> {
+    use rustix::io::Errno;
+    let mut names = vec![0u8; 1024];
+    let n = loop {
+        match rustix::fs::llistxattr(src, &mut names[..]) {
+            Ok(n) => break n,
+            Err(Errno::RANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
+            Err(Errno::NOTSUP) => return Ok(()),
+            Err(e) => return Err(Error::errno("list the attributes of", src, e)),
+        }
+    };
+    for name in names[..n].split(|&c| c == 0).filter(|s| !s.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name.starts_with("trusted.overlay.") {
+            continue;
+        }
+        let mut value = vec![0u8; 4096];
+        let len = loop {
+            match rustix::fs::lgetxattr(src, name.as_str(), &mut value[..]) {
+                Ok(len) => break len,
+                Err(Errno::RANGE) if value.len() < 1 << 20 => value.resize(value.len() * 4, 0),
+                Err(e) => return Err(Error::errno("read the attributes of", src, e)),
+            }
+        };
+        match rustix::fs::lsetxattr(
+            dst,
+            name.as_str(),
+            &value[..len],
+            rustix::fs::XattrFlags::empty(),
+        ) {
+            Ok(()) => {}
+            Err(Errno::NOTSUP) => {
+                tracing::debug!(path = %dst.display(), %name, "attribute not kept: the file system has no xattrs");
+            }
+            Err(e) => return Err(Error::errno("set the attributes of", dst, e)),
+        }
+    }
+    Ok(())
+}
+
+fn copy_meta(src: &Path, meta: &fs::Metadata, dst: &Path) -> Result<()> {
+    copy_xattrs(src, dst)?;
     std::os::unix::fs::lchown(dst, Some(meta.uid()), Some(meta.gid()))
         .map_err(|e| Error::io("set the owner of", dst, e))?;
     if !meta.file_type().is_symlink() {
@@ -80,7 +124,7 @@ fn apply_dir(
                 }
             }
             apply_dir(&s, &d, links)?;
-            copy_meta(&meta, &d)?;
+            copy_meta(&s, &meta, &d)?;
             continue;
         }
         remove_any(&d)?;
@@ -118,7 +162,7 @@ fn apply_dir(
             )
             .map_err(|err| Error::errno("make the node", &d, err))?;
         }
-        copy_meta(&meta, &d)?;
+        copy_meta(&s, &meta, &d)?;
     }
     Ok(())
 }

@@ -563,6 +563,109 @@ fn vfs_roots_apply_whiteouts_and_opaque_dirs_as_deletions() {
     assert!(store.containers().unwrap().is_empty());
 }
 
+/// The vfs driver's commit: a root compared with its layers gives only
+/// what changed, with whiteouts for what went, and the result stacked on
+/// the layers is the root again.
+#[test]
+fn a_vfs_root_diffs_against_its_layers() {
+    if !root() {
+        eprintln!("skipped: needs root (trusted xattrs, device nodes)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let l1 = tar_of(&[
+        E::Dir("etc/", 0o755),
+        E::File("etc/motd", b"motd", 0o644),
+        E::File("etc/keep", b"same", 0o644),
+        E::Dir("data/", 0o755),
+        E::File("data/x", b"x", 0o644),
+        E::Dir("gone/", 0o755),
+        E::File("gone/a", b"a", 0o644),
+        E::File("mode", b"m", 0o644),
+    ]);
+    let diffs = [Digest::of(&l1)];
+    let chain = chain_ids(&diffs);
+    store
+        .add_layer(
+            &chain[0],
+            Some(&diffs[0]),
+            &l1[..],
+            &UnpackLimits::default(),
+        )
+        .unwrap();
+    let id = "e".repeat(64);
+    let root = store.mount(&id, &chain, Driver::Vfs).unwrap();
+    std::fs::write(root.join("etc/motd"), b"changed").unwrap();
+    std::fs::write(root.join("data/new"), b"new").unwrap();
+    std::fs::remove_file(root.join("data/x")).unwrap();
+    std::fs::remove_dir_all(root.join("gone")).unwrap();
+    std::fs::set_permissions(root.join("mode"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink("etc/keep", root.join("ln")).unwrap();
+    let xattr = rustix::fs::setxattr(
+        root.join("data/new"),
+        "user.oxpod",
+        b"v",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_ok();
+    let mut tar = Vec::new();
+    crate::tar_changes(&root, &[store.layer_diff(&chain[0])], &mut tar).unwrap();
+    let mut names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".wh.gone",
+            "data/",
+            "data/.wh.x",
+            "data/new",
+            "etc/",
+            "etc/motd",
+            "ln",
+            "mode"
+        ],
+        "only the changes, with their parents"
+    );
+    // Stacked on the layer, the diff shows the root again.
+    let (up, r) = unpack(&tar);
+    r.unwrap();
+    assert_eq!(
+        std::fs::read(up.path().join("etc/motd")).unwrap(),
+        b"changed"
+    );
+    assert!(!up.path().join("etc/keep").exists());
+    let wh = std::fs::metadata(up.path().join("gone")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    assert_eq!(
+        std::fs::metadata(up.path().join("mode"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    if xattr {
+        let mut v = [0u8; 8];
+        let n = rustix::fs::getxattr(up.path().join("data/new"), "user.oxpod", &mut v).unwrap();
+        assert_eq!(&v[..n], b"v", "xattrs travel in PAX records");
+    }
+    // No changes at all: an empty layer.
+    let id2 = "f".repeat(64);
+    let root2 = store.mount(&id2, &chain, Driver::Vfs).unwrap();
+    let mut empty = Vec::new();
+    crate::tar_changes(&root2, &[store.layer_diff(&chain[0])], &mut empty).unwrap();
+    assert_eq!(tar::Archive::new(&empty[..]).entries().unwrap().count(), 0);
+    // A root keeps the driver that made it.
+    assert_eq!(store.container_driver(&id2), Some(Driver::Vfs));
+    assert_eq!(store.mount(&id2, &chain, Driver::Overlay).unwrap(), root2);
+    assert!(!is_mount_point(&root2).unwrap());
+}
+
 fn oxpod_test_support_under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
