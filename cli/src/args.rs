@@ -307,7 +307,7 @@ pub struct ImagesArgs {
     /// Output format: json, or a Go template such as "table {{.Repository}}\t{{.Tag}}\t{{.ID}}"
     #[arg(long)]
     pub format: Option<String>,
-    /// Filter key=value: dangling, reference, label, before, since (repeatable)
+    /// Filter key=value: dangling, reference, label, before, since, until (repeatable)
     #[arg(short, long = "filter", value_name = "KEY=VALUE")]
     pub filters: Vec<String>,
     /// Print no header row

@@ -107,16 +107,19 @@ fn json_doc(image: &Image, containers: usize) -> Value {
     })
 }
 
+const IMAGE_FILTER_KEYS: &str = "dangling, reference, label, before, since, until";
+
 /// Images matching `images`' filters and reference.
 fn select(rt: &Runtime, a: &ImagesArgs) -> Result<Vec<Image>> {
     let all = rt.images().list()?;
+    let now = Timestamp::now();
     let mut out = Vec::new();
     for i in all {
         let mut keep = true;
         for f in &a.filters {
             let Some((k, v)) = f.split_once('=') else {
                 bail!(
-                    "invalid filter {f:?}: expected KEY=VALUE, with a key of dangling, reference, label, before, since"
+                    "invalid filter {f:?}: expected KEY=VALUE, with a key of {IMAGE_FILTER_KEYS}"
                 );
             };
             keep &= match k {
@@ -138,9 +141,14 @@ fn select(rt: &Runtime, a: &ImagesArgs) -> Result<Vec<Image>> {
                         i.loaded > other.loaded
                     }
                 }
-                other => bail!(
-                    "invalid filter {other:?}: use one of dangling, reference, label, before, since"
-                ),
+                // Created before the time (RFC 3339, Unix seconds, or a
+                // duration ago), as podman's.
+                "until" => {
+                    let t = oxpod_runtime::events::parse_time(v, now)
+                        .map_err(|e| anyhow::anyhow!("invalid until filter: {e}"))?;
+                    created_or_loaded(&i) < t
+                }
+                other => bail!("invalid filter {other:?}: use one of {IMAGE_FILTER_KEYS}"),
             };
         }
         if let Some(r) = &a.reference {

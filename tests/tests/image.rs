@@ -310,6 +310,59 @@ fn zstd_layers_load_run_and_save() {
     );
 }
 
+/// `images --filter` with podman's keys: dangling, reference, label,
+/// before, since and until (the image's creation time).
+#[test]
+fn images_filters_select_as_podmans() {
+    require_containers!();
+    let env = TestEnv::new();
+    let fx = fixture();
+    let a = write(&env, "fx.tar", &fx.docker_archive(&["localhost/f:1"]));
+    env.ok(["load", "-i", &a]);
+    let dir = oxpod_test_support::busybox_rootfs(&env.path().join("imp")).expect("rootfs");
+    let tarball = env.path().join("rootfs.tar");
+    let st = std::process::Command::new("tar")
+        .args([
+            "-C",
+            &dir.display().to_string(),
+            "-cf",
+            &tarball.display().to_string(),
+            ".",
+        ])
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let imp = env.ok(["import", &tarball.display().to_string(), "localhost/imp:1"]);
+    let imp = imp.trim().trim_start_matches("sha256:")[..12].to_owned();
+    let f = fx.id()[..12].to_owned();
+    let q = |filter: &str| {
+        env.ok(["images", "-q", "--filter", filter])
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(q("label=org.test=fixture"), [f.clone()]);
+    assert_eq!(q("label=org.test"), [f.clone()]);
+    assert_eq!(q("reference=imp"), [imp.clone()]);
+    assert_eq!(q("reference=localhost/f:*"), [f.clone()]);
+    // The fixture was created in 2024, the import now.
+    assert_eq!(q("until=2025-01-01T00:00:00Z"), [f.clone()]);
+    assert_eq!(q("until=2020-01-01T00:00:00Z"), Vec::<String>::new());
+    assert_eq!(q("since=f:1"), [imp.clone()]);
+    assert_eq!(q("before=imp:1"), [f.clone()]);
+    assert_eq!(q("dangling=true"), Vec::<String>::new());
+    env.ok(["untag", "imp:1"]);
+    assert_eq!(q("dangling=true"), [imp.clone()]);
+    assert_eq!(q("dangling=false"), [f]);
+    let err = env.fails(125, ["images", "--filter", "colour=red"]);
+    assert!(
+        err.contains("dangling, reference, label, before, since, until"),
+        "{err}"
+    );
+    let err = env.fails(125, ["images", "--filter", "until=soon"]);
+    assert!(err.contains("invalid until filter"), "{err}");
+}
+
 #[test]
 fn hostile_layers_are_refused_and_leave_nothing() {
     require_containers!();
