@@ -250,10 +250,30 @@ impl<'r> Images<'r> {
     /// Layers already in the store are not unpacked again. A name another
     /// image has moves to the loaded one, as podman does.
     pub fn load(&self, path: &Path) -> Result<Vec<LoadedImage>> {
-        let rt = self.rt;
-        rt.check_valid()?;
+        self.rt.check_valid()?;
+        self.adding(|store| self.load_locked(store, path))
+    }
+
+    /// Runs `add` (a load, import or commit) under the store's shared
+    /// lock. When it fails, what it stored (a blob before a full disk, a
+    /// layer below a hostile one) belongs to no image: swept once no other
+    /// addition is in flight (under the exclusive lock).
+    fn adding<T>(&self, add: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let store = self.store()?;
-        let _shared = store.lock_shared()?;
+        let shared = store.lock_shared()?;
+        let r = add(store);
+        drop(shared);
+        if r.is_err()
+            && let Ok(_exclusive) = store.lock_exclusive()
+            && let Err(e) = self.sweep_locked(store)
+        {
+            tracing::warn!(error = %e, "cannot sweep after a failed addition; `system check --repair` will");
+        }
+        r
+    }
+
+    fn load_locked(&self, store: &Store, path: &Path) -> Result<Vec<LoadedImage>> {
+        let rt = self.rt;
         let archive = Archive::open(path, &store.root().join("tmp"))?;
         // Several index entries (one per name) may name one image: load it
         // once, with all of them.
@@ -629,10 +649,9 @@ impl<'r> Images<'r> {
             Some(n) => BTreeSet::from([Reference::parse(n)?.to_string()]),
             None => BTreeSet::new(),
         };
-        let store = self.store()?;
-        let _shared = store.lock_shared()?;
-        let layer = self.add_layer_from(tarball, &[])?;
-        let now = Timestamp::now().to_string();
+        self.adding(|_| {
+            let layer = self.add_layer_from(tarball, &[])?;
+            let now = Timestamp::now().to_string();
         let config = serde_json::to_vec(&serde_json::json!({
             "architecture": oxpod_image::host_arch(),
             "os": "linux",
@@ -643,6 +662,7 @@ impl<'r> Images<'r> {
         }))
         .map_err(|e| Error::io("encode", "the image config", std::io::Error::other(e)))?;
         self.add_made(config, vec![layer], names, EventStatus::Import)
+        })
     }
 
     /// `commit`: a container's changes as a new layer over its image's:
@@ -664,14 +684,23 @@ impl<'r> Images<'r> {
             Some(n) => BTreeSet::from([Reference::parse(n)?.to_string()]),
             None => BTreeSet::new(),
         };
-        let store = self.store()?;
-        let _shared = store.lock_shared()?;
-        let base = rt
-            .state()
-            .item::<Image>(&image_id)?
-            .ok_or_else(|| Error::ImageNotFound {
-                name: image_id.clone(),
-            })?;
+        self.adding(|store| self.commit_locked(store, &ctr, &image_id, names))
+    }
+
+    fn commit_locked(
+        &self,
+        store: &Store,
+        ctr: &oxpod_state::Container,
+        image_id: &str,
+        names: BTreeSet<String>,
+    ) -> Result<Image> {
+        let base =
+            self.rt
+                .state()
+                .item::<Image>(image_id)?
+                .ok_or_else(|| Error::ImageNotFound {
+                    name: image_id.to_owned(),
+                })?;
         let mut config = self.config(&base)?;
         let tmp = store
             .root()

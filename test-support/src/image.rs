@@ -149,6 +149,21 @@ impl Fixture {
         })
     }
 
+    /// An image of one layer holding the files `files` (`(name,
+    /// contents)`), with no command of its own.
+    pub fn of_files(files: &[(&str, &[u8])]) -> Fixture {
+        let l = layer(files, &[]);
+        let config = format!(
+            r#"{{"architecture":"{arch}","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+            sha256(&l),
+            arch = go_arch()
+        );
+        Fixture {
+            layers: vec![l],
+            config: config.into_bytes(),
+        }
+    }
+
     /// The image id (the config's sha256 hex).
     pub fn id(&self) -> String {
         sha256(&self.config)["sha256:".len()..].to_owned()

@@ -363,6 +363,101 @@ fn images_filters_select_as_podmans() {
     assert!(err.contains("invalid until filter"), "{err}");
 }
 
+/// A tmpfs of a given size mounted over a test's root, unmounted on drop
+/// (a failed assertion included).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(at).expect("mount point");
+        let st = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "oxpod-test-full",
+            ])
+            .arg(at)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mount a tmpfs at {}", at.display());
+        SmallDisk(at.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A load (and an import) into a full disk: the blob that does not fit
+/// (16 MiB), or the layer that does not unpack (40 MiB): a clear error,
+/// nothing half visible (no image, no layer, no blob, no temporary file),
+/// `system check` clean, and a load that fits works afterwards.
+#[test]
+fn a_load_into_a_full_disk_leaves_nothing_half_visible() {
+    require_containers!();
+    // 24 MiB that do not compress.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let big: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let big = oxpod_test_support::image::Fixture::of_files(&[("big", &big)]);
+    let small = oxpod_test_support::image::Fixture::of_files(&[("small", b"fits\n")]);
+    for size in ["16m", "40m"] {
+        let env = TestEnv::new();
+        let big_tar = write(&env, "big.tar", &big.docker_archive(&["localhost/big:1"]));
+        let small_tar = write(
+            &env,
+            "small.tar",
+            &small.docker_archive(&["localhost/small:1"]),
+        );
+        let _disk = SmallDisk::mount(&env.root(), size);
+        env.ok(["images"]);
+        let err = env.fails(125, ["load", "-i", &big_tar]);
+        assert!(err.contains("No space left on device"), "{size}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(env.ok(["images", "-q"]), "", "{size}: no image record");
+        assert_eq!(
+            storage(&env, "layers"),
+            Vec::<String>::new(),
+            "{size}: no layer"
+        );
+        // No blob nothing uses (system check would name it).
+        assert_eq!(env.ok(["system", "check"]), "no problems found\n", "{size}");
+        // The same for import.
+        let layer = write(&env, "big-layer.tar", &big.layers[0]);
+        let err = env.fails(125, ["import", &layer, "localhost/big:2"]);
+        assert!(err.contains("No space left on device"), "{size}: {err}");
+        assert_eq!(env.ok(["images", "-q"]), "", "{size}: no image record");
+        assert_eq!(env.ok(["system", "check"]), "no problems found\n", "{size}");
+        assert_eq!(
+            storage(&env, "tmp"),
+            Vec::<String>::new(),
+            "{size}: no temp files"
+        );
+        assert_eq!(
+            env.ok(["load", "-i", &small_tar]),
+            "Loaded image: localhost/small:1\n",
+            "{size}"
+        );
+        assert_eq!(
+            env.ok(["images", "--format", "{{.Repository}}"]),
+            "localhost/small\n"
+        );
+    }
+}
+
 #[test]
 fn hostile_layers_are_refused_and_leave_nothing() {
     require_containers!();
