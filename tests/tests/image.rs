@@ -341,19 +341,19 @@ fn images_filters_select_as_podmans() {
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    assert_eq!(q("label=org.test=fixture"), [f.clone()]);
-    assert_eq!(q("label=org.test"), [f.clone()]);
-    assert_eq!(q("reference=imp"), [imp.clone()]);
-    assert_eq!(q("reference=localhost/f:*"), [f.clone()]);
+    assert_eq!(q("label=org.test=fixture"), [f.as_str()]);
+    assert_eq!(q("label=org.test"), [f.as_str()]);
+    assert_eq!(q("reference=imp"), [imp.as_str()]);
+    assert_eq!(q("reference=localhost/f:*"), [f.as_str()]);
     // The fixture was created in 2024, the import now.
-    assert_eq!(q("until=2025-01-01T00:00:00Z"), [f.clone()]);
+    assert_eq!(q("until=2025-01-01T00:00:00Z"), [f.as_str()]);
     assert_eq!(q("until=2020-01-01T00:00:00Z"), Vec::<String>::new());
-    assert_eq!(q("since=f:1"), [imp.clone()]);
-    assert_eq!(q("before=imp:1"), [f.clone()]);
+    assert_eq!(q("since=f:1"), [imp.as_str()]);
+    assert_eq!(q("before=imp:1"), [f.as_str()]);
     assert_eq!(q("dangling=true"), Vec::<String>::new());
     env.ok(["untag", "imp:1"]);
-    assert_eq!(q("dangling=true"), [imp.clone()]);
-    assert_eq!(q("dangling=false"), [f]);
+    assert_eq!(q("dangling=true"), [imp.as_str()]);
+    assert_eq!(q("dangling=false"), [f.as_str()]);
     let err = env.fails(125, ["images", "--filter", "colour=red"]);
     assert!(
         err.contains("dangling, reference, label, before, since, until"),
