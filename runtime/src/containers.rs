@@ -236,6 +236,7 @@ impl<'r> Containers<'r> {
                 let images = rt.images();
                 _image_lock = Some(rt.storage()?.lock_shared()?);
                 let image = images.resolve(name)?;
+                images.root_driver(None)?;
                 let config = images.config(&image)?;
                 new.command = config.command(new.entrypoint.as_deref(), &new.command)?;
                 new.env = config.env(&new.env);

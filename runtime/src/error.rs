@@ -28,6 +28,19 @@ pub enum Error {
     /// An image reference, config or archive is bad.
     #[error(transparent)]
     Image(#[from] oxpod_image::Error),
+    /// The overlay driver is configured where overlay cannot work.
+    #[error(
+        "overlay does not work for the store at {} on {filesystem}: {reason}; set storage_driver = \"vfs\" in oxpod's config",
+        store.display()
+    )]
+    OverlayUnusable {
+        /// The store's directory.
+        store: std::path::PathBuf,
+        /// Its file system.
+        filesystem: String,
+        /// What the probe found.
+        reason: String,
+    },
     /// A user or group the image does not know.
     #[error("invalid user {spec:?}: {reason}")]
     UnknownUser {

@@ -787,14 +787,80 @@ impl<'r> Images<'r> {
                     name: image_id.to_owned(),
                 })?;
         let store = self.store()?;
+        let driver = self.root_driver(Some(container_id))?;
         let _shared = store.lock_shared()?;
-        let root = store.mount(container_id, &image.chain()?, self.driver())?;
+        let root = store.mount(container_id, &image.chain()?, driver)?;
         // The image's Volumes exist in its root (empty directories until
         // volumes are mounted there).
         for path in &image.volumes {
             oxpod_storage::make_dir_in_root(&root, path)?;
         }
         Ok(root)
+    }
+
+    /// Whether overlay works for the store, probed once per boot (the
+    /// answer kept in the tmp dir with the boot id): `Err` says why not.
+    pub fn overlay_probe(&self) -> Result<std::result::Result<(), String>> {
+        #[derive(Serialize, Deserialize)]
+        struct Probe {
+            boot_id: String,
+            store: std::path::PathBuf,
+            error: Option<String>,
+        }
+        let store = self.store()?;
+        let path = self.rt.config().tmp_dir.join("overlay-probe.json");
+        let boot_id = crate::host::boot_id();
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok(p) = serde_json::from_slice::<Probe>(&bytes)
+            && p.boot_id == boot_id
+            && p.store == store.root()
+        {
+            return Ok(p.error.map_or(Ok(()), Err));
+        }
+        let started = std::time::Instant::now();
+        let r = store.probe_overlay();
+        debug!(
+            ok = r.is_ok(),
+            ms = started.elapsed().as_millis() as u64,
+            "probed overlay"
+        );
+        let probe = Probe {
+            boot_id,
+            store: store.root().to_path_buf(),
+            error: r.clone().err(),
+        };
+        let tmp = path.with_extension(format!("json.{}", std::process::id()));
+        let bytes = serde_json::to_vec(&probe)
+            .map_err(|e| Error::io("encode", &path, std::io::Error::other(e)))?;
+        // A cache: a failure to keep it only means probing again.
+        if std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .is_err()
+        {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(r)
+    }
+
+    /// The driver of a container's root: the one that made it, else the
+    /// configured one, which for overlay must have passed this boot's
+    /// probe (so `create` fails early, naming why and the remedy).
+    pub(crate) fn root_driver(&self, container_id: Option<&str>) -> Result<oxpod_storage::Driver> {
+        let store = self.store()?;
+        if let Some(d) = container_id.and_then(|id| store.container_driver(id)) {
+            return Ok(d);
+        }
+        let driver = self.driver();
+        if driver == oxpod_storage::Driver::Overlay
+            && let Err(reason) = self.overlay_probe()?
+        {
+            return Err(Error::OverlayUnusable {
+                store: store.root().to_path_buf(),
+                filesystem: store.backing_filesystem(),
+                reason,
+            });
+        }
+        Ok(driver)
     }
 
     /// The configured storage driver.

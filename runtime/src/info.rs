@@ -162,6 +162,9 @@ pub struct Store {
     pub run_root: PathBuf,
     /// The storage driver (`overlay` or `vfs`).
     pub graph_driver_name: String,
+    /// podman's driver status: for overlay the backing file system and
+    /// whether overlay works there (probed once per boot); empty for vfs.
+    pub graph_status: BTreeMap<String, String>,
     /// Images.
     pub image_store: ImageStore,
     /// The events log.
@@ -350,6 +353,7 @@ impl System<'_> {
                 graph_root: config.static_dir.join("storage"),
                 run_root: config.tmp_dir.clone(),
                 graph_driver_name: rt.images().driver().name().to_owned(),
+                graph_status: graph_status(rt)?,
                 image_store: ImageStore { number: images },
                 events_log: config.events_logfile_path.clone(),
                 container_store: store,
@@ -402,4 +406,22 @@ impl System<'_> {
                 .collect(),
         })
     }
+}
+
+/// `Store.GraphStatus` as podman shows it for overlay (nothing for vfs).
+fn graph_status(rt: &crate::Runtime) -> Result<BTreeMap<String, String>> {
+    let images = rt.images();
+    if images.driver() != oxpod_storage::Driver::Overlay {
+        return Ok(BTreeMap::new());
+    }
+    let works = images.overlay_probe()?.is_ok();
+    Ok([
+        ("Backing Filesystem", rt.storage()?.backing_filesystem()),
+        ("Native Overlay Diff", works.to_string()),
+        ("Supports d_type", "true".to_owned()),
+        ("Using metacopy", "false".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect())
 }

@@ -164,6 +164,11 @@ impl Store {
                     let p = entry.path();
                     tracing::info!(path = %p.display(), "removing what a killed process left half made");
                     let r = if p.is_dir() {
+                        // A probe killed while its overlay was mounted.
+                        let merged = p.join("merged");
+                        if merged.is_dir() && is_mount_point(&merged).unwrap_or(false) {
+                            let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+                        }
                         fs::remove_dir_all(&p)
                     } else {
                         fs::remove_file(&p)
@@ -547,6 +552,76 @@ impl Store {
     }
 
     // ---- container roots ---------------------------------------------
+
+    /// Whether overlay works for this store: a small overlay mounted in
+    /// it, its lower directory marked opaque (trusted xattrs, which
+    /// layers' opaque directories need), then unmounted and removed.
+    /// `Err` says why not.
+    pub fn probe_overlay(&self) -> std::result::Result<(), String> {
+        // Under tmp/ with our pid first: swept (unmounted) if we are killed.
+        let dir = self
+            .root
+            .join("tmp")
+            .join(format!("{}-probe", std::process::id()));
+        let r = (|| {
+            let _ = fs::remove_dir_all(&dir);
+            for sub in ["lower/d", "upper", "work", "merged"] {
+                fs::create_dir_all(dir.join(sub)).map_err(|e| format!("create {sub}: {e}"))?;
+            }
+            rustix::fs::setxattr(
+                dir.join("lower/d"),
+                "trusted.overlay.opaque",
+                b"y",
+                rustix::fs::XattrFlags::empty(),
+            )
+            .map_err(|e| format!("the file system keeps no trusted xattrs ({e})"))?;
+            let data = format!(
+                "lowerdir={},upperdir={},workdir={}",
+                dir.join("lower").display(),
+                dir.join("upper").display(),
+                dir.join("work").display()
+            );
+            let merged = dir.join("merged");
+            nix::mount::mount(
+                Some("overlay"),
+                &merged,
+                Some("overlay"),
+                nix::mount::MsFlags::empty(),
+                Some(data.as_str()),
+            )
+            .map_err(|e| format!("mounting overlay failed ({e})"))?;
+            let seen = merged.join("d").is_dir();
+            let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+            if seen {
+                Ok(())
+            } else {
+                Err("the overlay mount does not show its lower directory".to_owned())
+            }
+        })();
+        let _ = fs::remove_dir_all(&dir);
+        r
+    }
+
+    /// The file system the store is on, by podman's names (`extfs`,
+    /// `xfs`, `btrfs`, `tmpfs`, ...).
+    pub fn backing_filesystem(&self) -> String {
+        let Ok(st) = rustix::fs::statfs(&self.root) else {
+            return "unknown".to_owned();
+        };
+        #[allow(clippy::unnecessary_cast)]
+        let kind = st.f_type as i64;
+        match kind {
+            0xEF53 => "extfs".to_owned(),
+            0x5846_5342 => "xfs".to_owned(),
+            0x9123_683E => "btrfs".to_owned(),
+            0x0102_1994 => "tmpfs".to_owned(),
+            0x794C_7630 => "overlayfs".to_owned(),
+            0x2FC1_2FC1 => "zfs".to_owned(),
+            0x6969 => "nfs".to_owned(),
+            0x6573_5546 => "fuse".to_owned(),
+            other => format!("<unknown: {other:#x}>"),
+        }
+    }
 
     fn container_dir(&self, id: &str) -> PathBuf {
         self.root.join("containers").join(id)

@@ -363,30 +363,24 @@ fn images_filters_select_as_podmans() {
     assert!(err.contains("invalid until filter"), "{err}");
 }
 
-/// A tmpfs of a given size mounted over a test's root, unmounted on drop
-/// (a failed assertion included).
-struct SmallDisk(std::path::PathBuf);
+/// A file system mounted over a test's root, unmounted on drop (a failed
+/// assertion included).
+struct Mounted(std::path::PathBuf);
 
-impl SmallDisk {
-    fn mount(at: &Path, size: &str) -> SmallDisk {
+impl Mounted {
+    fn mount(at: &Path, fstype: &str, options: &str) -> Mounted {
         std::fs::create_dir_all(at).expect("mount point");
         let st = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "oxpod-test-full",
-            ])
+            .args(["-t", fstype, "-o", options, "oxpod-test"])
             .arg(at)
             .status()
             .expect("mount");
-        assert!(st.success(), "mount a tmpfs at {}", at.display());
-        SmallDisk(at.to_path_buf())
+        assert!(st.success(), "mount {fstype} at {}", at.display());
+        Mounted(at.to_path_buf())
     }
 }
 
-impl Drop for SmallDisk {
+impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg("-l")
@@ -422,7 +416,7 @@ fn a_load_into_a_full_disk_leaves_nothing_half_visible() {
             "small.tar",
             &small.docker_archive(&["localhost/small:1"]),
         );
-        let _disk = SmallDisk::mount(&env.root(), size);
+        let _disk = Mounted::mount(&env.root(), "tmpfs", &format!("size={size},mode=0700"));
         env.ok(["images"]);
         let err = env.fails(125, ["load", "-i", &big_tar]);
         assert!(err.contains("No space left on device"), "{size}: {err}");
@@ -456,6 +450,88 @@ fn a_load_into_a_full_disk_leaves_nothing_half_visible() {
             "localhost/small\n"
         );
     }
+}
+
+/// overlay is probed once per boot (the answer kept in the tmp dir with
+/// the boot id) and shown in `info`; where it cannot work (a store on
+/// overlayfs itself) creating a container names the reason and the vfs
+/// remedy, and the vfs driver works on the same store.
+#[test]
+fn overlay_is_probed_once_per_boot_and_a_failure_named() {
+    require_containers!();
+    let mut env = TestEnv::new();
+    let under = env.path().join("under");
+    for d in ["l", "u", "w"] {
+        std::fs::create_dir_all(under.join(d)).expect("overlay dirs");
+    }
+    let _fs = Mounted::mount(
+        &env.root(),
+        "overlay",
+        &format!(
+            "lowerdir={},upperdir={},workdir={}",
+            under.join("l").display(),
+            under.join("u").display(),
+            under.join("w").display()
+        ),
+    );
+    std::fs::set_permissions(
+        env.root(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let small = oxpod_test_support::image::Fixture::of_files(&[("small", b"s\n")]);
+    let archive = write(
+        &env,
+        "small.tar",
+        &small.docker_archive(&["localhost/small:1"]),
+    );
+    env.ok(["load", "-i", &archive]);
+    let status = |env: &TestEnv| {
+        env.ok([
+            "info",
+            "--format",
+            "{{index .Store.GraphStatus \"Backing Filesystem\"}} {{index .Store.GraphStatus \"Native Overlay Diff\"}}",
+        ])
+    };
+    assert_eq!(status(&env), "overlayfs false\n");
+    let probe = env.runroot().join("overlay-probe.json");
+    let kept = std::fs::read_to_string(&probe).expect("the probe's answer is kept");
+    assert!(kept.contains("mounting overlay failed"), "{kept}");
+    let err = env.fails(125, ["create", "small:1", "/small"]);
+    assert!(
+        err.contains("overlay does not work for the store")
+            && err.contains("storage_driver = \"vfs\""),
+        "{err}"
+    );
+    // Kept for the boot: the same answer is read, not probed again; a
+    // stale boot id is probed again.
+    std::fs::write(
+        &probe,
+        kept.replace("\"error\":\"mounting", "\"error\":\"kept: mounting"),
+    )
+    .expect("mark the answer");
+    let err = env.fails(125, ["create", "small:1", "/small"]);
+    assert!(err.contains("kept: mounting overlay failed"), "{err}");
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("boot id");
+    let stale = std::fs::read_to_string(&probe)
+        .expect("probe")
+        .replace(boot.trim(), "00000000-0000-0000-0000-000000000000");
+    std::fs::write(&probe, stale).expect("stale probe");
+    let err = env.fails(125, ["create", "small:1", "/small"]);
+    assert!(!err.contains("kept:"), "probed again after a reboot: {err}");
+    assert!(
+        std::fs::read_to_string(&probe)
+            .expect("probe")
+            .contains(boot.trim())
+    );
+    // vfs on the same store.
+    let conf = env.path().join("vfs.conf");
+    std::fs::write(&conf, "storage_driver = \"vfs\"\n").expect("config");
+    env.extra = vec!["--config".into(), conf.display().to_string()];
+    let id = env.ok(["create", "small:1", "/small"]);
+    assert_eq!(status(&env), " \n", "vfs has no overlay status");
+    env.ok(["rm", id.trim()]);
+    env.ok(["rmi", "small:1"]);
 }
 
 #[test]
