@@ -229,9 +229,13 @@ impl ConmonDriver {
                 .filter(|&pid| conmon_alive(pid))
         };
         let exit_file = crate::exit_file_path(&self.exit_dir, id);
+        // Whether the runtime no longer has the container.
         let delete = || match runtime.delete(id, true) {
-            Ok(()) | Err(Error::NoSuchContainer { .. }) => {}
-            Err(e) => tracing::debug!(id, error = %e, "runtime delete of the leftover"),
+            Ok(()) | Err(Error::NoSuchContainer { .. }) => true,
+            Err(e) => {
+                tracing::debug!(id, error = %e, "runtime delete of the leftover");
+                false
+            }
         };
         // A conmon whose client died before the handshake ended can wait
         // forever with no container: once the runtime has had none for a
@@ -247,10 +251,15 @@ impl ConmonDriver {
         tracing::debug!(id, conmon = ?conmon(), "clearing a leftover runtime container");
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut none_since: Option<Instant> = None;
+        // Whether a last delete is needed: not when conmon wrote the exit
+        // file and the delete after it worked (its container is dead and
+        // gone; no `runc create` of it can still be running).
+        let mut again = true;
         loop {
-            delete();
+            let deleted = delete();
             let Some(pid) = conmon() else { break };
             if exit_file.exists() {
+                again = !deleted;
                 break;
             }
             let has_container = runtime
@@ -270,7 +279,9 @@ impl ConmonDriver {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        delete();
+        if again {
+            delete();
+        }
         // A `runc create` cut short (its conmon killed) can leave `runc init`
         // in the container's cgroup with no state for `delete` to find.
         kill_cgroup_processes(bundle_dir, id);
