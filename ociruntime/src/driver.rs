@@ -257,11 +257,11 @@ impl ConmonDriver {
         let mut again = true;
         loop {
             let deleted = delete();
-            let Some(pid) = conmon() else { break };
             if exit_file.exists() {
                 again = !deleted;
                 break;
             }
+            let Some(pid) = conmon() else { break };
             let has_container = runtime
                 .root
                 .as_deref()
