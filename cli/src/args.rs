@@ -164,6 +164,49 @@ pub enum ContainerVerb {
     Top(TopArgs),
     /// Show containers' resource use
     Stats(StatsArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep stdin open and pass it on
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run in the background and print the session id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keys that detach (default ctrl-p,ctrl-q; "" disables)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Environment variable KEY=VALUE, or KEY for the host's value (repeatable)
+    #[arg(short, long = "env", value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file: KEY=VALUE or KEY lines
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Run as this user: uid[:gid], or name[:group] from the container's /etc/passwd and /etc/group
+    #[arg(short, long, value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Give the process every capability
+    #[arg(long)]
+    pub privileged: bool,
+    /// Use the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+    /// CONTAINER COMMAND [ARG...] (COMMAND [ARG...] with --latest)
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "CONTAINER COMMAND"
+    )]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -194,6 +194,7 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
         }
         ContainerVerb::Logs(a) => logs(out, &open(g, |o| o)?, a),
         ContainerVerb::Top(a) => crate::top::top(out, &open(g, |o| o)?, a),
+        ContainerVerb::Exec(a) => crate::exec::exec(&open(g, |o| o)?, a),
         ContainerVerb::Stats(a) => crate::top::stats(out, &open(g, |o| o)?, a),
         ContainerVerb::Rename(a) => {
             let rt = open(g, |o| o)?;
@@ -818,7 +819,17 @@ fn inspect(out: &mut impl Write, rt: &Runtime, a: &InspectArgs) -> Result<u8> {
                 .resolve(n)
                 .and_then(|r| rt.containers().get(&r))
             {
-                Ok(c) => Ok(views::inspect_container(&c, times)),
+                Ok(c) => {
+                    let mut doc = views::inspect_container(&c, times);
+                    let ids: Vec<String> = rt
+                        .containers()
+                        .exec_sessions(&c.config.id)?
+                        .into_iter()
+                        .map(|s| s.id)
+                        .collect();
+                    doc["ExecIDs"] = serde_json::json!(ids);
+                    Ok(doc)
+                }
                 Err(e)
                     if want_pod
                         && (e.is_not_found() || is_pod_error(&e))

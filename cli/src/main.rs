@@ -12,12 +12,14 @@
 
 mod args;
 mod commands;
+mod exec;
 mod human;
 mod images;
 mod output;
 mod parse;
 mod sigproxy;
 mod template;
+mod terminal;
 mod top;
 mod views;
 
@@ -117,7 +119,8 @@ fn chain(e: &anyhow::Error) -> String {
     out
 }
 
-/// The one mapping from errors to exit codes. 126 and 127 belong to `run`,
+/// The one mapping from errors to exit codes. 126 and 127 belong to `run`
+/// and `exec`,
 /// whose exit code is the container's; any other command that fails
 /// (`start` of a container whose command is missing, say) exits 125, as
 /// podman's do.
@@ -128,8 +131,10 @@ fn exit_code(command: &args::Command, e: &anyhow::Error) -> u8 {
     use args::{Command, ContainerCommand, ContainerVerb};
     if !matches!(
         command,
-        Command::Verb(ContainerVerb::Run(_))
-            | Command::Container(ContainerCommand::Verb(ContainerVerb::Run(_)))
+        Command::Verb(ContainerVerb::Run(_) | ContainerVerb::Exec(_))
+            | Command::Container(ContainerCommand::Verb(
+                ContainerVerb::Run(_) | ContainerVerb::Exec(_)
+            ))
     ) {
         return EXIT_FAILED;
     }

@@ -116,6 +116,8 @@ string_enum! {
         Create => "create",
         /// Ran an exec session.
         Exec => "exec",
+        /// An exec session's process exited.
+        ExecDied => "exec_died",
         /// A container exited (podman's `Exited`, written `died`).
         Died => "died",
         /// Exported a container.

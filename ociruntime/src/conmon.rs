@@ -398,7 +398,7 @@ impl BundlePaths {
     }
 }
 
-fn inheritable(fd: &OwnedFd) -> Result<()> {
+pub(crate) fn inheritable(fd: &OwnedFd) -> Result<()> {
     fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))
         .map(drop)
         .map_err(|e| {
@@ -502,7 +502,7 @@ fn exec_target(message: &str) -> Option<String> {
     Some(rest[..end].to_owned())
 }
 
-fn read_pid_file(path: &Path) -> Result<i32> {
+pub(crate) fn read_pid_file(path: &Path) -> Result<i32> {
     let text = fs::read_to_string(path).map_err(|e| Error::io("reading pid file", path, e))?;
     text.trim().parse::<i32>().map_err(|e| Error::Parse {
         what: format!("pid file {}", path.display()),

@@ -38,6 +38,27 @@ pub struct CreateRequest<'a> {
     pub exit_command: Option<(PathBuf, Vec<String>)>,
 }
 
+/// What a driver needs to start one exec session.
+#[derive(Debug, Clone)]
+pub struct ExecRequest<'a> {
+    /// The container's id.
+    pub container_id: &'a str,
+    /// The session's id.
+    pub session_id: &'a str,
+    /// The container's OCI runtime, by name.
+    pub runtime: &'a str,
+    /// The session's directory.
+    pub session_dir: &'a Path,
+    /// The OCI `process` to run.
+    pub process: &'a serde_json::Value,
+    /// A terminal.
+    pub terminal: bool,
+    /// Keep stdin open.
+    pub stdin: bool,
+    /// Attach to it (false: detached, `exec -d`).
+    pub attach: bool,
+}
+
 /// A container's recorded exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exit {
@@ -132,6 +153,9 @@ pub trait Driver: std::fmt::Debug + Send + Sync {
     fn archive_exit(&self, id: &str) -> Result<()>;
     /// Whether the monitor with this pid is alive.
     fn monitor_alive(&self, pid: u32) -> bool;
+    /// Starts an exec session in a running container (through its own
+    /// monitor), attached or not.
+    fn exec(&self, request: &ExecRequest<'_>) -> Result<crate::ExecStarted>;
 }
 
 /// The real driver: conmon and the OCI runtimes found by discovery, with
@@ -465,6 +489,21 @@ impl Driver for ConmonDriver {
 
     fn monitor_alive(&self, pid: u32) -> bool {
         conmon_alive(pid)
+    }
+
+    fn exec(&self, r: &ExecRequest<'_>) -> Result<crate::ExecStarted> {
+        let runtime = self.runtime(r.runtime)?;
+        self.conmon.exec(&crate::ExecOptions {
+            container_id: r.container_id,
+            session_id: r.session_id,
+            runtime: &runtime,
+            session_dir: r.session_dir,
+            socket_dir: &self.socket_dir,
+            process: r.process,
+            terminal: r.terminal,
+            stdin: r.stdin,
+            attach: r.attach,
+        })
     }
 }
 

@@ -61,6 +61,15 @@ pub enum Error {
         text: String,
     },
 
+    /// Detach keys that name an unknown key.
+    #[error("invalid detach keys {spec:?}: {reason}")]
+    InvalidDetachKeys {
+        /// The keys as given.
+        spec: String,
+        /// Which key, and what is accepted.
+        reason: String,
+    },
+
     /// A container id that cannot name files (empty, or with a `/`).
     #[error("container id {id:?} is empty or contains '/'")]
     InvalidId {

@@ -17,10 +17,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod attach;
 mod conmon;
 mod discovery;
 mod driver;
 mod error;
+mod exec;
 mod logs;
 mod runtime;
 mod spec;
@@ -32,15 +34,18 @@ mod lifecycle_tests;
 #[cfg(test)]
 mod test_support;
 
+pub use attach::{DEFAULT_DETACH_KEYS, DetachKeys, Ended, Flow, Relay, resize};
 pub use conmon::{
     BUNDLE_CONFIG, BundlePaths, CREATE_TIMEOUT, Conmon, CreateOptions, Created,
     classify_create_error, exit_file_path, read_exit_file, wait_exit_file, write_exit_file,
 };
 pub use discovery::{DiscoveryOptions, Runtimes, discover, find_conmon, find_runtime_binary};
 pub use driver::{
-    ConmonDriver, CreateRequest, Driver, Exit, Programs, UNKNOWN_EXIT_CODE, Waited, conmon_alive,
+    ConmonDriver, CreateRequest, Driver, ExecRequest, Exit, Programs, UNKNOWN_EXIT_CODE, Waited,
+    conmon_alive,
 };
 pub use error::{Error, Result};
+pub use exec::{ExecOptions, ExecStarted, connect_attach};
 pub use logs::{LogLine, LogOptions, LogRecord, LogStream, parse_log_record, read_log};
 pub use runtime::{OciRuntime, RuntimeState, RuntimeStatus, clean_runtime_message, parse_signal};
 pub use spec::{

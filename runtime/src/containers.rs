@@ -713,6 +713,8 @@ impl<'r> Containers<'r> {
                 Err(e) => return Err(e),
             }
         };
+        // Its exec sessions go first: none outlives its container's record.
+        self.reap_sessions(&ctr, true)?;
         let mut ledger = Ledger::begin(rt, "remove", true)?;
         self.note_resources(&mut ledger, &ctr)?;
         let removed = {

@@ -41,6 +41,14 @@ pub enum Error {
         /// What the probe found.
         reason: String,
     },
+    /// A bad argument to an operation.
+    #[error("{what}: {reason}")]
+    InvalidArgument {
+        /// The operation or flag.
+        what: String,
+        /// What is wrong, and the remedy.
+        reason: String,
+    },
     /// A user or group the image does not know.
     #[error("invalid user {spec:?}: {reason}")]
     UnknownUser {

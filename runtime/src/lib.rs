@@ -42,6 +42,7 @@
 
 mod containers;
 mod error;
+mod exec;
 mod host;
 mod images;
 mod info;
@@ -72,6 +73,7 @@ use oxpod_state::State;
 
 pub use containers::{ContainerFilter, Containers, NamePattern, NewContainer};
 pub use error::{Error, Result};
+pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
@@ -86,7 +88,9 @@ pub use top::{Process, Stats};
 pub use oxpod_config::{self as config, Origin};
 pub use oxpod_events::{self as events, ReadOptions};
 pub use oxpod_image::{self as image, ImageConfig, Reference};
-pub use oxpod_ociruntime::{LogLine, LogStream, parse_signal};
+pub use oxpod_ociruntime::{
+    DEFAULT_DETACH_KEYS, DetachKeys, Ended, Flow, LogLine, LogStream, Relay, parse_signal, resize,
+};
 pub use oxpod_state::{
     Container, ContainerConfig, ContainerState, ContainerStatus, Error as StateError, Pod,
 };

@@ -532,6 +532,10 @@ impl<'r> Containers<'r> {
         if !ctr.state.exited {
             return Ok(());
         }
+        // Its exec sessions died with it.
+        if let Err(e) = self.reap_sessions(&ctr, true) {
+            warn!(id, error = %e, "cannot clear the exec sessions");
+        }
         self.delete_from_runtime(&ctr);
         if ctr.config.image_id.is_some()
             && let Err(e) = rt.images().unmount_root(&ctr.config.id)

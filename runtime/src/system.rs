@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
 use oxpod_events::{Event, EventStatus};
-use oxpod_state::{Container, ContainerStatus, Pod, State};
+use oxpod_state::{Container, ContainerStatus, Item, ItemOp, Pod, State};
 use serde::Serialize;
 use tracing::{debug, info, warn};
 
@@ -336,6 +336,16 @@ impl Runtime {
     pub(crate) fn refresh(&self, alive: &AliveLock) -> Result<Vec<String>> {
         info!("system restart detected: refreshing state");
         self.state().refresh()?;
+        // No exec session survives a reboot.
+        let sessions: Vec<ItemOp> = self
+            .state()
+            .items_bytes(crate::ExecSession::KIND)?
+            .into_iter()
+            .map(|(id, _)| ItemOp::remove::<crate::ExecSession>(&id))
+            .collect();
+        if !sessions.is_empty() {
+            self.state().write_items(&sessions)?;
+        }
         let (objects, _) = self.all_objects()?;
         let mut claimed = BTreeSet::new();
         let mut leftover_rm = Vec::new();

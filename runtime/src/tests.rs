@@ -1557,3 +1557,45 @@ fn a_segment_made_by_a_command_killed_before_it_reclaimed_is_reclaimed_next() {
     );
     assert!(rt.system().check(false).expect("check").findings.is_empty());
 }
+
+/// No exec session survives a reboot: the refresh removes every record,
+/// and `exec_sessions` then finds none.
+#[test]
+fn a_refresh_clears_exec_sessions() {
+    let env = Env::new();
+    let rt = Runtime::open(env.lmdb()).expect("open");
+    let c = rt
+        .containers()
+        .create(env.new_container("a"))
+        .expect("create");
+    let session = crate::ExecSession {
+        id: "e".repeat(64),
+        container_id: c.config.id.clone(),
+        command: vec!["sh".into()],
+        tty: false,
+        detached: true,
+        pid: 0,
+        conmon_pid: 0,
+        status: crate::ExecStatus::Running,
+        exit_code: None,
+        client: (0, 0),
+        created_at: jiff::Timestamp::now(),
+    };
+    rt.state()
+        .write_items(&[oxpod_state::ItemOp::put(&session).expect("encode")])
+        .expect("write");
+    assert_eq!(
+        rt.containers().exec_sessions(&c.config.id).expect("list"),
+        [session]
+    );
+    drop(rt);
+    std::fs::remove_file(env.tmp_dir().join("alive")).expect("remove alive");
+    let rt = Runtime::open(env.lmdb()).expect("open after reboot");
+    assert!(rt.refreshed());
+    assert!(
+        rt.containers()
+            .exec_sessions(&c.config.id)
+            .expect("list")
+            .is_empty()
+    );
+}

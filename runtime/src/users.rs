@@ -8,6 +8,21 @@ use crate::{Error, Result};
 
 /// `uid:gid` for `spec` (`""`, `uid`, `name`, `uid:gid`, `name:group`).
 pub(crate) fn resolve(images: &Images<'_>, image: &Image, spec: &str) -> Result<String> {
+    resolve_with(&|rel| images.read_file(image, rel), "the image's", spec)
+}
+
+/// [`resolve`] against a root file system on disk (a running container's).
+pub(crate) fn resolve_in_root(root: &std::path::Path, spec: &str) -> Result<String> {
+    resolve_with(
+        &|rel| Ok(oxpod_storage::read_file_in_root(root, rel)?),
+        "the container's",
+        spec,
+    )
+}
+
+type ReadFile<'a> = dyn Fn(&str) -> Result<Option<Vec<u8>>> + 'a;
+
+fn resolve_with(read: &ReadFile<'_>, whose: &str, spec: &str) -> Result<String> {
     if spec.is_empty() {
         return Ok("0:0".to_owned());
     }
@@ -16,15 +31,14 @@ pub(crate) fn resolve(images: &Images<'_>, image: &Image, spec: &str) -> Result<
         None => (spec, None),
     };
     let passwd = || -> Result<String> {
-        Ok(images
-            .read_file(image, "etc/passwd")?
+        Ok(read("etc/passwd")?
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default())
     };
     let unknown = |what: &str, name: &str| Error::UnknownUser {
         spec: spec.to_owned(),
         reason: format!(
-            "no {what} {name:?} in the image's /etc/{what_file}",
+            "no {what} {name:?} in {whose} /etc/{what_file}",
             what_file = if what == "user" { "passwd" } else { "group" }
         ),
     };
@@ -63,8 +77,7 @@ pub(crate) fn resolve(images: &Images<'_>, image: &Image, spec: &str) -> Result<
         Some(g) => match g.parse::<u32>() {
             Ok(gid) => gid,
             Err(_) => {
-                let text = images
-                    .read_file(image, "etc/group")?
+                let text = read("etc/group")?
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 match entries(&text).into_iter().find(|e| e.0 == g) {

@@ -30,6 +30,8 @@ mod vfs;
 pub use compress::{Compression, decompressed};
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
-pub use store::{Driver, LayerInfo, Store, StoreLock, destroy, make_dir_in_root};
+pub use store::{
+    Driver, LayerInfo, Store, StoreLock, destroy, make_dir_in_root, read_file_in_root,
+};
 pub use tartree::{tar_changes, tar_tree};
 pub use unpack::{UnpackLimits, Unpacked, diff_id_of, unpack_layer};

@@ -838,6 +838,37 @@ pub fn make_dir_in_root(root: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
+/// Reads file `rel` of the root file system `root`, every step resolved
+/// inside it (`openat2(RESOLVE_IN_ROOT)`: a symlink to `/etc/shadow` of
+/// the host reads the root's own). `None` when it is not there. At most
+/// 4 MiB are read (a passwd or group file).
+pub fn read_file_in_root(root: &Path, rel: &str) -> Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::errno("open", root, e))?;
+    let fd = match rustix::fs::openat2(
+        &root_fd,
+        rel.trim_start_matches('/'),
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(Error::errno("open", root.join(rel), e)),
+    };
+    let mut bytes = Vec::new();
+    File::from(fd)
+        .take(4 << 20)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", root.join(rel), e))?;
+    Ok(Some(bytes))
+}
+
 /// Removes a whole store (`system reset`): every container root mounted
 /// under it is unmounted first (lazily, so a busy one cannot stop the
 /// reset), so nothing is deleted through a mount. A missing store is fine.

@@ -500,6 +500,18 @@ impl Driver for FakeDriver {
     fn monitor_alive(&self, pid: u32) -> bool {
         self.lock().live_monitors.contains(&pid)
     }
+
+    /// The fake runs no processes, so it has no exec sessions: exec is
+    /// tested end to end with conmon and runc.
+    fn exec(
+        &self,
+        r: &oxpod_ociruntime::ExecRequest<'_>,
+    ) -> oxpod_ociruntime::Result<oxpod_ociruntime::ExecStarted> {
+        Err(oxpod_ociruntime::Error::Conmon {
+            id: r.container_id.to_owned(),
+            message: "the fake driver runs no exec sessions".into(),
+        })
+    }
 }
 
 #[cfg(test)]
