@@ -166,6 +166,26 @@ pub enum ContainerVerb {
     Stats(StatsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
+    /// Attach to a running container's output (and stdin, when it keeps one)
+    Attach(AttachArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not pass our stdin on
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Keys that detach (default ctrl-p,ctrl-q; "" disables)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Accepted for podman's scripts (signals are the terminal's while attached)
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub sig_proxy: bool,
+    /// Use the most recently created container
+    #[arg(short, long)]
+    pub latest: bool,
+    /// The container (name, id, or unique id prefix)
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -501,6 +521,12 @@ pub struct StartArgs {
     /// Start every container that is not running
     #[arg(long)]
     pub all: bool,
+    /// With --attach, pass our stdin on (the container needs -i)
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Keys that detach (default ctrl-p,ctrl-q; "" disables)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Containers (name, id, or unique id prefix)
     pub names: Vec<String>,
 }
@@ -653,6 +679,15 @@ pub struct CreateArgs {
     /// Remove a container of the same name first, if there is one
     #[arg(long)]
     pub replace: bool,
+    /// Keep stdin open for attaching (with `run`, pass ours on)
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Keys that detach an attached run (default ctrl-p,ctrl-q; "" disables)
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// IMAGE [COMMAND [ARG...]], or with --rootfs COMMAND [ARG...]
     #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE|COMMAND")]
     pub command: Vec<String>,

@@ -195,6 +195,24 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
         ContainerVerb::Logs(a) => logs(out, &open(g, |o| o)?, a),
         ContainerVerb::Top(a) => crate::top::top(out, &open(g, |o| o)?, a),
         ContainerVerb::Exec(a) => crate::exec::exec(&open(g, |o| o)?, a),
+        ContainerVerb::Attach(a) => {
+            let rt = open(g, |o| o)?;
+            let r = if a.latest {
+                let c = rt
+                    .containers()
+                    .list(&[])?
+                    .into_iter()
+                    .max_by_key(|c| c.config.created)
+                    .ok_or_else(|| anyhow::anyhow!("no containers: --latest found none"))?;
+                ContainerRef::from(&c)
+            } else {
+                let Some(name) = &a.name else {
+                    bail!("give a container name or id, or --latest");
+                };
+                rt.containers().resolve(name)?
+            };
+            attach_to(&rt, &r, false, a.no_stdin, a.detach_keys.as_deref())
+        }
         ContainerVerb::Stats(a) => crate::top::stats(out, &open(g, |o| o)?, a),
         ContainerVerb::Rename(a) => {
             let rt = open(g, |o| o)?;
@@ -294,6 +312,8 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
             })
             .transpose()?,
         stop_timeout: a.stop_timeout,
+        terminal: a.tty,
+        interactive: a.interactive,
     })
 }
 
@@ -449,6 +469,9 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     };
     let id = ctr.config.id.clone();
     let r = ContainerRef::from(&ctr);
+    if !a.detach && (a.create.interactive || a.create.tty) {
+        return run_attached(rt, a, &r, remove_guard);
+    }
     let started = match ctrs.start(&r) {
         Ok(c) => c,
         Err(e) => {
@@ -495,6 +518,117 @@ fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> 
     }
     printed?;
     Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
+}
+
+/// `run -i` / `run -t`: attached through conmon's socket before the
+/// process starts, our stdin passed on with `-i`, our terminal raw with
+/// `-t`; the detach keys leave it running (an `--rm` one is then removed
+/// by conmon's exit command when it exits).
+fn run_attached(
+    rt: &Runtime,
+    a: &RunArgs,
+    r: &ContainerRef,
+    remove_guard: Option<oxpod_runtime::RemoveOnExit<'_>>,
+) -> Result<u8> {
+    let ctrs = rt.containers();
+    let keys = crate::exec::detach_keys(rt, a.create.detach_keys.as_deref())?;
+    let signals =
+        crate::attach::signals(crate::attach::wants_raw(a.create.interactive, a.create.tty))?;
+    let (started, socket) = match ctrs.start_attached(r) {
+        Ok(x) => x,
+        Err(e) => {
+            if a.rm {
+                let _ = ctrs.remove(r, true);
+            }
+            return Err(e.into());
+        }
+    };
+    // With a terminal, Ctrl-C is a byte for the container's terminal;
+    // without one, signals are proxied as for any attached run.
+    if a.sig_proxy
+        && !a.create.tty
+        && let Some(pid) = started.state.pid
+        && let Err(e) = crate::sigproxy::proxy_signals_to(pid)
+    {
+        tracing::warn!(error = %e, "signals will not reach the container");
+    }
+    let ctl = ctrs.ctl_path(&started);
+    let ended = crate::attach::relay(
+        &crate::attach::Attach {
+            socket: &socket,
+            ctl: &ctl,
+            stdin: a.create.interactive,
+            tty: a.create.tty,
+            keys: &keys,
+        },
+        &signals,
+    )?;
+    match ended {
+        oxpod_runtime::Ended::Closed => {
+            let code = ctrs.wait(r)?;
+            if let Some(guard) = remove_guard {
+                match ctrs.remove(r, true) {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+                guard.done();
+            }
+            Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
+        }
+        // Left running: conmon's exit command removes an --rm one.
+        oxpod_runtime::Ended::Detached | oxpod_runtime::Ended::Stopped => {
+            if let Some(guard) = remove_guard {
+                guard.done();
+            }
+            Ok(match ended {
+                oxpod_runtime::Ended::Detached => 0,
+                _ => crate::attach::EXIT_SIGNALLED,
+            })
+        }
+    }
+}
+
+/// `attach`, and `start -a` of a container made with `-i` or `-t`: its
+/// output until it exits (then its exit code), our stdin passed on when it
+/// keeps one open (not with `--no-stdin`).
+fn attach_to(
+    rt: &Runtime,
+    r: &ContainerRef,
+    start: bool,
+    no_stdin: bool,
+    keys: Option<&str>,
+) -> Result<u8> {
+    let ctrs = rt.containers();
+    let keys = crate::exec::detach_keys(rt, keys)?;
+    let ctr = ctrs.get(r)?;
+    let stdin = ctr.config.interactive && !no_stdin;
+    let tty = ctr.config.terminal;
+    let signals = crate::attach::signals(crate::attach::wants_raw(stdin, tty))?;
+    let (ctr, socket) = if start {
+        ctrs.start_attached(r)?
+    } else {
+        ctrs.attach(r)?
+    };
+    let ctl = ctrs.ctl_path(&ctr);
+    let ended = crate::attach::relay(
+        &crate::attach::Attach {
+            socket: &socket,
+            ctl: &ctl,
+            stdin,
+            tty,
+            keys: &keys,
+        },
+        &signals,
+    )?;
+    match ended {
+        oxpod_runtime::Ended::Closed => {
+            let code = ctrs.wait(r)?;
+            Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
+        }
+        oxpod_runtime::Ended::Detached => Ok(0),
+        oxpod_runtime::Ended::Stopped => Ok(crate::attach::EXIT_SIGNALLED),
+    }
 }
 
 fn pod_names(rt: &Runtime) -> Result<BTreeMap<String, String>> {
@@ -673,6 +807,10 @@ fn start(out: &mut impl Write, rt: &Runtime, a: &StartArgs) -> Result<u8> {
             bail!("you cannot start and attach multiple containers at once");
         };
         let r = ctrs.resolve(name)?;
+        let made = ctrs.get(&r)?;
+        if a.interactive || made.config.terminal || made.config.interactive {
+            return attach_to(rt, &r, true, !a.interactive, a.detach_keys.as_deref());
+        }
         let started = ctrs.start(&r)?;
         if let Some(pid) = started.state.pid
             && let Err(e) = crate::sigproxy::proxy_signals_to(pid)

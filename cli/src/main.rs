@@ -11,6 +11,7 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 
 mod args;
+mod attach;
 mod commands;
 mod exec;
 mod human;

@@ -109,6 +109,7 @@ fn bench_lifecycle(c: &mut Criterion) {
                     log_level: String::new(),
                     exit_command: None,
                     terminal: false,
+                    stdin: false,
                 })
                 .expect("create");
             runtime.start(&id).expect("start");

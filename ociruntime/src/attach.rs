@@ -281,15 +281,24 @@ fn send_all(socket: &OwnedFd, mut bytes: &[u8]) -> Result<()> {
 }
 
 /// Asks conmon (through the session's or container's `ctl` fifo) to size
-/// the terminal `height` × `width`. A 0×0 size is not sent.
+/// the terminal `height` × `width`. A 0×0 size is not sent, nor one to a
+/// conmon that has gone.
 pub fn resize(ctl: &Path, height: u16, width: u16) -> Result<()> {
     if height == 0 || width == 0 {
         return Ok(());
     }
-    let mut f = std::fs::OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking: a fifo whose conmon has gone (the process exited) has
+    // no reader, and a blocking open would wait for one forever.
+    let mut f = match std::fs::OpenOptions::new()
         .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(ctl)
-        .map_err(|e| Error::io("opening", ctl, e))?;
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) => return Ok(()),
+        Err(e) => return Err(Error::io("opening", ctl, e)),
+    };
     f.write_all(format!("1 {height} {width}\n").as_bytes())
         .map_err(|e| Error::io("writing", ctl, e))
 }

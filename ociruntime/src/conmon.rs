@@ -64,6 +64,8 @@ pub struct CreateOptions<'a> {
     pub exit_command: Option<(PathBuf, Vec<String>)>,
     /// Allocate a terminal (`-t`).
     pub terminal: bool,
+    /// Keep stdin open for attach clients (`-i`).
+    pub stdin: bool,
 }
 
 /// What a successful create reports.
@@ -131,8 +133,13 @@ impl Conmon {
         if opts.runtime.systemd_cgroup {
             a.push("-s".into());
         }
+        // As podman: a terminal takes input from every attach client and
+        // is never closed by one leaving; `-i` (a stdin pipe, closed when
+        // its client's input ends) only without one.
         if opts.terminal {
             a.push("-t".into());
+        } else if opts.stdin {
+            a.push("-i".into());
         }
         for arg in opts.runtime.global_args(false) {
             a.push("--runtime-arg".into());
@@ -689,6 +696,7 @@ mod tests {
                 vec!["cleanup".into(), "abc".into()],
             )),
             terminal: false,
+            stdin: false,
         };
         let args: Vec<String> = Conmon::new("/usr/bin/conmon")
             .args(&opts)

@@ -34,6 +34,8 @@ pub struct CreateRequest<'a> {
     pub log_path: &'a Path,
     /// Allocate a terminal.
     pub terminal: bool,
+    /// Keep the container's stdin open for attach clients.
+    pub stdin: bool,
     /// What to run once the container has exited (program, arguments).
     pub exit_command: Option<(PathBuf, Vec<String>)>,
 }
@@ -235,6 +237,7 @@ impl ConmonDriver {
             log_level: String::new(),
             exit_command: r.exit_command.clone(),
             terminal: r.terminal,
+            stdin: r.stdin,
         })
     }
 

@@ -222,8 +222,7 @@ impl crate::conmon::Conmon {
         }
         if o.terminal {
             a.push("-t".into());
-        }
-        if o.stdin {
+        } else if o.stdin {
             a.push("-i".into());
         }
         for arg in o.runtime.global_args(false) {

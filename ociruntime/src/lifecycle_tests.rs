@@ -115,6 +115,7 @@ impl Fixture {
             log_level: "info".into(),
             exit_command: None,
             terminal: false,
+            stdin: false,
         }
     }
 
@@ -432,6 +433,7 @@ fn detached_child(dir: &Path, id: &str) {
             log_level: "error".into(),
             exit_command: None,
             terminal: false,
+            stdin: false,
         })
         .unwrap();
     runtime.start(id).unwrap();

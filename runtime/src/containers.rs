@@ -58,6 +58,10 @@ pub struct NewContainer {
     pub stop_signal: Option<u32>,
     /// Seconds `stop` waits before SIGKILL (default 10).
     pub stop_timeout: Option<u32>,
+    /// A terminal (`-t`).
+    pub terminal: bool,
+    /// Its stdin kept open for attaching (`-i`).
+    pub interactive: bool,
 }
 
 /// A compiled `name=` filter; equal when the patterns are.
@@ -321,6 +325,8 @@ impl<'r> Containers<'r> {
             user: new.user.unwrap_or_else(|| "0:0".to_owned()),
             hostname,
             auto_remove: new.auto_remove,
+            terminal: new.terminal,
+            interactive: new.interactive,
             labels: new.labels,
             oci_runtime: rt.driver.default_runtime().to_owned(),
             stop_signal: new.stop_signal.unwrap_or(Signal::SIGTERM as u32),

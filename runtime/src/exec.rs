@@ -403,6 +403,23 @@ fn kill_session(dir: &Path, s: &ExecSession, init_pid: Option<u32>) {
             .filter(|&p| p > 1)
     };
     let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let conmon_alive = || {
+        Some(s.conmon_pid)
+            .filter(|&p| p > 1)
+            .or_else(|| read("conmon.pid"))
+            .is_some_and(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "conmon")
+            })
+    };
+    // A start cut short: its conmon may still be running `runc exec`, whose
+    // process would start after we looked. Wait (bounded) for its pid.
+    if s.pid <= 1 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while read("pid").is_none() && conmon_alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     let pid = Some(s.pid)
         .filter(|&p| p > 1)
         .or_else(|| read("pid"))

@@ -6,6 +6,7 @@
 //! waiting for it to exit, so `stop`, `ps`, `wait` and `rm -f` in other
 //! processes go on while one waits.
 
+use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -69,11 +70,58 @@ impl<'r> Containers<'r> {
     /// process), the runtime's `create` through it, then `start`. Returns
     /// the container as running.
     pub fn start(&self, r: &ContainerRef) -> Result<Container> {
+        Ok(self.start_inner(r, false)?.0)
+    }
+
+    /// [`Containers::start`], attached: the container's attach socket is
+    /// connected after conmon made it and before the process starts, so
+    /// none of its output is missed (a running container is attached as
+    /// it is). The socket carries its stdio (stdin when made with `-i`).
+    pub fn start_attached(&self, r: &ContainerRef) -> Result<(Container, OwnedFd)> {
+        let (ctr, socket) = self.start_inner(r, true)?;
+        match socket {
+            Some(s) => Ok((ctr, s)),
+            None => Err(Error::ContainerState {
+                name: ctr.config.name.clone(),
+                status: ctr.state.status.podman_word().to_owned(),
+                remedy: "it has no attach socket",
+            }),
+        }
+    }
+
+    /// Attaches to a running container: its attach socket, connected.
+    pub fn attach(&self, r: &ContainerRef) -> Result<(Container, OwnedFd)> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let (ctr, _guard) = self.lock(r)?;
+        self.require_running(&ctr)?;
+        let socket = oxpod_ociruntime::connect_attach(&rt.layout.bundle_dir(&ctr.config.id))?;
+        rt.emit(container_event(EventStatus::Attach, &ctr.config));
+        Ok((ctr, socket))
+    }
+
+    /// The container's `ctl` fifo (terminal resizes), made by its conmon.
+    pub fn ctl_path(&self, ctr: &Container) -> std::path::PathBuf {
+        self.rt.layout.bundle_dir(&ctr.config.id).join("ctl")
+    }
+
+    fn start_inner(&self, r: &ContainerRef, attach: bool) -> Result<(Container, Option<OwnedFd>)> {
         let rt = self.rt;
         rt.check_valid()?;
         let (mut ctr, _guard) = self.lock(r)?;
+        let connect = |ctr: &Container| -> Result<Option<OwnedFd>> {
+            if !attach {
+                return Ok(None);
+            }
+            let socket = oxpod_ociruntime::connect_attach(&rt.layout.bundle_dir(&ctr.config.id))?;
+            rt.emit(container_event(EventStatus::Attach, &ctr.config));
+            Ok(Some(socket))
+        };
         match ctr.state.status {
-            ContainerStatus::Running => return Ok(ctr),
+            ContainerStatus::Running => {
+                let socket = connect(&ctr)?;
+                return Ok((ctr, socket));
+            }
             ContainerStatus::Paused | ContainerStatus::Removing => {
                 return Err(Error::ContainerState {
                     name: ctr.config.name.clone(),
@@ -88,6 +136,16 @@ impl<'r> Containers<'r> {
             }
         }
         self.create_in_runtime(&mut ctr)?;
+        let socket = match connect(&ctr) {
+            Ok(s) => s,
+            Err(e) => {
+                self.delete_from_runtime(&ctr);
+                ctr.state.status = ContainerStatus::Configured;
+                rt.state()
+                    .update_container_state(&ctr.config.id, &ctr.state)?;
+                return Err(e);
+            }
+        };
         if let Err(e) = rt.driver.start(&ctr.config.oci_runtime, &ctr.config.id) {
             self.delete_from_runtime(&ctr);
             ctr.state.status = ContainerStatus::Configured;
@@ -106,7 +164,7 @@ impl<'r> Containers<'r> {
         rt.state()
             .update_container_state(&ctr.config.id, &ctr.state)?;
         rt.emit(container_event(EventStatus::Start, &ctr.config));
-        Ok(ctr)
+        Ok((ctr, socket))
     }
 
     /// conmon + runtime `create`; on success the container is `created`.
@@ -143,6 +201,7 @@ impl<'r> Containers<'r> {
             run_dir: &run_dir,
             log_path: &ctr.config.log_path,
             terminal: ctr.config.terminal,
+            stdin: ctr.config.interactive,
             exit_command,
         })?;
         debug!(

@@ -983,6 +983,7 @@ fn the_next_open_releases_what_a_killed_create_or_start_left() {
             run_dir: &run_dir,
             log_path: &bundle.join("ctr.log"),
             terminal: false,
+            stdin: false,
             exit_command: None,
         })
         .expect("fake create");

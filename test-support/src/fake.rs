@@ -527,6 +527,7 @@ mod tests {
             run_dir: bundle,
             log_path: bundle,
             terminal: false,
+            stdin: false,
             exit_command: None,
         }
     }

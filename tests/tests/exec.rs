@@ -421,3 +421,99 @@ fn the_detach_keys_leave_the_session_running() {
     pty.write(b"\x10\x11\x15exit 4\n");
     assert_eq!(wait_exit(&mut c), Some(4));
 }
+
+#[test]
+fn run_i_passes_stdin_and_its_end() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let run = |args: &[&str], input: &[u8]| {
+        let mut c = env
+            .cmd(args.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = c.stdin.take().expect("stdin");
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || stdin.write_all(&input));
+        let out = c.wait_with_output().expect("run");
+        let _ = feeder.join();
+        out
+    };
+    let out = run(
+        &["run", "--rm", "-i", "--rootfs", &rootfs, "cat"],
+        b"hello\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+    let out = run(
+        &[
+            "run",
+            "-i",
+            "--name",
+            "five",
+            "--rootfs",
+            &rootfs,
+            "sh",
+            "-c",
+            "cat; exit 5",
+        ],
+        b"abc",
+    );
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "abc");
+    assert_eq!(
+        env.ok(["ps", "-a", "--format", "{{.Names}}"]),
+        "five\n",
+        "the --rm one is gone"
+    );
+    // start -a -i of a container made with -i.
+    env.ok([
+        "create", "-i", "--name", "later", "--rootfs", &rootfs, "cat",
+    ]);
+    let out = run(&["start", "-a", "-i", "later"], b"late input\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "late input\n");
+    // attach to a container that does not run.
+    let err = env.fails(125, ["attach", "five"]);
+    assert!(err.contains("not running"), "{err}");
+}
+
+#[test]
+fn run_it_detach_and_attach_again() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let mut pty = Pty::open(41, 62);
+    let mut c = pty.spawn(
+        &env,
+        &["run", "-it", "--name", "it", "--rootfs", &rootfs, "sh"],
+    );
+    pty.write(b"busybox stty size; tty\n");
+    pty.expect("41 62");
+    pty.expect("/dev/pts/");
+    pty.write(b"\x10\x11");
+    assert_eq!(wait_exit(&mut c), Some(0), "a detach exits 0");
+    assert!(pty.canonical(), "the terminal is restored");
+    assert_eq!(
+        env.ok(["ps", "--format", "{{.Names}} {{.Status}}"])
+            .split_whitespace()
+            .next(),
+        Some("it"),
+        "still running"
+    );
+    // attach: the same shell, our input reaches it, its exit code is ours.
+    let mut pty = Pty::open(30, 100);
+    let mut a = pty.spawn(&env, &["attach", "it"]);
+    pty.write(b"echo ag\"\"ain; busybox stty size\n");
+    pty.expect("again");
+    pty.expect("30 100");
+    pty.write(b"exit 9\n");
+    assert_eq!(wait_exit(&mut a), Some(9));
+    assert!(pty.canonical());
+    let status = env.ok(["ps", "-a", "--format", "{{.Status}}"]);
+    assert!(status.starts_with("Exited (9)"), "{status}");
+    let events = env.ok(["events", "--stream=false", "--filter", "event=attach"]);
+    assert_eq!(events.lines().count(), 2, "{events}");
+}

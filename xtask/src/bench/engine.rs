@@ -98,7 +98,16 @@ pub enum Cmd<'a> {
     Images,
     /// `rmi` of one image by name.
     Rmi(&'a str),
+    /// `run -d` of the long-running container exec goes into.
+    RunDetached,
+    /// `exec` of `true` in it.
+    ExecTrue,
+    /// `rm -f -t 0` of it.
+    RmRunning,
 }
+
+/// The running container of the exec rows.
+pub const EXEC_CONTAINER: &str = "bench-exec";
 
 /// The names of the many-images archive's images: `<prefix>:<i>`.
 pub const MANY_IMAGES: &str = "localhost/bench-many";
@@ -223,6 +232,14 @@ impl Engine {
             Cmd::LoadMany => c.args(["load", "-q", "-i"]).arg(&self.many),
             Cmd::Images => c.arg("images"),
             Cmd::Rmi(name) => c.args(["rmi", name]),
+            Cmd::RunDetached => c
+                .args(["run", "-d", "--name", EXEC_CONTAINER])
+                .args(self.create_flags())
+                .arg("--rootfs")
+                .arg(&self.rootfs)
+                .args(["sleep", "1000000"]),
+            Cmd::ExecTrue => c.args(["exec", EXEC_CONTAINER, "true"]),
+            Cmd::RmRunning => c.args(["rm", "-f", "-t", "0", EXEC_CONTAINER]),
         };
         c
     }

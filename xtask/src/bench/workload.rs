@@ -86,6 +86,8 @@ pub enum Setup {
     Image(bool),
     /// An initialised store without containers holding the many images.
     ManyImages,
+    /// An initialised store whose one container runs (exec's target).
+    Running,
 }
 
 /// What is timed.
@@ -122,6 +124,8 @@ pub enum Op {
     RunImageTrue,
     /// `images`.
     Images,
+    /// `exec CTR true` in the running container.
+    ExecTrue,
 }
 
 /// One row of the report.
@@ -142,7 +146,7 @@ impl Workload {
         match (self.action, self.setup) {
             (Action::CreateEach(n) | Action::Repeat(_, n), _) => sizes.get(n),
             (Action::RmiEach, _) | (_, Setup::ManyImages) => sizes.images,
-            (_, Setup::Nothing | Setup::Image(_)) => 0,
+            (_, Setup::Nothing | Setup::Image(_) | Setup::Running) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
         }
     }
@@ -165,7 +169,7 @@ const fn w(
 }
 
 use Action::{CreateEach, Once, Repeat, RmEach, RmiEach};
-use Setup::{Containers, EventsLog, Image, ManyImages, Nothing, Rebooted};
+use Setup::{Containers, EventsLog, Image, ManyImages, Nothing, Rebooted, Running};
 use Size::{Events, Large, RunCount, Small, Zero};
 
 /// Every workload, in the order run. The order keeps populations between
@@ -194,6 +198,8 @@ pub const WORKLOADS: &[Workload] = &[
     w("run --rm IMAGE true (one process each)", Image(true), Repeat(Op::RunImageTrue, RunCount), Some(0.35), false),
     w("images", ManyImages, Once(Op::Images), None, false),
     w("rmi (one process each)", ManyImages, RmiEach, None, true),
+    // Last: its running container would show in the `ps` rows.
+    w("exec CTR true (one process each)", Running, Repeat(Op::ExecTrue, RunCount), Some(0.3), false),
 ];
 
 /// What the runner knows about an engine's store.
@@ -210,6 +216,8 @@ struct Store {
     image: bool,
     /// Whether the many images are loaded.
     many: bool,
+    /// Whether the exec rows' container runs.
+    running: bool,
 }
 
 /// Runs workloads against one engine.
@@ -248,8 +256,14 @@ impl<'a> Runner<'a> {
         Ok(samples)
     }
 
-    /// Wipes the engine's store.
+    /// Wipes the engine's store (its running container removed first, so
+    /// no process outlives it).
     pub fn wipe(&mut self) -> Result<()> {
+        if self.store.running {
+            self.store.running = false;
+            self.exec(Cmd::RmRunning)
+                .context("removing the running container")?;
+        }
         self.store = Store::default();
         self.engine.wipe()
     }
@@ -275,6 +289,15 @@ impl<'a> Runner<'a> {
                     self.exec(Cmd::LoadMany)
                         .context("loading the many images")?;
                     self.store.many = true;
+                }
+                Ok(())
+            }
+            Setup::Running => {
+                if !self.store.running {
+                    self.containers(0)?;
+                    self.exec(Cmd::RunDetached)
+                        .context("running the exec container")?;
+                    self.store.running = true;
                 }
                 Ok(())
             }
@@ -395,6 +418,7 @@ impl<'a> Runner<'a> {
             Op::Load => Cmd::Load,
             Op::RunImageTrue => Cmd::RunImageTrue,
             Op::Images => Cmd::Images,
+            Op::ExecTrue => Cmd::ExecTrue,
         };
         let out = self.exec(cmd)?;
         self.check_output(op, &out.stdout)?;
@@ -402,6 +426,7 @@ impl<'a> Runner<'a> {
             Op::Load => self.store.image = true,
             Op::RmAll => self.store.ids.clear(),
             Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate | Op::Images => {}
+            Op::ExecTrue => self.store.events = None,
             _ => self.store.events = None,
         }
         Ok(out.sample)
