@@ -104,7 +104,12 @@ pub enum Cmd<'a> {
     ExecTrue,
     /// `rm -f -t 0` of it.
     RmRunning,
+    /// `run --rm -i` of `cat > /dev/null`, fed [`STDIN_MIB`] MiB.
+    RunStdin,
 }
+
+/// MiB the stdin row feeds through `run -i`.
+pub const STDIN_MIB: u64 = 100;
 
 /// The running container of the exec rows.
 pub const EXEC_CONTAINER: &str = "bench-exec";
@@ -240,6 +245,13 @@ impl Engine {
                 .args(["sleep", "1000000"]),
             Cmd::ExecTrue => c.args(["exec", EXEC_CONTAINER, "true"]),
             Cmd::RmRunning => c.args(["rm", "-f", "-t", "0", EXEC_CONTAINER]),
+            Cmd::RunStdin => c
+                .env(super::measure::STDIN_BYTES, (STDIN_MIB << 20).to_string())
+                .args(["run", "--rm", "-i"])
+                .args(self.create_flags())
+                .arg("--rootfs")
+                .arg(&self.rootfs)
+                .args(["sh", "-c", "cat > /dev/null"]),
         };
         c
     }

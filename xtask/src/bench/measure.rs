@@ -20,6 +20,9 @@ use crate::util::display;
 /// First line the wrapper prints: `MAGIC <nanos> <max_rss_kib> <exit code>`.
 const MAGIC: &str = "xtask-bench-measure";
 
+/// Set on a measured command: the wrapper feeds it this many bytes of stdin.
+pub const STDIN_BYTES: &str = "XTASK_BENCH_STDIN_BYTES";
+
 /// A command that takes longer than this is killed and reported as failed.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -53,15 +56,42 @@ pub struct Measured {
 /// The wrapper's side: `xtask bench --measure -- PROGRAM ARGS...`.
 pub fn wrapper(argv: &[String]) -> Result<()> {
     let (program, args) = argv.split_first().context("--measure needs a command")?;
+    // A stdin workload: this many bytes fed to the command, then its end.
+    let feed: Option<u64> = std::env::var(STDIN_BYTES)
+        .ok()
+        .map(|v| v.parse())
+        .transpose()
+        .context(STDIN_BYTES)?;
     let started = Instant::now();
-    let child = Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .env_remove(STDIN_BYTES)
+        .stdin(if feed.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start `{program}`"))?;
+    let feeder = match (feed, child.stdin.take()) {
+        (Some(mut left), Some(mut stdin)) => Some(std::thread::spawn(move || {
+            let chunk: Vec<u8> = (0..1u32 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                if stdin.write_all(&chunk[..n]).is_err() {
+                    break;
+                }
+                left -= n as u64;
+            }
+        })),
+        _ => None,
+    };
     let output = child.wait_with_output()?;
+    if let Some(f) = feeder {
+        let _ = f.join();
+    }
     let wall = started.elapsed();
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
     let code = output.status.code().unwrap_or(-1);

@@ -126,6 +126,8 @@ pub enum Op {
     Images,
     /// `exec CTR true` in the running container.
     ExecTrue,
+    /// `run --rm -i` of `cat`, fed 100 MiB.
+    RunStdin,
 }
 
 /// One row of the report.
@@ -198,6 +200,7 @@ pub const WORKLOADS: &[Workload] = &[
     w("run --rm IMAGE true (one process each)", Image(true), Repeat(Op::RunImageTrue, RunCount), Some(0.35), false),
     w("images", ManyImages, Once(Op::Images), None, false),
     w("rmi (one process each)", ManyImages, RmiEach, None, true),
+    w("run --rm -i cat (100 MiB through stdin)", Containers(Zero), Once(Op::RunStdin), Some(1.0), false),
     // Last: its running container would show in the `ps` rows.
     w("exec CTR true (one process each)", Running, Repeat(Op::ExecTrue, RunCount), Some(0.3), false),
 ];
@@ -419,6 +422,7 @@ impl<'a> Runner<'a> {
             Op::RunImageTrue => Cmd::RunImageTrue,
             Op::Images => Cmd::Images,
             Op::ExecTrue => Cmd::ExecTrue,
+            Op::RunStdin => Cmd::RunStdin,
         };
         let out = self.exec(cmd)?;
         self.check_output(op, &out.stdout)?;
@@ -426,7 +430,7 @@ impl<'a> Runner<'a> {
             Op::Load => self.store.image = true,
             Op::RmAll => self.store.ids.clear(),
             Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate | Op::Images => {}
-            Op::ExecTrue => self.store.events = None,
+            Op::ExecTrue | Op::RunStdin => self.store.events = None,
             _ => self.store.events = None,
         }
         Ok(out.sample)
@@ -486,11 +490,12 @@ mod tests {
     fn every_workload_has_an_n() {
         let n: Vec<usize> = WORKLOADS.iter().map(|w| w.n(&Sizes::FULL)).collect();
         assert_eq!(n[..5], [0, 0, 0, 0, 200]);
-        // The events rows, then the image rows (run: 20 processes; 100
-        // images).
-        assert_eq!(n[n.len() - 5], 100_000);
-        assert_eq!(n[n.len() - 3], 20);
-        assert_eq!(n[n.len() - 1], 100);
+        // The events rows, the image rows (run: 20 processes; 100
+        // images), then stdin and exec (20 processes).
+        assert_eq!(n[n.len() - 7], 100_000);
+        assert_eq!(n[n.len() - 5], 20);
+        assert_eq!(n[n.len() - 3], 100);
+        assert_eq!(n[n.len() - 2..], [0, 20]);
         assert!(
             WORKLOADS
                 .iter()
