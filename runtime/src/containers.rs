@@ -652,7 +652,11 @@ impl<'r> Containers<'r> {
         let rt = self.rt;
         let mut ledger = Ledger::begin(rt, "remove", true)?;
         for (_, ctr) in locked {
-            self.note_resources(&mut ledger, ctr)?;
+            if let Err(e) = self.note_resources(&mut ledger, ctr) {
+                // The records still claim everything: nothing is released.
+                ledger.commit();
+                return Err(e);
+            }
         }
         let ids: Vec<String> = locked.iter().map(|(_, c)| c.config.id.clone()).collect();
         let removed = rt.state().remove_containers(&ids);
@@ -722,7 +726,11 @@ impl<'r> Containers<'r> {
         // Its exec sessions go first: none outlives its container's record.
         self.reap_sessions(&ctr, true)?;
         let mut ledger = Ledger::begin(rt, "remove", true)?;
-        self.note_resources(&mut ledger, &ctr)?;
+        if let Err(e) = self.note_resources(&mut ledger, &ctr) {
+            // The record still claims everything: nothing is released.
+            ledger.commit();
+            return Err(e);
+        }
         let removed = {
             let mut state = rt.state();
             match &ctr.config.pod {

@@ -222,13 +222,16 @@ fn open_journal(rt: &Runtime, op: &str) -> Result<(File, PathBuf)> {
     let dir = ledger_dir(rt);
     make_dir(&dir, 0o700)?;
     let pid = std::process::id();
-    let path = dir.join(format!("{pid}.{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-    let mut file = File::options()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io("create", &path, e))?;
+    // Never an existing journal: one left by an earlier process with this
+    // pid (pids wrap) is another command's unfinished work.
+    let (mut file, path) = loop {
+        let path = dir.join(format!("{pid}.{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+        match File::options().create_new(true).write(true).open(&path) {
+            Ok(f) => break (f, path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("create", &path, e)),
+        }
+    };
     file.lock().map_err(|e| Error::io("lock", &path, e))?;
     let mut header = serde_json::to_vec(&Header {
         op: op.to_owned(),
@@ -497,6 +500,10 @@ struct Claims {
 
 impl Claims {
     fn read(rt: &Runtime) -> Result<Self> {
+        // The dead command may have been killed inside its commit: settled
+        // first, or its removal could surface after we decided from the
+        // records it removed that they still claim their steps.
+        rt.state().settle()?;
         let (ctrs, pods) = rt.in_all_namespaces(|s| (s.all_containers(), s.all_pods()));
         let (ctrs, pods) = (ctrs?, pods?);
         if !ctrs.skipped.is_empty() || !pods.skipped.is_empty() {

@@ -557,6 +557,9 @@ impl<'r> System<'r> {
         let rt = self.rt;
         rt.check_valid()?;
         let alive = AliveLock::take(&rt.layout)?;
+        // A commit of a writer killed midway is published before anything
+        // is read (see `State::settle`).
+        rt.state().settle()?;
         let mut report = CheckReport::default();
         let mut leftover_rm = Vec::new();
         // Interrupted operations first: what they release is then no

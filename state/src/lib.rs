@@ -69,6 +69,14 @@ pub trait State: Items + Send + std::fmt::Debug {
     /// namespaces. A record that does not decode is logged and left alone.
     fn refresh(&mut self) -> Result<()>;
 
+    /// Settles a writer that was killed mid-commit: LMDB's readers keep
+    /// seeing the state before its commit until the next writer takes the
+    /// writer lock, finds its owner dead and publishes the commit. Call
+    /// before deciding from a read that a commit did not happen (a repair
+    /// releasing what no record claims), so the commit cannot surface
+    /// afterwards. An empty write transaction; cheap.
+    fn settle(&mut self) -> Result<()>;
+
     /// The container with exactly this id.
     fn container(&self, id: &str) -> Result<Container>;
 
@@ -217,6 +225,9 @@ macro_rules! impl_state {
             }
             fn refresh(&mut self) -> $crate::Result<()> {
                 self.store.refresh()
+            }
+            fn settle(&mut self) -> $crate::Result<()> {
+                self.store.write(|_, _| Ok(()))
             }
             fn container(&self, id: &str) -> $crate::Result<$crate::Container> {
                 self.store.container(id)

@@ -79,11 +79,20 @@ pub fn missing_container_tools() -> Option<String> {
     Some(reason)
 }
 
-/// A name unique to this process and call: `<prefix>_<pid>_<n>`.
+/// A name unique to this process and call: `<prefix>_<pid>_<start>_<n>`,
+/// `<start>` the process's first call in microseconds, so a later test
+/// process given the same pid (pids wrap at 32768 here, and a CI run
+/// spawns more) never meets an earlier one's segment or directory.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    static START: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros())
+    });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}_{}_{n}", std::process::id())
+    format!("{prefix}_{}_{start:x}_{n}", std::process::id())
 }
 
 /// Builds `<dir>/rootfs` with busybox and a few applet links; returns it.

@@ -75,9 +75,53 @@ fn assert_check_clean(env: &TestEnv, after: &str) {
         if out.status.success() && text.contains("no problems found") {
             return;
         }
-        assert!(start.elapsed() < DEADLINE, "{after}: system check: {text}");
+        if start.elapsed() >= DEADLINE {
+            panic!("{after}: system check: {text}\n{}", diagnostics(env));
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// What a failed check is read with: the records, the journals of
+/// interrupted commands, the bundles, and a check's debug log.
+fn diagnostics(env: &TestEnv) -> String {
+    let ps = env.run([
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.Names}} {{.Status}}",
+    ]);
+    let ledger = env.runroot().join("ledger");
+    let journals: Vec<String> = std::fs::read_dir(&ledger)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            format!("{}:\n{text}", e.file_name().to_string_lossy())
+        })
+        .collect();
+    let bundles: Vec<String> = std::fs::read_dir(env.root().join("containers"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let files: Vec<String> = std::fs::read_dir(e.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|f| f.file_name().to_string_lossy().into_owned())
+                .collect();
+            format!("{} {files:?}", e.file_name().to_string_lossy())
+        })
+        .collect();
+    let check = env.run(["--log-level", "debug", "system", "check"]);
+    format!(
+        "ps -a: {}\njournals: {journals:?}\nbundles: {bundles:?}\ncheck log:\n{}",
+        String::from_utf8_lossy(&ps.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    )
 }
 
 fn id_of(env: &TestEnv, name: &str) -> String {

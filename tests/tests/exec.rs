@@ -517,3 +517,62 @@ fn run_it_detach_and_attach_again() {
     let events = env.ok(["events", "--stream=false", "--filter", "event=attach"]);
     assert_eq!(events.lines().count(), 2, "{events}");
 }
+
+#[test]
+fn a_killed_attach_leaves_the_container_running_and_attachable() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "run", "-d", "-i", "-t", "--name", "ka", "--rootfs", &rootfs, "sh",
+    ]);
+    for i in 0..3 {
+        let mut pty = Pty::open(24, 80);
+        let mut a = pty.spawn(&env, &["attach", "ka"]);
+        pty.write(format!("echo mark\"\"{i}\n").as_bytes());
+        pty.expect(&format!("mark{i}"));
+        a.kill().expect("SIGKILL attach");
+        let _ = a.wait();
+        let status = env.ok(["ps", "--format", "{{.Names}} {{.Status}}"]);
+        assert!(status.starts_with("ka Up"), "still running: {status}");
+        wait_until("no attach client left", || {
+            processes_with(&env.lock_name)
+                .iter()
+                .all(|p| !p.contains(" attach "))
+        });
+        let check = env.ok(["system", "check"]);
+        assert!(check.contains("no problems found"), "{check}");
+    }
+    // The shell survived every kill and still takes input and exits.
+    let mut pty = Pty::open(24, 80);
+    let mut a = pty.spawn(&env, &["attach", "ka"]);
+    pty.write(b"echo last\"\"one\n");
+    pty.expect("lastone");
+    pty.write(b"exit 3\n");
+    assert_eq!(wait_exit(&mut a), Some(3));
+}
+
+#[test]
+fn logs_of_a_terminal_container_are_its_terminal_output() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "run",
+        "-d",
+        "-t",
+        "--name",
+        "tl",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo hello; echo there >&2; printf 'no newline'",
+    ]);
+    env.ok(["wait", "tl"]);
+    // One terminal: stdout and stderr merged, the line discipline's \r\n,
+    // a last line without its newline kept as it came (podman's output).
+    assert_eq!(env.ok(["logs", "tl"]), "hello\r\nthere\r\nno newline");
+    let tail = env.ok(["logs", "--tail", "1", "tl"]);
+    assert_eq!(tail, "no newline");
+}
