@@ -178,7 +178,7 @@ pub struct AttachArgs {
     /// Keys that detach (default ctrl-p,ctrl-q; "" disables)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
-    /// Accepted for podman's scripts (signals are the terminal's while attached)
+    /// Pass the signals oxpod receives to the container (without a terminal)
     #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
     /// Use the most recently created container

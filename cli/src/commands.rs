@@ -2,7 +2,7 @@
 //! work, prints, and returns the process exit code.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::ops::ControlFlow;
 
 use anyhow::{Context, Result, bail};
@@ -211,7 +211,14 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
                 };
                 rt.containers().resolve(name)?
             };
-            attach_to(&rt, &r, false, a.no_stdin, a.detach_keys.as_deref())
+            attach_to(
+                &rt,
+                &r,
+                false,
+                a.no_stdin,
+                a.sig_proxy,
+                a.detach_keys.as_deref(),
+            )
         }
         ContainerVerb::Stats(a) => crate::top::stats(out, &open(g, |o| o)?, a),
         ContainerVerb::Rename(a) => {
@@ -454,6 +461,12 @@ fn pod_names_or_all(rt: &Runtime, names: &[String], all: bool) -> Result<Vec<Str
 }
 
 fn run_container(out: &mut impl Write, rt: &Runtime, a: &RunArgs) -> Result<u8> {
+    // podman's warning, for run only (not create, start or exec).
+    if a.create.tty && a.create.interactive && !std::io::stdin().is_terminal() {
+        tracing::warn!(
+            "The input device is not a TTY. The --tty and --interactive flags might not work properly"
+        );
+    }
     // Detached --rm containers are removed by conmon's exit command;
     // attached ones by us, after we have their exit code.
     let ctrs = rt.containers();
@@ -597,6 +610,7 @@ fn attach_to(
     r: &ContainerRef,
     start: bool,
     no_stdin: bool,
+    sig_proxy: bool,
     keys: Option<&str>,
 ) -> Result<u8> {
     let ctrs = rt.containers();
@@ -610,6 +624,15 @@ fn attach_to(
     } else {
         ctrs.attach(r)?
     };
+    // As podman: without a terminal, the signals we get go to the
+    // container's process (a terminal's Ctrl-C is a byte in the stream).
+    if sig_proxy
+        && !tty
+        && let Some(pid) = ctr.state.pid
+        && let Err(e) = crate::sigproxy::proxy_signals_to(pid)
+    {
+        tracing::warn!(error = %e, "signals will not reach the container");
+    }
     let ctl = ctrs.ctl_path(&ctr);
     let ended = crate::attach::relay(
         &crate::attach::Attach {
@@ -809,7 +832,7 @@ fn start(out: &mut impl Write, rt: &Runtime, a: &StartArgs) -> Result<u8> {
         let r = ctrs.resolve(name)?;
         let made = ctrs.get(&r)?;
         if a.interactive || made.config.terminal || made.config.interactive {
-            return attach_to(rt, &r, true, !a.interactive, a.detach_keys.as_deref());
+            return attach_to(rt, &r, true, !a.interactive, true, a.detach_keys.as_deref());
         }
         let started = ctrs.start(&r)?;
         if let Some(pid) = started.state.pid

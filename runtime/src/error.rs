@@ -178,6 +178,17 @@ pub enum Error {
         /// What to do about it.
         remedy: &'static str,
     },
+    /// A running container whose conmon died: its attach socket, log and
+    /// exit went with it.
+    #[error(
+        "container {name}'s conmon (pid {pid}) is gone, and with it the container's attach socket and log: stop it (`oxpod stop {name}`) or remove it (`oxpod rm -f {name}`), then run it again"
+    )]
+    MonitorGone {
+        /// Name of the container.
+        name: String,
+        /// The conmon's pid.
+        pid: u32,
+    },
     /// A pod whose containers run cannot be removed without force.
     #[error("pod {name} has {count} running container(s): stop them first, or use --force")]
     PodNotEmpty {

@@ -95,9 +95,25 @@ impl<'r> Containers<'r> {
         rt.check_valid()?;
         let (ctr, _guard) = self.lock(r)?;
         self.require_running(&ctr)?;
-        let socket = oxpod_ociruntime::connect_attach(&rt.layout.bundle_dir(&ctr.config.id))?;
+        let socket = self.connect_attach(&ctr)?;
         rt.emit(container_event(EventStatus::Attach, &ctr.config));
         Ok((ctr, socket))
+    }
+
+    /// Connects to the attach socket of a running container's conmon; a
+    /// conmon that died is named as such, not as a refused connection.
+    fn connect_attach(&self, ctr: &Container) -> Result<OwnedFd> {
+        let bundle = self.rt.layout.bundle_dir(&ctr.config.id);
+        match oxpod_ociruntime::connect_attach(&bundle) {
+            Ok(socket) => Ok(socket),
+            Err(e) => match ctr.state.conmon_pid {
+                Some(pid) if !self.rt.driver.monitor_alive(pid) => Err(Error::MonitorGone {
+                    name: ctr.config.name.clone(),
+                    pid,
+                }),
+                _ => Err(e.into()),
+            },
+        }
     }
 
     /// The container's `ctl` fifo (terminal resizes), made by its conmon.
@@ -113,7 +129,7 @@ impl<'r> Containers<'r> {
             if !attach {
                 return Ok(None);
             }
-            let socket = oxpod_ociruntime::connect_attach(&rt.layout.bundle_dir(&ctr.config.id))?;
+            let socket = self.connect_attach(ctr)?;
             rt.emit(container_event(EventStatus::Attach, &ctr.config));
             Ok(Some(socket))
         };

@@ -576,3 +576,132 @@ fn logs_of_a_terminal_container_are_its_terminal_output() {
     let tail = env.ok(["logs", "--tail", "1", "tl"]);
     assert_eq!(tail, "no newline");
 }
+
+#[test]
+fn a_container_whose_conmon_died_execs_and_attach_names_the_cause() {
+    require_containers!();
+    let env = TestEnv::new();
+    running(&env, "cd");
+    let pid: i32 = env
+        .ok(["inspect", "--format", "{{.State.ConmonPid}}", "cd"])
+        .trim()
+        .parse()
+        .expect("conmon pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+        .expect("kill conmon");
+    wait_until("conmon gone", || {
+        !std::path::Path::new(&format!("/proc/{pid}/comm")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    });
+    // exec has a conmon of its own.
+    let out = env.run(["exec", "cd", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let out = env.run(["attach", "--no-stdin", "cd"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("conmon (pid {pid}) is gone")) && err.contains("rm -f cd"),
+        "{err}"
+    );
+    env.ok(["rm", "-f", "cd"]);
+    let check = env.ok(["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+}
+
+#[test]
+fn attach_passes_signals_on_without_a_terminal() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "run",
+        "-d",
+        "--name",
+        "sp",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+    ]);
+    wait_until("the trap is set", || {
+        env.ok(["logs", "sp"]).contains("ready")
+    });
+    let mut a = env
+        .cmd(["attach", "--no-stdin", "sp"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("attach");
+    // Once attached (its event is written), SIGTERM to oxpod reaches the
+    // container's process, and attach ends with its exit code.
+    wait_until("attached", || {
+        env.ok(["events", "--stream=false", "--filter", "event=attach"])
+            .lines()
+            .count()
+            == 1
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(a.id()).expect("pid")),
+        nix::sys::signal::SIGTERM,
+    )
+    .expect("SIGTERM attach");
+    let out = a.wait_with_output().expect("wait attach");
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("got-term"));
+    // --sig-proxy=false: the signal is ours; the container keeps running.
+    env.ok([
+        "run", "-d", "--name", "sq", "--rootfs", &rootfs, "sleep", "1000",
+    ]);
+    let mut a = env
+        .cmd(["attach", "--no-stdin", "--sig-proxy=false", "sq"])
+        .spawn()
+        .expect("attach");
+    wait_until("attached", || {
+        env.ok(["events", "--stream=false", "--filter", "event=attach"])
+            .lines()
+            .count()
+            == 2
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(a.id()).expect("pid")),
+        nix::sys::signal::SIGTERM,
+    )
+    .expect("SIGTERM attach");
+    let st = a.wait().expect("wait attach");
+    assert!(st.code() != Some(0), "attach ended by the signal: {st:?}");
+    let status = env.ok(["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        status.starts_with("sq Up"),
+        "the container did not get it: {status}"
+    );
+}
+
+#[test]
+fn run_it_without_a_terminal_warns_as_podman_and_still_runs() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let out = env.run([
+        "run",
+        "--rm",
+        "-it",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "tty; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("The input device is not a TTY. The --tty and --interactive flags might not work properly"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"));
+    // Not for create, or for -t alone (podman's rule).
+    let out = env.run(["run", "--rm", "-t", "--rootfs", &rootfs, "true"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not a TTY"));
+}
