@@ -89,14 +89,21 @@ pub fn relay(a: &Attach<'_>, signals: &SignalFd) -> Result<Ended> {
             Flow::Stop
         }
     };
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    // Buffered: the relay flushes once per batch of frames.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
     let ended = Relay {
         socket: a.socket,
         stdin: a.stdin.then(|| stdin.as_fd()),
         stdout: &mut out,
         stderr: &mut err,
-        detach: if a.stdin { a.keys.bytes() } else { &[] },
+        // As podman and docker: the keys detach only with a terminal; piped
+        // input is data, whatever its bytes.
+        detach: if a.stdin && a.tty {
+            a.keys.bytes()
+        } else {
+            &[]
+        },
         signals: Some((signals, &mut on_signal)),
     }
     .run();

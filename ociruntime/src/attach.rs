@@ -18,6 +18,13 @@ use crate::error::{Error, Result};
 
 /// conmon's stdio frame: one stream byte and up to this many bytes.
 const STDIO_BUF_SIZE: usize = 8192;
+
+/// Frames read from the socket between two polls (and two flushes).
+const DRAIN_FRAMES: usize = 32;
+
+/// The largest stdin message conmon takes whole: it reads the socket into a
+/// buffer of `CONN_SOCK_BUF_SIZE` (32768 since conmon 2.0.2), less one.
+const INPUT_MESSAGE: usize = 32767;
 const STDOUT: u8 = 2;
 const STDERR: u8 = 3;
 
@@ -181,13 +188,27 @@ impl Relay<'_> {
             keys: self.detach,
             held: 0,
         };
+        // Non-blocking, and stdin read only once what came before is sent:
+        // conmon writes our frames without blocking and cuts off a client
+        // whose socket is full (about 208 KiB), so we must never sit in a
+        // send while its output waits for us.
+        set_nonblocking(self.socket)?;
         let mut stdin_open = self.stdin.is_some();
         let mut frame = vec![0u8; STDIO_BUF_SIZE + 1];
-        let mut input = vec![0u8; STDIO_BUF_SIZE];
-        let mut pass = Vec::with_capacity(STDIO_BUF_SIZE);
+        let mut input = vec![0u8; INPUT_MESSAGE];
+        // Bytes for the socket not sent yet, and whether stdin's end
+        // follows them.
+        let mut pending: Vec<u8> = Vec::with_capacity(2 * INPUT_MESSAGE);
+        let mut sent = 0usize;
+        let mut end_after = false;
         loop {
-            let mut fds = vec![PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
-            let stdin_at = match (stdin_open, self.stdin) {
+            let waiting = sent < pending.len();
+            let mut sock_events = PollFlags::POLLIN;
+            if waiting {
+                sock_events |= PollFlags::POLLOUT;
+            }
+            let mut fds = vec![PollFd::new(self.socket.as_fd(), sock_events)];
+            let stdin_at = match (stdin_open && !waiting && !end_after, self.stdin) {
                 (true, Some(fd)) => {
                     fds.push(PollFd::new(fd, PollFlags::POLLIN));
                     Some(fds.len() - 1)
@@ -203,12 +224,13 @@ impl Relay<'_> {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(io("polling", e)),
             }
-            let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-            let (sock_ready, stdin_ready, signal_ready) = (
-                ready(0),
-                stdin_at.is_some_and(ready),
-                signal_at.is_some_and(ready),
-            );
+            let revents = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+            let sock = revents(0);
+            let sock_readable =
+                sock.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR);
+            let sock_writable = waiting && sock.intersects(PollFlags::POLLOUT | PollFlags::POLLERR);
+            let stdin_ready = stdin_at.is_some_and(|i| !revents(i).is_empty());
+            let signal_ready = signal_at.is_some_and(|i| !revents(i).is_empty());
             drop(fds);
             if signal_ready && let Some((sfd, handler)) = self.signals.as_mut() {
                 while let Ok(Some(info)) = sfd.read_signal() {
@@ -218,27 +240,49 @@ impl Relay<'_> {
                     }
                 }
             }
-            if sock_ready {
-                match recv(self.socket.as_raw_fd(), &mut frame, MsgFlags::empty()) {
-                    Ok(0) | Err(Errno::ECONNRESET) => return Ok(Ended::Closed),
-                    Ok(n) => {
-                        let out: &mut dyn Write = match frame[0] {
-                            STDOUT => &mut *self.stdout,
-                            STDERR => &mut *self.stderr,
-                            _ => continue,
-                        };
-                        // A closed stdout (a pipe's reader gone) ends our
-                        // side; the process goes on.
-                        if out
-                            .write_all(&frame[1..n])
-                            .and_then(|()| out.flush())
-                            .is_err()
-                        {
+            if sock_readable {
+                // Every frame already queued (up to a bound, so stdin is not
+                // starved), then one flush: a fast producer costs a write
+                // per batch, not one per 8 KiB frame.
+                for _ in 0..DRAIN_FRAMES {
+                    match recv(self.socket.as_raw_fd(), &mut frame, MsgFlags::empty()) {
+                        Ok(0) | Err(Errno::ECONNRESET) => {
+                            let _ = self.stdout.flush();
+                            let _ = self.stderr.flush();
                             return Ok(Ended::Closed);
                         }
+                        Ok(n) => {
+                            let out: &mut dyn Write = match frame[0] {
+                                STDOUT => &mut *self.stdout,
+                                STDERR => &mut *self.stderr,
+                                _ => continue,
+                            };
+                            // A closed stdout (a pipe's reader gone) ends
+                            // our side; the process goes on.
+                            if out.write_all(&frame[1..n]).is_err() {
+                                return Ok(Ended::Closed);
+                            }
+                        }
+                        Err(Errno::EINTR) => {}
+                        Err(Errno::EAGAIN) => break,
+                        Err(e) => return Err(io("reading", e)),
                     }
-                    Err(Errno::EINTR | Errno::EAGAIN) => {}
-                    Err(e) => return Err(io("reading", e)),
+                }
+                if self.stdout.flush().is_err() || self.stderr.flush().is_err() {
+                    return Ok(Ended::Closed);
+                }
+            }
+            if sock_writable {
+                sent = self.send_pending(&pending, sent, &mut stdin_open)?;
+            }
+            if sent == pending.len() {
+                pending.clear();
+                sent = 0;
+                if end_after {
+                    // The process sees the end of its stdin.
+                    let _ = shutdown(self.socket.as_raw_fd(), Shutdown::Write);
+                    end_after = false;
+                    stdin_open = false;
                 }
             }
             if stdin_ready && let Some(fd) = self.stdin {
@@ -248,18 +292,32 @@ impl Relay<'_> {
                     // An unreadable stdin is an ended one.
                     Err(_) => 0,
                 };
-                pass.clear();
                 if n == 0 {
-                    pass.extend_from_slice(matcher.rest());
-                    send_all(self.socket, &pass)?;
-                    // The process sees the end of its stdin.
-                    let _ = shutdown(self.socket.as_raw_fd(), Shutdown::Write);
-                    stdin_open = false;
+                    pending.extend_from_slice(matcher.rest());
+                    end_after = true;
+                    if pending.is_empty() {
+                        let _ = shutdown(self.socket.as_raw_fd(), Shutdown::Write);
+                        end_after = false;
+                        stdin_open = false;
+                    }
                     continue;
                 }
-                let detached = matcher.feed(&input[..n], &mut pass);
-                send_all(self.socket, &pass)?;
+                let detached = matcher.feed(&input[..n], &mut pending);
+                if !detached {
+                    // Most often the socket has room: sent now, no poll.
+                    sent = self.send_pending(&pending, sent, &mut stdin_open)?;
+                    if sent == pending.len() {
+                        pending.clear();
+                        sent = 0;
+                    }
+                }
                 if detached {
+                    // What preceded the keys still goes, as best we can.
+                    let _ = send(
+                        self.socket.as_raw_fd(),
+                        &pending[sent..],
+                        MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+                    );
                     return Ok(Ended::Detached);
                 }
             }
@@ -267,16 +325,41 @@ impl Relay<'_> {
     }
 }
 
-fn send_all(socket: &OwnedFd, mut bytes: &[u8]) -> Result<()> {
-    while !bytes.is_empty() {
-        match send(socket.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::EINTR | Errno::EAGAIN) => {}
-            // The process is gone; its output side will tell.
-            Err(Errno::EPIPE | Errno::ECONNRESET) => return Ok(()),
-            Err(e) => return Err(io("writing", e)),
+impl Relay<'_> {
+    /// Sends what it can of `pending[sent..]`, one message per
+    /// [`INPUT_MESSAGE`] bytes at most (conmon reads a message into a
+    /// buffer of its own size), without blocking. Returns the new `sent`.
+    fn send_pending(
+        &self,
+        pending: &[u8],
+        mut sent: usize,
+        stdin_open: &mut bool,
+    ) -> Result<usize> {
+        while sent < pending.len() {
+            let chunk = &pending[sent..pending.len().min(sent + INPUT_MESSAGE)];
+            match send(self.socket.as_raw_fd(), chunk, MsgFlags::MSG_NOSIGNAL) {
+                Ok(n) => sent += n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => break,
+                // The process is gone; its output side will tell.
+                Err(Errno::EPIPE | Errno::ECONNRESET) => {
+                    *stdin_open = false;
+                    return Ok(pending.len());
+                }
+                Err(e) => return Err(io("writing", e)),
+            }
         }
+        Ok(sent)
     }
+}
+
+/// Sets `O_NONBLOCK` on our end of the socket (ours alone: it is not
+/// shared with any other process).
+fn set_nonblocking(socket: &OwnedFd) -> Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = fcntl(socket, FcntlArg::F_GETFL).map_err(|e| io("configuring", e))?;
+    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+    fcntl(socket, FcntlArg::F_SETFL(flags)).map_err(|e| io("configuring", e))?;
     Ok(())
 }
 

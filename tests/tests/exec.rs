@@ -627,7 +627,7 @@ fn attach_passes_signals_on_without_a_terminal() {
     wait_until("the trap is set", || {
         env.ok(["logs", "sp"]).contains("ready")
     });
-    let mut a = env
+    let a = env
         .cmd(["attach", "--no-stdin", "sp"])
         .stdout(Stdio::piped())
         .spawn()
@@ -704,4 +704,67 @@ fn run_it_without_a_terminal_warns_as_podman_and_still_runs() {
     let out = env.run(["run", "--rm", "-t", "--rootfs", &rootfs, "true"]);
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not a TTY"));
+}
+
+/// Pipes `input` through `oxpod ARGS` (a `cat` in the container) and
+/// returns what came out.
+fn through(env: &TestEnv, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut c = env
+        .cmd(args.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = c.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = c.wait_with_output().expect("wait");
+    feeder.join().expect("feeder");
+    assert!(out.status.success(), "{:?}", out.status);
+    out.stdout
+}
+
+#[test]
+fn megabytes_of_any_bytes_pass_through_stdin_unchanged() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    // 8 MiB of every byte value, with the default detach keys (ctrl-p,
+    // ctrl-q) all through: without a terminal they are data, as podman
+    // passes them. More than conmon's socket buffer (208 KiB) is queued
+    // while stdin is still being sent.
+    let mut input = Vec::with_capacity(8 << 20);
+    let mut x: u32 = 0x9e37_79b9;
+    while input.len() < 8 << 20 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        input.extend_from_slice(&x.to_le_bytes());
+        if x.is_multiple_of(97) {
+            input.extend_from_slice(b"\x10\x11");
+        }
+    }
+    let out = through(
+        &env,
+        &["run", "--rm", "-i", "--rootfs", &rootfs, "cat"],
+        &input,
+    );
+    assert!(
+        out == input,
+        "run -i: {} bytes out of {}",
+        out.len(),
+        input.len()
+    );
+    running(&env, "thru");
+    let out = through(&env, &["exec", "-i", "thru", "cat"], &input);
+    assert!(
+        out == input,
+        "exec -i: {} bytes out of {}",
+        out.len(),
+        input.len()
+    );
+    let left = env.ok(["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left.trim(), "thru", "the --rm container is gone");
 }
