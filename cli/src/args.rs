@@ -688,6 +688,33 @@ pub struct CreateArgs {
     /// Keys that detach an attached run (default ctrl-p,ctrl-q; "" disables)
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
+    /// Bind mount a host path: SRC:DST[:OPTS] (ro, rw, z, Z, U, propagation, nosuid, nodev, noexec)
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:OPTS]")]
+    pub volumes: Vec<String>,
+    /// Attach a mount: type=bind|tmpfs,src=..,dst=..[,ro][,...]
+    #[arg(long = "mount", value_name = "type=TYPE,...")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs: DST[:OPTS]
+    #[arg(long, value_name = "DST[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount the container's root read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// With --read-only, tmpfs on /tmp, /var/tmp and /run
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub read_only_tmpfs: bool,
+    /// Add a line to /etc/hosts: HOST:IP
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+    /// A name server for /etc/resolv.conf
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// A search domain for /etc/resolv.conf ("." for none)
+    #[arg(long, value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// A resolver option for /etc/resolv.conf
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_options: Vec<String>,
     /// IMAGE [COMMAND [ARG...]], or with --rootfs COMMAND [ARG...]
     #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE|COMMAND")]
     pub command: Vec<String>,

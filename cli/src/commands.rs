@@ -321,6 +321,19 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         stop_timeout: a.stop_timeout,
         terminal: a.tty,
         interactive: a.interactive,
+        mounts: a
+            .volumes
+            .iter()
+            .map(|v| oxpod_runtime::parse_volume(v))
+            .chain(a.mounts.iter().map(|m| oxpod_runtime::parse_mount(m)))
+            .chain(a.tmpfs.iter().map(|t| oxpod_runtime::parse_tmpfs(t)))
+            .collect::<std::result::Result<_, _>>()?,
+        read_only: a.read_only,
+        no_read_only_tmpfs: !a.read_only_tmpfs,
+        add_hosts: a.add_hosts.clone(),
+        dns_servers: a.dns.clone(),
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_options.clone(),
     })
 }
 

@@ -115,7 +115,7 @@ pub fn ps_row(c: &Container, pod_name: Option<&str>, no_trunc: bool, now: Timest
         "ImageID": c.config.image_id.as_deref().map(|i| short(i, no_trunc)).unwrap_or(""),
         "IsInfra": false,
         "Labels": labels_or_null(c),
-        "Mounts": [],
+        "Mounts": bind_destinations(c),
         "Names": c.config.name,
         "Namespaces": {},
         "Networks": "",
@@ -159,7 +159,7 @@ pub fn ps_json(c: &Container, pod_name: Option<&str>, now: Timestamp) -> Value {
         "ImageID": c.config.image_id.clone().unwrap_or_default(),
         "IsInfra": false,
         "Labels": labels_or_null(c),
-        "Mounts": [],
+        "Mounts": bind_destinations(c),
         "Names": [c.config.name],
         "Namespaces": {},
         "Networks": [],
@@ -192,9 +192,9 @@ pub fn inspect_container(c: &Container, times: Times) -> Value {
         "ImageName": c.config.image_name.clone().unwrap_or_default(),
         "Rootfs": c.config.rootfs,
         "Pod": c.config.pod.clone().unwrap_or_default(),
-        "ResolvConfPath": "",
-        "HostnamePath": "",
-        "HostsPath": "",
+        "ResolvConfPath": etc_file(c, &bundle, "resolv.conf"),
+        "HostnamePath": etc_file(c, &bundle, "hostname"),
+        "HostsPath": etc_file(c, &bundle, "hosts"),
         "StaticDir": bundle,
         "OCIConfigPath": if bundle.as_os_str().is_empty() { Default::default() } else { bundle.join("config.json") },
         "OCIRuntime": c.config.oci_runtime,
@@ -210,7 +210,7 @@ pub fn inspect_container(c: &Container, times: Times) -> Value {
         "BoundingCaps": null,
         "ExecIDs": [],
         "GraphDriver": {"Name": "", "Data": null},
-        "Mounts": [],
+        "Mounts": inspect_mounts(c),
         "Dependencies": c.config.dependencies,
         "NetworkSettings": network_settings(),
         "Namespace": c.config.namespace,
@@ -292,11 +292,93 @@ fn network_settings() -> Value {
     })
 }
 
+/// The bind mounts of a container, as `inspect` shows them (podman 4.3:
+/// `Options` keeps only `rbind`/`bind`, propagation and ro apart).
+fn inspect_mounts(c: &Container) -> Value {
+    let propagations = [
+        "shared",
+        "rshared",
+        "slave",
+        "rslave",
+        "private",
+        "rprivate",
+        "unbindable",
+        "runbindable",
+    ];
+    c.config
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .map(|m| {
+            let has = |o: &str| m.options.iter().any(|x| x == o);
+            json!({
+                "Type": "bind",
+                "Source": m.source,
+                "Destination": m.destination,
+                "Driver": "",
+                "Mode": "",
+                "Options": m.options.iter().filter(|o| *o == "rbind" || *o == "bind").collect::<Vec<_>>(),
+                "RW": !has("ro"),
+                "Propagation": propagations.iter().find(|p| has(p)).copied().unwrap_or("rprivate"),
+            })
+        })
+        .collect()
+}
+
+/// `HostConfig.Binds`: `SRC:DST:OPTIONS` of each bind mount.
+fn binds(c: &Container) -> Value {
+    c.config
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .map(|m| {
+            format!(
+                "{}:{}:{}",
+                m.source.display(),
+                m.destination,
+                m.options.join(",")
+            )
+        })
+        .collect()
+}
+
+/// `HostConfig.Tmpfs`: destination → options.
+fn tmpfs(c: &Container) -> Value {
+    c.config
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "tmpfs")
+        .map(|m| (m.destination.clone(), Value::from(m.options.join(","))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// `ps`'s Mounts: where the bind mounts appear.
+fn bind_destinations(c: &Container) -> Value {
+    c.config
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .map(|m| m.destination.clone())
+        .collect()
+}
+
+/// The path of a generated `/etc` file in the bundle, or "" when a mount of
+/// the container's own covers it.
+fn etc_file(c: &Container, bundle: &std::path::Path, name: &str) -> String {
+    let covered = oxpod_runtime::mount_covers(&c.config.mounts, &format!("/etc/{name}"));
+    if covered || bundle.as_os_str().is_empty() {
+        String::new()
+    } else {
+        bundle.join(name).display().to_string()
+    }
+}
+
 /// podman's `HostConfig`, with the values oxpod applies.
 fn host_config(c: &Container) -> Value {
     // Two literals: one would pass serde_json's macro recursion limit.
     let mut doc = json!({
-            "Binds": [],
+            "Binds": binds(c),
             "CgroupManager": "",
             "ContainerIDFile": "",
             "LogConfig": {"Type": "k8s-file", "Config": null, "Path": c.config.log_path, "Tag": "", "Size": "0B"},
@@ -308,10 +390,10 @@ fn host_config(c: &Container) -> Value {
             "VolumesFrom": null,
             "CapAdd": [],
             "CapDrop": [],
-            "Dns": [],
-            "DnsOptions": [],
-            "DnsSearch": [],
-            "ExtraHosts": [],
+            "Dns": c.config.dns_servers,
+            "DnsOptions": c.config.dns_options,
+            "DnsSearch": c.config.dns_search,
+            "ExtraHosts": c.config.add_hosts,
             "GroupAdd": [],
             "IpcMode": "private",
             "Cgroup": "",
@@ -322,9 +404,9 @@ fn host_config(c: &Container) -> Value {
     });
     let rest = json!({
             "PublishAllPorts": false,
-            "ReadonlyRootfs": false,
+            "ReadonlyRootfs": c.config.read_only,
             "SecurityOpt": [],
-            "Tmpfs": {},
+            "Tmpfs": tmpfs(c),
             "UTSMode": "private",
             "UsernsMode": "",
             "ShmSize": 65_536_000,

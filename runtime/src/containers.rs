@@ -23,6 +23,13 @@ use crate::ledger::{Ledger, Step};
 use crate::names::{new_id, random_name};
 use crate::{ContainerRef, Error, PodRef, Result, Runtime, container_event};
 
+/// `uid:gid` as numbers (resolved so at create); root otherwise.
+fn numeric_user(user: &str) -> (u32, u32) {
+    user.split_once(':')
+        .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+        .unwrap_or((0, 0))
+}
+
 /// What a new container is made of.
 #[derive(Debug, Clone, Default)]
 pub struct NewContainer {
@@ -62,6 +69,22 @@ pub struct NewContainer {
     pub terminal: bool,
     /// Its stdin kept open for attaching (`-i`).
     pub interactive: bool,
+    /// Bind mounts and tmpfs (`-v`, `--mount`, `--tmpfs`), as parsed by
+    /// [`crate::parse_volume`], [`crate::parse_mount`], [`crate::parse_tmpfs`].
+    pub mounts: Vec<crate::MountRequest>,
+    /// The root mounted read-only (`--read-only`).
+    pub read_only: bool,
+    /// With `read_only`: no tmpfs on /tmp, /var/tmp and /run
+    /// (`--read-only-tmpfs=false`).
+    pub no_read_only_tmpfs: bool,
+    /// `/etc/hosts` entries (`--add-host HOST:IP`).
+    pub add_hosts: Vec<String>,
+    /// `/etc/resolv.conf` name servers (`--dns`).
+    pub dns_servers: Vec<String>,
+    /// `/etc/resolv.conf` search domains (`--dns-search`; `.` for none).
+    pub dns_search: Vec<String>,
+    /// `/etc/resolv.conf` options (`--dns-option`).
+    pub dns_options: Vec<String>,
 }
 
 /// A compiled `name=` filter; equal when the patterns are.
@@ -297,6 +320,16 @@ impl<'r> Containers<'r> {
                 rootfs
             }
         };
+        // Checked (and bind sources resolved, `U` applied) before anything
+        // is claimed.
+        for h in &new.add_hosts {
+            crate::mounts::check_add_host(h)?;
+        }
+        for d in &new.dns_servers {
+            crate::mounts::check_dns_server(d)?;
+        }
+        let (uid, gid) = numeric_user(new.user.as_deref().unwrap_or("0:0"));
+        let mounts = crate::mounts::resolve(&new.mounts, uid, gid)?;
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
         let lock_id = ledger.claim_lock()?;
@@ -333,6 +366,13 @@ impl<'r> Containers<'r> {
             stop_timeout: new.stop_timeout.unwrap_or(10),
             log_path: rt.layout.log_path(&id),
             created: Timestamp::now(),
+            mounts,
+            read_only: new.read_only,
+            no_read_only_tmpfs: new.no_read_only_tmpfs,
+            add_hosts: new.add_hosts,
+            dns_servers: new.dns_servers,
+            dns_search: new.dns_search,
+            dns_options: new.dns_options,
             ..ContainerConfig::default()
         };
         ledger.note(Step::Bundle { id: id.clone() })?;
@@ -393,11 +433,9 @@ impl<'r> Containers<'r> {
             oxpod_config::CgroupManager::Cgroupfs => CgroupManager::Cgroupfs,
         };
         // Resolved to numbers at create (`uid:gid`).
-        let (uid, gid) = config
-            .user
-            .split_once(':')
-            .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
-            .unwrap_or((0, 0));
+        let (uid, gid) = numeric_user(&config.user);
+        let bundle = rt.layout.bundle_dir(&config.id);
+        let spec_mounts = self.container_mounts(config, &bundle)?;
         let spec = ContainerSpec {
             id: config.id.clone(),
             uid,
@@ -411,11 +449,105 @@ impl<'r> Containers<'r> {
             annotations: config.annotations.clone(),
             cgroup_manager: manager,
             rootless: rt.identity.rootless,
+            readonly_rootfs: config.read_only,
+            mounts: spec_mounts,
             ..ContainerSpec::default()
         };
         let spec = oxpod_ociruntime::generate_spec(&spec)?;
-        oxpod_ociruntime::write_bundle(&rt.layout.bundle_dir(&config.id), &spec)?;
+        oxpod_ociruntime::write_bundle(&bundle, &spec)?;
         Ok(())
+    }
+
+    /// The container's mounts after the runtime's defaults: `/etc/hostname`,
+    /// `/etc/hosts` and `/etc/resolv.conf` made in its bundle (unless a
+    /// mount of its own covers them), `--read-only`'s tmpfs on /tmp,
+    /// /var/tmp and /run, then what it asked for.
+    fn container_mounts(
+        &self,
+        config: &ContainerConfig,
+        bundle: &std::path::Path,
+    ) -> Result<Vec<oxpod_ociruntime::ExtraMount>> {
+        use crate::mounts::{covered, hosts_file, resolv_file};
+        let own = &config.mounts;
+        let mut out = Vec::new();
+        let read_host = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let files = [
+            (
+                "hostname",
+                "/etc/hostname",
+                format!("{}\n", config.hostname),
+            ),
+            (
+                "hosts",
+                "/etc/hosts",
+                hosts_file(
+                    &read_host("/etc/hosts"),
+                    &config.add_hosts,
+                    &config.hostname,
+                    &config.name,
+                ),
+            ),
+            (
+                "resolv.conf",
+                "/etc/resolv.conf",
+                resolv_file(
+                    &read_host("/etc/resolv.conf"),
+                    &config.dns_servers,
+                    &config.dns_search,
+                    &config.dns_options,
+                ),
+            ),
+        ];
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(bundle)
+                .map_err(|e| Error::io("create", bundle, e))?;
+        }
+        for (file, destination, text) in files {
+            if covered(own, destination) {
+                continue;
+            }
+            let path = bundle.join(file);
+            let tmp = bundle.join(format!(".{file}.tmp"));
+            std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))?;
+            out.push(oxpod_ociruntime::ExtraMount {
+                destination: destination.into(),
+                source: path,
+                kind: "bind".to_owned(),
+                options: vec!["bind".to_owned(), "rprivate".to_owned()],
+            });
+        }
+        if config.read_only && !config.no_read_only_tmpfs {
+            for destination in ["/tmp", "/var/tmp", "/run"] {
+                if !covered(own, destination) {
+                    out.push(oxpod_ociruntime::ExtraMount {
+                        destination: destination.into(),
+                        source: "tmpfs".into(),
+                        kind: "tmpfs".to_owned(),
+                        options: ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]
+                            .map(String::from)
+                            .to_vec(),
+                    });
+                }
+            }
+        }
+        for m in own {
+            out.push(oxpod_ociruntime::ExtraMount {
+                destination: m.destination.clone().into(),
+                source: if m.kind == "tmpfs" {
+                    "tmpfs".into()
+                } else {
+                    m.source.clone()
+                },
+                kind: m.kind.clone(),
+                options: m.options.clone(),
+            });
+        }
+        Ok(out)
     }
 
     /// A generated name no container or pod has.

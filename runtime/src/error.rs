@@ -178,6 +178,14 @@ pub enum Error {
         /// What to do about it.
         remedy: &'static str,
     },
+    /// A bad `-v`, `--mount` or `--tmpfs`.
+    #[error("invalid mount {spec:?}: {reason}")]
+    InvalidMount {
+        /// The mount as given (or its destination).
+        spec: String,
+        /// What is wrong, and the remedy.
+        reason: String,
+    },
     /// A running container whose conmon died: its attach socket, log and
     /// exit went with it.
     #[error(

@@ -49,6 +49,7 @@ mod info;
 mod layout;
 mod ledger;
 mod lifecycle;
+mod mounts;
 mod names;
 mod open;
 mod options;
@@ -78,6 +79,10 @@ pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
+pub use mounts::{
+    MountRequest, check_add_host, check_dns_server, covered as mount_covers, parse_mount,
+    parse_tmpfs, parse_volume,
+};
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
 pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};

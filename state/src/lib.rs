@@ -27,8 +27,8 @@ pub use items::{Item, ItemOp, Items, ItemsExt};
 pub use lmdb::{DEFAULT_MAP_SIZE, LmdbOptions, LmdbState};
 pub use memory::InMemoryState;
 pub use model::{
-    Container, ContainerConfig, ContainerState, ContainerStatus, DbConfig, Listing, Pod, PodConfig,
-    PodState, Skipped, UnknownStatus,
+    Container, ContainerConfig, ContainerMount, ContainerState, ContainerStatus, DbConfig, Listing,
+    Pod, PodConfig, PodState, Skipped, UnknownStatus,
 };
 pub use store::{SCHEMA_VERSION, is_valid_name};
 

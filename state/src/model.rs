@@ -175,6 +175,46 @@ pub struct ContainerConfig {
     pub dependencies: Vec<String>,
     /// When it was created.
     pub created: Timestamp,
+    /// Mounts it asked for (`-v`, `--mount`, `--tmpfs`), bind sources
+    /// resolved at creation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<ContainerMount>,
+    /// Its root mounted read-only (`--read-only`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    /// With `read_only`: no tmpfs on /tmp, /var/tmp and /run
+    /// (`--read-only-tmpfs=false`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_read_only_tmpfs: bool,
+    /// `/etc/hosts` entries added (`--add-host NAME:IP`), as given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_hosts: Vec<String>,
+    /// Name servers replacing the host's in `/etc/resolv.conf` (`--dns`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_servers: Vec<String>,
+    /// Search domains replacing the host's (`--dns-search`; `.` for none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    /// Resolver options replacing the host's (`--dns-option`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
+}
+
+/// A mount a container asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerMount {
+    /// `bind` or `tmpfs`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The host path of a bind mount (symlinks resolved at creation).
+    #[serde(skip_serializing_if = "is_empty_path")]
+    pub source: PathBuf,
+    /// Where it appears in the container (absolute, cleaned).
+    pub destination: String,
+    /// The OCI mount options, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 /// What changes while a container lives.

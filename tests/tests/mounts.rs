@@ -1,0 +1,266 @@
+//! Bind mounts, tmpfs, `--read-only` and the generated `/etc` files
+//! (issue #18, first part) end to end with runc: what the process sees,
+//! what reaches the host, what `inspect` shows, and the bad inputs podman
+//! refuses.
+
+use std::os::unix::fs::MetadataExt;
+
+use oxpod_tests::{TestEnv, require_containers};
+
+/// `run --rm ARGS --rootfs R sh -c SCRIPT`: its exit code and output.
+fn sh(env: &TestEnv, args: &[&str], script: &str) -> (Option<i32>, String, String) {
+    let rootfs = env.rootfs().display().to_string();
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    all.extend(["--rootfs", &rootfs, "sh", "-c", script]);
+    let out = env.run(all);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn binds_are_read_only_or_written_through_and_chowned_with_u() {
+    require_containers!();
+    let env = TestEnv::new();
+    let host = env.path().join("data");
+    std::fs::create_dir_all(host.join("sub")).expect("host dir");
+    std::fs::write(host.join("f"), "from host\n").expect("host file");
+    let src = host.display().to_string();
+    let ro = format!("{src}:/data:ro");
+    let (code, out, err) = sh(
+        &env,
+        &["-v", &ro],
+        "cat /data/f; echo x > /data/new || echo refused",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "from host\nrefused\n");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(!host.join("new").exists());
+    // rw through --mount; a symlinked source is resolved once.
+    let link = env.path().join("link");
+    std::os::unix::fs::symlink(&host, &link).expect("symlink");
+    let mount = format!("type=bind,src={},dst=/d", link.display());
+    let (code, _, err) = sh(&env, &["--mount", &mount], "echo written > /d/new");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(host.join("new")).unwrap(),
+        "written\n"
+    );
+    // U: the source becomes the container user's, links not followed.
+    let u = format!("{src}:/data:U");
+    let (code, _, err) = sh(&env, &["-v", &u, "--user", "1234:4321"], "true");
+    assert_eq!(code, Some(0), "{err}");
+    for p in [
+        host.clone(),
+        host.join("f"),
+        host.join("sub"),
+        host.join("new"),
+    ] {
+        let m = std::fs::metadata(&p).expect("stat");
+        assert_eq!((m.uid(), m.gid()), (1234, 4321), "{}", p.display());
+    }
+    // inspect shows podman's shapes, the source resolved.
+    let rootfs = env.rootfs().display().to_string();
+    let ro_link = format!("{}:/m:ro", link.display());
+    env.ok([
+        "create",
+        "--name",
+        "i",
+        "-v",
+        &ro_link,
+        "-v",
+        &format!("{src}:/w"),
+        "--rootfs",
+        &rootfs,
+        "true",
+    ]);
+    let mounts: serde_json::Value =
+        serde_json::from_str(&env.ok(["inspect", "--format", "{{json .Mounts}}", "i"]))
+            .expect("json");
+    let real = host.canonicalize().unwrap().display().to_string();
+    assert_eq!(mounts[0]["Source"], real.as_str());
+    assert_eq!(mounts[0]["Destination"], "/m");
+    assert_eq!(mounts[0]["RW"], false);
+    assert_eq!(mounts[0]["Propagation"], "rprivate");
+    assert_eq!(mounts[0]["Options"], serde_json::json!(["rbind"]));
+    assert_eq!(mounts[1]["RW"], true);
+    let binds = env.ok(["inspect", "--format", "{{json .HostConfig.Binds}}", "i"]);
+    assert_eq!(
+        binds.trim(),
+        format!("[\"{real}:/m:ro,rprivate,rbind\",\"{real}:/w:rw,rprivate,rbind\"]")
+    );
+    let check = env.ok(["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+}
+
+#[test]
+fn tmpfs_sizes_hold_and_read_only_keeps_tmp_writable() {
+    require_containers!();
+    let env = TestEnv::new();
+    // 1 MiB: writing 2 MiB fails with ENOSPC.
+    let (code, _, err) = sh(
+        &env,
+        &["--mount", "type=tmpfs,dst=/t,tmpfs-size=1m"],
+        "busybox dd if=/dev/zero of=/t/big bs=1024 count=2048",
+    );
+    assert_ne!(code, Some(0));
+    assert!(err.contains("No space left on device"), "{err}");
+    // The options reach the mount (runc 1.1 then gives the tmpfs the mode
+    // of the directory it covers, for podman too).
+    let (code, out, err) = sh(
+        &env,
+        &["--tmpfs", "/t:size=64k,mode=700"],
+        "grep ' /t ' /proc/mounts",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    for o in ["size=64k", "mode=700", "nosuid", "nodev"] {
+        assert!(out.contains(o), "{o}: {out}");
+    }
+    // --read-only: the root refuses writes, /tmp, /var/tmp and /run take them.
+    let (code, out, err) = sh(
+        &env,
+        &["--read-only"],
+        "touch /x 2>/dev/null || echo root-ro; for d in /tmp /var/tmp /run; do touch $d/y && echo $d-ok; done",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "root-ro\n/tmp-ok\n/var/tmp-ok\n/run-ok\n");
+    let (_, out, _) = sh(
+        &env,
+        &["--read-only", "--read-only-tmpfs=false"],
+        "touch /tmp/y 2>/dev/null || echo tmp-ro",
+    );
+    assert_eq!(out, "tmp-ro\n");
+}
+
+#[test]
+fn etc_files_carry_the_hostname_hosts_and_dns_asked_for() {
+    require_containers!();
+    let env = TestEnv::new();
+    let (code, out, err) = sh(
+        &env,
+        &[
+            "--name",
+            "web",
+            "--hostname",
+            "h1",
+            "--add-host",
+            "db:10.0.0.2",
+            "--add-host",
+            "v6:fd00::1",
+            "--dns",
+            "9.9.9.9",
+            "--dns-search",
+            "example.com",
+            "--dns-option",
+            "ndots:2",
+        ],
+        "cat /etc/hostname; echo --; cat /etc/hosts; echo --; cat /etc/resolv.conf",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let parts: Vec<&str> = out.split("--\n").collect();
+    assert_eq!(parts[0], "h1\n");
+    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let mut want = format!("10.0.0.2\tdb\nfd00::1\tv6\n{host_hosts}");
+    if !want.ends_with('\n') {
+        want.push('\n');
+    }
+    want.push_str("127.0.0.1\th1 web\n");
+    assert_eq!(parts[1], want);
+    assert!(parts[2].starts_with("search example.com\n"), "{}", parts[2]);
+    assert!(parts[2].contains("nameserver 9.9.9.9\n"));
+    assert!(
+        !parts[2]
+            .lines()
+            .any(|l| l.starts_with("nameserver") && !l.contains("9.9.9.9"))
+    );
+    assert!(parts[2].ends_with("options ndots:2\n"));
+    // Without flags: the host's resolv.conf as it is.
+    let (_, out, _) = sh(&env, &[], "cat /etc/resolv.conf");
+    assert_eq!(
+        out,
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    );
+    // A mount of /etc/hosts of the user's own wins.
+    let mine = env.path().join("myhosts");
+    std::fs::write(&mine, "1.2.3.4 mine\n").expect("write");
+    let v = format!("{}:/etc/hosts:ro", mine.display());
+    let (_, out, _) = sh(&env, &["-v", &v], "cat /etc/hosts");
+    assert_eq!(out, "1.2.3.4 mine\n");
+}
+
+#[test]
+fn bad_mounts_are_refused_before_anything_is_made() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let dir = env.path().display().to_string();
+    let missing = format!("{dir}/missing:/x");
+    let twice = [format!("{dir}:/x"), "/x".to_owned()];
+    for (args, want) in [
+        (vec!["-v".to_owned(), missing], "missing"),
+        (
+            vec!["-v".to_owned(), format!("{dir}:relative")],
+            "must be an absolute path",
+        ),
+        (vec!["-v".to_owned(), format!("{dir}:/x:ro,rw")], "conflict"),
+        (vec!["-v".to_owned(), format!("{dir}:/x:Z,z")], "conflict"),
+        (
+            vec!["-v".to_owned(), ":/x".to_owned()],
+            "host directory cannot be empty",
+        ),
+        (vec!["-v".to_owned(), format!("{dir}:/")], "root"),
+        (
+            vec![
+                "-v".to_owned(),
+                twice[0].clone(),
+                "--tmpfs".to_owned(),
+                twice[1].clone(),
+            ],
+            "duplicate mount destination",
+        ),
+        (
+            vec!["--tmpfs".to_owned(), "/t:size=10q".to_owned()],
+            "invalid tmpfs size",
+        ),
+        (
+            vec!["--mount".to_owned(), "type=bind,\"src=/a,dst=/b".to_owned()],
+            "unterminated quote",
+        ),
+        (
+            vec![
+                "--mount".to_owned(),
+                "type=bind,src=/a,dst=/b,colour=red".to_owned(),
+            ],
+            "unknown --mount key",
+        ),
+        (
+            vec!["--add-host".to_owned(), "db:notanip".to_owned()],
+            "invalid IP address",
+        ),
+        (
+            vec!["--dns".to_owned(), "x".to_owned()],
+            "not an IP address",
+        ),
+    ] {
+        let mut all = vec!["create".to_owned()];
+        all.extend(args.iter().cloned());
+        all.extend(["--rootfs".to_owned(), rootfs.clone(), "true".to_owned()]);
+        let out = env.run(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert_eq!(env.ok(["ps", "-a", "-q"]), "");
+    let check = env.ok(["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+    assert_eq!(
+        std::fs::read_dir(env.root().join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "no bundle left"
+    );
+}
