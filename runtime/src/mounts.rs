@@ -757,7 +757,7 @@ mod tests {
                 ..
             } => {
                 assert_eq!(destination, "/b");
-                assert_eq!(options, ["rbind", "rslave", "ro"]);
+                assert_eq!(options, ["rslave", "ro", "rbind"]);
             }
             other => panic!("{other:?}"),
         }
