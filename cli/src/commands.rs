@@ -334,7 +334,71 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         dns_servers: a.dns.clone(),
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_options.clone(),
+        resources: resources(a)?,
+        cap_add: split_list(&a.cap_add),
+        cap_drop: split_list(&a.cap_drop),
+        no_new_privileges: security_opts(&a.security_opt)?,
+        ulimits: a.ulimit.clone(),
     })
+}
+
+/// `--cap-add a,b` as podman takes it: commas separate names too.
+fn split_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `--security-opt`: `no-new-privileges[=true|false]`; the rest (seccomp,
+/// labels, masks) is not there yet and says so.
+fn security_opts(opts: &[String]) -> Result<bool> {
+    let mut nnp = false;
+    for o in opts {
+        match o.as_str() {
+            "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => nnp = true,
+            "no-new-privileges=false" | "no-new-privileges:false" => nnp = false,
+            other => bail!(
+                "--security-opt {other:?} is not supported yet: only no-new-privileges is (seccomp, label, mask and unmask come with the security work)"
+            ),
+        }
+    }
+    Ok(nnp)
+}
+
+/// The limit flags as the runtime's record.
+fn resources(a: &CreateArgs) -> Result<oxpod_runtime::Resources> {
+    let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        Ok(v.as_deref()
+            .map(|v| oxpod_runtime::parse_size(flag, v))
+            .transpose()?)
+    };
+    let mut r = oxpod_runtime::Resources {
+        memory: size("--memory", &a.memory)?,
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+        memory_swap: a
+            .memory_swap
+            .as_deref()
+            .map(oxpod_runtime::parse_swap)
+            .transpose()?,
+        cpu_shares: a.cpu_shares,
+        cpu_quota: a.cpu_quota,
+        cpu_period: a.cpu_period,
+        cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
+        cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
+        pids_limit: a.pids_limit,
+    };
+    if let Some(cpus) = &a.cpus {
+        if a.cpu_quota.is_some() || a.cpu_period.is_some() {
+            bail!("--cpus and --cpu-quota/--cpu-period cannot be set together");
+        }
+        let (quota, period) = oxpod_runtime::parse_cpus(cpus)?;
+        r.cpu_quota = Some(quota);
+        r.cpu_period = Some(period);
+    }
+    Ok(r)
 }
 
 /// `--replace`: the container holding the name goes first (killed at once,

@@ -374,6 +374,35 @@ fn etc_file(c: &Container, bundle: &std::path::Path, name: &str) -> String {
     }
 }
 
+/// `HostConfig.NanoCpus`: `--cpus` as podman shows it (quota over period,
+/// in billionths of a CPU).
+fn nano_cpus(c: &Container) -> i64 {
+    let r = &c.config.resources;
+    match (r.cpu_quota, r.cpu_period) {
+        (Some(q), Some(p)) if q > 0 && p > 0 => {
+            q * 1_000_000_000 / i64::try_from(p).unwrap_or(i64::MAX)
+        }
+        _ => 0,
+    }
+}
+
+/// `HostConfig.Ulimits` in podman's shape.
+fn ulimits(c: &Container) -> Value {
+    c.config
+        .ulimits
+        .iter()
+        .filter_map(|u| {
+            let (name, v) = u.split_once('=')?;
+            let (soft, hard) = v.split_once(':').unwrap_or((v, v));
+            Some(json!({
+                "Name": format!("RLIMIT_{}", name.trim_start_matches("RLIMIT_").to_ascii_uppercase()),
+                "Soft": soft.parse::<i64>().unwrap_or(-1),
+                "Hard": hard.parse::<i64>().unwrap_or(-1),
+            }))
+        })
+        .collect()
+}
+
 /// podman's `HostConfig`, with the values oxpod applies.
 fn host_config(c: &Container) -> Value {
     // Two literals: one would pass serde_json's macro recursion limit.
@@ -388,8 +417,8 @@ fn host_config(c: &Container) -> Value {
             "AutoRemove": c.config.auto_remove,
             "VolumeDriver": "",
             "VolumesFrom": null,
-            "CapAdd": [],
-            "CapDrop": [],
+            "CapAdd": c.config.cap_add,
+            "CapDrop": c.config.cap_drop,
             "Dns": c.config.dns_servers,
             "DnsOptions": c.config.dns_options,
             "DnsSearch": c.config.dns_search,
@@ -405,27 +434,27 @@ fn host_config(c: &Container) -> Value {
     let rest = json!({
             "PublishAllPorts": false,
             "ReadonlyRootfs": c.config.read_only,
-            "SecurityOpt": [],
+            "SecurityOpt": if c.config.no_new_privileges { vec!["no-new-privileges"] } else { Vec::new() },
             "Tmpfs": tmpfs(c),
             "UTSMode": "private",
             "UsernsMode": "",
             "ShmSize": 65_536_000,
             "Runtime": "oci",
             "CgroupParent": "",
-            "CpuShares": 0,
-            "Memory": 0,
-            "NanoCpus": 0,
-            "CpuPeriod": 0,
-            "CpuQuota": 0,
-            "CpusetCpus": "",
-            "CpusetMems": "",
+            "CpuShares": c.config.resources.cpu_shares.unwrap_or(0),
+            "Memory": c.config.resources.memory.unwrap_or(0),
+            "NanoCpus": nano_cpus(c),
+            "CpuPeriod": c.config.resources.cpu_period.unwrap_or(0),
+            "CpuQuota": c.config.resources.cpu_quota.unwrap_or(0),
+            "CpusetCpus": c.config.resources.cpuset_cpus,
+            "CpusetMems": c.config.resources.cpuset_mems,
             "Devices": [],
-            "MemoryReservation": 0,
-            "MemorySwap": 0,
+            "MemoryReservation": c.config.resources.memory_reservation.unwrap_or(0),
+            "MemorySwap": c.config.resources.memory_swap.unwrap_or(0),
             "MemorySwappiness": 0,
             "OomKillDisable": false,
-            "PidsLimit": 0,
-            "Ulimits": [],
+            "PidsLimit": c.config.resources.pids_limit.unwrap_or(0),
+            "Ulimits": ulimits(c),
     });
     if let (Value::Object(d), Value::Object(r)) = (&mut doc, rest) {
         d.extend(r);

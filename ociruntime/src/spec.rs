@@ -172,6 +172,160 @@ pub struct ContainerSpec {
     /// Generate the rootless variant: a user namespace mapping the
     /// caller's uid and gid to root, bind-mounted /sys, no device cgroup.
     pub rootless: bool,
+    /// cgroup limits.
+    pub limits: Limits,
+    /// Capabilities added to podman's default set (`ALL`, names with or
+    /// without `CAP_`, any case).
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped from it (`ALL` first drops every one).
+    pub cap_drop: Vec<String>,
+    /// `no_new_privileges` for the process.
+    pub no_new_privileges: bool,
+}
+
+/// cgroup limits (`--memory`, `--cpus`, ...); unset fields are not written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory limit in bytes.
+    pub memory: Option<i64>,
+    /// Memory soft limit in bytes.
+    pub memory_reservation: Option<i64>,
+    /// Memory plus swap in bytes (-1: unlimited).
+    pub memory_swap: Option<i64>,
+    /// Relative CPU weight.
+    pub cpu_shares: Option<u64>,
+    /// CPU time per period, in microseconds.
+    pub cpu_quota: Option<i64>,
+    /// The CPU period, in microseconds.
+    pub cpu_period: Option<u64>,
+    /// CPUs allowed (`0-2,4`).
+    pub cpuset_cpus: String,
+    /// Memory nodes allowed.
+    pub cpuset_mems: String,
+    /// Most processes (-1 or 0: unlimited).
+    pub pids_limit: Option<i64>,
+}
+
+impl Limits {
+    /// Whether any limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+}
+
+/// Every capability the caller holds in its bounding set (`CapBnd` of
+/// `/proc/self/status`), for `--cap-add ALL`: a container never gets more
+/// than oxpod has, and runc refuses to raise what the caller lacks.
+fn all_capabilities() -> HashSet<Capability> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    ALL_CAPABILITY_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| *bit < 64 && bounding & (1u64 << bit) != 0)
+        .filter_map(|(_, n)| parse_capability(n).ok())
+        .collect()
+}
+
+/// Capability names by number (capability.h order).
+const ALL_CAPABILITY_NAMES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// A capability name as podman takes it: `net_admin`, `NET_ADMIN` or
+/// `CAP_NET_ADMIN`.
+pub fn canonical_capability(name: &str) -> Result<String> {
+    let upper = name.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    if ALL_CAPABILITY_NAMES.contains(&full.as_str()) {
+        Ok(full)
+    } else {
+        Err(Error::InvalidSpec {
+            message: format!("unknown capability {name:?}"),
+        })
+    }
+}
+
+/// podman's default set, with `cap_drop` and `cap_add` applied (`ALL`
+/// in either first, as podman orders them).
+fn capability_set(spec: &ContainerSpec) -> Result<HashSet<Capability>> {
+    let is_all = |v: &[String]| v.iter().any(|c| c.eq_ignore_ascii_case("all"));
+    let mut caps: HashSet<Capability> = if is_all(&spec.cap_drop) {
+        HashSet::new()
+    } else {
+        DEFAULT_CAPABILITIES
+            .iter()
+            .map(|c| parse_capability(c))
+            .collect::<Result<_>>()?
+    };
+    for c in spec
+        .cap_drop
+        .iter()
+        .filter(|c| !c.eq_ignore_ascii_case("all"))
+    {
+        caps.remove(&parse_capability(&canonical_capability(c)?)?);
+    }
+    if is_all(&spec.cap_add) {
+        caps.extend(all_capabilities());
+    }
+    for c in spec
+        .cap_add
+        .iter()
+        .filter(|c| !c.eq_ignore_ascii_case("all"))
+    {
+        caps.insert(parse_capability(&canonical_capability(c)?)?);
+    }
+    Ok(caps)
 }
 
 /// The caller's hard limits that cap `RLIMIT_NOFILE` and `RLIMIT_NPROC`.
@@ -224,10 +378,7 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
         env.push("container=oxpod".to_owned());
     }
 
-    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES
-        .iter()
-        .map(|c| parse_capability(c))
-        .collect::<Result<_>>()?;
+    let caps = capability_set(spec)?;
     let mut capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -257,7 +408,7 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
         .cwd(cwd)
         .capabilities(capabilities)
         .rlimits(rlimits(spec, host)?)
-        .no_new_privileges(false)
+        .no_new_privileges(spec.no_new_privileges)
         .build()?;
 
     let root = RootBuilder::default()
@@ -316,16 +467,58 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
                     .build()?,
             ]);
     } else {
-        linux = linux.resources(
-            LinuxResourcesBuilder::default()
-                .devices(vec![
-                    LinuxDeviceCgroupBuilder::default()
-                        .allow(false)
-                        .access("rwm")
-                        .build()?,
-                ])
+        let mut resources = LinuxResourcesBuilder::default().devices(vec![
+            LinuxDeviceCgroupBuilder::default()
+                .allow(false)
+                .access("rwm")
                 .build()?,
-        );
+        ]);
+        let l = &spec.limits;
+        if l.memory.is_some() || l.memory_reservation.is_some() || l.memory_swap.is_some() {
+            let mut m = oci_spec::runtime::LinuxMemoryBuilder::default();
+            if let Some(v) = l.memory {
+                m = m.limit(v);
+            }
+            if let Some(v) = l.memory_reservation {
+                m = m.reservation(v);
+            }
+            if let Some(v) = l.memory_swap {
+                m = m.swap(v);
+            }
+            resources = resources.memory(m.build()?);
+        }
+        if l.cpu_shares.is_some()
+            || l.cpu_quota.is_some()
+            || l.cpu_period.is_some()
+            || !l.cpuset_cpus.is_empty()
+            || !l.cpuset_mems.is_empty()
+        {
+            let mut c = oci_spec::runtime::LinuxCpuBuilder::default();
+            if let Some(v) = l.cpu_shares {
+                c = c.shares(v);
+            }
+            if let Some(v) = l.cpu_quota {
+                c = c.quota(v);
+            }
+            if let Some(v) = l.cpu_period {
+                c = c.period(v);
+            }
+            if !l.cpuset_cpus.is_empty() {
+                c = c.cpus(l.cpuset_cpus.clone());
+            }
+            if !l.cpuset_mems.is_empty() {
+                c = c.mems(l.cpuset_mems.clone());
+            }
+            resources = resources.cpu(c.build()?);
+        }
+        if let Some(v) = l.pids_limit {
+            resources = resources.pids(
+                oci_spec::runtime::LinuxPidsBuilder::default()
+                    .limit(if v <= 0 { -1 } else { v })
+                    .build()?,
+            );
+        }
+        linux = linux.resources(resources.build()?);
     }
     if let Some(path) = cgroups_path(spec) {
         linux = linux.cgroups_path(PathBuf::from(path));
@@ -427,6 +620,17 @@ fn validate(spec: &ContainerSpec) -> Result<()> {
             "annotations: empty key (value {:?})",
             spec.annotations[k]
         ));
+    }
+    if spec.rootless && !spec.limits.is_empty() {
+        return bad(
+            "resource limits need root here (a rootless container has no cgroup of its own to limit)"
+                .to_owned(),
+        );
+    }
+    for c in spec.cap_add.iter().chain(&spec.cap_drop) {
+        if !c.eq_ignore_ascii_case("all") {
+            canonical_capability(c)?;
+        }
     }
     for m in &spec.mounts {
         if !m.destination.is_absolute() {

@@ -85,6 +85,17 @@ pub struct NewContainer {
     pub dns_search: Vec<String>,
     /// `/etc/resolv.conf` options (`--dns-option`).
     pub dns_options: Vec<String>,
+    /// cgroup limits (sizes and CPUs parsed with [`crate::parse_size`],
+    /// [`crate::parse_cpus`]).
+    pub resources: oxpod_state::Resources,
+    /// Capabilities added (`ALL`, names with or without `CAP_`).
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped (`ALL` drops every default one first).
+    pub cap_drop: Vec<String>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    pub ulimits: Vec<String>,
 }
 
 /// A compiled `name=` filter; equal when the patterns are.
@@ -329,6 +340,8 @@ impl<'r> Containers<'r> {
             crate::mounts::check_dns_server(d)?;
         }
         let (uid, gid) = numeric_user(new.user.as_deref().unwrap_or("0:0"));
+        let (cap_add, cap_drop) =
+            crate::limits::check(&new.resources, &new.cap_add, &new.cap_drop, &new.ulimits)?;
         let mounts = crate::mounts::resolve(&new.mounts, uid, gid)?;
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
@@ -373,6 +386,11 @@ impl<'r> Containers<'r> {
             dns_servers: new.dns_servers,
             dns_search: new.dns_search,
             dns_options: new.dns_options,
+            resources: new.resources,
+            cap_add,
+            cap_drop,
+            no_new_privileges: new.no_new_privileges,
+            ulimits: new.ulimits,
             ..ContainerConfig::default()
         };
         ledger.note(Step::Bundle { id: id.clone() })?;
@@ -451,6 +469,11 @@ impl<'r> Containers<'r> {
             rootless: rt.identity.rootless,
             readonly_rootfs: config.read_only,
             mounts: spec_mounts,
+            limits: crate::limits::spec_limits(config),
+            rlimits: crate::limits::spec_rlimits(config)?,
+            cap_add: config.cap_add.clone(),
+            cap_drop: config.cap_drop.clone(),
+            no_new_privileges: config.no_new_privileges,
             ..ContainerSpec::default()
         };
         let spec = oxpod_ociruntime::generate_spec(&spec)?;

@@ -49,6 +49,7 @@ mod info;
 mod layout;
 mod ledger;
 mod lifecycle;
+mod limits;
 mod mounts;
 mod names;
 mod open;
@@ -79,11 +80,13 @@ pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
+pub use limits::{parse_cpus, parse_size, parse_swap};
 pub use mounts::{
     MountRequest, check_add_host, check_dns_server, covered as mount_covers, parse_mount,
     parse_tmpfs, parse_volume,
 };
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
+pub use oxpod_state::Resources;
 pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};
 pub use system::{CheckReport, Finding, System, reset_unopened};

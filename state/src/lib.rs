@@ -28,7 +28,7 @@ pub use lmdb::{DEFAULT_MAP_SIZE, LmdbOptions, LmdbState};
 pub use memory::InMemoryState;
 pub use model::{
     Container, ContainerConfig, ContainerMount, ContainerState, ContainerStatus, DbConfig, Listing,
-    Pod, PodConfig, PodState, Skipped, UnknownStatus,
+    Pod, PodConfig, PodState, Resources, Skipped, UnknownStatus,
 };
 pub use store::{SCHEMA_VERSION, is_valid_name};
 

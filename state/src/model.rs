@@ -198,6 +198,62 @@ pub struct ContainerConfig {
     /// Resolver options replacing the host's (`--dns-option`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dns_options: Vec<String>,
+    /// cgroup limits (`--memory`, `--cpus`, `--pids-limit`, ...).
+    #[serde(skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
+    /// Capabilities added to the default set (canonical `CAP_` names, or
+    /// `ALL`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped from it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// `--security-opt no-new-privileges`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_new_privileges: bool,
+    /// `--ulimit NAME=SOFT[:HARD]`, as given (checked at creation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<String>,
+}
+
+/// A container's cgroup limits; unset fields are not applied.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    /// Memory soft limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+    /// Memory plus swap in bytes (-1: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<i64>,
+    /// Relative CPU weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    /// CPU time per period, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<i64>,
+    /// The CPU period, in microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_period: Option<u64>,
+    /// CPUs allowed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cpuset_cpus: String,
+    /// Memory nodes allowed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cpuset_mems: String,
+    /// Most processes (-1: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+impl Resources {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
 }
 
 /// A mount a container asked for.

@@ -1,0 +1,173 @@
+//! Resource limits and capabilities (issue #20, first part) end to end
+//! with runc: what the container's cgroup and process status say, what
+//! `inspect` shows, and the values podman refuses.
+
+use oxpod_tests::{TestEnv, require_containers};
+
+/// `run --rm ARGS --rootfs R sh -c SCRIPT`: its exit code and output.
+fn sh(env: &TestEnv, args: &[&str], script: &str) -> (Option<i32>, String, String) {
+    let rootfs = env.rootfs().display().to_string();
+    let mut all = vec!["run", "--rm"];
+    all.extend_from_slice(args);
+    all.extend(["--rootfs", &rootfs, "sh", "-c", script]);
+    let out = env.run(all);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A line of `/proc/self/status` as the container's process sees it.
+fn status_line(env: &TestEnv, args: &[&str], key: &str) -> String {
+    let (code, out, err) = sh(env, args, &format!("grep '^{key}:' /proc/self/status"));
+    assert_eq!(code, Some(0), "{args:?}: {err}");
+    out.split_whitespace().nth(1).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn cgroup_limits_reach_the_containers_cgroup() {
+    require_containers!();
+    let env = TestEnv::new();
+    // cgroup v1 (this host) or v2 file names, read inside the container.
+    let script = "for f in memory/memory.limit_in_bytes memory.max pids/pids.max pids.max \
+                  cpu/cpu.cfs_quota_us cpu.max cpuset/cpuset.cpus cpuset.cpus; do \
+                  [ -f /sys/fs/cgroup/$f ] && echo \"$f=$(cat /sys/fs/cgroup/$f)\"; done; true";
+    let (code, out, err) = sh(
+        &env,
+        &[
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--pids-limit",
+            "50",
+            "--cpus",
+            "0.5",
+            "--cpuset-cpus",
+            "0",
+        ],
+        script,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let has = |v1: &str, v2: &str| out.lines().any(|l| l == v1 || l == v2);
+    assert!(
+        has(
+            "memory/memory.limit_in_bytes=67108864",
+            "memory.max=67108864"
+        ),
+        "{out}"
+    );
+    assert!(has("pids/pids.max=50", "pids.max=50"), "{out}");
+    assert!(
+        has("cpu/cpu.cfs_quota_us=50000", "cpu.max=50000 100000"),
+        "{out}"
+    );
+    assert!(has("cpuset/cpuset.cpus=0", "cpuset.cpus=0"), "{out}");
+    // inspect shows podman's fields.
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "create",
+        "--name",
+        "l",
+        "-m",
+        "1g",
+        "--cpus",
+        "1.5",
+        "--pids-limit",
+        "-1",
+        "--ulimit",
+        "nofile=100:200",
+        "--rootfs",
+        &rootfs,
+        "true",
+    ]);
+    let got = env.ok([
+        "inspect",
+        "--format",
+        "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuQuota}} {{.HostConfig.CpuPeriod}} {{.HostConfig.PidsLimit}} {{json .HostConfig.Ulimits}}",
+        "l",
+    ]);
+    assert_eq!(
+        got.trim(),
+        "1073741824 1500000000 150000 100000 -1 [{\"Hard\":200,\"Name\":\"RLIMIT_NOFILE\",\"Soft\":100}]"
+    );
+    let (_, out, _) = sh(
+        &env,
+        &["--ulimit", "nofile=100:200"],
+        "ulimit -n; ulimit -Hn",
+    );
+    assert_eq!(out, "100\n200\n");
+}
+
+#[test]
+fn capabilities_start_from_podmans_set() {
+    require_containers!();
+    let env = TestEnv::new();
+    assert_eq!(status_line(&env, &[], "CapEff"), "00000000800405fb");
+    // NET_ADMIN is bit 12; CHOWN bit 0.
+    assert_eq!(
+        status_line(
+            &env,
+            &["--cap-add", "net_admin", "--cap-drop", "CAP_CHOWN"],
+            "CapEff"
+        ),
+        "00000000800415fa"
+    );
+    assert_eq!(
+        status_line(&env, &["--cap-drop", "all", "--cap-add", "KILL"], "CapEff"),
+        "0000000000000020"
+    );
+    // ALL: what oxpod itself holds, never more.
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:").map(|v| v.trim().to_owned()))
+        .unwrap();
+    assert_eq!(status_line(&env, &["--cap-add", "all"], "CapEff"), bounding);
+    assert_eq!(status_line(&env, &[], "NoNewPrivs"), "0");
+    assert_eq!(
+        status_line(&env, &["--security-opt", "no-new-privileges"], "NoNewPrivs"),
+        "1"
+    );
+}
+
+#[test]
+fn bad_limits_are_refused_before_anything_is_made() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    for (args, want) in [
+        (&["-m", "1m"][..], "minimum memory limit allowed is 6MB"),
+        (&["-m", "10q"], "invalid size"),
+        (&["--memory-swap", "1g"], "needs --memory"),
+        (
+            &["-m", "64m", "--memory-swap", "32m"],
+            "larger than the memory limit",
+        ),
+        (&["--cpus", "0"], "range of CPUs"),
+        (
+            &["--cpus", "1", "--cpu-quota", "5000"],
+            "cannot be set together",
+        ),
+        (&["--cpuset-cpus", "x"], "0-2,4"),
+        (&["--cap-add", "bogus"], "unknown capability"),
+        (&["--ulimit", "nofile=10:5"], "soft limit is above"),
+        (&["--ulimit", "colour=1"], "colour"),
+        (
+            &["--security-opt", "seccomp=unconfined"],
+            "not supported yet",
+        ),
+    ] {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        all.extend(["--rootfs", &rootfs, "true"]);
+        let out = env.run(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert_eq!(env.ok(["ps", "-a", "-q"]), "");
+    let check = env.ok(["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+}
