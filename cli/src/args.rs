@@ -757,6 +757,18 @@ pub struct CreateArgs {
     /// Security options: no-new-privileges
     #[arg(long, value_name = "OPT")]
     pub security_opt: Vec<String>,
+    /// Run an init (catatonit) as pid 1 that reaps zombies and passes signals on
+    #[arg(long)]
+    pub init: bool,
+    /// A namespaced sysctl: KEY=VALUE
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
+    /// The container process's OOM score adjustment (-1000 to 1000)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
+    /// Size of /dev/shm (default 64m)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
     /// IMAGE [COMMAND [ARG...]], or with --rootfs COMMAND [ARG...]
     #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE|COMMAND")]
     pub command: Vec<String>,

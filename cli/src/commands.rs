@@ -339,6 +339,22 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         cap_drop: split_list(&a.cap_drop),
         no_new_privileges: security_opts(&a.security_opt)?,
         ulimits: a.ulimit.clone(),
+        init: a.init,
+        sysctls: a
+            .sysctl
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| anyhow::anyhow!("--sysctl {kv:?}: expected KEY=VALUE"))
+            })
+            .collect::<Result<_>>()?,
+        oom_score_adj: a.oom_score_adj,
+        shm_size: a
+            .shm_size
+            .as_deref()
+            .map(|v| oxpod_runtime::parse_size("--shm-size", v).map(i64::unsigned_abs))
+            .transpose()?,
     })
 }
 

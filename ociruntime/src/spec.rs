@@ -181,6 +181,48 @@ pub struct ContainerSpec {
     pub cap_drop: Vec<String>,
     /// `no_new_privileges` for the process.
     pub no_new_privileges: bool,
+    /// An init (catatonit) to run as pid 1 before the command: its host
+    /// path, bound read-only at `/run/podman-init` (podman's place).
+    pub init: Option<PathBuf>,
+    /// Namespaced sysctls (`--sysctl`).
+    pub sysctls: BTreeMap<String, String>,
+    /// The process's `oom_score_adj` (-1000 to 1000).
+    pub oom_score_adj: Option<i32>,
+    /// The size of `/dev/shm` in bytes (default 64 MiB, podman's).
+    pub shm_size: Option<u64>,
+}
+
+/// Where `--init`'s binary appears in the container (podman's path).
+pub const INIT_PATH: &str = "/run/podman-init";
+
+/// Sysctls a container may set: those of the IPC namespace, and `net.*`
+/// only with a network namespace of its own (podman's rule).
+pub fn check_sysctl(key: &str, own_network: bool) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        return Ok(());
+    }
+    let message = if key.starts_with("net.") && !own_network {
+        format!(
+            "sysctl {key:?} is not allowed in the host's network namespace (containers share it until networking lands)"
+        )
+    } else if key.starts_with("net.") {
+        return Ok(());
+    } else {
+        format!(
+            "sysctl {key:?} is not namespaced: only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.* and net.* can be set for a container"
+        )
+    };
+    Err(Error::InvalidSpec { message })
 }
 
 /// cgroup limits (`--memory`, `--cpus`, ...); unset fields are not written.
@@ -400,23 +442,41 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
         spec.cwd.clone()
     };
 
-    let process = ProcessBuilder::default()
+    let args = match &spec.init {
+        Some(_) => [INIT_PATH.to_owned(), "--".to_owned()]
+            .into_iter()
+            .chain(spec.args.iter().cloned())
+            .collect(),
+        None => spec.args.clone(),
+    };
+    let mut process = ProcessBuilder::default()
         .terminal(spec.terminal)
         .user(user.build()?)
-        .args(spec.args.clone())
+        .args(args)
         .env(env)
         .cwd(cwd)
         .capabilities(capabilities)
         .rlimits(rlimits(spec, host)?)
-        .no_new_privileges(spec.no_new_privileges)
-        .build()?;
+        .no_new_privileges(spec.no_new_privileges);
+    if let Some(adj) = spec.oom_score_adj {
+        process = process.oom_score_adj(adj);
+    }
+    let process = process.build()?;
 
     let root = RootBuilder::default()
         .path(spec.rootfs.clone())
         .readonly(spec.readonly_rootfs)
         .build()?;
 
-    let mut mounts = default_mounts(spec.rootless)?;
+    let mut mounts = default_mounts(spec.rootless, spec.shm_size)?;
+    if let Some(init) = &spec.init {
+        mounts.push(mount(
+            INIT_PATH,
+            "bind",
+            &init.display().to_string(),
+            &["bind", "rprivate", "ro"],
+        )?);
+    }
     for m in &spec.mounts {
         mounts.push(extra_mount(m)?);
     }
@@ -523,6 +583,14 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
     if let Some(path) = cgroups_path(spec) {
         linux = linux.cgroups_path(PathBuf::from(path));
     }
+    if !spec.sysctls.is_empty() {
+        linux = linux.sysctl(
+            spec.sysctls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        );
+    }
     let mut linux = linux.namespaces(namespaces).build()?;
     if spec.rootless {
         // No device cgroup: an unprivileged user cannot set one up.
@@ -620,6 +688,17 @@ fn validate(spec: &ContainerSpec) -> Result<()> {
             "annotations: empty key (value {:?})",
             spec.annotations[k]
         ));
+    }
+    if spec
+        .oom_score_adj
+        .is_some_and(|a| !(-1000..=1000).contains(&a))
+    {
+        return bad("oom_score_adj must be between -1000 and 1000".to_owned());
+    }
+    if let Some(init) = &spec.init
+        && !init.is_absolute()
+    {
+        return bad(format!("init {} is not an absolute path", init.display()));
     }
     if spec.rootless && !spec.limits.is_empty() {
         return bad(
@@ -732,7 +811,8 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount>
         .build()?)
 }
 
-fn default_mounts(rootless: bool) -> Result<Vec<Mount>> {
+fn default_mounts(rootless: bool, shm_size: Option<u64>) -> Result<Vec<Mount>> {
+    let shm = format!("size={}k", shm_size.map_or(65536, |b| b.div_ceil(1024)));
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
@@ -758,7 +838,7 @@ fn default_mounts(rootless: bool) -> Result<Vec<Mount>> {
         "/dev/shm",
         "tmpfs",
         "shm",
-        &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        &["nosuid", "noexec", "nodev", "mode=1777", &shm],
     )?);
     if rootless {
         m.push(mount(

@@ -96,6 +96,14 @@ pub struct NewContainer {
     pub no_new_privileges: bool,
     /// `--ulimit NAME=SOFT[:HARD]`.
     pub ulimits: Vec<String>,
+    /// `--init`: the configured `init_path` (catatonit) runs as pid 1.
+    pub init: bool,
+    /// `--sysctl KEY=VALUE` (namespaced ones only).
+    pub sysctls: BTreeMap<String, String>,
+    /// `--oom-score-adj` (-1000 to 1000).
+    pub oom_score_adj: Option<i32>,
+    /// `--shm-size` in bytes.
+    pub shm_size: Option<u64>,
 }
 
 /// A compiled `name=` filter; equal when the patterns are.
@@ -342,6 +350,34 @@ impl<'r> Containers<'r> {
         let (uid, gid) = numeric_user(new.user.as_deref().unwrap_or("0:0"));
         let (cap_add, cap_drop) =
             crate::limits::check(&new.resources, &new.cap_add, &new.cap_drop, &new.ulimits)?;
+        for key in new.sysctls.keys() {
+            // Containers share the host's network namespace for now.
+            oxpod_ociruntime::check_sysctl(key, false)?;
+        }
+        if new
+            .oom_score_adj
+            .is_some_and(|a| !(-1000..=1000).contains(&a))
+        {
+            return Err(Error::InvalidArgument {
+                what: "--oom-score-adj".to_owned(),
+                reason: "must be between -1000 and 1000".to_owned(),
+            });
+        }
+        if new.shm_size == Some(0) {
+            return Err(Error::InvalidArgument {
+                what: "--shm-size".to_owned(),
+                reason: "must be more than 0".to_owned(),
+            });
+        }
+        if new.init && !rt.config().init_path.is_file() {
+            return Err(Error::InvalidArgument {
+                what: "--init".to_owned(),
+                reason: format!(
+                    "the init binary {} is not there: install catatonit, or set init_path in the configuration",
+                    rt.config().init_path.display()
+                ),
+            });
+        }
         let mounts = crate::mounts::resolve(&new.mounts, uid, gid)?;
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
@@ -391,6 +427,10 @@ impl<'r> Containers<'r> {
             cap_drop,
             no_new_privileges: new.no_new_privileges,
             ulimits: new.ulimits,
+            init: new.init,
+            sysctls: new.sysctls,
+            oom_score_adj: new.oom_score_adj,
+            shm_size: new.shm_size,
             ..ContainerConfig::default()
         };
         ledger.note(Step::Bundle { id: id.clone() })?;
@@ -474,6 +514,10 @@ impl<'r> Containers<'r> {
             cap_add: config.cap_add.clone(),
             cap_drop: config.cap_drop.clone(),
             no_new_privileges: config.no_new_privileges,
+            init: config.init.then(|| rt.config().init_path.clone()),
+            sysctls: config.sysctls.clone(),
+            oom_score_adj: config.oom_score_adj,
+            shm_size: config.shm_size,
             ..ContainerSpec::default()
         };
         let spec = oxpod_ociruntime::generate_spec(&spec)?;

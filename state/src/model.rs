@@ -214,6 +214,18 @@ pub struct ContainerConfig {
     /// `--ulimit NAME=SOFT[:HARD]`, as given (checked at creation).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ulimits: Vec<String>,
+    /// `--init`: the configured init (catatonit) runs as pid 1.
+    #[serde(skip_serializing_if = "is_false")]
+    pub init: bool,
+    /// Namespaced sysctls (`--sysctl KEY=VALUE`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// `--oom-score-adj`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// `--shm-size` in bytes (default 64 MiB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
 }
 
 /// A container's cgroup limits; unset fields are not applied.

@@ -171,3 +171,63 @@ fn bad_limits_are_refused_before_anything_is_made() {
     let check = env.ok(["system", "check"]);
     assert!(check.contains("no problems found"), "{check}");
 }
+
+#[test]
+fn init_sysctls_oom_score_and_shm_size_apply() {
+    require_containers!();
+    let env = TestEnv::new();
+    // --init: catatonit is pid 1, the command runs under it, its exit code
+    // is the container's.
+    let (code, out, err) = sh(
+        &env,
+        &["--init"],
+        "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 3",
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(out.starts_with("/run/podman-init -- "), "{out}");
+    let (code, out, err) = sh(
+        &env,
+        &[
+            "--sysctl",
+            "kernel.shmmax=1000000",
+            "--sysctl",
+            "fs.mqueue.msg_max=20",
+        ],
+        "cat /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "1000000\n20\n");
+    let (_, out, _) = sh(
+        &env,
+        &["--oom-score-adj", "100"],
+        "cat /proc/self/oom_score_adj",
+    );
+    assert_eq!(out, "100\n");
+    let (_, out, _) = sh(
+        &env,
+        &["--shm-size", "1m"],
+        "grep ' /dev/shm ' /proc/mounts",
+    );
+    assert!(out.contains("size=1024k"), "{out}");
+    let (_, out, _) = sh(&env, &[], "grep ' /dev/shm ' /proc/mounts");
+    assert!(out.contains("size=65536k"), "{out}");
+    let rootfs = env.rootfs().display().to_string();
+    for (args, want) in [
+        (
+            &["--sysctl", "net.ipv4.ip_forward=1"][..],
+            "host's network namespace",
+        ),
+        (&["--sysctl", "vm.swappiness=1"], "not namespaced"),
+        (&["--sysctl", "novalue"], "KEY=VALUE"),
+        (&["--oom-score-adj", "1001"], "between -1000 and 1000"),
+        (&["--shm-size", "0"], "more than 0"),
+    ] {
+        let mut all = vec!["create"];
+        all.extend_from_slice(args);
+        all.extend(["--rootfs", &rootfs, "true"]);
+        let out = env.run(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
