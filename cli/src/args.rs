@@ -120,6 +120,9 @@ pub enum Command {
     /// Manage pods
     #[command(subcommand)]
     Pod(PodCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Show events
     Events(EventsArgs),
     /// Manage oxpod itself
@@ -854,6 +857,92 @@ pub struct RmArgs {
     pub volumes: bool,
     /// Containers (name, id, or unique id prefix)
     pub names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Show volumes in detail
+    Inspect(VolumeInspectArgs),
+    /// Remove volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove every volume no container uses
+    Prune(VolumePruneArgs),
+    /// Exit 0 if the volume exists, 1 if not
+    Exists(VolumeExistsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// A label: KEY=VALUE
+    #[arg(short, long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// The driver (only local)
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// A driver option (none supported yet)
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
+    /// Its name (default: a random id)
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Names only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// name=, label=, driver=, dangling=true|false
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// No header line
+    #[arg(long)]
+    pub noheading: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// json, or a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Every volume
+    #[arg(short, long)]
+    pub all: bool,
+    /// The volumes
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Remove the containers using it first
+    #[arg(short, long)]
+    pub force: bool,
+    /// Every volume
+    #[arg(short, long)]
+    pub all: bool,
+    /// The volumes
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Do not ask
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeExistsArgs {
+    /// The volume
+    pub name: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -122,6 +122,7 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             crate::images::prune(out, &open(g, |o| o)?, a.all)
         }
         Command::Pod(p) => pod(out, g, p),
+        Command::Volume(v) => crate::volumes::volume(out, &open(g, |o| o)?, v),
         Command::Events(a) => events(out, &open(g, |o| o)?, a),
         Command::System(s) => system(out, g, s),
         Command::Container(ContainerCommand::Cleanup { id }) => {

@@ -23,6 +23,7 @@ mod template;
 mod terminal;
 mod top;
 mod views;
+mod volumes;
 
 use std::process::ExitCode;
 

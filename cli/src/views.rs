@@ -308,19 +308,33 @@ fn inspect_mounts(c: &Container) -> Value {
     c.config
         .mounts
         .iter()
-        .filter(|m| m.kind == "bind")
+        .filter(|m| m.kind == "bind" || m.kind == "volume")
         .map(|m| {
             let has = |o: &str| m.options.iter().any(|x| x == o);
-            json!({
-                "Type": "bind",
+            let shown: Vec<&String> = m
+                .options
+                .iter()
+                .filter(|o| {
+                    *o == "rbind"
+                        || *o == "bind"
+                        || (m.kind == "volume"
+                            && matches!(o.as_str(), "nosuid" | "nodev" | "noexec"))
+                })
+                .collect();
+            let mut doc = json!({
+                "Type": m.kind,
                 "Source": m.source,
                 "Destination": m.destination,
-                "Driver": "",
+                "Driver": if m.kind == "volume" { "local" } else { "" },
                 "Mode": "",
-                "Options": m.options.iter().filter(|o| *o == "rbind" || *o == "bind").collect::<Vec<_>>(),
+                "Options": shown,
                 "RW": !has("ro"),
                 "Propagation": propagations.iter().find(|p| has(p)).copied().unwrap_or("rprivate"),
-            })
+            });
+            if m.kind == "volume" {
+                doc["Name"] = Value::from(m.name.clone());
+            }
+            doc
         })
         .collect()
 }
@@ -358,7 +372,7 @@ fn bind_destinations(c: &Container) -> Value {
     c.config
         .mounts
         .iter()
-        .filter(|m| m.kind == "bind")
+        .filter(|m| m.kind == "bind" || m.kind == "volume")
         .map(|m| m.destination.clone())
         .collect()
 }

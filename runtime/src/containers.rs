@@ -378,7 +378,21 @@ impl<'r> Containers<'r> {
                 ),
             });
         }
-        let mounts = crate::mounts::resolve(&new.mounts, uid, gid)?;
+        // A container using volumes holds the volumes' lock until its
+        // record is in: a `volume rm` sees it, or it sees no volume.
+        let uses_volumes = new
+            .mounts
+            .iter()
+            .any(|m| matches!(m, crate::MountRequest::Volume { .. }));
+        let _volumes_hold = if uses_volumes {
+            Some(rt.volumes().hold()?)
+        } else {
+            None
+        };
+        let volumes = rt.volumes();
+        let mounts = crate::mounts::resolve(&new.mounts, uid, gid, &mut |name| {
+            Ok(volumes.for_container(name)?.mountpoint)
+        })?;
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
         let lock_id = ledger.claim_lock()?;
@@ -610,7 +624,12 @@ impl<'r> Containers<'r> {
                 } else {
                     m.source.clone()
                 },
-                kind: m.kind.clone(),
+                // A volume is its data directory bound in.
+                kind: if m.kind == "volume" {
+                    "bind".to_owned()
+                } else {
+                    m.kind.clone()
+                },
                 options: m.options.clone(),
             });
         }

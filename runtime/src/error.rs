@@ -178,6 +178,26 @@ pub enum Error {
         /// What to do about it.
         remedy: &'static str,
     },
+    /// A volume name already taken.
+    #[error("volume with name {name} already exists: volume already exists")]
+    VolumeExists {
+        /// The name.
+        name: String,
+    },
+    /// No volume by that name.
+    #[error("no volume with name {name:?} found: no such volume")]
+    NoSuchVolume {
+        /// The name.
+        name: String,
+    },
+    /// A volume containers use.
+    #[error("volume {name} is being used by the following container(s): {}: volume is being used (remove them first, or use --force)", containers.join(", "))]
+    VolumeInUse {
+        /// The volume.
+        name: String,
+        /// The containers using it.
+        containers: Vec<String>,
+    },
     /// A bad `-v`, `--mount` or `--tmpfs`.
     #[error("invalid mount {spec:?}: {reason}")]
     InvalidMount {

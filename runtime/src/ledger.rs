@@ -30,7 +30,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use oxpod_state::ContainerStatus;
+use oxpod_state::{ContainerStatus, ItemsExt};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
@@ -62,6 +62,11 @@ pub(crate) enum Step {
         /// The container id.
         id: String,
     },
+    /// A volume's directory (`<volume_path>/<name>`).
+    VolumeDir {
+        /// The volume's name.
+        name: String,
+    },
     /// A `run --rm` client that removes its container once it has the
     /// exit code. While it lives, conmon's exit command leaves the removal
     /// to it; once it is gone, whoever comes next removes the container.
@@ -81,6 +86,7 @@ impl std::fmt::Display for Step {
                 write!(f, "{runtime}'s container {}", short(id))
             }
             Step::AutoRemove { id } => write!(f, "the --rm removal of container {}", short(id)),
+            Step::VolumeDir { name } => write!(f, "the directory of volume {name}"),
         }
     }
 }
@@ -275,6 +281,7 @@ fn release(rt: &Runtime, step: &Step) {
         Step::Claiming => {}
         Step::Lock { lock } => release_lock(rt, *lock),
         Step::Bundle { id } => release_bundle(rt, id),
+        Step::VolumeDir { name } => crate::volumes::release_dir(rt, name),
         Step::Runtime { runtime, id } => rt.driver.clear(
             runtime,
             id,
@@ -496,6 +503,8 @@ struct Claims {
     runtime: BTreeSet<String>,
     /// Containers whose exit is recorded (or that never ran).
     exited: BTreeSet<String>,
+    /// Volume names.
+    volumes: BTreeSet<String>,
 }
 
 impl Claims {
@@ -517,7 +526,15 @@ impl Claims {
             ids: BTreeSet::new(),
             runtime: BTreeSet::new(),
             exited: BTreeSet::new(),
+            volumes: BTreeSet::new(),
         };
+        let volumes = rt.state().all_items::<crate::volumes::Volume>()?;
+        for v in volumes {
+            // One that does not decode may claim anything: release nothing.
+            let v = v.map_err(|_| Error::UndecodableRecords { count: 1 })?;
+            c.locks.insert(v.lock_id);
+            c.volumes.insert(v.name);
+        }
         for ctr in ctrs.items {
             c.locks.insert(ctr.config.lock_id);
             if ctr.state.status != ContainerStatus::Configured {
@@ -542,6 +559,7 @@ impl Claims {
             Step::Bundle { id } => self.ids.contains(id),
             Step::Runtime { id, .. } => self.runtime.contains(id),
             Step::AutoRemove { id } => !self.exited.contains(id),
+            Step::VolumeDir { name } => self.volumes.contains(name),
         }
     }
 }

@@ -62,6 +62,7 @@ mod system;
 mod tests;
 mod top;
 mod users;
+mod volumes;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,6 +92,7 @@ pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};
 pub use system::{CheckReport, Finding, System, reset_unopened};
 pub use top::{Process, Stats};
+pub use volumes::{NewVolume, Volume, Volumes};
 
 /// Re-exports of the layers' types a front end needs.
 pub use oxpod_config::{self as config, Origin};
@@ -156,6 +158,11 @@ impl Runtime {
     /// Containers: create, look up, list, run, stop, remove.
     pub fn containers(&self) -> Containers<'_> {
         Containers::new(self)
+    }
+
+    /// Volumes: create, look up, list, remove, prune.
+    pub fn volumes(&self) -> Volumes<'_> {
+        Volumes::new(self)
     }
 
     /// Pods: create, look up, list, act on their members, remove.

@@ -30,6 +30,15 @@ pub enum MountRequest {
         /// `U`: the source is chowned to the container's user.
         chown: bool,
     },
+    /// A named volume (made on first use).
+    Volume {
+        /// The volume's name.
+        name: String,
+        /// Where it appears (absolute, cleaned).
+        destination: String,
+        /// OCI options, as for a bind mount.
+        options: Vec<String>,
+    },
     /// A tmpfs.
     Tmpfs {
         /// Where it appears (absolute, cleaned).
@@ -44,9 +53,9 @@ impl MountRequest {
     /// Where it appears in the container.
     pub fn destination(&self) -> &str {
         match self {
-            MountRequest::Bind { destination, .. } | MountRequest::Tmpfs { destination, .. } => {
-                destination
-            }
+            MountRequest::Bind { destination, .. }
+            | MountRequest::Volume { destination, .. }
+            | MountRequest::Tmpfs { destination, .. } => destination,
         }
     }
 }
@@ -82,16 +91,19 @@ pub fn parse_volume(spec: &str) -> Result<MountRequest> {
     if source.is_empty() {
         return Err(invalid(spec, "host directory cannot be empty"));
     }
-    if !source.starts_with('/') && !source.starts_with('.') {
-        return Err(invalid(
-            spec,
-            format!(
-                "named volumes (`{source}`) are not supported yet; give a host path (absolute, or starting with `.`)"
-            ),
-        ));
-    }
     let destination = container_path(spec, destination)?;
     let (options, chown) = bind_options(spec, opts.split(',').filter(|o| !o.is_empty()))?;
+    if !source.starts_with('/') && !source.starts_with('.') {
+        crate::volumes::check_name(source)?;
+        if chown {
+            return Err(invalid(spec, "`U` on a named volume is not supported yet"));
+        }
+        return Ok(MountRequest::Volume {
+            name: source.to_owned(),
+            destination,
+            options: volume_options(options),
+        });
+    }
     Ok(MountRequest::Bind {
         source: PathBuf::from(source),
         destination,
@@ -218,6 +230,19 @@ fn bind_options<'a>(
         options.push("rbind".to_owned());
     }
     Ok((options, chown))
+}
+
+/// A volume mount's options: a bind's, with podman's `nosuid,nodev`
+/// first unless `suid`/`dev` were asked for.
+fn volume_options(bind: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (default, opposite) in [("nosuid", "suid"), ("nodev", "dev")] {
+        if !bind.iter().any(|o| o == default || o == opposite) {
+            out.push(default.to_owned());
+        }
+    }
+    out.extend(bind);
+    out
 }
 
 /// Parses `--tmpfs DST[:OPTS]`.
@@ -454,7 +479,28 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
                 options,
             })
         }
-        Some(t @ ("volume" | "image" | "devpts")) => Err(invalid(
+        Some("volume") => {
+            let name = source.ok_or_else(|| {
+                invalid(
+                    spec,
+                    "anonymous volumes are not supported yet: give src=NAME",
+                )
+            })?;
+            crate::volumes::check_name(&name)?;
+            if readonly {
+                bind.push("ro".to_owned());
+            }
+            let (options, u) = bind_options(spec, bind.iter().map(String::as_str))?;
+            if chown || u {
+                return Err(invalid(spec, "`U` on a named volume is not supported yet"));
+            }
+            Ok(MountRequest::Volume {
+                name,
+                destination,
+                options: volume_options(options),
+            })
+        }
+        Some(t @ ("image" | "devpts")) => Err(invalid(
             spec,
             format!("--mount type={t} is not supported yet (bind and tmpfs are)"),
         )),
@@ -470,6 +516,7 @@ pub(crate) fn resolve(
     requests: &[MountRequest],
     uid: u32,
     gid: u32,
+    volume: &mut dyn FnMut(&str) -> Result<PathBuf>,
 ) -> Result<Vec<ContainerMount>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(requests.len());
@@ -500,16 +547,29 @@ pub(crate) fn resolve(
                 }
                 out.push(ContainerMount {
                     kind: "bind".to_owned(),
+                    name: String::new(),
                     source: resolved,
                     destination: destination.clone(),
                     options: options.clone(),
                 });
             }
+            MountRequest::Volume {
+                name,
+                destination,
+                options,
+            } => out.push(ContainerMount {
+                kind: "volume".to_owned(),
+                name: name.clone(),
+                source: volume(name)?,
+                destination: destination.clone(),
+                options: options.clone(),
+            }),
             MountRequest::Tmpfs {
                 destination,
                 options,
             } => out.push(ContainerMount {
                 kind: "tmpfs".to_owned(),
+                name: String::new(),
                 source: PathBuf::new(),
                 destination: destination.clone(),
                 options: options.clone(),
@@ -699,7 +759,7 @@ mod tests {
             ("/a:/", "root"),
             ("/a:/..", "root"),
             ("/x", "anonymous volumes"),
-            ("name:/x", "named volumes"),
+            ("bad/name:/x", "volume name"),
             ("/a:/b:ro:extra", "incorrect volume format"),
         ] {
             let err = parse_volume(spec).unwrap_err().to_string();
@@ -779,7 +839,11 @@ mod tests {
             ("type=bind,src=/a,dst=/b,colour=red", "unknown --mount key"),
             ("type=bind,\"src=/a,dst=/b", "unterminated quote"),
             ("type=tmpfs,dst=/t,tmpfs-size=10q", "invalid tmpfs size"),
-            ("type=volume,src=v,dst=/b", "not supported yet"),
+            (
+                "type=volume,dst=/b",
+                "anonymous volumes are not supported yet",
+            ),
+            ("type=image,src=i,dst=/b", "not supported yet"),
             ("type=nfs,dst=/b", "invalid mount type"),
         ] {
             let err = parse_mount(spec).unwrap_err().to_string();
@@ -793,15 +857,20 @@ mod tests {
         let src = dir.path().display().to_string();
         let a = parse_volume(&format!("{src}:/x")).unwrap();
         let b = parse_tmpfs("/x/").unwrap();
-        let err = resolve(&[a.clone(), b], 0, 0).unwrap_err().to_string();
+        let mut none = |_: &str| -> Result<PathBuf> { unreachable!("no volume here") };
+        let err = resolve(&[a.clone(), b], 0, 0, &mut none)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("duplicate mount destination"), "{err}");
         let missing = parse_volume(&format!("{src}/nope:/y")).unwrap();
-        let err = resolve(&[missing], 0, 0).unwrap_err().to_string();
+        let err = resolve(&[missing], 0, 0, &mut none)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
         // A symlinked source is resolved once, at creation.
         std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
         let linked = parse_volume(&format!("{src}/link:/z")).unwrap();
-        let m = resolve(&[linked], 0, 0).unwrap();
+        let m = resolve(&[linked], 0, 0, &mut none).unwrap();
         assert_eq!(m[0].source, dir.path().canonicalize().unwrap());
     }
 

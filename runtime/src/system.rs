@@ -2,6 +2,7 @@
 //! renumber and migrate run inside `Runtime::open` (under the alive lock);
 //! check (and repair), reset, shutdown and the events log are asked for.
 
+use oxpod_state::ItemsExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
@@ -186,6 +187,7 @@ pub struct CheckReport {
 pub(crate) enum Object {
     Container(Box<Container>),
     Pod(Box<Pod>),
+    Volume(Box<crate::Volume>),
 }
 
 /// Every object, and the records that did not decode (key, reason).
@@ -196,12 +198,14 @@ impl Object {
         match self {
             Object::Container(c) => c.config.lock_id,
             Object::Pod(p) => p.config.lock_id,
+            Object::Volume(v) => v.lock_id,
         }
     }
     pub(crate) fn label(&self) -> String {
         match self {
             Object::Container(c) => format!("container {}", c.config.name),
             Object::Pod(p) => format!("pod {}", p.config.name),
+            Object::Volume(v) => format!("volume {}", v.name),
         }
     }
 }
@@ -285,18 +289,25 @@ impl Runtime {
         let (ctrs, pods) =
             self.in_all_namespaces(|state| (state.all_containers(), state.all_pods()));
         let (ctrs, pods) = (ctrs?, pods?);
-        let skipped = ctrs
+        let mut skipped: Vec<(String, String)> = ctrs
             .skipped
             .iter()
             .chain(&pods.skipped)
             .map(|s| (s.key.clone(), s.reason.clone()))
             .collect();
-        let objects = ctrs
+        let mut objects: Vec<Object> = ctrs
             .items
             .into_iter()
             .map(|c| Object::Container(Box::new(c)))
             .chain(pods.items.into_iter().map(|p| Object::Pod(Box::new(p))))
             .collect();
+        let volumes = self.state().all_items::<crate::Volume>()?;
+        for v in volumes {
+            match v {
+                Ok(v) => objects.push(Object::Volume(Box::new(v))),
+                Err(e) => skipped.push(("volume".to_owned(), e.to_string())),
+            }
+        }
         Ok((objects, skipped))
     }
 
@@ -320,6 +331,11 @@ impl Runtime {
             Object::Pod(p) => {
                 p.config.lock_id = lock;
                 self.in_all_namespaces(|s| s.rewrite_pod_config(&p.config))?;
+            }
+            Object::Volume(v) => {
+                v.lock_id = lock;
+                self.state()
+                    .write_items(&[oxpod_state::ItemOp::put(v.as_ref())?])?;
             }
         }
         Ok(())
@@ -434,6 +450,7 @@ impl Runtime {
         self.locks.free_all()?;
         let mut containers = Vec::new();
         let mut pods = Vec::new();
+        let mut volumes = Vec::new();
         for obj in objects {
             let lock = self.locks.allocate()?.id();
             match obj {
@@ -445,10 +462,14 @@ impl Runtime {
                     p.config.lock_id = lock;
                     pods.push(p.config);
                 }
+                Object::Volume(mut v) => {
+                    v.lock_id = lock;
+                    volumes.push(oxpod_state::ItemOp::put(v.as_ref())?);
+                }
             }
         }
         // One transaction for every record: all renumbered, or none.
-        self.in_all_namespaces(|s| s.rewrite_configs(&containers, &pods))?;
+        self.in_all_namespaces(|s| s.rewrite_configs(&containers, &pods, &volumes))?;
         info!(
             containers = containers.len(),
             pods = pods.len(),
@@ -658,7 +679,7 @@ impl<'r> System<'r> {
                 .iter()
                 .filter_map(|o| match o {
                     Object::Container(c) => Some(c.config.id.as_str()),
-                    Object::Pod(_) => None,
+                    Object::Pod(_) | Object::Volume(_) => None,
                 })
                 .collect();
             let dir = rt.layout.static_dir.join("containers");
@@ -771,7 +792,7 @@ impl<'r> System<'r> {
             .iter()
             .filter_map(|o| match o {
                 Object::Container(c) => Some(c.config.id.as_str()),
-                Object::Pod(_) => None,
+                Object::Pod(_) | Object::Volume(_) => None,
             })
             .collect();
         for id in store.containers()? {

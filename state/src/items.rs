@@ -188,52 +188,61 @@ impl<B: Backend> Store<B> {
     }
 
     pub(crate) fn write_items(&mut self, ops: &[ItemOp]) -> Result<()> {
-        for op in ops {
-            let (ItemOp::Put { kind, id, .. } | ItemOp::Remove { kind, id }) = op;
-            check_part("kind", kind)?;
-            check_part("id", id)?;
-            if let ItemOp::Put { refs, .. } = op {
-                for (index, target) in refs {
-                    check_part("index", index)?;
-                    check_part("target", target)?;
-                }
+        check_ops(ops)?;
+        self.write(|tx, _| apply_ops(tx, ops))
+    }
+}
+
+/// Checks every part of a batch before it is applied.
+pub(crate) fn check_ops(ops: &[ItemOp]) -> Result<()> {
+    for op in ops {
+        let (ItemOp::Put { kind, id, .. } | ItemOp::Remove { kind, id }) = op;
+        check_part("kind", kind)?;
+        check_part("id", id)?;
+        if let ItemOp::Put { refs, .. } = op {
+            for (index, target) in refs {
+                check_part("index", index)?;
+                check_part("target", target)?;
             }
         }
-        self.write(|tx, _| {
-            for op in ops {
-                match op {
-                    ItemOp::Put {
-                        kind,
-                        id,
-                        value,
-                        refs,
-                    } => {
-                        let key = item_key(kind, id);
-                        remove_refs(tx, kind, id)?;
-                        tx.put(Table::Items, key.as_bytes(), value)?;
-                        if !refs.is_empty() {
-                            let encoded = encode(Table::ItemRefs, key.as_bytes(), refs)?;
-                            tx.put(Table::ItemRefs, key.as_bytes(), &encoded)?;
-                            for (index, target) in refs {
-                                let k = format!("{}{key}", index_prefix(index, target));
-                                tx.put(Table::Index, k.as_bytes(), b"")?;
-                            }
-                        }
-                    }
-                    ItemOp::Remove { kind, id } => {
-                        let key = item_key(kind, id);
-                        if tx.get(Table::Items, key.as_bytes())?.is_none() {
-                            return Err(Error::ItemNotFound {
-                                kind: kind.clone(),
-                                id: id.clone(),
-                            });
-                        }
-                        remove_refs(tx, kind, id)?;
-                        tx.delete(Table::Items, key.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Applies a checked batch inside a write transaction.
+pub(crate) fn apply_ops(tx: &mut dyn WriteTx, ops: &[ItemOp]) -> Result<()> {
+    for op in ops {
+        match op {
+            ItemOp::Put {
+                kind,
+                id,
+                value,
+                refs,
+            } => {
+                let key = item_key(kind, id);
+                remove_refs(tx, kind, id)?;
+                tx.put(Table::Items, key.as_bytes(), value)?;
+                if !refs.is_empty() {
+                    let encoded = encode(Table::ItemRefs, key.as_bytes(), refs)?;
+                    tx.put(Table::ItemRefs, key.as_bytes(), &encoded)?;
+                    for (index, target) in refs {
+                        let k = format!("{}{key}", index_prefix(index, target));
+                        tx.put(Table::Index, k.as_bytes(), b"")?;
                     }
                 }
             }
-            Ok(())
-        })
+            ItemOp::Remove { kind, id } => {
+                let key = item_key(kind, id);
+                if tx.get(Table::Items, key.as_bytes())?.is_none() {
+                    return Err(Error::ItemNotFound {
+                        kind: kind.clone(),
+                        id: id.clone(),
+                    });
+                }
+                remove_refs(tx, kind, id)?;
+                tx.delete(Table::Items, key.as_bytes())?;
+            }
+        }
     }
+    Ok(())
 }

@@ -114,8 +114,12 @@ pub trait State: Items + Send + std::fmt::Debug {
 
     /// Replaces many container and pod configs in one transaction, all or
     /// none (renumber), with the same rules as the single rewrites.
-    fn rewrite_configs(&mut self, containers: &[ContainerConfig], pods: &[PodConfig])
-    -> Result<()>;
+    fn rewrite_configs(
+        &mut self,
+        containers: &[ContainerConfig],
+        pods: &[PodConfig],
+        items: &[ItemOp],
+    ) -> Result<()>;
 
     /// Removes several containers, standalone or in pods, in one
     /// transaction, all or none (`rm -a`). A dependent inside the set does
@@ -271,8 +275,9 @@ macro_rules! impl_state {
                 &mut self,
                 containers: &[$crate::ContainerConfig],
                 pods: &[$crate::PodConfig],
+                items: &[$crate::ItemOp],
             ) -> $crate::Result<()> {
-                self.store.rewrite_configs(containers, pods)
+                self.store.rewrite_configs(containers, pods, items)
             }
             fn remove_containers(&mut self, ids: &[String]) -> $crate::Result<()> {
                 self.store.remove_containers(ids)

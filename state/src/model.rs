@@ -272,10 +272,14 @@ impl Resources {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ContainerMount {
-    /// `bind` or `tmpfs`.
+    /// `bind`, `volume` or `tmpfs`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The host path of a bind mount (symlinks resolved at creation).
+    /// The volume's name (`volume` mounts).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The host path of a bind mount (symlinks resolved at creation), or
+    /// a volume's data directory.
     #[serde(skip_serializing_if = "is_empty_path")]
     pub source: PathBuf,
     /// Where it appears in the container (absolute, cleaned).

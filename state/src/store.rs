@@ -868,7 +868,9 @@ impl<B: Backend> Store<B> {
         &mut self,
         containers: &[ContainerConfig],
         pods: &[PodConfig],
+        items: &[crate::ItemOp],
     ) -> Result<()> {
+        crate::items::check_ops(items)?;
         self.write(|tx, ns| {
             for cfg in containers {
                 rewrite_ctr_in(tx, ns, cfg)?;
@@ -876,7 +878,7 @@ impl<B: Backend> Store<B> {
             for cfg in pods {
                 rewrite_pod_in(tx, ns, cfg)?;
             }
-            Ok(())
+            crate::items::apply_ops(tx, items)
         })
     }
 

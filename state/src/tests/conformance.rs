@@ -728,11 +728,11 @@ both!(rewrite_configs_is_one_all_or_nothing_transaction, |s| {
     let mut renamed = b.clone();
     renamed.name = "changed".into();
     assert_err!(
-        s.rewrite_configs(&[a.clone(), renamed], &[p.clone()]),
+        s.rewrite_configs(&[a.clone(), renamed], &[p.clone()], &[]),
         Error::ImmutableField { .. }
     );
     assert_eq!(s.container(&rid('1')).unwrap().config.lock_id, before);
-    s.rewrite_configs(&[a, b], &[p]).unwrap();
+    s.rewrite_configs(&[a, b], &[p], &[]).unwrap();
     assert_eq!(s.container(&rid('1')).unwrap().config.lock_id, 10);
     assert_eq!(s.container(&rid('2')).unwrap().config.lock_id, 11);
     assert_eq!(s.pod(&rid('9')).unwrap().config.lock_id, 12);

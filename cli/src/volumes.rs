@@ -1,0 +1,220 @@
+//! `volume create|ls|inspect|rm|prune|exists`, in podman 4.3's shapes and
+//! exit codes (rm: 1 for a missing volume, 2 for one in use).
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Result, bail};
+use oxpod_runtime::{Error as RtError, NewVolume, Runtime, Volume};
+use serde_json::{Value, json};
+
+use crate::args::{VolumeCommand, VolumeLsArgs};
+use crate::output::{Format, print_json, print_table, print_template};
+use crate::parse::key_values;
+
+/// `volume inspect` and `volume ls --format json`: podman's document.
+pub fn volume_doc(v: &Volume) -> Value {
+    json!({
+        "Name": v.name,
+        "Driver": v.driver,
+        "Mountpoint": v.mountpoint,
+        "CreatedAt": v.created.to_string(),
+        "Labels": v.labels,
+        "Scope": "local",
+        "Options": {},
+        "MountCount": 0,
+        "NeedsCopyUp": true,
+        "NeedsChown": true,
+    })
+}
+
+/// Runs a `volume` subcommand.
+pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result<u8> {
+    let volumes = rt.volumes();
+    match cmd {
+        VolumeCommand::Create(a) => {
+            if a.driver != "local" {
+                bail!(
+                    "volume driver {:?} is not supported: only local is",
+                    a.driver
+                );
+            }
+            if let Some(o) = a.opts.first() {
+                bail!("volume option {o:?} is not supported yet (the local driver takes none)");
+            }
+            let v = volumes.create(NewVolume {
+                name: a.name.clone(),
+                labels: key_values("label", &a.labels)?,
+            })?;
+            writeln!(out, "{}", v.name)?;
+            Ok(0)
+        }
+        VolumeCommand::Ls(a) => ls(out, rt, a),
+        VolumeCommand::Inspect(a) => {
+            let list = if a.all {
+                volumes.list()?
+            } else {
+                if a.names.is_empty() {
+                    bail!("give a volume name, or --all");
+                }
+                a.names
+                    .iter()
+                    .map(|n| volumes.get(n))
+                    .collect::<std::result::Result<Vec<_>, _>>()?
+            };
+            let docs: Vec<Value> = list.iter().map(volume_doc).collect();
+            match Format::parse(a.format.as_deref())? {
+                Format::Template(t) => {
+                    for d in &docs {
+                        writeln!(out, "{}", t.render(d)?)?;
+                    }
+                }
+                _ => print_json(out, &docs)?,
+            }
+            Ok(0)
+        }
+        VolumeCommand::Rm(a) => {
+            let names: Vec<String> = if a.all {
+                volumes.list()?.into_iter().map(|v| v.name).collect()
+            } else {
+                a.names.clone()
+            };
+            if names.is_empty() {
+                bail!("give a volume name, or --all");
+            }
+            let mut code = 0;
+            for n in &names {
+                match volumes.remove(n, a.force) {
+                    Ok(()) => writeln!(out, "{n}")?,
+                    Err(e @ RtError::NoSuchVolume { .. }) => {
+                        eprintln!("Error: {e}");
+                        code = code.max(1);
+                    }
+                    Err(e @ RtError::VolumeInUse { .. }) => {
+                        eprintln!("Error: {e}");
+                        code = 2;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(code)
+        }
+        VolumeCommand::Prune(a) => {
+            if !a.force && !confirm()? {
+                return Ok(0);
+            }
+            for n in volumes.prune()? {
+                writeln!(out, "{n}")?;
+            }
+            Ok(0)
+        }
+        VolumeCommand::Exists(a) => match volumes.get(&a.name) {
+            Ok(_) => Ok(0),
+            Err(RtError::NoSuchVolume { .. }) => Ok(1),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+fn confirm() -> Result<bool> {
+    eprint!(
+        "WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\nAre you sure you want to continue? [y/N] "
+    );
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// A `volume ls --filter`.
+enum Filter {
+    Name(String),
+    Label(String, Option<String>),
+    Driver(String),
+    Dangling(bool),
+}
+
+fn parse_filter(f: &str) -> Result<Filter> {
+    let (k, v) = f
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}: expected KEY=VALUE"))?;
+    Ok(match k {
+        "name" => Filter::Name(v.to_owned()),
+        "label" => match v.split_once('=') {
+            Some((k, v)) => Filter::Label(k.to_owned(), Some(v.to_owned())),
+            None => Filter::Label(v.to_owned(), None),
+        },
+        "driver" => Filter::Driver(v.to_owned()),
+        "dangling" => Filter::Dangling(match v {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => bail!("invalid filter {f:?}: dangling takes true or false"),
+        }),
+        other => {
+            bail!("invalid filter key {other:?}: valid keys are name, label, driver, dangling")
+        }
+    })
+}
+
+fn ls(out: &mut impl Write, rt: &Runtime, a: &VolumeLsArgs) -> Result<u8> {
+    let filters = a
+        .filters
+        .iter()
+        .map(|f| parse_filter(f))
+        .collect::<Result<Vec<_>>>()?;
+    let volumes = rt.volumes();
+    let mut list = Vec::new();
+    for v in volumes.list()? {
+        let mut keep = true;
+        for f in &filters {
+            keep &= match f {
+                Filter::Name(n) => v.name.contains(n.as_str()),
+                Filter::Label(k, val) => match (v.labels.get(k), val) {
+                    (Some(have), Some(want)) => have == want,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                },
+                Filter::Driver(d) => &v.driver == d,
+                Filter::Dangling(d) => volumes.users(&v.name)?.is_empty() == *d,
+            };
+        }
+        if keep {
+            list.push(v);
+        }
+    }
+    if a.quiet {
+        for v in &list {
+            writeln!(out, "{}", v.name)?;
+        }
+        return Ok(0);
+    }
+    let docs: Vec<Value> = list.iter().map(volume_doc).collect();
+    match Format::parse_list(a.format.as_deref())? {
+        Format::Json => print_json(out, &docs)?,
+        Format::Template(t) => {
+            let titles = crate::template::titles(&volume_doc(&blank()), &[]);
+            let t = if a.noheading { t.without_header() } else { t };
+            print_template(out, &t, &docs, &titles)?;
+        }
+        Format::Default => {
+            let mut rows = Vec::new();
+            if !a.noheading {
+                rows.push(vec!["DRIVER".to_owned(), "VOLUME NAME".to_owned()]);
+            }
+            for v in &list {
+                rows.push(vec![v.driver.clone(), v.name.clone()]);
+            }
+            print_table(out, &rows)?;
+        }
+    }
+    Ok(0)
+}
+
+fn blank() -> Volume {
+    Volume {
+        name: String::new(),
+        driver: String::new(),
+        mountpoint: Default::default(),
+        labels: Default::default(),
+        lock_id: 0,
+        created: jiff::Timestamp::UNIX_EPOCH,
+    }
+}
