@@ -49,9 +49,9 @@ pub use exec::{ExecOptions, ExecStarted, connect_attach};
 pub use logs::{LogLine, LogOptions, LogRecord, LogStream, parse_log_record, read_log};
 pub use runtime::{OciRuntime, RuntimeState, RuntimeStatus, clean_runtime_message, parse_signal};
 pub use spec::{
-    CgroupManager, ContainerSpec, DEFAULT_CAPABILITIES, DEFAULT_NOFILE, DEFAULT_NPROC,
-    DEFAULT_PATH, ExtraMount, INIT_PATH, Limits, MASKED_PATHS, READONLY_PATHS, Rlimit,
-    canonical_capability, cgroups_path, check_sysctl, generate_spec, parse_rlimit_kind,
+    ALL_CAPABILITY_NAMES, CgroupManager, ContainerSpec, DEFAULT_CAPABILITIES, DEFAULT_NOFILE,
+    DEFAULT_NPROC, DEFAULT_PATH, ExtraMount, INIT_PATH, Limits, MASKED_PATHS, READONLY_PATHS,
+    Rlimit, canonical_capability, cgroups_path, check_sysctl, generate_spec, parse_rlimit_kind,
     write_bundle,
 };
 pub use version::{package_of, program_version};

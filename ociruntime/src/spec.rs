@@ -275,8 +275,8 @@ fn all_capabilities() -> HashSet<Capability> {
         .collect()
 }
 
-/// Capability names by number (capability.h order).
-const ALL_CAPABILITY_NAMES: &[&str] = &[
+/// Every capability name, by number (capability.h order).
+pub const ALL_CAPABILITY_NAMES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",

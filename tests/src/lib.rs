@@ -194,6 +194,36 @@ impl TestEnv {
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
+
+    /// `run --rm ARGS --rootfs <its rootfs> sh -c SCRIPT`: the exit code,
+    /// stdout and stderr.
+    pub fn sh(&self, args: &[&str], script: &str) -> (Option<i32>, String, String) {
+        let rootfs = self.rootfs().display().to_string();
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        all.extend(["--rootfs", &rootfs, "sh", "-c", script]);
+        let out = self.run(all);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `create ARGS --rootfs <its rootfs> true` is refused with 125 and a
+    /// message holding `want`.
+    #[track_caller]
+    pub fn create_refused<S: AsRef<str>>(&self, args: &[S], want: &str) {
+        let rootfs = self.rootfs().display().to_string();
+        let mut all = vec!["create".to_owned()];
+        all.extend(args.iter().map(|a| a.as_ref().to_owned()));
+        all.extend(["--rootfs".to_owned(), rootfs, "true".to_owned()]);
+        let out = self.run(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let shown: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        assert_eq!(out.status.code(), Some(125), "{shown:?}: {err}");
+        assert!(err.contains(want), "{shown:?}: {err}");
+    }
 }
 
 impl Drop for TestEnv {

@@ -4,23 +4,9 @@
 
 use oxpod_tests::{TestEnv, require_containers};
 
-/// `run --rm ARGS --rootfs R sh -c SCRIPT`: its exit code and output.
-fn sh(env: &TestEnv, args: &[&str], script: &str) -> (Option<i32>, String, String) {
-    let rootfs = env.rootfs().display().to_string();
-    let mut all = vec!["run", "--rm"];
-    all.extend_from_slice(args);
-    all.extend(["--rootfs", &rootfs, "sh", "-c", script]);
-    let out = env.run(all);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A line of `/proc/self/status` as the container's process sees it.
 fn status_line(env: &TestEnv, args: &[&str], key: &str) -> String {
-    let (code, out, err) = sh(env, args, &format!("grep '^{key}:' /proc/self/status"));
+    let (code, out, err) = env.sh(args, &format!("grep '^{key}:' /proc/self/status"));
     assert_eq!(code, Some(0), "{args:?}: {err}");
     out.split_whitespace().nth(1).unwrap_or_default().to_owned()
 }
@@ -33,8 +19,7 @@ fn cgroup_limits_reach_the_containers_cgroup() {
     let script = "for f in memory/memory.limit_in_bytes memory.max pids/pids.max pids.max \
                   cpu/cpu.cfs_quota_us cpu.max cpuset/cpuset.cpus cpuset.cpus; do \
                   [ -f /sys/fs/cgroup/$f ] && echo \"$f=$(cat /sys/fs/cgroup/$f)\"; done; true";
-    let (code, out, err) = sh(
-        &env,
+    let (code, out, err) = env.sh(
         &[
             "--memory",
             "64m",
@@ -92,11 +77,7 @@ fn cgroup_limits_reach_the_containers_cgroup() {
         got.trim(),
         "1073741824 1500000000 150000 100000 -1 [{\"Hard\":200,\"Name\":\"RLIMIT_NOFILE\",\"Soft\":100}]"
     );
-    let (_, out, _) = sh(
-        &env,
-        &["--ulimit", "nofile=100:200"],
-        "ulimit -n; ulimit -Hn",
-    );
+    let (_, out, _) = env.sh(&["--ulimit", "nofile=100:200"], "ulimit -n; ulimit -Hn");
     assert_eq!(out, "100\n200\n");
 }
 
@@ -136,7 +117,6 @@ fn capabilities_start_from_podmans_set() {
 fn bad_limits_are_refused_before_anything_is_made() {
     require_containers!();
     let env = TestEnv::new();
-    let rootfs = env.rootfs().display().to_string();
     for (args, want) in [
         (&["-m", "1m"][..], "minimum memory limit allowed is 6MB"),
         (&["-m", "10q"], "invalid size"),
@@ -159,13 +139,7 @@ fn bad_limits_are_refused_before_anything_is_made() {
             "not supported yet",
         ),
     ] {
-        let mut all = vec!["create"];
-        all.extend_from_slice(args);
-        all.extend(["--rootfs", &rootfs, "true"]);
-        let out = env.run(&all);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
+        env.create_refused(args, want);
     }
     assert_eq!(env.ok(["ps", "-a", "-q"]), "");
     let check = env.ok(["system", "check"]);
@@ -178,15 +152,10 @@ fn init_sysctls_oom_score_and_shm_size_apply() {
     let env = TestEnv::new();
     // --init: catatonit is pid 1, the command runs under it, its exit code
     // is the container's.
-    let (code, out, err) = sh(
-        &env,
-        &["--init"],
-        "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 3",
-    );
+    let (code, out, err) = env.sh(&["--init"], "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 3");
     assert_eq!(code, Some(3), "{err}");
     assert!(out.starts_with("/run/podman-init -- "), "{out}");
-    let (code, out, err) = sh(
-        &env,
+    let (code, out, err) = env.sh(
         &[
             "--sysctl",
             "kernel.shmmax=1000000",
@@ -197,21 +166,12 @@ fn init_sysctls_oom_score_and_shm_size_apply() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "1000000\n20\n");
-    let (_, out, _) = sh(
-        &env,
-        &["--oom-score-adj", "100"],
-        "cat /proc/self/oom_score_adj",
-    );
+    let (_, out, _) = env.sh(&["--oom-score-adj", "100"], "cat /proc/self/oom_score_adj");
     assert_eq!(out, "100\n");
-    let (_, out, _) = sh(
-        &env,
-        &["--shm-size", "1m"],
-        "grep ' /dev/shm ' /proc/mounts",
-    );
+    let (_, out, _) = env.sh(&["--shm-size", "1m"], "grep ' /dev/shm ' /proc/mounts");
     assert!(out.contains("size=1024k"), "{out}");
-    let (_, out, _) = sh(&env, &[], "grep ' /dev/shm ' /proc/mounts");
+    let (_, out, _) = env.sh(&[], "grep ' /dev/shm ' /proc/mounts");
     assert!(out.contains("size=65536k"), "{out}");
-    let rootfs = env.rootfs().display().to_string();
     for (args, want) in [
         (
             &["--sysctl", "net.ipv4.ip_forward=1"][..],
@@ -222,12 +182,6 @@ fn init_sysctls_oom_score_and_shm_size_apply() {
         (&["--oom-score-adj", "1001"], "between -1000 and 1000"),
         (&["--shm-size", "0"], "more than 0"),
     ] {
-        let mut all = vec!["create"];
-        all.extend_from_slice(args);
-        all.extend(["--rootfs", &rootfs, "true"]);
-        let out = env.run(&all);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
+        env.create_refused(args, want);
     }
 }

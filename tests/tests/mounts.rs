@@ -7,20 +7,6 @@ use std::os::unix::fs::MetadataExt;
 
 use oxpod_tests::{TestEnv, require_containers};
 
-/// `run --rm ARGS --rootfs R sh -c SCRIPT`: its exit code and output.
-fn sh(env: &TestEnv, args: &[&str], script: &str) -> (Option<i32>, String, String) {
-    let rootfs = env.rootfs().display().to_string();
-    let mut all = vec!["run", "--rm"];
-    all.extend_from_slice(args);
-    all.extend(["--rootfs", &rootfs, "sh", "-c", script]);
-    let out = env.run(all);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn binds_are_read_only_or_written_through_and_chowned_with_u() {
     require_containers!();
@@ -30,8 +16,7 @@ fn binds_are_read_only_or_written_through_and_chowned_with_u() {
     std::fs::write(host.join("f"), "from host\n").expect("host file");
     let src = host.display().to_string();
     let ro = format!("{src}:/data:ro");
-    let (code, out, err) = sh(
-        &env,
+    let (code, out, err) = env.sh(
         &["-v", &ro],
         "cat /data/f; echo x > /data/new || echo refused",
     );
@@ -43,7 +28,7 @@ fn binds_are_read_only_or_written_through_and_chowned_with_u() {
     let link = env.path().join("link");
     std::os::unix::fs::symlink(&host, &link).expect("symlink");
     let mount = format!("type=bind,src={},dst=/d", link.display());
-    let (code, _, err) = sh(&env, &["--mount", &mount], "echo written > /d/new");
+    let (code, _, err) = env.sh(&["--mount", &mount], "echo written > /d/new");
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         std::fs::read_to_string(host.join("new")).unwrap(),
@@ -51,7 +36,7 @@ fn binds_are_read_only_or_written_through_and_chowned_with_u() {
     );
     // U: the source becomes the container user's, links not followed.
     let u = format!("{src}:/data:U");
-    let (code, _, err) = sh(&env, &["-v", &u, "--user", "1234:4321"], "true");
+    let (code, _, err) = env.sh(&["-v", &u, "--user", "1234:4321"], "true");
     assert_eq!(code, Some(0), "{err}");
     for p in [
         host.clone(),
@@ -101,8 +86,7 @@ fn tmpfs_sizes_hold_and_read_only_keeps_tmp_writable() {
     require_containers!();
     let env = TestEnv::new();
     // 1 MiB: writing 2 MiB fails with ENOSPC.
-    let (code, _, err) = sh(
-        &env,
+    let (code, _, err) = env.sh(
         &["--mount", "type=tmpfs,dst=/t,tmpfs-size=1m"],
         "busybox dd if=/dev/zero of=/t/big bs=1024 count=2048",
     );
@@ -110,8 +94,7 @@ fn tmpfs_sizes_hold_and_read_only_keeps_tmp_writable() {
     assert!(err.contains("No space left on device"), "{err}");
     // The options reach the mount (runc 1.1 then gives the tmpfs the mode
     // of the directory it covers, for podman too).
-    let (code, out, err) = sh(
-        &env,
+    let (code, out, err) = env.sh(
         &["--tmpfs", "/t:size=64k,mode=700"],
         "grep ' /t ' /proc/mounts",
     );
@@ -120,15 +103,13 @@ fn tmpfs_sizes_hold_and_read_only_keeps_tmp_writable() {
         assert!(out.contains(o), "{o}: {out}");
     }
     // --read-only: the root refuses writes, /tmp, /var/tmp and /run take them.
-    let (code, out, err) = sh(
-        &env,
+    let (code, out, err) = env.sh(
         &["--read-only"],
         "touch /x 2>/dev/null || echo root-ro; for d in /tmp /var/tmp /run; do touch $d/y && echo $d-ok; done",
     );
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "root-ro\n/tmp-ok\n/var/tmp-ok\n/run-ok\n");
-    let (_, out, _) = sh(
-        &env,
+    let (_, out, _) = env.sh(
         &["--read-only", "--read-only-tmpfs=false"],
         "touch /tmp/y 2>/dev/null || echo tmp-ro",
     );
@@ -139,8 +120,7 @@ fn tmpfs_sizes_hold_and_read_only_keeps_tmp_writable() {
 fn etc_files_carry_the_hostname_hosts_and_dns_asked_for() {
     require_containers!();
     let env = TestEnv::new();
-    let (code, out, err) = sh(
-        &env,
+    let (code, out, err) = env.sh(
         &[
             "--name",
             "web",
@@ -178,7 +158,7 @@ fn etc_files_carry_the_hostname_hosts_and_dns_asked_for() {
     );
     assert!(parts[2].ends_with("options ndots:2\n"));
     // Without flags: the host's resolv.conf as it is.
-    let (_, out, _) = sh(&env, &[], "cat /etc/resolv.conf");
+    let (_, out, _) = env.sh(&[], "cat /etc/resolv.conf");
     assert_eq!(
         out,
         std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
@@ -187,7 +167,7 @@ fn etc_files_carry_the_hostname_hosts_and_dns_asked_for() {
     let mine = env.path().join("myhosts");
     std::fs::write(&mine, "1.2.3.4 mine\n").expect("write");
     let v = format!("{}:/etc/hosts:ro", mine.display());
-    let (_, out, _) = sh(&env, &["-v", &v], "cat /etc/hosts");
+    let (_, out, _) = env.sh(&["-v", &v], "cat /etc/hosts");
     assert_eq!(out, "1.2.3.4 mine\n");
 }
 
@@ -195,7 +175,6 @@ fn etc_files_carry_the_hostname_hosts_and_dns_asked_for() {
 fn bad_mounts_are_refused_before_anything_is_made() {
     require_containers!();
     let env = TestEnv::new();
-    let rootfs = env.rootfs().display().to_string();
     let dir = env.path().display().to_string();
     let missing = format!("{dir}/missing:/x");
     let twice = [format!("{dir}:/x"), "/x".to_owned()];
@@ -245,13 +224,7 @@ fn bad_mounts_are_refused_before_anything_is_made() {
             "not an IP address",
         ),
     ] {
-        let mut all = vec!["create".to_owned()];
-        all.extend(args.iter().cloned());
-        all.extend(["--rootfs".to_owned(), rootfs.clone(), "true".to_owned()]);
-        let out = env.run(&all);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
-        assert!(err.contains(want), "{args:?}: {err}");
+        env.create_refused(&args, want);
     }
     assert_eq!(env.ok(["ps", "-a", "-q"]), "");
     let check = env.ok(["system", "check"]);
