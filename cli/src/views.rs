@@ -695,6 +695,7 @@ mod tests {
                 "DnsSearch": [],
                 "ExtraHosts": [],
                 "GroupAdd": [],
+                "Init": false,
                 "IpcMode": "private",
                 "Links": null,
                 "LogConfig": {
@@ -725,6 +726,7 @@ mod tests {
                 "Runtime": "oci",
                 "SecurityOpt": [],
                 "ShmSize": 65536000,
+                "Sysctls": {},
                 "Tmpfs": {},
                 "UTSMode": "private",
                 "Ulimits": [],
