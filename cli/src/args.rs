@@ -852,7 +852,7 @@ pub struct RmArgs {
     /// Remove the most recently created container
     #[arg(short, long)]
     pub latest: bool,
-    /// Remove the container's anonymous volumes (oxpod has no volumes yet: accepted)
+    /// Remove the container's anonymous volumes too
     #[arg(short, long)]
     pub volumes: bool,
     /// Containers (name, id, or unique id prefix)

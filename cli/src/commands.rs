@@ -1199,11 +1199,26 @@ fn rm(out: &mut impl Write, rt: &Runtime, a: &RmArgs) -> Result<u8> {
         }
     }
     let refs: Vec<ContainerRef> = targets.iter().map(|(r, _)| r.clone()).collect();
+    // `-v`: their anonymous volumes go too, once they are removed.
+    let mounts: Vec<Vec<oxpod_runtime::ContainerMount>> = refs
+        .iter()
+        .map(|r| {
+            if a.volumes {
+                ctrs.get(r).map(|c| c.config.mounts).unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let mut code = 0u8;
     let mut first: Option<anyhow::Error> = None;
-    for (result, (_, shown)) in ctrs.remove_many(&refs, a.force).into_iter().zip(&targets) {
+    let results = ctrs.remove_many(&refs, a.force);
+    for ((result, (_, shown)), mounts) in results.into_iter().zip(&targets).zip(&mounts) {
         match result {
-            Ok(()) => writeln!(out, "{shown}")?,
+            Ok(()) => {
+                rt.volumes().remove_anonymous(mounts)?;
+                writeln!(out, "{shown}")?;
+            }
             Err(e) if e.is_not_found() && quiet_missing => {}
             Err(e) => {
                 // Gone since it was resolved (a racing rm): podman's 1.

@@ -13,7 +13,7 @@ use crate::parse::key_values;
 
 /// `volume inspect` and `volume ls --format json`: podman's document.
 pub fn volume_doc(v: &Volume) -> Value {
-    json!({
+    let mut doc = json!({
         "Name": v.name,
         "Driver": v.driver,
         "Mountpoint": v.mountpoint,
@@ -24,7 +24,11 @@ pub fn volume_doc(v: &Volume) -> Value {
         "MountCount": 0,
         "NeedsCopyUp": true,
         "NeedsChown": true,
-    })
+    });
+    if v.anonymous {
+        doc["Anonymous"] = Value::Bool(true);
+    }
+    doc
 }
 
 /// Runs a `volume` subcommand.
@@ -44,6 +48,7 @@ pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result
             let v = volumes.create(NewVolume {
                 name: a.name.clone(),
                 labels: key_values("label", &a.labels)?,
+                anonymous: false,
             })?;
             writeln!(out, "{}", v.name)?;
             Ok(0)
@@ -215,6 +220,7 @@ fn blank() -> Volume {
         mountpoint: Default::default(),
         labels: Default::default(),
         lock_id: 0,
+        anonymous: false,
         created: jiff::Timestamp::UNIX_EPOCH,
     }
 }

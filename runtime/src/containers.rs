@@ -391,7 +391,8 @@ impl<'r> Containers<'r> {
         };
         let volumes = rt.volumes();
         let mounts = crate::mounts::resolve(&new.mounts, uid, gid, &mut |name| {
-            Ok(volumes.for_container(name)?.mountpoint)
+            let v = volumes.for_container(name)?;
+            Ok((v.name, v.mountpoint))
         })?;
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
@@ -841,7 +842,8 @@ impl<'r> Containers<'r> {
         drop(guards);
         match outcome {
             Ok(()) => {
-                for (i, _) in &locked {
+                for (i, ctr) in &locked {
+                    self.remove_auto_volumes(ctr);
                     results[*i] = Some(Ok(()));
                 }
             }
@@ -963,7 +965,19 @@ impl<'r> Containers<'r> {
         drop(guard);
         ledger.release_all();
         rt.emit(container_event(EventStatus::Remove, &ctr.config));
+        self.remove_auto_volumes(&ctr);
         Ok(())
+    }
+
+    /// A `run --rm` container's anonymous volumes go with it (podman's
+    /// rule); called with no container lock held, since the volumes' hold
+    /// is taken before container locks elsewhere.
+    fn remove_auto_volumes(&self, ctr: &Container) {
+        if ctr.config.auto_remove
+            && let Err(e) = self.rt.volumes().remove_anonymous(&ctr.config.mounts)
+        {
+            warn!(id = %ctr.config.id, error = %e, "cannot remove the container's anonymous volumes");
+        }
     }
 
     /// Takes the container's lock and reads its current state under it,

@@ -87,7 +87,7 @@ pub use mounts::{
     parse_tmpfs, parse_volume,
 };
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
-pub use oxpod_state::Resources;
+pub use oxpod_state::{ContainerMount, Resources};
 pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};
 pub use system::{CheckReport, Finding, System, reset_unopened};

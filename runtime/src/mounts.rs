@@ -30,9 +30,9 @@ pub enum MountRequest {
         /// `U`: the source is chowned to the container's user.
         chown: bool,
     },
-    /// A named volume (made on first use).
+    /// A named volume (made on first use), or an anonymous one.
     Volume {
-        /// The volume's name.
+        /// The volume's name; empty for an anonymous volume.
         name: String,
         /// Where it appears (absolute, cleaned).
         destination: String,
@@ -71,13 +71,14 @@ fn invalid(spec: &str, reason: impl Into<String>) -> Error {
 pub fn parse_volume(spec: &str) -> Result<MountRequest> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, destination, opts) = match parts.as_slice() {
+        // An anonymous volume: made for this container, named by a
+        // random id, removed with it by `rm -v` and `run --rm`.
         [dst] => {
-            return Err(invalid(
-                spec,
-                format!(
-                    "anonymous volumes (`-v {dst}`) are not supported yet; bind a host directory (`-v /host/dir:{dst}`) or use `--tmpfs {dst}`"
-                ),
-            ));
+            return Ok(MountRequest::Volume {
+                name: String::new(),
+                destination: container_path(spec, dst)?,
+                options: volume_options(bind_options(spec, std::iter::empty())?.0),
+            });
         }
         [src, dst] => (*src, *dst, ""),
         [src, dst, opts] => (*src, *dst, *opts),
@@ -480,13 +481,11 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
             })
         }
         Some("volume") => {
-            let name = source.ok_or_else(|| {
-                invalid(
-                    spec,
-                    "anonymous volumes are not supported yet: give src=NAME",
-                )
-            })?;
-            crate::volumes::check_name(&name)?;
+            // Without a source: an anonymous volume.
+            let name = source.unwrap_or_default();
+            if !name.is_empty() {
+                crate::volumes::check_name(&name)?;
+            }
             if readonly {
                 bind.push("ro".to_owned());
             }
@@ -516,7 +515,7 @@ pub(crate) fn resolve(
     requests: &[MountRequest],
     uid: u32,
     gid: u32,
-    volume: &mut dyn FnMut(&str) -> Result<PathBuf>,
+    volume: &mut dyn FnMut(&str) -> Result<(String, PathBuf)>,
 ) -> Result<Vec<ContainerMount>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(requests.len());
@@ -557,13 +556,16 @@ pub(crate) fn resolve(
                 name,
                 destination,
                 options,
-            } => out.push(ContainerMount {
-                kind: "volume".to_owned(),
-                name: name.clone(),
-                source: volume(name)?,
-                destination: destination.clone(),
-                options: options.clone(),
-            }),
+            } => {
+                let (name, source) = volume(name)?;
+                out.push(ContainerMount {
+                    kind: "volume".to_owned(),
+                    name,
+                    source,
+                    destination: destination.clone(),
+                    options: options.clone(),
+                });
+            }
             MountRequest::Tmpfs {
                 destination,
                 options,
@@ -747,6 +749,17 @@ mod tests {
             )
         );
         assert_eq!(bind("./rel:/b:bind").2, ["bind", "rw", "rprivate"]);
+        // A destination alone: an anonymous volume, with podman's options.
+        assert_eq!(
+            parse_volume("/x").unwrap(),
+            MountRequest::Volume {
+                name: String::new(),
+                destination: "/x".into(),
+                options: ["nosuid", "nodev", "rw", "rprivate", "rbind"]
+                    .map(String::from)
+                    .to_vec(),
+            }
+        );
         for (spec, want) in [
             (":/x", "host directory cannot be empty"),
             ("/a:relative", "must be an absolute path"),
@@ -758,7 +771,6 @@ mod tests {
             ("/a:/b:O", "not supported yet"),
             ("/a:/", "root"),
             ("/a:/..", "root"),
-            ("/x", "anonymous volumes"),
             ("bad/name:/x", "volume name"),
             ("/a:/b:ro:extra", "incorrect volume format"),
         ] {
@@ -839,10 +851,6 @@ mod tests {
             ("type=bind,src=/a,dst=/b,colour=red", "unknown --mount key"),
             ("type=bind,\"src=/a,dst=/b", "unterminated quote"),
             ("type=tmpfs,dst=/t,tmpfs-size=10q", "invalid tmpfs size"),
-            (
-                "type=volume,dst=/b",
-                "anonymous volumes are not supported yet",
-            ),
             ("type=image,src=i,dst=/b", "not supported yet"),
             ("type=nfs,dst=/b", "invalid mount type"),
         ] {
@@ -857,7 +865,7 @@ mod tests {
         let src = dir.path().display().to_string();
         let a = parse_volume(&format!("{src}:/x")).unwrap();
         let b = parse_tmpfs("/x/").unwrap();
-        let mut none = |_: &str| -> Result<PathBuf> { unreachable!("no volume here") };
+        let mut none = |_: &str| -> Result<(String, PathBuf)> { unreachable!("no volume here") };
         let err = resolve(&[a.clone(), b], 0, 0, &mut none)
             .unwrap_err()
             .to_string();

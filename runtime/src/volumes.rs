@@ -36,6 +36,10 @@ pub struct Volume {
     pub labels: BTreeMap<String, String>,
     /// Its lock number in the segment.
     pub lock_id: u32,
+    /// Made for one container (`-v /dst`): `rm -v` and `run --rm` remove it
+    /// with that container.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
     /// When it was created.
     pub created: Timestamp,
 }
@@ -54,6 +58,8 @@ pub struct NewVolume {
     pub name: Option<String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// Anonymous (`-v /dst`).
+    pub anonymous: bool,
 }
 
 /// A volume name: podman's container-name rule, at most 255 bytes.
@@ -124,6 +130,7 @@ impl<'r> Volumes<'r> {
             mountpoint: data,
             labels: new.labels,
             lock_id,
+            anonymous: new.anonymous,
             created: Timestamp::now(),
         };
         rt.state().write_items(&[ItemOp::put(&volume)?])?;
@@ -221,6 +228,28 @@ impl<'r> Volumes<'r> {
         Ok(())
     }
 
+    /// Removes the anonymous volumes of a removed container (`rm -v`, `run
+    /// --rm`); one another container also uses stays, as podman keeps it.
+    pub fn remove_anonymous(&self, mounts: &[oxpod_state::ContainerMount]) -> Result<()> {
+        let names: Vec<&str> = mounts
+            .iter()
+            .filter(|m| m.kind == "volume")
+            .map(|m| m.name.as_str())
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let _hold = self.hold()?;
+        for name in names {
+            let found = self.rt.state().item::<Volume>(name)?;
+            match found {
+                Some(v) if v.anonymous && self.users(name)?.is_empty() => self.remove_held(&v)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Removes every volume no container uses, deciding "unused" under the
     /// hold no container create passes. Returns the names removed.
     pub fn prune(&self) -> Result<Vec<String>> {
@@ -241,6 +270,12 @@ impl<'r> Volumes<'r> {
     /// new one (podman creates it on first use). The caller holds
     /// [`Volumes::hold`] until the container's record is in.
     pub(crate) fn for_container(&self, name: &str) -> Result<Volume> {
+        if name.is_empty() {
+            return self.create_held(NewVolume {
+                anonymous: true,
+                ..NewVolume::default()
+            });
+        }
         // The state's guard is released before a create takes it again.
         let found = self.rt.state().item::<Volume>(name)?;
         match found {

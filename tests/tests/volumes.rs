@@ -230,3 +230,71 @@ fn killed_volume_creates_and_removes_leave_nothing() {
     let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "no volume directory left in {}", dir.display());
 }
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_only() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let count = |env: &TestEnv| env.ok(["volume", "ls", "-q"]).lines().count();
+    // run --rm: made, used, removed with the container (attached and detached).
+    let out = env.ok([
+        "run",
+        "--rm",
+        "-v",
+        "/anon",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo x > /anon/f && echo wrote",
+    ]);
+    assert_eq!(out, "wrote\n");
+    assert_eq!(count(&env), 0);
+    env.ok([
+        "run",
+        "-d",
+        "--rm",
+        "--mount",
+        "type=volume,dst=/a",
+        "--rootfs",
+        &rootfs,
+        "true",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while count(&env) != 0 || !env.ok(["ps", "-a", "-q"]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached --rm left its volume"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Plain rm keeps them (podman's rule); rm -v removes them, never a named one.
+    env.ok(["volume", "create", "named"]);
+    env.ok([
+        "create", "--name", "k", "-v", "/a1", "-v", "named:/n", "--rootfs", &rootfs, "true",
+    ]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.ok(["volume", "inspect", "--all"])).expect("json");
+    assert_eq!(doc.as_array().map(Vec::len), Some(2));
+    assert!(
+        doc.as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["Anonymous"] == true)
+    );
+    env.ok(["rm", "k"]);
+    assert_eq!(count(&env), 2);
+    env.ok([
+        "create", "--name", "k2", "-v", "/a2", "-v", "named:/n", "--rootfs", &rootfs, "true",
+    ]);
+    assert_eq!(count(&env), 3);
+    env.ok(["rm", "-v", "k2"]);
+    assert_eq!(
+        count(&env),
+        2,
+        "k2's anonymous volume went, k's and the named one stay"
+    );
+    assert!(env.ok(["volume", "ls", "-q"]).contains("named"));
+    check_clean(&env, "the end");
+}
