@@ -773,8 +773,10 @@ impl<'r> Containers<'r> {
             }
             None => None,
         };
-        self.remove_locked(r, force)?;
+        let removed = self.remove_locked(r, force)?;
         drop(pod_guard);
+        // With no lock held: the volumes' hold is always taken before them.
+        self.remove_auto_volumes(&removed);
         Ok(())
     }
 
@@ -927,7 +929,7 @@ impl<'r> Containers<'r> {
 
     /// Removal once any pod lock is held. With `force`, a container that is
     /// (again) running is killed first, outside its lock.
-    pub(crate) fn remove_locked(&self, r: &ContainerRef, force: bool) -> Result<()> {
+    pub(crate) fn remove_locked(&self, r: &ContainerRef, force: bool) -> Result<Container> {
         let rt = self.rt;
         let mut tries = 0;
         let (ctr, guard) = loop {
@@ -965,8 +967,7 @@ impl<'r> Containers<'r> {
         drop(guard);
         ledger.release_all();
         rt.emit(container_event(EventStatus::Remove, &ctr.config));
-        self.remove_auto_volumes(&ctr);
-        Ok(())
+        Ok(ctr)
     }
 
     /// A `run --rm` container's anonymous volumes go with it (podman's
