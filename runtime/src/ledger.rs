@@ -579,6 +579,9 @@ mod tests {
                 id: "abc".into(),
             },
             Step::AutoRemove { id: "abc".into() },
+            Step::VolumeDir {
+                name: "data".into(),
+            },
         ] {
             let line = serde_json::to_string(&s).unwrap();
             assert!(!line.contains('\n'));

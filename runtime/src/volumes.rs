@@ -314,6 +314,11 @@ fn make_volume_dir(data: &std::path::Path) -> Result<()> {
 
 /// Removes a volume's directory (a ledger's release).
 pub(crate) fn release_dir(rt: &Runtime, name: &str) {
+    // A name from a journal: only a valid one ever becomes a path.
+    if check_name(name).is_err() {
+        tracing::warn!(name, "not removing a volume directory with an invalid name");
+        return;
+    }
     let dir = rt.config().volume_path.join(name);
     if let Err(e) = std::fs::remove_dir_all(&dir)
         && e.kind() != std::io::ErrorKind::NotFound
