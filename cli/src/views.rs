@@ -295,16 +295,7 @@ fn network_settings() -> Value {
 /// The bind mounts of a container, as `inspect` shows them (podman 4.3:
 /// `Options` keeps only `rbind`/`bind`, propagation and ro apart).
 fn inspect_mounts(c: &Container) -> Value {
-    let propagations = [
-        "shared",
-        "rshared",
-        "slave",
-        "rslave",
-        "private",
-        "rprivate",
-        "unbindable",
-        "runbindable",
-    ];
+    let propagations = oxpod_runtime::MOUNT_PROPAGATIONS;
     c.config
         .mounts
         .iter()

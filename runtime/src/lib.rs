@@ -83,8 +83,8 @@ pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome};
 pub use limits::{parse_cpus, parse_size, parse_swap};
 pub use mounts::{
-    MountRequest, check_add_host, check_dns_server, covered as mount_covers, parse_mount,
-    parse_tmpfs, parse_volume,
+    MountRequest, PROPAGATIONS as MOUNT_PROPAGATIONS, check_add_host, check_dns_server,
+    covered as mount_covers, parse_mount, parse_tmpfs, parse_volume,
 };
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
 pub use oxpod_state::{ContainerMount, Resources};

@@ -142,19 +142,22 @@ fn container_path(spec: &str, path: &str) -> Result<String> {
 }
 
 /// Options that exclude each other: at most one of each group.
+/// The mount propagation options.
+pub const PROPAGATIONS: &[&str] = &[
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "unbindable",
+    "runbindable",
+];
+
 const GROUPS: [&[&str]; 6] = [
     &["ro", "rw"],
     &["z", "Z"],
-    &[
-        "shared",
-        "rshared",
-        "slave",
-        "rslave",
-        "private",
-        "rprivate",
-        "unbindable",
-        "runbindable",
-    ],
+    PROPAGATIONS,
     &["bind", "rbind"],
     &["nosuid", "suid"],
     &["nodev", "dev"],
