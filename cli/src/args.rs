@@ -700,6 +700,9 @@ pub struct CreateArgs {
     /// Mount a tmpfs: DST[:OPTS]
     #[arg(long, value_name = "DST[:OPTS]")]
     pub tmpfs: Vec<String>,
+    /// What the image's volumes become: bind (an anonymous volume), tmpfs or ignore
+    #[arg(long, default_value = "bind", value_name = "MODE")]
+    pub image_volume: String,
     /// Mount the container's root read-only
     #[arg(long)]
     pub read_only: bool,
@@ -885,7 +888,7 @@ pub struct VolumeCreateArgs {
     /// The driver (only local)
     #[arg(short, long, default_value = "local")]
     pub driver: String,
-    /// A driver option (none supported yet)
+    /// A driver option: type=, device=, o= (mount options, uid=, gid=), nocopy
     #[arg(short, long = "opt", value_name = "KEY=VALUE")]
     pub opts: Vec<String>,
     /// Its name (default: a random id)

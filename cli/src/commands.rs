@@ -329,6 +329,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
             .chain(a.mounts.iter().map(|m| oxpod_runtime::parse_mount(m)))
             .chain(a.tmpfs.iter().map(|t| oxpod_runtime::parse_tmpfs(t)))
             .collect::<std::result::Result<_, _>>()?,
+        image_volume: a.image_volume.parse()?,
         read_only: a.read_only,
         no_read_only_tmpfs: !a.read_only_tmpfs,
         add_hosts: a.add_hosts.clone(),

@@ -12,7 +12,7 @@ use crate::output::{Format, print_json, print_table, print_template};
 use crate::parse::key_values;
 
 /// `volume inspect` and `volume ls --format json`: podman's document.
-pub fn volume_doc(v: &Volume) -> Value {
+pub fn volume_doc(v: &Volume, mount_count: usize) -> Value {
     let mut doc = json!({
         "Name": v.name,
         "Driver": v.driver,
@@ -20,15 +20,27 @@ pub fn volume_doc(v: &Volume) -> Value {
         "CreatedAt": v.created.to_string(),
         "Labels": v.labels,
         "Scope": "local",
-        "Options": {},
-        "MountCount": 0,
-        "NeedsCopyUp": true,
-        "NeedsChown": true,
+        "Options": v.options,
+        "MountCount": mount_count,
     });
+    // podman leaves these out once false (`omitempty`).
+    if v.needs_copy_up {
+        doc["NeedsCopyUp"] = Value::Bool(true);
+    }
+    if v.needs_chown {
+        doc["NeedsChown"] = Value::Bool(true);
+    }
     if v.anonymous {
         doc["Anonymous"] = Value::Bool(true);
     }
     doc
+}
+
+fn docs(rt: &Runtime, list: &[Volume]) -> Result<Vec<Value>> {
+    let volumes = rt.volumes();
+    list.iter()
+        .map(|v| Ok(volume_doc(v, volumes.mount_count(v)?)))
+        .collect()
 }
 
 /// Runs a `volume` subcommand.
@@ -42,13 +54,20 @@ pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result
                     a.driver
                 );
             }
-            if let Some(o) = a.opts.first() {
-                bail!("volume option {o:?} is not supported yet (the local driver takes none)");
-            }
+            // podman's: KEY=VALUE, or a bare KEY (`nocopy`).
+            let options = a
+                .opts
+                .iter()
+                .map(|o| {
+                    let (k, v) = o.split_once('=').unwrap_or((o, ""));
+                    (k.to_owned(), v.to_owned())
+                })
+                .collect();
             let v = volumes.create(NewVolume {
                 name: a.name.clone(),
                 labels: key_values("label", &a.labels)?,
                 anonymous: false,
+                options,
             })?;
             writeln!(out, "{}", v.name)?;
             Ok(0)
@@ -66,7 +85,7 @@ pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result
                     .map(|n| volumes.get(n))
                     .collect::<std::result::Result<Vec<_>, _>>()?
             };
-            let docs: Vec<Value> = list.iter().map(volume_doc).collect();
+            let docs = docs(rt, &list)?;
             match Format::parse(a.format.as_deref())? {
                 Format::Template(t) => {
                     for d in &docs {
@@ -191,11 +210,11 @@ fn ls(out: &mut impl Write, rt: &Runtime, a: &VolumeLsArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let docs: Vec<Value> = list.iter().map(volume_doc).collect();
+    let docs = docs(rt, &list)?;
     match Format::parse_list(a.format.as_deref())? {
         Format::Json => print_json(out, &docs)?,
         Format::Template(t) => {
-            let titles = crate::template::titles(&volume_doc(&blank()), &[]);
+            let titles = crate::template::titles(&volume_doc(&blank(), 0), &[]);
             let t = if a.noheading { t.without_header() } else { t };
             print_template(out, &t, &docs, &titles)?;
         }
@@ -222,5 +241,8 @@ fn blank() -> Volume {
         lock_id: 0,
         anonymous: false,
         created: jiff::Timestamp::UNIX_EPOCH,
+        options: Default::default(),
+        needs_copy_up: false,
+        needs_chown: false,
     }
 }

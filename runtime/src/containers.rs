@@ -24,10 +24,79 @@ use crate::names::{new_id, random_name};
 use crate::{ContainerRef, Error, PodRef, Result, Runtime, container_event};
 
 /// `uid:gid` as numbers (resolved so at create); root otherwise.
-fn numeric_user(user: &str) -> (u32, u32) {
+pub(crate) fn numeric_user(user: &str) -> (u32, u32) {
     user.split_once(':')
         .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
         .unwrap_or((0, 0))
+}
+
+/// What an image's `Volumes` become in its containers (`--image-volume`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ImageVolumeMode {
+    /// An anonymous volume each (podman's default, `bind` or `anonymous`).
+    #[default]
+    Anonymous,
+    /// A tmpfs each.
+    Tmpfs,
+    /// Nothing: the image's directory as it is.
+    Ignore,
+}
+
+impl std::str::FromStr for ImageVolumeMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "bind" | "anonymous" => Ok(ImageVolumeMode::Anonymous),
+            "tmpfs" => Ok(ImageVolumeMode::Tmpfs),
+            "ignore" => Ok(ImageVolumeMode::Ignore),
+            _ => Err(Error::InvalidArgument {
+                what: format!("--image-volume {s:?}"),
+                reason: "must be one of bind, tmpfs or ignore".to_owned(),
+            }),
+        }
+    }
+}
+
+/// The image's `Volumes` as mounts, podman's way: an anonymous volume (or
+/// a tmpfs) at each, `rprivate,rw,nodev,exec`, unless the container mounts
+/// something there itself.
+fn image_volume_mounts(
+    volumes: Option<&std::collections::BTreeMap<String, serde_json::Value>>,
+    mode: ImageVolumeMode,
+    given: &[crate::MountRequest],
+) -> Result<Vec<crate::MountRequest>> {
+    let mut out = Vec::new();
+    if mode == ImageVolumeMode::Ignore {
+        return Ok(out);
+    }
+    for dest in volumes.into_iter().flat_map(|v| v.keys()) {
+        let request = match mode {
+            ImageVolumeMode::Tmpfs => {
+                crate::parse_tmpfs(&format!("{dest}:rprivate,rw,nodev,exec"))?
+            }
+            _ => crate::parse_volume(dest)?,
+        };
+        let request = match request {
+            crate::MountRequest::Volume {
+                name, destination, ..
+            } => crate::MountRequest::Volume {
+                name,
+                destination,
+                options: ["rprivate", "rw", "nodev", "exec", "rbind"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            },
+            other => other,
+        };
+        let taken = given
+            .iter()
+            .chain(&out)
+            .any(|m| m.destination() == request.destination());
+        if !taken {
+            out.push(request);
+        }
+    }
+    Ok(out)
 }
 
 /// What a new container is made of.
@@ -72,6 +141,8 @@ pub struct NewContainer {
     /// Bind mounts and tmpfs (`-v`, `--mount`, `--tmpfs`), as parsed by
     /// [`crate::parse_volume`], [`crate::parse_mount`], [`crate::parse_tmpfs`].
     pub mounts: Vec<crate::MountRequest>,
+    /// What the image's `Volumes` become (`--image-volume`).
+    pub image_volume: ImageVolumeMode,
     /// The root mounted read-only (`--read-only`).
     pub read_only: bool,
     /// With `read_only`: no tmpfs on /tmp, /var/tmp and /run
@@ -284,6 +355,12 @@ impl<'r> Containers<'r> {
                 let image = images.resolve(name)?;
                 images.root_driver(None)?;
                 let config = images.config(&image)?;
+                let volumes = image_volume_mounts(
+                    config.config.volumes.as_ref(),
+                    new.image_volume,
+                    &new.mounts,
+                )?;
+                new.mounts.extend(volumes);
                 new.command = config.command(new.entrypoint.as_deref(), &new.command)?;
                 new.env = config.env(&new.env);
                 if new.working_dir.is_none() && !config.config.working_dir.is_empty() {
@@ -631,7 +708,13 @@ impl<'r> Containers<'r> {
                 } else {
                     m.kind.clone()
                 },
-                options: m.options.clone(),
+                // copy/nocopy are oxpod's (copy-up), not the runtime's.
+                options: m
+                    .options
+                    .iter()
+                    .filter(|o| !matches!(o.as_str(), "copy" | "nocopy"))
+                    .cloned()
+                    .collect(),
             });
         }
         Ok(out)
@@ -974,6 +1057,9 @@ impl<'r> Containers<'r> {
     /// rule); called with no container lock held, since the volumes' hold
     /// is taken before container locks elsewhere.
     fn remove_auto_volumes(&self, ctr: &Container) {
+        // A volume's own file system goes once no running container uses
+        // it (this one's exit may never have been cleaned up: `rm -f`).
+        self.rt.volumes().release_for(&ctr.config);
         if ctr.config.auto_remove
             && let Err(e) = self.rt.volumes().remove_anonymous(&ctr.config.mounts)
         {

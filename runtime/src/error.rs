@@ -198,6 +198,17 @@ pub enum Error {
         /// The containers using it.
         containers: Vec<String>,
     },
+    /// A volume's own file system (`volume create -o type=...`) cannot be
+    /// mounted.
+    #[error("cannot mount volume {name} ({command}): {reason}")]
+    VolumeMount {
+        /// The volume.
+        name: String,
+        /// The `mount` command run.
+        command: String,
+        /// What `mount` said.
+        reason: String,
+    },
     /// A bad `-v`, `--mount` or `--tmpfs`.
     #[error("invalid mount {spec:?}: {reason}")]
     InvalidMount {

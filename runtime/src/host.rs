@@ -113,6 +113,39 @@ pub(crate) fn go_arch() -> &'static str {
     }
 }
 
+/// Whether `path` is a mount point in our mount namespace (from
+/// `/proc/self/mountinfo`, so a bind mount of the same file system counts).
+pub(crate) fn is_mounted(path: &std::path::Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let want = path.to_string_lossy();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|m| unescape_mountinfo(m) == want)
+}
+
+/// mountinfo's octal escapes (`\040` for a space) undone.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && let Ok(digits) = std::str::from_utf8(&b[i + 1..i + 4])
+            && let Ok(v) = u8::from_str_radix(digits, 8)
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +165,13 @@ mod tests {
         assert!(matches!(cgroup_version(), "v1" | "v2"));
         assert!(!cgroup_controllers().is_empty());
         assert!(!go_arch().contains('_'), "{}", go_arch());
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(super::unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(super::unescape_mountinfo("/é\\01"), "/é\\01");
+        assert!(super::is_mounted(std::path::Path::new("/proc")));
+        assert!(!super::is_mounted(std::path::Path::new("/proc/self")));
     }
 }

@@ -74,7 +74,7 @@ use oxpod_locks::LockManager;
 use oxpod_ociruntime::Driver;
 use oxpod_state::State;
 
-pub use containers::{ContainerFilter, Containers, NamePattern, NewContainer};
+pub use containers::{ContainerFilter, Containers, ImageVolumeMode, NamePattern, NewContainer};
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};

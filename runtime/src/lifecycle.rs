@@ -200,10 +200,15 @@ impl<'r> Containers<'r> {
             (prog.clone(), args)
         });
         let run_dir = rt.layout.run_dir(&id);
-        if let Some(image_id) = &ctr.config.image_id {
-            let root = rt.images().mount_root(&id, image_id)?;
-            debug!(id, root = %root.display(), "mounted the container's root");
-        }
+        let root = match &ctr.config.image_id {
+            Some(image_id) => {
+                let root = rt.images().mount_root(&id, image_id)?;
+                debug!(id, root = %root.display(), "mounted the container's root");
+                root
+            }
+            None => ctr.config.rootfs.clone(),
+        };
+        rt.volumes().prepare_for(&ctr.config, &root)?;
         let mut ledger = Ledger::begin(rt, "start", false)?;
         ledger.note(Step::Runtime {
             runtime: ctr.config.oci_runtime.clone(),
@@ -619,6 +624,7 @@ impl<'r> Containers<'r> {
         }
         rt.emit(container_event(EventStatus::Cleanup, &ctr.config));
         drop(guard);
+        rt.volumes().release_for(&ctr.config);
         // A live `run --rm` client removes it itself, once it has read the
         // log and the exit code; without one (detached, or the client was
         // killed) it goes now.

@@ -154,8 +154,10 @@ pub const PROPAGATIONS: &[&str] = &[
     "runbindable",
 ];
 
-const GROUPS: [&[&str]; 6] = [
+const GROUPS: [&[&str]; 7] = [
     &["ro", "rw"],
+    // A volume's copy-up (kept in the record, never given to the runtime).
+    &["copy", "nocopy"],
     &["z", "Z"],
     PROPAGATIONS,
     &["bind", "rbind"],
@@ -227,7 +229,7 @@ fn bind_options<'a>(
     if !has("ro") && !has("rw") {
         options.push("rw".to_owned());
     }
-    if !GROUPS[2].iter().any(|p| has(p)) {
+    if !PROPAGATIONS.iter().any(|p| has(p)) {
         options.push("rprivate".to_owned());
     }
     if !has("bind") && !has("rbind") {
@@ -274,7 +276,7 @@ fn tmpfs_options<'a>(spec: &str, given: impl Iterator<Item = &'a str>) -> Result
             "suid" | "nosuid" => "suid",
             "dev" | "nodev" => "dev",
             "tmpcopyup" | "notmpcopyup" => "tmpcopyup",
-            k if GROUPS[2].contains(&k) => "propagation",
+            k if PROPAGATIONS.contains(&k) => "propagation",
             k => k,
         };
         if !seen.insert(group.to_owned()) {

@@ -12,12 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use oxpod_events::EventStatus;
-use oxpod_state::{Item, ItemOp, ItemsExt};
+use oxpod_state::{ContainerConfig, Item, ItemOp, ItemsExt};
 use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
 
 use crate::ledger::{Ledger, Step};
 use crate::{Error, Result, Runtime};
@@ -42,6 +43,126 @@ pub struct Volume {
     pub anonymous: bool,
     /// When it was created.
     pub created: Timestamp,
+    /// `volume create -o`, as given (podman's `Options`): `type`, `device`
+    /// and `o` make it a filesystem mounted on the data directory while a
+    /// container uses it; `o`'s `uid=`/`gid=` own the data directory.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// The next container that mounts it copies its image's content at the
+    /// mount point in, if the volume is still empty (podman's copy-up).
+    #[serde(default = "yes")]
+    pub needs_copy_up: bool,
+    /// The next container that mounts it gives the data directory the owner
+    /// and mode of its mount point in the image (podman's chown).
+    #[serde(default = "yes")]
+    pub needs_chown: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Volume {
+    /// The filesystem mounted on the data directory while it is used
+    /// (`-o type=... -o device=... -o o=...`), if it has one.
+    pub fn mount_options(&self) -> Option<VolumeMount> {
+        let kind = self.options.get("type").cloned().unwrap_or_default();
+        let device = self.options.get("device").cloned().unwrap_or_default();
+        if kind.is_empty() && device.is_empty() {
+            return None;
+        }
+        let o = self
+            .options
+            .get("o")
+            .map(|o| mount_only_options(o))
+            .unwrap_or_default();
+        Some(VolumeMount { kind, device, o })
+    }
+
+    /// Whether copy-up is off for this volume (`-o nocopy`).
+    pub fn no_copy(&self) -> bool {
+        self.options.contains_key("nocopy")
+    }
+}
+
+/// What a volume with `-o type/device/o` mounts (podman runs `mount` with
+/// these: `mount -t TYPE -o O DEVICE <data dir>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// `-t` (empty: `mount` guesses; `bind` becomes `-o bind`).
+    pub kind: String,
+    /// The device (defaults to the type, as for `tmpfs`).
+    pub device: String,
+    /// `-o`, without podman's own `uid=`/`gid=` for non-tmpfs types.
+    pub o: String,
+}
+
+/// The `o` option without what oxpod itself applies: `uid=`, `gid=` are
+/// kept (filesystems such as tmpfs take them); `size=`, `inodes=` too;
+/// nothing is dropped but `noquota` and `timeout=`, which podman consumes.
+fn mount_only_options(o: &str) -> String {
+    o.split(',')
+        .filter(|x| !x.is_empty() && *x != "noquota" && !x.starts_with("timeout="))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Checks `volume create -o` as podman 4.3's local driver does and returns
+/// the owner the data directory gets from `o=uid=N,gid=N`.
+pub fn check_options(options: &BTreeMap<String, String>) -> Result<(Option<u32>, Option<u32>)> {
+    let bad = |reason: String| Error::InvalidArgument {
+        what: "volume option".to_owned(),
+        reason,
+    };
+    let (mut uid, mut gid) = (None, None);
+    for (key, value) in options {
+        match key.to_ascii_lowercase().as_str() {
+            "device" => {
+                if options.get("type").is_some_and(|t| t == "bind")
+                    && !std::path::Path::new(value).exists()
+                {
+                    return Err(bad(format!(
+                        "invalid volume option device for driver 'local': {value} does not exist"
+                    )));
+                }
+            }
+            "type" | "copy" | "nocopy" => {}
+            "o" => {
+                for o in value.split(',').filter(|o| !o.is_empty()) {
+                    let (k, v) = o.split_once('=').unwrap_or((o, ""));
+                    let id = |what: &str| {
+                        v.parse::<u32>()
+                            .map_err(|_| bad(format!("cannot convert {what} {v:?} to an integer")))
+                    };
+                    match k.to_ascii_lowercase().as_str() {
+                        "uid" => uid = Some(id("UID")?),
+                        "gid" => gid = Some(id("GID")?),
+                        "size" | "inodes" if !options.contains_key("type") => {
+                            return Err(bad(
+                                "volume options size and inodes not supported. Filesystem does not support Project Quota"
+                                    .to_owned(),
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "size" | "inodes" | "noquota" => {
+                return Err(bad(format!(
+                    "{key} is given inside o=, as -o o={key}=...; project quotas are not supported here"
+                )));
+            }
+            _ => {
+                return Err(bad(format!(
+                    "invalid mount option {key} for driver 'local': valid are device, o, type, copy, nocopy"
+                )));
+            }
+        }
+    }
+    if options.contains_key("copy") && options.contains_key("nocopy") {
+        return Err(bad("only one of copy and nocopy can be used".to_owned()));
+    }
+    Ok((uid, gid))
 }
 
 impl Item for Volume {
@@ -60,6 +181,8 @@ pub struct NewVolume {
     pub labels: BTreeMap<String, String>,
     /// Anonymous (`-v /dst`).
     pub anonymous: bool,
+    /// `-o KEY=VALUE` (see [`check_options`]).
+    pub options: BTreeMap<String, String>,
 }
 
 /// A volume name: podman's container-name rule, at most 255 bytes.
@@ -116,6 +239,7 @@ impl<'r> Volumes<'r> {
             None => crate::names::new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?,
         };
         check_name(&name)?;
+        let (uid, gid) = check_options(&new.options)?;
         if rt.state().item::<Volume>(&name)?.is_some() {
             return Err(Error::VolumeExists { name });
         }
@@ -124,6 +248,11 @@ impl<'r> Volumes<'r> {
         ledger.note(Step::VolumeDir { name: name.clone() })?;
         let data = self.dir(&name).join("_data");
         make_volume_dir(&data)?;
+        if uid.is_some() || gid.is_some() {
+            for dir in [data.parent().unwrap_or(&data), &data] {
+                std::os::unix::fs::lchown(dir, uid, gid).map_err(|e| Error::io("chown", dir, e))?;
+            }
+        }
         let volume = Volume {
             name,
             driver: "local".to_owned(),
@@ -132,6 +261,10 @@ impl<'r> Volumes<'r> {
             lock_id,
             anonymous: new.anonymous,
             created: Timestamp::now(),
+            // An owner given by `-o o=uid=` is not changed by a container.
+            needs_chown: uid.is_none() && gid.is_none(),
+            needs_copy_up: true,
+            options: new.options,
         };
         rt.state().write_items(&[ItemOp::put(&volume)?])?;
         ledger.commit();
@@ -259,10 +392,11 @@ impl<'r> Volumes<'r> {
         for v in self.list()? {
             if self.users(&v.name)?.is_empty() {
                 self.remove_held(&v)?;
+                // podman's: a `remove`, then a `prune`, for each.
+                self.rt.emit(volume_event(EventStatus::Prune, &v.name));
                 removed.push(v.name);
             }
         }
-        self.rt.emit(volume_event(EventStatus::Prune, ""));
         Ok(removed)
     }
 
@@ -285,6 +419,190 @@ impl<'r> Volumes<'r> {
                 ..NewVolume::default()
             }),
         }
+    }
+}
+
+impl Volumes<'_> {
+    /// Before a container's runtime create (its lock held, its root at
+    /// `root`): each of its volumes with a file system of its own is mounted
+    /// (once for all its users); an empty one gets the root's content at
+    /// its mount point (podman's copy-up, but whole or not at all); a new
+    /// one takes that directory's owner and mode (or the container user's).
+    /// Each volume's own lock is held for it, as podman's.
+    pub(crate) fn prepare_for(&self, config: &ContainerConfig, root: &Path) -> Result<()> {
+        let (uid, gid) = crate::containers::numeric_user(&config.user);
+        for m in config.mounts.iter().filter(|m| m.kind == "volume") {
+            let missing = || Error::NoSuchVolume {
+                name: m.name.clone(),
+            };
+            let first = self
+                .rt
+                .state()
+                .item::<Volume>(&m.name)?
+                .ok_or_else(missing)?;
+            let _guard = self.rt.take_lock(first.lock_id)?;
+            let mut v = self
+                .rt
+                .state()
+                .item::<Volume>(&m.name)?
+                .ok_or_else(missing)?;
+            if let Some(fs) = v.mount_options()
+                && mount_fs(&v, &fs)?
+            {
+                self.rt.emit(volume_event(EventStatus::Mount, &v.name));
+            }
+            let mut changed = false;
+            let nocopy = v.no_copy() || m.options.iter().any(|o| o == "nocopy");
+            if v.needs_copy_up && !nocopy {
+                let t = std::time::Instant::now();
+                let copied = oxpod_storage::copy_up(root, &m.destination, &v.mountpoint)?;
+                debug!(volume = %v.name, copied, took = ?t.elapsed(), "copy-up");
+                if copied {
+                    v.needs_copy_up = false;
+                    changed = true;
+                }
+            }
+            if v.needs_chown {
+                let (owner, group, mode) =
+                    match oxpod_storage::dir_owner_in_root(root, &m.destination)? {
+                        Some((u, g, mode)) => (u, g, Some(mode)),
+                        None => (uid, gid, None),
+                    };
+                std::os::unix::fs::lchown(&v.mountpoint, Some(owner), Some(group))
+                    .map_err(|e| Error::io("chown", &v.mountpoint, e))?;
+                if let Some(mode) = mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&v.mountpoint, std::fs::Permissions::from_mode(mode))
+                        .map_err(|e| Error::io("chmod", &v.mountpoint, e))?;
+                }
+                v.needs_chown = false;
+                changed = true;
+            }
+            if changed {
+                self.rt.state().write_items(&[ItemOp::put(&v)?])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// After a container stopped using its volumes (its exit was cleaned
+    /// up, or it was removed): a volume's own file system is unmounted
+    /// once no other container that uses it is running. Whether one runs is
+    /// read from the records, never counted, so a killed command cannot
+    /// leave a count behind (podman's mount counter can drift).
+    pub(crate) fn release_for(&self, config: &ContainerConfig) {
+        for m in config.mounts.iter().filter(|m| m.kind == "volume") {
+            if let Err(e) = self.release_one(&config.id, &m.name) {
+                warn!(volume = %m.name, error = %e, "cannot release the volume");
+            }
+        }
+    }
+
+    fn release_one(&self, ctr_id: &str, name: &str) -> Result<()> {
+        let Some(first) = self.rt.state().item::<Volume>(name)? else {
+            return Ok(());
+        };
+        if first.mount_options().is_none() || !crate::host::is_mounted(&first.mountpoint) {
+            return Ok(());
+        }
+        let _guard = self.rt.take_lock(first.lock_id)?;
+        if self.running_users(name, ctr_id)? {
+            return Ok(());
+        }
+        unmount_fs(&first.mountpoint)?;
+        self.rt.emit(volume_event(EventStatus::Unmount, name));
+        Ok(())
+    }
+
+    /// Whether a container other than `except` that uses volume `name` is
+    /// created, running or paused (its mounts made).
+    fn running_users(&self, name: &str, except: &str) -> Result<bool> {
+        Ok(self.count_running_users(name, except)? > 0)
+    }
+
+    fn count_running_users(&self, name: &str, except: &str) -> Result<usize> {
+        use oxpod_state::ContainerStatus as S;
+        let (ctrs, _) = self
+            .rt
+            .in_all_namespaces(|s| (s.all_containers(), s.all_pods()));
+        Ok(ctrs?
+            .items
+            .iter()
+            .filter(|c| {
+                c.config.id != except
+                    && matches!(c.state.status, S::Created | S::Running | S::Paused)
+                    && c.config
+                        .mounts
+                        .iter()
+                        .any(|m| m.kind == "volume" && m.name == name)
+            })
+            .count())
+    }
+
+    /// podman's `MountCount`: for a volume with a file system of its own,
+    /// while it is mounted, the containers using it that run; else 0.
+    pub fn mount_count(&self, v: &Volume) -> Result<usize> {
+        if v.mount_options().is_none() || !crate::host::is_mounted(&v.mountpoint) {
+            return Ok(0);
+        }
+        self.count_running_users(&v.name, "")
+    }
+}
+
+/// `mount [-t TYPE] [-o O] DEVICE <data dir>`, as podman runs it (the
+/// `mount` program knows every file system's option syntax); nothing when
+/// it is mounted already. Returns whether it mounted it.
+fn mount_fs(v: &Volume, fs: &VolumeMount) -> Result<bool> {
+    if crate::host::is_mounted(&v.mountpoint) {
+        return Ok(false);
+    }
+    let mut args: Vec<String> = Vec::new();
+    if !fs.o.is_empty() {
+        args.extend(["-o".to_owned(), fs.o.clone()]);
+    }
+    match fs.kind.as_str() {
+        "" => {}
+        "bind" => args.extend(["-o".to_owned(), "bind".to_owned()]),
+        t => args.extend(["-t".to_owned(), t.to_owned()]),
+    }
+    let device = if fs.device.is_empty() {
+        fs.kind.clone()
+    } else {
+        fs.device.clone()
+    };
+    args.push(device);
+    args.push(v.mountpoint.display().to_string());
+    let command = format!("mount {}", args.join(" "));
+    let t = std::time::Instant::now();
+    let out = std::process::Command::new("mount")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::VolumeMount {
+            name: v.name.clone(),
+            command: command.clone(),
+            reason: format!("cannot run mount: {e}"),
+        })?;
+    if !out.status.success() {
+        return Err(Error::VolumeMount {
+            name: v.name.clone(),
+            command,
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    debug!(volume = %v.name, command, took = ?t.elapsed(), "mounted the volume");
+    Ok(true)
+}
+
+/// Unmounts a volume's own file system (lazily: a process of the host
+/// still in it cannot keep the volume from going).
+fn unmount_fs(path: &Path) -> Result<()> {
+    match nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {
+            debug!(path = %path.display(), "unmounted the volume");
+            Ok(())
+        }
+        Err(e) => Err(Error::io("unmount", path, std::io::Error::from(e))),
     }
 }
 
@@ -316,14 +634,26 @@ fn make_volume_dir(data: &std::path::Path) -> Result<()> {
 pub(crate) fn release_dir(rt: &Runtime, name: &str) {
     // A name from a journal: only a valid one ever becomes a path.
     if check_name(name).is_err() {
-        tracing::warn!(name, "not removing a volume directory with an invalid name");
+        warn!(name, "not removing a volume directory with an invalid name");
         return;
     }
     let dir = rt.config().volume_path.join(name);
+    // Never deleted through a mount: a volume of `-o type=none -o o=bind
+    // -o device=/srv/data` would take the host's data with it.
+    let data = dir.join("_data");
+    if crate::host::is_mounted(&data) {
+        if let Err(e) = unmount_fs(&data) {
+            warn!(path = %data.display(), error = %e, "cannot unmount the volume");
+        }
+        if crate::host::is_mounted(&data) {
+            warn!(path = %data.display(), "the volume is still mounted: its directory is kept");
+            return;
+        }
+    }
     if let Err(e) = std::fs::remove_dir_all(&dir)
         && e.kind() != std::io::ErrorKind::NotFound
     {
-        tracing::warn!(path = %dir.display(), error = %e, "cannot remove volume dir");
+        warn!(path = %dir.display(), error = %e, "cannot remove volume dir");
     }
 }
 

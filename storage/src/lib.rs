@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod compress;
+mod copy;
 mod digest;
 mod error;
 mod store;
@@ -28,6 +29,10 @@ mod unpack;
 mod vfs;
 
 pub use compress::{Compression, decompressed};
+pub use copy::{
+    COPY_UP_STAGING, PathKind, TarName, copy_up, dir_owner_in_root, kind_in_root, open_in_root,
+    tar_in_root, untar_in_root,
+};
 pub use digest::{Digest, chain_ids};
 pub use error::{Error, Result};
 pub use store::{

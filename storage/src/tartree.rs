@@ -8,11 +8,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags};
+
 use crate::error::{Error, Result};
+
+fn libc_o_nofollow() -> i32 {
+    // The raw bits of O_NOFOLLOW, as `OpenOptions::custom_flags` takes them.
+    i32::try_from(OFlags::NOFOLLOW.bits()).unwrap_or(0)
+}
 
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
@@ -78,6 +86,68 @@ pub fn tar_changes(root: &Path, lower: &[PathBuf], out: impl Write) -> Result<()
             _ => format!(".wh.{name}"),
         };
         w.whiteout(&entry)?;
+    }
+    w.finish()
+}
+
+/// A plain tar of the directory open as `dir` (`shown` names it in
+/// errors): its entries at the top, or under `name` with an entry for the
+/// directory itself.
+pub(crate) fn tar_dir_fd(
+    dir: &OwnedFd,
+    shown: &Path,
+    name: crate::copy::TarName<'_>,
+    out: impl Write,
+) -> Result<()> {
+    let mut w = TarWriter::new(shown, out, false);
+    let top = match name {
+        crate::copy::TarName::Contents => PathBuf::new(),
+        crate::copy::TarName::As(name) => {
+            let path = PathBuf::from(format!("/proc/self/fd/{}/.", dir.as_raw_fd()));
+            let meta = fs::metadata(&path).map_err(|e| Error::io("stat", shown, e))?;
+            w.entry(&path, name, &meta)?;
+            PathBuf::from(name)
+        }
+    };
+    w.walk_fd(dir, &top, &|_| true)?;
+    w.finish()
+}
+
+/// A plain tar of one open file (not a directory) under `name`.
+pub(crate) fn tar_one_file(
+    file: fs::File,
+    meta: &fs::Metadata,
+    name: &str,
+    shown: &Path,
+    out: impl Write,
+) -> Result<()> {
+    let mut w = TarWriter::new(shown, out, false);
+    let io = |err: std::io::Error| Error::io("write the tar entry of", shown, err);
+    let ft = meta.file_type();
+    if ft.is_file() {
+        let len = meta.len();
+        let data = file.take(len).chain(std::io::repeat(0)).take(len);
+        let mut h = header_for(meta, tar::EntryType::Regular, len);
+        w.b.append_data(&mut h, name, data).map_err(io)?;
+    } else {
+        let kind = if ft.is_char_device() {
+            tar::EntryType::Char
+        } else if ft.is_block_device() {
+            tar::EntryType::Block
+        } else if ft.is_fifo() {
+            tar::EntryType::Fifo
+        } else {
+            return Err(Error::io(
+                "copy",
+                shown,
+                std::io::Error::other("a socket cannot be copied"),
+            ));
+        };
+        let mut h = header_for(meta, kind, 0);
+        let rdev = meta.rdev();
+        let _ = h.set_device_major(rustix::fs::major(rdev));
+        let _ = h.set_device_minor(rustix::fs::minor(rdev));
+        w.b.append_data(&mut h, name, &[][..]).map_err(io)?;
     }
     w.finish()
 }
@@ -236,24 +306,50 @@ impl<'r, W: Write> TarWriter<'r, W> {
             .map_err(|e| Error::io("write the tar entry of", self.root.join(name), e))
     }
 
-    /// Writes the entries below `dir` for which `want(rel)` holds, in name
-    /// order, parents before children.
-    fn walk(&mut self, dir: &Path, want: &dyn Fn(&Path) -> bool) -> Result<()> {
-        let mut entries: Vec<_> = fs::read_dir(dir)
-            .map_err(|e| Error::io("list", dir, e))?
+    /// Writes the entries below `root` for which `want(rel)` holds, in
+    /// name order, parents before children.
+    fn walk(&mut self, root: &Path, want: &dyn Fn(&Path) -> bool) -> Result<()> {
+        let fd = rustix::fs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::errno("open", root, e))?;
+        self.walk_fd(&fd, Path::new(""), want)
+    }
+
+    /// The entries of the directory open as `dir` (at `rel` below the
+    /// root). Every directory is reached by descriptor (`openat` with
+    /// `O_NOFOLLOW`) and every entry named through `/proc/self/fd`, so a
+    /// path is never resolved again from the top: a directory swapped for
+    /// a symlink meanwhile (a running container's) leads nowhere outside.
+    fn walk_fd(&mut self, dir: &OwnedFd, rel: &Path, want: &dyn Fn(&Path) -> bool) -> Result<()> {
+        let base = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+        let shown = self.root.join(rel);
+        let mut names: Vec<_> = fs::read_dir(&base)
+            .map_err(|e| Error::io("list", &shown, e))?
             .flatten()
+            .map(|e| e.file_name())
             .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let rel = path.strip_prefix(self.root).unwrap_or(&path).to_path_buf();
+        names.sort();
+        for name in names {
+            let path = base.join(&name);
+            let rel = rel.join(&name);
             if !want(&rel) {
                 continue;
             }
-            let meta = fs::symlink_metadata(&path).map_err(|err| Error::io("stat", &path, err))?;
+            let meta = fs::symlink_metadata(&path)
+                .map_err(|err| Error::io("stat", self.root.join(&rel), err))?;
             self.entry(&path, &rel.to_string_lossy(), &meta)?;
             if meta.is_dir() {
-                self.walk(&path, want)?;
+                let child = rustix::fs::openat(
+                    dir,
+                    name.as_os_str(),
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| Error::errno("open", self.root.join(&rel), e))?;
+                self.walk_fd(&child, &rel, want)?;
             }
         }
         Ok(())
@@ -343,9 +439,17 @@ impl<'r, W: Write> TarWriter<'r, W> {
                 }
                 self.links.insert(key, rel.to_owned());
             }
-            let f = fs::File::open(path).map_err(|err| Error::io("open", path, err))?;
-            let mut h = header_for(meta, tar::EntryType::Regular, meta.len());
-            self.b.append_data(&mut h, rel, f).map_err(io)?;
+            // Never through a symlink put in its place since the stat;
+            // exactly the size the header says, whatever the file does.
+            let f = fs::File::options()
+                .read(true)
+                .custom_flags(libc_o_nofollow())
+                .open(path)
+                .map_err(|err| Error::io("open", path, err))?;
+            let len = meta.len();
+            let data = f.take(len).chain(std::io::repeat(0)).take(len);
+            let mut h = header_for(meta, tar::EntryType::Regular, len);
+            self.b.append_data(&mut h, rel, data).map_err(io)?;
         } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
             let kind = if ft.is_char_device() {
                 tar::EntryType::Char

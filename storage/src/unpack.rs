@@ -77,6 +77,7 @@ pub fn unpack_layer(
         root,
         limit: limits.max_bytes,
         dir_times: Vec::new(),
+        plain: false,
     };
     {
         let mut archive = tar::Archive::new(&mut hashing);
@@ -89,6 +90,39 @@ pub fn unpack_layer(
     u.finish_dirs()?;
     let (diff_id, size) = hashing.finish().map_err(|source| u.read_error(source))?;
     Ok(Unpacked { diff_id, size })
+}
+
+/// Unpacks the plain tar `tar` below the directory open as `dir_fd`
+/// (`shown` names it in errors): as a layer is, never through a symlink,
+/// but `.wh.` names are ordinary files (a `cp`, a copy-up). Returns the
+/// bytes of tar read.
+pub(crate) fn unpack_plain(
+    what: &str,
+    tar: impl Read,
+    dir_fd: OwnedFd,
+    shown: &Path,
+    limits: &UnpackLimits,
+) -> Result<u64> {
+    let mut hashing = HashingReader::new(tar, limits.max_bytes);
+    let mut u = Unpacker {
+        layer: what,
+        root_fd: dir_fd,
+        root: shown,
+        limit: limits.max_bytes,
+        dir_times: Vec::new(),
+        plain: true,
+    };
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        let entries = archive.entries().map_err(|source| u.read_error(source))?;
+        for entry in entries {
+            let entry = entry.map_err(|source| u.read_error(source))?;
+            u.entry(entry)?;
+        }
+    }
+    u.finish_dirs()?;
+    let (_, size) = hashing.finish().map_err(|source| u.read_error(source))?;
+    Ok(size)
 }
 
 /// The diff id (sha256 of the uncompressed tar) and uncompressed size of
@@ -123,6 +157,8 @@ struct Unpacker<'a> {
     /// Directories made or updated, with the mtime to give them once every
     /// entry is in (writing into a directory changes its mtime).
     dir_times: Vec<(PathBuf, i64)>,
+    /// Not a layer: no whiteouts.
+    plain: bool,
 }
 
 impl Unpacker<'_> {
@@ -218,7 +254,7 @@ impl Unpacker<'_> {
         let name_str = name.to_string_lossy().into_owned();
 
         // Whiteouts: the opaque marker first, exactly.
-        if name_str == OPAQUE {
+        if name_str == OPAQUE && !self.plain {
             if !kind.is_file() && kind != tar::EntryType::Regular {
                 return Err(self.refuse(&shown, "an opaque marker must be a plain file"));
             }
@@ -239,7 +275,7 @@ impl Unpacker<'_> {
             })?;
             return Ok(());
         }
-        if let Some(target) = name_str.strip_prefix(WHITEOUT) {
+        if let Some(target) = name_str.strip_prefix(WHITEOUT).filter(|_| !self.plain) {
             if target.is_empty() || target == "." || target == ".." || target.starts_with(".wh.") {
                 return Err(self.refuse(&shown, "a whiteout must name an entry of its directory"));
             }

@@ -298,3 +298,284 @@ fn anonymous_volumes_go_with_rm_v_and_run_rm_only() {
     assert!(env.ok(["volume", "ls", "-q"]).contains("named"));
     check_clean(&env, "the end");
 }
+
+fn load_fixture(env: &TestEnv) -> &'static str {
+    let fx =
+        oxpod_test_support::image::Fixture::new(std::path::Path::new(oxpod_test_support::BUSYBOX))
+            .expect("build the test image");
+    let archive = env.path().join("fx.tar");
+    std::fs::write(&archive, fx.docker_archive(&["localhost/fx:1"])).expect("write");
+    env.ok(["load", "-q", "-i", &archive.display().to_string()]);
+    "localhost/fx:1"
+}
+
+fn volume_field(env: &TestEnv, name: &str, field: &str) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(&env.ok(["volume", "inspect", name])).expect("json");
+    doc[0][field].clone()
+}
+
+#[test]
+fn image_content_is_copied_up_once_into_an_empty_volume() {
+    require_containers!();
+    let env = TestEnv::new();
+    let image = load_fixture(&env);
+    // The image's /data (after its whiteouts) lands in the new volume.
+    assert_eq!(
+        env.ok(["run", "--rm", "-v", "d1:/data", image, "ls /data"]),
+        "y\n"
+    );
+    assert_eq!(
+        volume_field(&env, "d1", "NeedsCopyUp"),
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        volume_field(&env, "d1", "NeedsChown"),
+        serde_json::Value::Null
+    );
+    let mountpoint = volume_field(&env, "d1", "Mountpoint");
+    let data = std::path::PathBuf::from(mountpoint.as_str().expect("mountpoint"));
+    assert_eq!(std::fs::read(data.join("y")).expect("copied up"), b"y\n");
+    assert!(!data.join(oxpod_storage_staging()).exists());
+    // Once only: what a container removes stays removed.
+    // (The image's user is app, 1000; the volume took /data's owner, root.)
+    env.ok([
+        "run",
+        "--rm",
+        "-u",
+        "0",
+        "-v",
+        "d1:/data",
+        image,
+        "rm /data/y && echo z > /data/z",
+    ]);
+    assert_eq!(
+        env.ok(["run", "--rm", "-v", "d1:/data", image, "ls /data"]),
+        "z\n"
+    );
+    // nocopy: the volume stays empty and still wants its copy-up.
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "-v",
+            "d2:/data:nocopy",
+            image,
+            "ls /data | wc -l"
+        ]),
+        "0\n"
+    );
+    assert_eq!(volume_field(&env, "d2", "NeedsCopyUp"), true);
+    // A volume written to on the host is never copied over.
+    env.ok(["volume", "create", "d3"]);
+    let d3 = std::path::PathBuf::from(
+        volume_field(&env, "d3", "Mountpoint")
+            .as_str()
+            .expect("mountpoint"),
+    );
+    std::fs::write(d3.join("mine"), b"host\n").expect("write");
+    assert_eq!(
+        env.ok(["run", "--rm", "-v", "d3:/data", image, "ls /data"]),
+        "mine\n"
+    );
+    // The new volume takes its mount point's owner and mode: /etc's.
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "-v",
+            "d4:/etc",
+            image,
+            "stat -c %u:%g:%a /etc; cat /etc/group | head -1"
+        ]),
+        "0:0:755\nroot:x:0:\n"
+    );
+    // The image's Volumes: an anonymous volume each, gone with rm -v.
+    env.ok(["create", "--name", "a", image, "true"]);
+    let mounts = env.ok([
+        "inspect",
+        "a",
+        "--format",
+        "{{range .Mounts}}{{.Type}} {{.Destination}};{{end}}",
+    ]);
+    assert_eq!(mounts, "volume /vol/data;\n");
+    let before = env.ok(["volume", "ls", "-q"]).lines().count();
+    env.ok(["rm", "-v", "a"]);
+    assert_eq!(env.ok(["volume", "ls", "-q"]).lines().count(), before - 1);
+    // A mount of the container's own at the same place replaces it.
+    env.ok(["create", "--name", "b", "-v", "d1:/vol/data", image, "true"]);
+    assert_eq!(
+        env.ok([
+            "inspect",
+            "b",
+            "--format",
+            "{{range .Mounts}}{{.Name}};{{end}}"
+        ]),
+        "d1;\n"
+    );
+    env.ok(["rm", "b"]);
+    // --image-volume tmpfs and ignore.
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "--image-volume",
+            "tmpfs",
+            image,
+            "grep -c ' /vol/data tmpfs ' /proc/mounts"
+        ]),
+        "1\n"
+    );
+    assert_eq!(
+        env.ok([
+            "run",
+            "--rm",
+            "--image-volume",
+            "ignore",
+            image,
+            "grep -c ' /vol/data ' /proc/mounts || true"
+        ]),
+        "0\n"
+    );
+    env.fails(125, ["create", "--image-volume", "nope", image, "true"]);
+    check_clean(&env, "the end");
+}
+
+fn oxpod_storage_staging() -> &'static str {
+    ".oxpod-copyup"
+}
+
+#[test]
+fn a_volume_with_its_own_file_system_is_mounted_while_used() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=2m,uid=1000",
+        "tv",
+    ]);
+    let data = std::path::PathBuf::from(
+        volume_field(&env, "tv", "Mountpoint")
+            .as_str()
+            .expect("mountpoint")
+            .to_owned(),
+    );
+    assert_eq!(
+        volume_field(&env, "tv", "Options"),
+        serde_json::json!({"device": "tmpfs", "o": "size=2m,uid=1000", "type": "tmpfs"})
+    );
+    env.ok([
+        "run", "-d", "--name", "r", "-v", "tv:/m", "--rootfs", &rootfs, "sleep", "100",
+    ]);
+    // Both containers see one file system: what one writes the other reads.
+    let out = env.ok([
+        "run",
+        "--rm",
+        "-v",
+        "tv:/m",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "grep ' /m ' /proc/mounts | cut -d' ' -f3; stat -c %u /m; echo hi > /m/f",
+    ]);
+    assert_eq!(out, "tmpfs\n1000\n");
+    assert_eq!(env.ok(["exec", "r", "cat", "/m/f"]), "hi\n");
+    assert_eq!(volume_field(&env, "tv", "MountCount"), 1);
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .expect("mountinfo")
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(&*data.to_string_lossy()))
+    };
+    assert!(mounted(), "mounted on the host while r runs");
+    env.ok(["rm", "-f", "r"]);
+    assert!(!mounted(), "unmounted once no container uses it");
+    // One mount and one unmount: the second container found it mounted.
+    let events = env.ok([
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Status}} {{.Name}}",
+    ]);
+    assert_eq!(
+        events.lines().collect::<Vec<_>>(),
+        ["create tv", "mount tv", "unmount tv"]
+    );
+    assert_eq!(volume_field(&env, "tv", "MountCount"), 0);
+    env.ok(["volume", "rm", "tv"]);
+
+    // A bind volume: removing the volume never deletes the host's data.
+    let host = env.path().join("host-data");
+    std::fs::create_dir_all(&host).expect("mkdir");
+    std::fs::write(host.join("keep"), b"precious\n").expect("write");
+    let device = format!("device={}", host.display());
+    env.ok([
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        "bv",
+    ]);
+    env.ok([
+        "run", "-d", "--name", "r2", "-v", "bv:/b", "--rootfs", &rootfs, "sleep", "100",
+    ]);
+    assert_eq!(env.ok(["exec", "r2", "cat", "/b/keep"]), "precious\n");
+    env.ok(["volume", "rm", "-f", "bv"]);
+    assert_eq!(
+        std::fs::read(host.join("keep")).expect("the host's data is still there"),
+        b"precious\n"
+    );
+
+    // Bad options are refused at create; a file system that cannot be
+    // mounted fails the start and leaves nothing running or mounted.
+    for (opts, want) in [
+        (vec!["-o", "foo=bar"], "invalid mount option foo"),
+        (vec!["-o", "o=size=1m"], "Project Quota"),
+        (
+            vec!["-o", "type=bind", "-o", "device=/nonexistent/x"],
+            "does not exist",
+        ),
+        (vec!["-o", "o=uid=abc"], "cannot convert UID"),
+        (
+            vec!["-o", "copy", "-o", "nocopy"],
+            "only one of copy and nocopy",
+        ),
+    ] {
+        let mut args = vec!["volume", "create"];
+        args.extend(opts);
+        args.push("bad");
+        let err = env.fails(125, args);
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert_eq!(env.ok(["volume", "ls", "-q"]), "");
+    env.ok([
+        "volume",
+        "create",
+        "-o",
+        "type=nosuchfs",
+        "-o",
+        "device=x",
+        "nf",
+    ]);
+    let err = env.fails(
+        125,
+        ["run", "--rm", "-v", "nf:/n", "--rootfs", &rootfs, "true"],
+    );
+    assert!(err.contains("cannot mount volume nf"), "{err}");
+    assert_eq!(env.ok(["ps", "-a", "-q"]), "", "run --rm removed it");
+    check_clean(&env, "the end");
+}
