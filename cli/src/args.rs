@@ -163,6 +163,8 @@ pub enum ContainerVerb {
     Logs(LogsArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Copy files between the host and a container (CTR:PATH on one side; - is a tar on stdin or stdout)
+    Cp(CpArgs),
     /// Show a container's processes
     Top(TopArgs),
     /// Show containers' resource use
@@ -468,6 +470,20 @@ pub struct ImagePruneArgs {
     /// Do not ask for confirmation (oxpod never asks: accepted for podman's scripts)
     #[arg(short, long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Chown what is copied to the destination's user (podman's default; false is not supported)
+    #[arg(short, long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub archive: bool,
+    /// Replace a directory by a file, or a file by a directory (not supported)
+    #[arg(long)]
+    pub overwrite: bool,
+    /// What to copy: a host path, CTR:PATH, or - (a tar on stdin)
+    pub src: String,
+    /// Where to: a host path, CTR:PATH, or - (a tar on stdout)
+    pub dst: String,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
 use oxpod_runtime::events::Event;
 use oxpod_runtime::{
-    Container, ContainerFilter, ContainerRef, ContainerStatus, LogStream, LogsOptions,
+    Container, ContainerFilter, ContainerRef, ContainerStatus, CopyEnd, LogStream, LogsOptions,
     NewContainer, NewPod, PodRef, ReadOptions, Runtime, parse_signal,
 };
 use serde_json::Value;
@@ -222,6 +222,7 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
             )
         }
         ContainerVerb::Stats(a) => crate::top::stats(out, &open(g, |o| o)?, a),
+        ContainerVerb::Cp(a) => cp(out, &open(g, |o| o)?, a),
         ContainerVerb::Rename(a) => {
             let rt = open(g, |o| o)?;
             let r = rt.containers().resolve(&a.container)?;
@@ -229,6 +230,64 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// One side of `cp` as typed: `-`, `CTR:PATH`, or a host path (one that
+/// starts with `/` or `.` is the host's even with a colon, as podman reads
+/// it).
+enum CpArg<'a> {
+    Stream,
+    Container(&'a str, &'a str),
+    Host(&'a str),
+}
+
+fn cp_arg(s: &str) -> CpArg<'_> {
+    if s == "-" {
+        return CpArg::Stream;
+    }
+    if s.starts_with('/') || s.starts_with('.') {
+        return CpArg::Host(s);
+    }
+    match s.split_once(':') {
+        Some((c, p)) if !c.is_empty() => CpArg::Container(c, p),
+        _ => CpArg::Host(s),
+    }
+}
+
+fn cp(out: &mut impl Write, rt: &Runtime, a: &crate::args::CpArgs) -> Result<u8> {
+    if !a.archive {
+        bail!(
+            "cp --archive=false is not supported: what is copied is owned by the destination's user"
+        );
+    }
+    if a.overwrite {
+        bail!("cp --overwrite is not supported yet");
+    }
+    let ctrs = rt.containers();
+    let end = |arg: CpArg<'_>| -> Result<CopyEnd> {
+        Ok(match arg {
+            CpArg::Container(c, p) => CopyEnd::Container(ctrs.resolve(c)?, p.to_owned()),
+            CpArg::Host(p) => CopyEnd::Host(std::path::PathBuf::from(p)),
+            CpArg::Stream => bail!("cp: - must be the only stream"),
+        })
+    };
+    match (cp_arg(&a.src), cp_arg(&a.dst)) {
+        (CpArg::Stream, CpArg::Stream) => bail!("cp: source and destination cannot both be -"),
+        (CpArg::Stream, CpArg::Container(c, p)) => {
+            ctrs.copy_in(&ctrs.resolve(c)?, p, std::io::stdin().lock())?;
+        }
+        (CpArg::Container(c, p), CpArg::Stream) => {
+            ctrs.copy_out(&ctrs.resolve(c)?, p, &mut *out)?;
+        }
+        (CpArg::Stream, _) | (_, CpArg::Stream) => {
+            bail!("cp: - is a tar stream to or from a container; the other side must be CTR:PATH")
+        }
+        (CpArg::Host(_), CpArg::Host(_)) => {
+            bail!("cp: one of source and destination must be a container (CTR:PATH)")
+        }
+        (s, d) => ctrs.copy(&end(s)?, &end(d)?)?,
+    }
+    Ok(0)
 }
 
 fn is_not_initialised(e: &anyhow::Error) -> bool {

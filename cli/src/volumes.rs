@@ -64,7 +64,8 @@ pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result
                 })
                 .collect();
             let v = volumes.create(NewVolume {
-                name: a.name.clone(),
+                // An empty name is no name (podman's): a random one.
+                name: a.name.clone().filter(|n| !n.is_empty()),
                 labels: key_values("label", &a.labels)?,
                 anonymous: false,
                 options,

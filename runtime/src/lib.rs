@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod containers;
+mod copy;
 mod error;
 mod exec;
 mod host;
@@ -75,6 +76,7 @@ use oxpod_ociruntime::Driver;
 use oxpod_state::State;
 
 pub use containers::{ContainerFilter, Containers, ImageVolumeMode, NamePattern, NewContainer};
+pub use copy::CopyEnd;
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};

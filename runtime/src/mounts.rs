@@ -138,8 +138,32 @@ fn container_path(spec: &str, path: &str) -> Result<String> {
             "a mount over the container's root `/` is refused",
         ));
     }
-    Ok(format!("/{}", parts.join("/")))
+    let clean = format!("/{}", parts.join("/"));
+    // runc refuses every mount in /proc but these files (lxcfs's); said
+    // here, before anything is made, not as runc's error at start.
+    if (clean == "/proc" || clean.starts_with("/proc/"))
+        && !RUNC_PROC_FILES.contains(&clean.as_str())
+    {
+        return Err(invalid(
+            spec,
+            format!("a mount over {clean} is refused: the runtime allows none in /proc"),
+        ));
+    }
+    Ok(clean)
 }
+
+/// The `/proc` files runc lets a bind mount cover.
+const RUNC_PROC_FILES: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+];
 
 /// Options that exclude each other: at most one of each group.
 /// The mount propagation options.

@@ -133,8 +133,15 @@ pub fn tar_in_root(root: &Path, rel: &str, name: TarName<'_>, out: impl Write) -
 
 /// Unpacks the plain tar `tar` into directory `rel` of `root` (resolved
 /// inside the root; it must exist). Entries are never written through a
-/// symlink. Returns the bytes of tar read.
-pub fn untar_in_root(root: &Path, rel: &str, tar: impl Read, limits: &UnpackLimits) -> Result<u64> {
+/// symlink; `owner` replaces every entry's owner. Returns the bytes of tar
+/// read.
+pub fn untar_in_root(
+    root: &Path,
+    rel: &str,
+    tar: impl Read,
+    limits: &UnpackLimits,
+    owner: Option<(u32, u32)>,
+) -> Result<u64> {
     let shown = root.join(relative(rel));
     let fd = open_in_root(root, rel)?.ok_or_else(|| {
         Error::io(
@@ -156,7 +163,14 @@ pub fn untar_in_root(root: &Path, rel: &str, tar: impl Read, limits: &UnpackLimi
         ),
         e => Error::errno("open", &shown, e),
     })?;
-    crate::unpack::unpack_plain(&shown.display().to_string(), tar, dir, &shown, limits)
+    crate::unpack::unpack_plain(
+        &shown.display().to_string(),
+        tar,
+        dir,
+        &shown,
+        limits,
+        owner,
+    )
 }
 
 /// The owner and mode of directory `rel` inside `root`, if it is one.
@@ -218,7 +232,7 @@ pub fn copy_up(root: &Path, rel: &str, dest: &Path) -> Result<bool> {
     });
     let unpacked = {
         let staging_root = staging.to_path_buf();
-        untar_in_root(&staging_root, "/", reader, &UnpackLimits::default())
+        untar_in_root(&staging_root, "/", reader, &UnpackLimits::default(), None)
     };
     let produced = producer.join().unwrap_or_else(|_| {
         Err(Error::io(
@@ -293,7 +307,7 @@ mod tests {
         e.read_to_string(&mut body).unwrap();
         assert_eq!(body, "inside");
         // Unpacking through the same link lands inside the root too.
-        untar_in_root(&root, "/up", &tar[..], &UnpackLimits::default()).unwrap();
+        untar_in_root(&root, "/up", &tar[..], &UnpackLimits::default(), None).unwrap();
         assert_eq!(fs::read(root.join("etc/passwd")).unwrap(), b"inside");
         assert_eq!(kind_in_root(&root, "/up").unwrap(), PathKind::Dir);
         assert_eq!(kind_in_root(&root, "/nothing").unwrap(), PathKind::Missing);
@@ -313,7 +327,7 @@ mod tests {
         h.set_mode(0o644);
         b.append_data(&mut h, "l/x", &b"x"[..]).unwrap();
         let tar = b.into_inner().unwrap();
-        let err = untar_in_root(&root, "/d", &tar[..], &UnpackLimits::default()).unwrap_err();
+        let err = untar_in_root(&root, "/d", &tar[..], &UnpackLimits::default(), None).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
         assert!(!outside.join("x").exists());
     }

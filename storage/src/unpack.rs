@@ -78,6 +78,7 @@ pub fn unpack_layer(
         limit: limits.max_bytes,
         dir_times: Vec::new(),
         plain: false,
+        owner: None,
     };
     {
         let mut archive = tar::Archive::new(&mut hashing);
@@ -102,6 +103,7 @@ pub(crate) fn unpack_plain(
     dir_fd: OwnedFd,
     shown: &Path,
     limits: &UnpackLimits,
+    owner: Option<(u32, u32)>,
 ) -> Result<u64> {
     let mut hashing = HashingReader::new(tar, limits.max_bytes);
     let mut u = Unpacker {
@@ -111,6 +113,7 @@ pub(crate) fn unpack_plain(
         limit: limits.max_bytes,
         dir_times: Vec::new(),
         plain: true,
+        owner,
     };
     {
         let mut archive = tar::Archive::new(&mut hashing);
@@ -159,6 +162,9 @@ struct Unpacker<'a> {
     dir_times: Vec<(PathBuf, i64)>,
     /// Not a layer: no whiteouts.
     plain: bool,
+    /// Every entry's owner, whatever the tar says (`cp`: the destination's
+    /// user, as podman's).
+    owner: Option<(u32, u32)>,
 }
 
 impl Unpacker<'_> {
@@ -214,6 +220,7 @@ impl Unpacker<'_> {
             .map_err(|_| self.refuse(&shown, "uid does not fit 32 bits"))?;
         let gid = u32::try_from(num(header.gid(), "gid")?)
             .map_err(|_| self.refuse(&shown, "gid does not fit 32 bits"))?;
+        let (uid, gid) = self.owner.unwrap_or((uid, gid));
         let mtime = i64::try_from(num(header.mtime(), "mtime")?).unwrap_or(i64::MAX);
         let mut xattrs: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some(pax) = entry

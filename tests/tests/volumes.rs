@@ -579,3 +579,93 @@ fn a_volume_with_its_own_file_system_is_mounted_while_used() {
     assert_eq!(env.ok(["ps", "-a", "-q"]), "", "run --rm removed it");
     check_clean(&env, "the end");
 }
+
+#[test]
+fn bad_volume_names_mounts_and_lock_exhaustion_are_clean_errors() {
+    require_containers!();
+    let mut env = TestEnv::new();
+    env.extra = vec!["--num-locks".into(), "32".into()];
+    let rootfs = env.rootfs().display().to_string();
+    for bad in ["a/b", "..", ".hidden", "x y", &"v".repeat(256)] {
+        let err = env.fails(125, ["volume", "create", bad]);
+        assert!(err.contains("names are"), "{bad:?}: {err}");
+        // (With a leading `.`, `-v` reads a host path, as podman does.)
+        if !bad.starts_with('.') {
+            let spec = format!("{bad}:/x");
+            let out = env.run(["create", "-v", &spec, "--rootfs", &rootfs, "true"]);
+            assert_eq!(out.status.code(), Some(125), "-v {spec:?}");
+        }
+    }
+    // An empty name is podman's "no name": a random one.
+    let made = env.ok(["volume", "create", ""]);
+    assert_eq!(made.trim().len(), 64, "{made}");
+    env.ok(["volume", "rm", made.trim()]);
+    // Over /proc: refused at create, not by runc at start.
+    let dir = env.path().display().to_string();
+    for dst in ["/proc", "/proc/sys", "/x/../proc/self"] {
+        env.create_refused(&["-v".to_owned(), format!("{dir}:{dst}")], "refused");
+    }
+    // Volumes take locks from the same segment as containers: the 33rd
+    // object fails with the remedy and leaves nothing half made.
+    for i in 0..32 {
+        env.ok(["volume", "create", &format!("v{i}")]);
+    }
+    let err = env.fails(125, ["volume", "create", "v32"]);
+    assert!(err.contains("all 32 locks are in use"), "{err}");
+    let err = env.fails(
+        125,
+        ["run", "--rm", "-v", "new:/n", "--rootfs", &rootfs, "true"],
+    );
+    assert!(err.contains("all 32 locks are in use"), "{err}");
+    assert_eq!(env.ok(["volume", "ls", "-q"]).lines().count(), 32);
+    assert_eq!(env.ok(["ps", "-a", "-q"]), "");
+    check_clean(&env, "after exhaustion");
+    env.ok(["volume", "rm", "v3"]);
+    env.ok(["volume", "create", "v32"]);
+    check_clean(&env, "the end");
+}
+
+#[test]
+fn killed_creates_and_removes_of_containers_with_volumes_leave_nothing_half_made() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    for (i, ms) in (0..=60).step_by(5).enumerate() {
+        let name = format!("k{i}");
+        let vol = format!("kv{i}:/d");
+        let mut c = env
+            .cmd([
+                "create", "--name", &name, "-v", &vol, "-v", "/anon", "--rootfs", &rootfs, "true",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = c.kill();
+        let _ = c.wait();
+        check_clean(&env, &format!("create -v killed after {ms} ms"));
+        // A container made is whole: it runs with its volumes.
+        if env.run(["container", "exists", &name]).status.success() {
+            env.ok(["start", "-a", &name]);
+            let mut c = env
+                .cmd(["rm", "-v", &name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            std::thread::sleep(Duration::from_millis(ms));
+            let _ = c.kill();
+            let _ = c.wait();
+            check_clean(&env, &format!("rm -v killed after {ms} ms"));
+        }
+    }
+    // Whatever is left is removable, and the volumes with it.
+    env.ok(["rm", "-a", "-v"]);
+    env.ok(["volume", "prune", "-f"]);
+    assert_eq!(env.ok(["volume", "ls", "-q"]), "");
+    check_clean(&env, "the end");
+    let dir = env.root().join("volumes");
+    let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "no volume directory left in {}", dir.display());
+}
