@@ -988,6 +988,8 @@ fn start(out: &mut impl Write, rt: &Runtime, a: &StartArgs) -> Result<u8> {
         if a.interactive || made.config.terminal || made.config.interactive {
             return attach_to(rt, &r, true, !a.interactive, true, a.detach_keys.as_deref());
         }
+        // This run's output only (podman's): the log keeps earlier runs'.
+        let since = jiff::Timestamp::now();
         let started = ctrs.start(&r)?;
         if let Some(pid) = started.state.pid
             && let Err(e) = crate::sigproxy::proxy_signals_to(pid)
@@ -1000,6 +1002,7 @@ fn start(out: &mut impl Write, rt: &Runtime, a: &StartArgs) -> Result<u8> {
             &r,
             &LogsOptions {
                 follow: true,
+                since: Some(since),
                 ..LogsOptions::default()
             },
             false,

@@ -694,7 +694,35 @@ impl<'r> Containers<'r> {
                 }
             }
         }
-        for m in own {
+        for (index, m) in own.iter().enumerate() {
+            if crate::mounts::is_overlay(&m.options) {
+                let (upper, work) = crate::mounts::overlay_dirs(bundle, index);
+                let text = format!("{}{}", upper.display(), work.display());
+                if text.contains([',', ':']) {
+                    return Err(Error::InvalidMount {
+                        spec: m.destination.clone(),
+                        reason: format!(
+                            "the bundle path {} has `,` or `:`, which overlay's options cannot carry",
+                            bundle.display()
+                        ),
+                    });
+                }
+                // Mounted by the runtime inside the container's mount
+                // namespace only: nothing on the host to leak if a start
+                // is killed.
+                out.push(oxpod_ociruntime::ExtraMount {
+                    destination: m.destination.clone().into(),
+                    source: "overlay".into(),
+                    kind: "overlay".to_owned(),
+                    options: vec![
+                        format!("lowerdir={}", m.source.display()),
+                        format!("upperdir={}", upper.display()),
+                        format!("workdir={}", work.display()),
+                        "private".to_owned(),
+                    ],
+                });
+                continue;
+            }
             out.push(oxpod_ociruntime::ExtraMount {
                 destination: m.destination.clone().into(),
                 source: if m.kind == "tmpfs" {

@@ -209,6 +209,7 @@ impl<'r> Containers<'r> {
             None => ctr.config.rootfs.clone(),
         };
         rt.volumes().prepare_for(&ctr.config, &root)?;
+        fresh_overlay_layers(&ctr.config, &bundle)?;
         let mut ledger = Ledger::begin(rt, "start", false)?;
         ledger.note(Step::Runtime {
             runtime: ctr.config.oci_runtime.clone(),
@@ -637,4 +638,34 @@ impl<'r> Containers<'r> {
         }
         Ok(())
     }
+}
+
+/// Empty upper and work directories for each of the container's overlay
+/// mounts (`:O`): what the last run changed is thrown away, as podman's.
+fn fresh_overlay_layers(
+    config: &oxpod_state::ContainerConfig,
+    bundle: &std::path::Path,
+) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    for (index, m) in config.mounts.iter().enumerate() {
+        if !crate::mounts::is_overlay(&m.options) {
+            continue;
+        }
+        let (upper, work) = crate::mounts::overlay_dirs(bundle, index);
+        if let Some(base) = upper.parent() {
+            match std::fs::remove_dir_all(base) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", base, e)),
+            }
+        }
+        for (dir, mode) in [(&upper, 0o755), (&work, 0o700)] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(mode)
+                .create(dir)
+                .map_err(|e| Error::io("create", dir, e))?;
+        }
+    }
+    Ok(())
 }

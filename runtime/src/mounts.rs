@@ -208,7 +208,11 @@ fn bind_options<'a>(
                 continue;
             }
             "O" => {
-                return Err(invalid(spec, "overlay mounts (`:O`) are not supported yet"));
+                if seen.contains(&"O") {
+                    return Err(invalid(spec, "option \"O\" given twice"));
+                }
+                seen.push("O");
+                continue;
             }
             "idmap" => return Err(invalid(spec, "idmapped mounts are not supported yet")),
             "noexec" | "exec" => {}
@@ -238,6 +242,21 @@ fn bind_options<'a>(
         seen.push(o);
     }
     let has = |o: &str| seen.contains(&o);
+    // An overlay (`O`): the source is its lower layer, the container's
+    // changes go to an upper layer in its bundle, thrown away at each
+    // start (podman's). Only z/Z go with it.
+    if has("O") {
+        if chown {
+            return Err(invalid(spec, "option \"O\" cannot be combined with \"U\""));
+        }
+        if let Some(other) = seen.iter().find(|o| !matches!(**o, "O" | "z" | "Z")) {
+            return Err(invalid(
+                spec,
+                format!("option \"O\" cannot be combined with {other:?}"),
+            ));
+        }
+        return Ok((vec!["O".to_owned()], false));
+    }
     if has("z") || has("Z") {
         debug!(
             spec,
@@ -564,6 +583,9 @@ pub(crate) fn resolve(
             } => {
                 let resolved = std::fs::canonicalize(source)
                     .map_err(|e| Error::io("use bind source", source, e))?;
+                if is_overlay(options) {
+                    check_overlay_source(&resolved)?;
+                }
                 if *chown {
                     if resolved == Path::new("/") {
                         return Err(Error::InvalidMount {
@@ -608,6 +630,38 @@ pub(crate) fn resolve(
         }
     }
     Ok(out)
+}
+
+/// Whether a mount's options ask for an overlay (`:O`).
+pub(crate) fn is_overlay(options: &[String]) -> bool {
+    options.iter().any(|o| o == "O")
+}
+
+/// An overlay's lower directory goes into overlay's option string, where
+/// `,` and `:` separate: a path with them is refused, and a directory is
+/// required.
+pub(crate) fn check_overlay_source(source: &Path) -> Result<()> {
+    let text = source.to_string_lossy();
+    if text.contains([',', ':']) {
+        return Err(Error::InvalidMount {
+            spec: text.into_owned(),
+            reason: "an overlay (`O`) source cannot contain `,` or `:`".to_owned(),
+        });
+    }
+    if !source.is_dir() {
+        return Err(Error::InvalidMount {
+            spec: text.into_owned(),
+            reason: "an overlay (`O`) source must be a directory".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The upper and work directories of a container's overlay mount number
+/// `index`, in its bundle.
+pub(crate) fn overlay_dirs(bundle: &Path, index: usize) -> (PathBuf, PathBuf) {
+    let base = bundle.join("overlay").join(index.to_string());
+    (base.join("upper"), base.join("work"))
 }
 
 /// Changes the owner of `root` and everything under it, links themselves

@@ -237,3 +237,57 @@ fn bad_mounts_are_refused_before_anything_is_made() {
         "no bundle left"
     );
 }
+
+#[test]
+fn overlay_binds_show_changes_inside_and_keep_the_host_dir_untouched() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let dir = env.path().join("lower");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("a"), b"original\n").expect("write");
+    let spec = format!("{}:/o:O", dir.display());
+    let (code, out, err) = env.sh(
+        &["-v", &spec],
+        "echo new > /o/b && echo changed > /o/a && cat /o/a && ls /o",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "changed\na\nb\n");
+    assert_eq!(std::fs::read(dir.join("a")).expect("read"), b"original\n");
+    assert!(
+        !dir.join("b").exists(),
+        "the host's directory is the lower layer only"
+    );
+    // Each start begins from the lower layer again.
+    env.ok([
+        "create",
+        "--name",
+        "ov",
+        "-v",
+        &spec,
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "ls /o; echo x > /o/c",
+    ]);
+    assert_eq!(env.ok(["start", "-a", "ov"]), "a\n");
+    assert_eq!(env.ok(["start", "-a", "ov"]), "a\n");
+    assert!(!dir.join("c").exists());
+    // Nothing of it is mounted on the host, running or not.
+    let bundle = env.root().join("containers");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(
+        !mountinfo.contains(&*bundle.to_string_lossy()),
+        "no host mount under the bundles"
+    );
+    env.ok(["rm", "ov"]);
+    let file = dir.join("a").display().to_string();
+    for (spec, want) in [
+        (format!("{}:/o:O,ro", dir.display()), "cannot be combined"),
+        (format!("{}:/o:O,U", dir.display()), "cannot be combined"),
+        (format!("{file}:/o:O"), "must be a directory"),
+    ] {
+        env.create_refused(&["-v".to_owned(), spec], want);
+    }
+}
