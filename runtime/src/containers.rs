@@ -466,11 +466,39 @@ impl<'r> Containers<'r> {
         } else {
             None
         };
+        // An image mounted in it is a use of that image, held as one is.
+        let uses_images = new
+            .mounts
+            .iter()
+            .any(|m| matches!(m, crate::MountRequest::Image { .. }));
+        let _mount_image_lock = if uses_images && from_image.is_none() {
+            Some(rt.storage()?.lock_shared()?)
+        } else {
+            None
+        };
         let volumes = rt.volumes();
-        let mounts = crate::mounts::resolve(&new.mounts, uid, gid, &mut |name| {
-            let v = volumes.for_container(name)?;
-            Ok((v.name, v.mountpoint))
-        })?;
+        let images = rt.images();
+        let mounts = crate::mounts::resolve(
+            &new.mounts,
+            uid,
+            gid,
+            &mut |name| {
+                let v = volumes.for_container(name)?;
+                Ok((v.name, v.mountpoint))
+            },
+            &mut |name| {
+                let image = images.resolve(name)?;
+                if let Err(reason) = images.overlay_probe()? {
+                    return Err(Error::InvalidMount {
+                        spec: format!("type=image,src={name}"),
+                        reason: format!(
+                            "an image mount needs overlay, which does not work here: {reason}"
+                        ),
+                    });
+                }
+                Ok(image.id)
+            },
+        )?;
         let id = new_id().map_err(|e| Error::io("read", "/dev/urandom", e))?;
         let mut ledger = Ledger::begin(rt, "create", true)?;
         let lock_id = ledger.claim_lock()?;
@@ -695,6 +723,10 @@ impl<'r> Containers<'r> {
             }
         }
         for (index, m) in own.iter().enumerate() {
+            if m.kind == "image" {
+                out.push(self.image_mount(m, bundle, index)?);
+                continue;
+            }
             if crate::mounts::is_overlay(&m.options) {
                 let (upper, work) = crate::mounts::overlay_dirs(bundle, index);
                 let text = format!("{}{}", upper.display(), work.display());
@@ -746,6 +778,56 @@ impl<'r> Containers<'r> {
             });
         }
         Ok(out)
+    }
+
+    /// `--mount type=image`: the image's layers as overlay's lower
+    /// layers (one layer: that directory bound read-only), with an upper
+    /// layer in the bundle when writable; made by the runtime inside the
+    /// container only.
+    fn image_mount(
+        &self,
+        m: &oxpod_state::ContainerMount,
+        bundle: &std::path::Path,
+        index: usize,
+    ) -> Result<oxpod_ociruntime::ExtraMount> {
+        let lower = self.rt.images().lower_dirs(&m.name)?;
+        let rw = crate::mounts::has_upper(m);
+        if lower.len() == 1 && !rw {
+            return Ok(oxpod_ociruntime::ExtraMount {
+                destination: m.destination.clone().into(),
+                source: lower[0].clone(),
+                kind: "bind".to_owned(),
+                options: ["ro", "rprivate", "rbind"].map(str::to_owned).to_vec(),
+            });
+        }
+        let mut options = vec![format!(
+            "lowerdir={}",
+            lower
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        )];
+        if rw {
+            let (upper, work) = crate::mounts::overlay_dirs(bundle, index);
+            options.push(format!("upperdir={}", upper.display()));
+            options.push(format!("workdir={}", work.display()));
+        } else {
+            options.push("ro".to_owned());
+        }
+        options.push("private".to_owned());
+        if options.iter().map(String::len).sum::<usize>() >= 4000 {
+            return Err(Error::InvalidMount {
+                spec: m.destination.clone(),
+                reason: "the image has too many layers for one page of overlay options".to_owned(),
+            });
+        }
+        Ok(oxpod_ociruntime::ExtraMount {
+            destination: m.destination.clone().into(),
+            source: "overlay".into(),
+            kind: "overlay".to_owned(),
+            options,
+        })
     }
 
     /// A generated name no container or pod has.

@@ -458,7 +458,13 @@ impl<'r> Images<'r> {
         Ok(listing
             .items
             .iter()
-            .filter(|c| c.config.image_id.as_deref() == Some(image.id.as_str()))
+            .filter(|c| {
+                c.config.image_id.as_deref() == Some(image.id.as_str())
+                    || c.config
+                        .mounts
+                        .iter()
+                        .any(|m| m.kind == "image" && m.name == image.id)
+            })
             .map(ContainerRef::from)
             .collect())
     }
@@ -796,6 +802,27 @@ impl<'r> Images<'r> {
             oxpod_storage::make_dir_in_root(&root, path)?;
         }
         Ok(root)
+    }
+
+    /// The directories of image `image_id`'s layers, top first, as
+    /// overlay's `lowerdir` takes them (`--mount type=image`).
+    pub(crate) fn lower_dirs(&self, image_id: &str) -> Result<Vec<std::path::PathBuf>> {
+        let image =
+            self.rt
+                .state()
+                .item::<Image>(image_id)?
+                .ok_or_else(|| Error::ImageNotFound {
+                    name: image_id.to_owned(),
+                })?;
+        let store = self.store()?;
+        let dirs = store.lower_dirs(&image.chain()?)?;
+        if dirs.is_empty() {
+            return Err(Error::InvalidMount {
+                spec: image_id.to_owned(),
+                reason: "the image has no layers to mount".to_owned(),
+            });
+        }
+        Ok(dirs)
     }
 
     /// Whether overlay works for the store, probed once per boot (the

@@ -641,14 +641,15 @@ impl<'r> Containers<'r> {
 }
 
 /// Empty upper and work directories for each of the container's overlay
-/// mounts (`:O`): what the last run changed is thrown away, as podman's.
+/// mounts (`:O`, a writable image mount): what the last run changed is
+/// thrown away, as podman's.
 fn fresh_overlay_layers(
     config: &oxpod_state::ContainerConfig,
     bundle: &std::path::Path,
 ) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     for (index, m) in config.mounts.iter().enumerate() {
-        if !crate::mounts::is_overlay(&m.options) {
+        if !crate::mounts::has_upper(m) {
             continue;
         }
         let (upper, work) = crate::mounts::overlay_dirs(bundle, index);

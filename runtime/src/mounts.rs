@@ -39,6 +39,17 @@ pub enum MountRequest {
         /// OCI options, as for a bind mount.
         options: Vec<String>,
     },
+    /// An image's root file system (`--mount type=image`), read-only
+    /// unless `rw` (then the container's changes go to an upper layer in
+    /// its bundle, thrown away at each start).
+    Image {
+        /// The image, as given.
+        image: String,
+        /// Where it appears (absolute, cleaned).
+        destination: String,
+        /// Writable.
+        rw: bool,
+    },
     /// A tmpfs.
     Tmpfs {
         /// Where it appears (absolute, cleaned).
@@ -55,6 +66,7 @@ impl MountRequest {
         match self {
             MountRequest::Bind { destination, .. }
             | MountRequest::Volume { destination, .. }
+            | MountRequest::Image { destination, .. }
             | MountRequest::Tmpfs { destination, .. } => destination,
         }
     }
@@ -438,6 +450,8 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
     let mut bind: Vec<String> = Vec::new();
     let mut tmpfs: Vec<String> = Vec::new();
     let mut readonly = false;
+    // An image mount is read-only unless rw=true is given.
+    let mut rw_given = false;
     let mut chown = false;
     for field in csv_fields(spec)? {
         if field.is_empty() {
@@ -467,7 +481,10 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
             "src" | "source" => source = Some(need(value)?),
             "dst" | "target" | "destination" => destination = Some(need(value)?),
             "ro" | "readonly" => readonly = flag(value)?,
-            "rw" => readonly = !flag(value)?,
+            "rw" => {
+                readonly = !flag(value)?;
+                rw_given = !readonly;
+            }
             "bind-propagation" => bind.push(need(value)?),
             "bind-nonrecursive" => {
                 if flag(value)? {
@@ -547,9 +564,24 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
                 options: volume_options(options),
             })
         }
-        Some(t @ ("image" | "devpts")) => Err(invalid(
+        Some("image") => {
+            let image =
+                source.ok_or_else(|| invalid(spec, "an image mount needs a source (src=IMAGE)"))?;
+            if !bind.is_empty() || !tmpfs.is_empty() || chown {
+                return Err(invalid(
+                    spec,
+                    "an image mount takes only src, dst and rw/ro",
+                ));
+            }
+            Ok(MountRequest::Image {
+                image,
+                destination,
+                rw: !readonly && rw_given,
+            })
+        }
+        Some("devpts") => Err(invalid(
             spec,
-            format!("--mount type={t} is not supported yet (bind and tmpfs are)"),
+            "--mount type=devpts is not supported yet (bind, volume, tmpfs and image are)",
         )),
         Some(other) => Err(invalid(spec, format!("invalid mount type {other:?}"))),
         None => Err(invalid(spec, "type is required (type=bind or type=tmpfs)")),
@@ -564,6 +596,7 @@ pub(crate) fn resolve(
     uid: u32,
     gid: u32,
     volume: &mut dyn FnMut(&str) -> Result<(String, PathBuf)>,
+    image: &mut dyn FnMut(&str) -> Result<String>,
 ) -> Result<Vec<ContainerMount>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(requests.len());
@@ -617,6 +650,17 @@ pub(crate) fn resolve(
                     options: options.clone(),
                 });
             }
+            MountRequest::Image {
+                image: name,
+                destination,
+                rw,
+            } => out.push(ContainerMount {
+                kind: "image".to_owned(),
+                name: image(name)?,
+                source: PathBuf::new(),
+                destination: destination.clone(),
+                options: vec![if *rw { "rw" } else { "ro" }.to_owned()],
+            }),
             MountRequest::Tmpfs {
                 destination,
                 options,
@@ -635,6 +679,12 @@ pub(crate) fn resolve(
 /// Whether a mount's options ask for an overlay (`:O`).
 pub(crate) fn is_overlay(options: &[String]) -> bool {
     options.iter().any(|o| o == "O")
+}
+
+/// Whether a mount has an upper layer in the bundle, made fresh at each
+/// start: an overlay bind (`:O`) or a writable image mount.
+pub(crate) fn has_upper(m: &ContainerMount) -> bool {
+    is_overlay(&m.options) || (m.kind == "image" && m.options.iter().any(|o| o == "rw"))
 }
 
 /// An overlay's lower directory goes into overlay's option string, where
@@ -851,7 +901,9 @@ mod tests {
             ("/a:/b:Z,z", "conflict"),
             ("/a:/b:shared,slave", "conflict"),
             ("/a:/b:bogus", "invalid option type"),
-            ("/a:/b:O", "not supported yet"),
+            ("/a:/b:O,ro", "cannot be combined"),
+            ("/a:/b:O,O", "given twice"),
+            ("/a:/proc/sys", "refused"),
             ("/a:/", "root"),
             ("/a:/..", "root"),
             ("bad/name:/x", "volume name"),
@@ -934,7 +986,12 @@ mod tests {
             ("type=bind,src=/a,dst=/b,colour=red", "unknown --mount key"),
             ("type=bind,\"src=/a,dst=/b", "unterminated quote"),
             ("type=tmpfs,dst=/t,tmpfs-size=10q", "invalid tmpfs size"),
-            ("type=image,src=i,dst=/b", "not supported yet"),
+            ("type=devpts,dst=/b", "not supported yet"),
+            ("type=image,dst=/b", "needs a source"),
+            (
+                "type=image,src=i,dst=/b,bind-propagation=shared",
+                "takes only",
+            ),
             ("type=nfs,dst=/b", "invalid mount type"),
         ] {
             let err = parse_mount(spec).unwrap_err().to_string();
@@ -949,19 +1006,20 @@ mod tests {
         let a = parse_volume(&format!("{src}:/x")).unwrap();
         let b = parse_tmpfs("/x/").unwrap();
         let mut none = |_: &str| -> Result<(String, PathBuf)> { unreachable!("no volume here") };
-        let err = resolve(&[a.clone(), b], 0, 0, &mut none)
+        let mut no_image = |_: &str| -> Result<String> { unreachable!("no image here") };
+        let err = resolve(&[a.clone(), b], 0, 0, &mut none, &mut no_image)
             .unwrap_err()
             .to_string();
         assert!(err.contains("duplicate mount destination"), "{err}");
         let missing = parse_volume(&format!("{src}/nope:/y")).unwrap();
-        let err = resolve(&[missing], 0, 0, &mut none)
+        let err = resolve(&[missing], 0, 0, &mut none, &mut no_image)
             .unwrap_err()
             .to_string();
         assert!(err.contains("nope"), "{err}");
         // A symlinked source is resolved once, at creation.
         std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
         let linked = parse_volume(&format!("{src}/link:/z")).unwrap();
-        let m = resolve(&[linked], 0, 0, &mut none).unwrap();
+        let m = resolve(&[linked], 0, 0, &mut none, &mut no_image).unwrap();
         assert_eq!(m[0].source, dir.path().canonicalize().unwrap());
     }
 

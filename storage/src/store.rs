@@ -684,13 +684,11 @@ impl Store {
         if is_mount_point(&merged)? {
             return Ok(merged);
         }
-        let mut lower = Vec::with_capacity(layers.len());
-        for l in layers.iter().rev() {
-            let info = self.layer(l)?.ok_or_else(|| Error::LayerMissing {
-                chain_id: l.to_string(),
-            })?;
-            lower.push(self.root.join("l").join(info.link).display().to_string());
-        }
+        let mut lower: Vec<String> = self
+            .lower_dirs(layers)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         if lower.is_empty() {
             // An image without layers: an empty lower directory.
             let empty = dir.join("empty");
@@ -760,6 +758,22 @@ impl Store {
         fs::rename(&tmp, &merged).map_err(|e| Error::io("rename into", &merged, e))?;
         write_synced(&ready, b"")?;
         Ok(merged)
+    }
+
+    /// The layers' directories as overlay's `lowerdir` takes them: top
+    /// first, each by its short link (`l/<26 chars>`, so many layers fit
+    /// in a page of options).
+    pub fn lower_dirs(&self, layers: &[Digest]) -> Result<Vec<PathBuf>> {
+        layers
+            .iter()
+            .rev()
+            .map(|l| {
+                let info = self.layer(l)?.ok_or_else(|| Error::LayerMissing {
+                    chain_id: l.to_string(),
+                })?;
+                Ok(self.root.join("l").join(info.link))
+            })
+            .collect()
     }
 
     /// Unmounts a container's root if it is mounted.

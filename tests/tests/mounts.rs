@@ -291,3 +291,61 @@ fn overlay_binds_show_changes_inside_and_keep_the_host_dir_untouched() {
         env.create_refused(&["-v".to_owned(), spec], want);
     }
 }
+
+#[test]
+fn image_mounts_show_the_stacked_layers_read_only_or_with_a_throwaway_upper() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    let fx =
+        oxpod_test_support::image::Fixture::new(std::path::Path::new(oxpod_test_support::BUSYBOX))
+            .expect("the test image");
+    let one = oxpod_test_support::image::Fixture::of_files(&[("only", b"one layer\n")]);
+    for (f, tag, file) in [
+        (&fx, "localhost/fx:1", "fx.tar"),
+        (&one, "localhost/one:1", "one.tar"),
+    ] {
+        let archive = env.path().join(file);
+        std::fs::write(&archive, f.docker_archive(&[tag])).expect("write");
+        env.ok(["load", "-q", "-i", &archive.display().to_string()]);
+    }
+    // The layers as the image's own containers see them: whiteouts and
+    // opaque directories applied; read-only by default.
+    let (code, out, err) = env.sh(
+        &["--mount", "type=image,src=localhost/fx:1,dst=/img"],
+        "ls /img/data; ls /img/etc/motd 2>/dev/null; touch /img/z 2>/dev/null || echo read-only",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "y\nread-only\n");
+    let (code, out, err) = env.sh(
+        &["--mount", "type=image,source=one:1,target=/one"],
+        "cat /one/only; touch /one/z 2>/dev/null || echo read-only",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "one layer\nread-only\n");
+    // rw=true: writable, and each start begins from the image again.
+    env.ok([
+        "create",
+        "--name",
+        "w",
+        "--mount",
+        "type=image,src=localhost/fx:1,dst=/img,rw=true",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "ls /img/new 2>/dev/null; echo x > /img/new && echo wrote",
+    ]);
+    assert_eq!(env.ok(["start", "-a", "w"]), "wrote\n");
+    assert_eq!(env.ok(["start", "-a", "w"]), "wrote\n");
+    // The image is in use while the container exists.
+    env.fails(2, ["rmi", "localhost/fx:1"]);
+    env.ok(["rm", "w"]);
+    env.ok(["rmi", "localhost/fx:1"]);
+    env.create_refused(
+        &["--mount", "type=image,src=localhost/nosuch:1,dst=/x"],
+        "nosuch",
+    );
+    let check = env.ok(["system", "check"]);
+    assert!(check.contains("no problems found"), "{check}");
+}
