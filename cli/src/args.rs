@@ -956,6 +956,9 @@ pub struct VolumePruneArgs {
     /// Do not ask
     #[arg(short, long)]
     pub force: bool,
+    /// Only volumes that match: label=KEY[=VALUE], label!=KEY[=VALUE], until=TIME
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 use crate::args::{VolumeCommand, VolumeLsArgs};
 use crate::output::{Format, print_json, print_table, print_template};
-use crate::parse::key_values;
 
 /// `volume inspect` and `volume ls --format json`: podman's document.
 pub fn volume_doc(v: &Volume, mount_count: usize) -> Value {
@@ -66,7 +65,7 @@ pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result
             let v = volumes.create(NewVolume {
                 // An empty name is no name (podman's): a random one.
                 name: a.name.clone().filter(|n| !n.is_empty()),
-                labels: key_values("label", &a.labels)?,
+                labels: crate::parse::labels(&a.labels, &[])?,
                 anonymous: false,
                 options,
             })?;
@@ -127,7 +126,17 @@ pub fn volume(out: &mut impl Write, rt: &Runtime, cmd: &VolumeCommand) -> Result
             if !a.force && !confirm()? {
                 return Ok(0);
             }
-            for n in volumes.prune()? {
+            let filters = a
+                .filters
+                .iter()
+                .map(|f| parse_filter(f, true))
+                .collect::<Result<Vec<_>>>()?;
+            let wanted = |v: &Volume| {
+                filters
+                    .iter()
+                    .all(|f| f.keeps(v, &mut || Ok(true)).unwrap_or(false))
+            };
+            for n in volumes.prune(&wanted)? {
                 writeln!(out, "{n}")?;
             }
             Ok(0)
@@ -149,32 +158,99 @@ fn confirm() -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// A `volume ls --filter`.
+/// A `volume ls --filter` (or `volume prune --filter`).
 enum Filter {
     Name(String),
     Label(String, Option<String>),
+    NotLabel(String, Option<String>),
     Driver(String),
     Dangling(bool),
+    Opt(String, Option<String>),
+    Scope(String),
+    Until(jiff::Timestamp),
 }
 
-fn parse_filter(f: &str) -> Result<Filter> {
+fn key_value(v: &str) -> (String, Option<String>) {
+    match v.split_once('=') {
+        Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+        None => (v.to_owned(), None),
+    }
+}
+
+fn has_pair(map: &std::collections::BTreeMap<String, String>, k: &str, v: &Option<String>) -> bool {
+    match (map.get(k), v) {
+        (Some(have), Some(want)) => have == want,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+impl Filter {
+    /// Whether `v` passes; `unused` says whether no container uses it.
+    fn keeps(&self, v: &Volume, unused: &mut dyn FnMut() -> Result<bool>) -> Result<bool> {
+        Ok(match self {
+            Filter::Name(n) => v.name.contains(n.as_str()),
+            Filter::Label(k, val) => has_pair(&v.labels, k, val),
+            Filter::NotLabel(k, val) => !has_pair(&v.labels, k, val),
+            Filter::Driver(d) => &v.driver == d,
+            Filter::Dangling(d) => unused()? == *d,
+            Filter::Opt(k, val) => has_pair(&v.options, k, val),
+            Filter::Scope(s) => s == "local",
+            Filter::Until(t) => v.created < *t,
+        })
+    }
+}
+
+fn parse_filter(f: &str, prune: bool) -> Result<Filter> {
     let (k, v) = f
         .split_once('=')
         .ok_or_else(|| anyhow::anyhow!("invalid filter {f:?}: expected KEY=VALUE"))?;
+    let now = jiff::Timestamp::now();
+    let until = || -> Result<Filter> {
+        Ok(Filter::Until(
+            oxpod_runtime::events::parse_time(v, now)
+                .map_err(|e| anyhow::anyhow!("invalid until filter: {e}"))?,
+        ))
+    };
+    if prune {
+        // podman's `volume prune` takes these only.
+        return Ok(match k {
+            "label" => {
+                let (k, v) = key_value(v);
+                Filter::Label(k, v)
+            }
+            "label!" => {
+                let (k, v) = key_value(v);
+                Filter::NotLabel(k, v)
+            }
+            "until" => until()?,
+            other => {
+                bail!("{other} is an invalid filter for volume prune: use label, label! or until")
+            }
+        });
+    }
     Ok(match k {
         "name" => Filter::Name(v.to_owned()),
-        "label" => match v.split_once('=') {
-            Some((k, v)) => Filter::Label(k.to_owned(), Some(v.to_owned())),
-            None => Filter::Label(v.to_owned(), None),
-        },
+        "label" => {
+            let (k, v) = key_value(v);
+            Filter::Label(k, v)
+        }
         "driver" => Filter::Driver(v.to_owned()),
         "dangling" => Filter::Dangling(match v {
             "true" | "1" => true,
             "false" | "0" => false,
             _ => bail!("invalid filter {f:?}: dangling takes true or false"),
         }),
+        "opt" => {
+            let (k, v) = key_value(v);
+            Filter::Opt(k, v)
+        }
+        "scope" => Filter::Scope(v.to_owned()),
+        "until" => until()?,
         other => {
-            bail!("invalid filter key {other:?}: valid keys are name, label, driver, dangling")
+            bail!(
+                "invalid filter key {other:?}: valid keys are name, label, driver, dangling, opt, scope, until"
+            )
         }
     })
 }
@@ -183,23 +259,14 @@ fn ls(out: &mut impl Write, rt: &Runtime, a: &VolumeLsArgs) -> Result<u8> {
     let filters = a
         .filters
         .iter()
-        .map(|f| parse_filter(f))
+        .map(|f| parse_filter(f, false))
         .collect::<Result<Vec<_>>>()?;
     let volumes = rt.volumes();
     let mut list = Vec::new();
     for v in volumes.list()? {
         let mut keep = true;
         for f in &filters {
-            keep &= match f {
-                Filter::Name(n) => v.name.contains(n.as_str()),
-                Filter::Label(k, val) => match (v.labels.get(k), val) {
-                    (Some(have), Some(want)) => have == want,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                },
-                Filter::Driver(d) => &v.driver == d,
-                Filter::Dangling(d) => volumes.users(&v.name)?.is_empty() == *d,
-            };
+            keep &= f.keeps(&v, &mut || Ok(volumes.users(&v.name)?.is_empty()))?;
         }
         if keep {
             list.push(v);

@@ -383,14 +383,15 @@ impl<'r> Volumes<'r> {
         Ok(())
     }
 
-    /// Removes every volume no container uses, deciding "unused" under the
-    /// hold no container create passes. Returns the names removed.
-    pub fn prune(&self) -> Result<Vec<String>> {
+    /// Removes every volume no container uses that `wanted` selects,
+    /// deciding "unused" under the hold no container create passes.
+    /// Returns the names removed.
+    pub fn prune(&self, wanted: &dyn Fn(&Volume) -> bool) -> Result<Vec<String>> {
         self.rt.check_valid()?;
         let _hold = self.hold()?;
         let mut removed = Vec::new();
         for v in self.list()? {
-            if self.users(&v.name)?.is_empty() {
+            if wanted(&v) && self.users(&v.name)?.is_empty() {
                 self.remove_held(&v)?;
                 // podman's: a `remove`, then a `prune`, for each.
                 self.rt.emit(volume_event(EventStatus::Prune, &v.name));

@@ -669,3 +669,36 @@ fn killed_creates_and_removes_of_containers_with_volumes_leave_nothing_half_made
     let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "no volume directory left in {}", dir.display());
 }
+
+#[test]
+fn ls_and_prune_filters_select_as_podmans() {
+    let env = TestEnv::new();
+    env.ok(["volume", "create", "--label", "a=1", "v1"]);
+    env.ok([
+        "volume", "create", "--label", "a=2", "--label", "keep", "v2",
+    ]);
+    env.ok(["volume", "create", "-o", "nocopy", "v3"]);
+    let ls = |f: &str| env.ok(["volume", "ls", "-q", "--filter", f]);
+    assert_eq!(ls("label=a=1"), "v1\n");
+    assert_eq!(ls("label=a"), "v1\nv2\n");
+    assert_eq!(ls("opt=nocopy"), "v3\n");
+    assert_eq!(ls("scope=local").lines().count(), 3);
+    assert_eq!(ls("until=2000-01-01T00:00:00Z"), "");
+    assert_eq!(ls("until=2099-01-01T00:00:00Z").lines().count(), 3);
+    assert_eq!(ls("name=v").lines().count(), 3);
+    env.fails(125, ["volume", "ls", "--filter", "colour=red"]);
+    env.fails(125, ["volume", "prune", "-f", "--filter", "name=v1"]);
+    assert_eq!(
+        env.ok([
+            "volume",
+            "prune",
+            "-f",
+            "--filter",
+            "label=a",
+            "--filter",
+            "label!=keep"
+        ]),
+        "v1\n"
+    );
+    assert_eq!(env.ok(["volume", "prune", "-f"]), "v2\nv3\n");
+}
