@@ -106,7 +106,18 @@ pub enum Cmd<'a> {
     RmRunning,
     /// `run --rm -i` of `cat > /dev/null`, fed [`STDIN_MIB`] MiB.
     RunStdin,
+    /// `volume create NAME`.
+    VolumeCreate(&'a str),
+    /// `volume rm NAME`.
+    VolumeRm(&'a str),
+    /// `volume ls`.
+    VolumeLs,
+    /// `run --rm -v` [`BENCH_VOLUME`]`:/d` of `true`.
+    RunRmVolumeTrue,
 }
+
+/// The named volume of the `run --rm -v` row (made by its first run).
+pub const BENCH_VOLUME: &str = "bench-vol";
 
 /// MiB the stdin row feeds through `run -i`.
 pub const STDIN_MIB: u64 = 100;
@@ -252,6 +263,13 @@ impl Engine {
                 .arg("--rootfs")
                 .arg(&self.rootfs)
                 .args(["sh", "-c", "cat > /dev/null"]),
+            Cmd::VolumeCreate(name) => c.args(["volume", "create", name]),
+            Cmd::VolumeRm(name) => c.args(["volume", "rm", name]),
+            Cmd::VolumeLs => c.args(["volume", "ls"]),
+            Cmd::RunRmVolumeTrue => c
+                .args(["run", "--rm", "-v", &format!("{BENCH_VOLUME}:/d")])
+                .args(self.create_flags())
+                .args(self.rootfs_true()),
         };
         c
     }

@@ -88,6 +88,9 @@ pub enum Setup {
     ManyImages,
     /// An initialised store whose one container runs (exec's target).
     Running,
+    /// An initialised store without containers holding exactly this many
+    /// named volumes.
+    Volumes(Size),
 }
 
 /// What is timed.
@@ -103,6 +106,10 @@ pub enum Action {
     RmiEach,
     /// The same command this many times.
     Repeat(Op, Size),
+    /// `volume create`, one process per volume.
+    VolumeCreateEach(Size),
+    /// `volume rm NAME`, one process per volume in the store.
+    VolumeRmEach,
 }
 
 /// A command without arguments that depend on the store.
@@ -128,6 +135,10 @@ pub enum Op {
     ExecTrue,
     /// `run --rm -i` of `cat`, fed 100 MiB.
     RunStdin,
+    /// `volume ls`.
+    VolumeLs,
+    /// `run --rm -v NAME:/d true`.
+    RunRmVolumeTrue,
 }
 
 /// One row of the report.
@@ -146,7 +157,10 @@ impl Workload {
     /// The N of the report: containers, processes or events involved.
     pub fn n(&self, sizes: &Sizes) -> usize {
         match (self.action, self.setup) {
-            (Action::CreateEach(n) | Action::Repeat(_, n), _) => sizes.get(n),
+            (Action::CreateEach(n) | Action::Repeat(_, n) | Action::VolumeCreateEach(n), _) => {
+                sizes.get(n)
+            }
+            (_, Setup::Volumes(n)) => sizes.get(n),
             (Action::RmiEach, _) | (_, Setup::ManyImages) => sizes.images,
             (_, Setup::Nothing | Setup::Image(_) | Setup::Running) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
@@ -170,8 +184,8 @@ const fn w(
     }
 }
 
-use Action::{CreateEach, Once, Repeat, RmEach, RmiEach};
-use Setup::{Containers, EventsLog, Image, ManyImages, Nothing, Rebooted, Running};
+use Action::{CreateEach, Once, Repeat, RmEach, RmiEach, VolumeCreateEach, VolumeRmEach};
+use Setup::{Containers, EventsLog, Image, ManyImages, Nothing, Rebooted, Running, Volumes};
 use Size::{Events, Large, RunCount, Small, Zero};
 
 /// Every workload, in the order run. The order keeps populations between
@@ -194,6 +208,10 @@ pub const WORKLOADS: &[Workload] = &[
     w("rm (one process each)", Containers(Large), RmEach, None, true),
     w("rm -a", Containers(Large), Once(Op::RmAll), Some(0.02), true),
     w("run --rm true (one process each)", Containers(Zero), Repeat(Op::RunRmTrue, RunCount), Some(0.5), false),
+    w("run --rm -v NAME:/d true (one process each)", Containers(Zero), Repeat(Op::RunRmVolumeTrue, RunCount), Some(0.5), false),
+    w("volume create (one process each)", Volumes(Zero), VolumeCreateEach(Small), Some(0.1), true),
+    w("volume rm (one process each)", Volumes(Small), VolumeRmEach, Some(0.1), true),
+    w("volume ls", Volumes(Large), Once(Op::VolumeLs), Some(0.1), false),
     w("events --stream=false", EventsLog(Events), Once(Op::Events), Some(0.1), false),
     w("events --stream=false --filter event=create", EventsLog(Events), Once(Op::EventsCreate), Some(0.1), false),
     w("load (docker-archive, busybox)", Image(false), Once(Op::Load), Some(0.6), false),
@@ -221,6 +239,10 @@ struct Store {
     many: bool,
     /// Whether the exec rows' container runs.
     running: bool,
+    /// The named volumes `bench-v<i>` in the store, for i below this.
+    volumes: usize,
+    /// Whether the `run --rm -v` row's volume is in the store.
+    bench_volume: bool,
 }
 
 /// Runs workloads against one engine.
@@ -304,6 +326,18 @@ impl<'a> Runner<'a> {
                 }
                 Ok(())
             }
+            Setup::Volumes(n) => {
+                let n = self.sizes.get(n);
+                self.containers(0)?;
+                if self.store.volumes > n || self.store.bench_volume {
+                    self.wipe()?;
+                    self.containers(0)?;
+                }
+                while self.store.volumes < n {
+                    self.volume_create()?;
+                }
+                Ok(())
+            }
             Setup::Image(loaded) => {
                 self.containers(0)?;
                 if self.store.image && !loaded {
@@ -370,6 +404,21 @@ impl<'a> Runner<'a> {
         Ok(out.sample)
     }
 
+    fn volume_create(&mut self) -> Result<Sample> {
+        let name = format!("bench-v{}", self.store.volumes);
+        let out = self.exec(Cmd::VolumeCreate(&name))?;
+        if out.stdout.trim() != name {
+            bail!(
+                "{} volume create printed {:?}",
+                self.engine.tool.name(),
+                out.stdout
+            );
+        }
+        self.store.volumes += 1;
+        self.store.events = None;
+        Ok(out.sample)
+    }
+
     fn act(&mut self, action: Action) -> Result<Sample> {
         let mut total = Sample::default();
         match action {
@@ -395,6 +444,19 @@ impl<'a> Runner<'a> {
             Action::Repeat(op, n) => {
                 for _ in 0..self.sizes.get(n) {
                     total.add(self.op(op)?);
+                }
+            }
+            Action::VolumeCreateEach(n) => {
+                for _ in 0..self.sizes.get(n) {
+                    total.add(self.volume_create()?);
+                }
+            }
+            Action::VolumeRmEach => {
+                self.store.events = None;
+                while self.store.volumes > 0 {
+                    let name = format!("bench-v{}", self.store.volumes - 1);
+                    total.add(self.exec(Cmd::VolumeRm(&name))?.sample);
+                    self.store.volumes -= 1;
                 }
             }
         }
@@ -423,13 +485,24 @@ impl<'a> Runner<'a> {
             Op::Images => Cmd::Images,
             Op::ExecTrue => Cmd::ExecTrue,
             Op::RunStdin => Cmd::RunStdin,
+            Op::VolumeLs => Cmd::VolumeLs,
+            Op::RunRmVolumeTrue => {
+                self.store.bench_volume = true;
+                Cmd::RunRmVolumeTrue
+            }
         };
         let out = self.exec(cmd)?;
         self.check_output(op, &out.stdout)?;
         match op {
             Op::Load => self.store.image = true,
             Op::RmAll => self.store.ids.clear(),
-            Op::Info | Op::Ps | Op::PsJson | Op::Events | Op::EventsCreate | Op::Images => {}
+            Op::Info
+            | Op::Ps
+            | Op::PsJson
+            | Op::Events
+            | Op::EventsCreate
+            | Op::Images
+            | Op::VolumeLs => {}
             Op::ExecTrue | Op::RunStdin => self.store.events = None,
             _ => self.store.events = None,
         }
@@ -454,6 +527,8 @@ impl<'a> Runner<'a> {
             Op::Events => (self.store.events, None),
             // One event in six is a create (see `write_events_log`).
             Op::EventsCreate => (self.store.events.map(|n| n.div_ceil(6)), None),
+            // A header and one line per volume.
+            Op::VolumeLs => (Some(self.store.volumes + 1), None),
             _ => (None, None),
         };
         if let Some(id) = missing {
