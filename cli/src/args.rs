@@ -776,9 +776,30 @@ pub struct CreateArgs {
     /// Drop a capability (ALL drops every default one)
     #[arg(long, value_name = "CAP")]
     pub cap_drop: Vec<String>,
-    /// Security options: no-new-privileges
+    /// Security options: no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL, label=disable
     #[arg(long, value_name = "OPT")]
     pub security_opt: Vec<String>,
+    /// Every capability, the host's devices, no masked paths, no seccomp
+    #[arg(long)]
+    pub privileged: bool,
+    /// A host device: HOST[:CONTAINER][:PERMISSIONS]
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Vec<String>,
+    /// The PID namespace: private (default) or host
+    #[arg(long, value_name = "MODE")]
+    pub pid: Option<String>,
+    /// The IPC namespace: private (default), shareable or host
+    #[arg(long, value_name = "MODE")]
+    pub ipc: Option<String>,
+    /// The UTS namespace: private (default) or host
+    #[arg(long, value_name = "MODE")]
+    pub uts: Option<String>,
+    /// The cgroup namespace: host (default on cgroup v1) or private
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
+    /// A supplementary group (a name in the container's /etc/group, or a number)
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
     /// Run an init (catatonit) as pid 1 that reaps zombies and passes signals on
     #[arg(long)]
     pub init: bool,

@@ -336,6 +336,7 @@ fn info(out: &mut impl Write, rt: &Runtime, a: &InfoArgs) -> Result<u8> {
 
 fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewContainer> {
     let labels = crate::parse::labels(&a.labels, &a.label_file)?;
+    let security = security_opts(&a.security_opt)?;
     // With --rootfs every argument is the command; else the first names
     // the image.
     let (image, command) = match &a.rootfs {
@@ -398,7 +399,17 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         resources: resources(a)?,
         cap_add: split_list(&a.cap_add),
         cap_drop: split_list(&a.cap_drop),
-        no_new_privileges: security_opts(&a.security_opt)?,
+        no_new_privileges: security.no_new_privileges,
+        privileged: a.privileged,
+        seccomp: security.seccomp,
+        mask: security.mask,
+        unmask: security.unmask,
+        devices: a.device.clone(),
+        pid: a.pid.clone(),
+        ipc: a.ipc.clone(),
+        uts: a.uts.clone(),
+        cgroupns: a.cgroupns.clone(),
+        group_add: split_list(&a.group_add),
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a
@@ -429,20 +440,45 @@ fn split_list(values: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// `--security-opt`: `no-new-privileges[=true|false]`; the rest (seccomp,
-/// labels, masks) is not there yet and says so.
-fn security_opts(opts: &[String]) -> Result<bool> {
-    let mut nnp = false;
+/// What `--security-opt` asked for.
+#[derive(Default)]
+struct SecurityOpts {
+    no_new_privileges: bool,
+    seccomp: Option<String>,
+    mask: Vec<String>,
+    unmask: Vec<String>,
+}
+
+/// `--security-opt` (`=` or podman's old `:` after the key):
+/// `no-new-privileges[=true|false]`, `seccomp=unconfined|FILE`,
+/// `mask=PATH[:PATH]`, `unmask=PATH[:PATH]|ALL`, `label=disable` (there is
+/// no SELinux here to disable); `apparmor=` and other labels are refused.
+fn security_opts(opts: &[String]) -> Result<SecurityOpts> {
+    let mut out = SecurityOpts::default();
     for o in opts {
-        match o.as_str() {
-            "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => nnp = true,
-            "no-new-privileges=false" | "no-new-privileges:false" => nnp = false,
-            other => bail!(
-                "--security-opt {other:?} is not supported yet: only no-new-privileges is (seccomp, label, mask and unmask come with the security work)"
+        let (key, value) = match o.split_once(['=', ':']) {
+            Some((k, v)) => (k, Some(v)),
+            None => (o.as_str(), None),
+        };
+        match (key, value) {
+            ("no-new-privileges", None | Some("true")) => out.no_new_privileges = true,
+            ("no-new-privileges", Some("false")) => out.no_new_privileges = false,
+            ("seccomp", Some(v)) if !v.is_empty() => out.seccomp = Some(v.to_owned()),
+            ("mask", Some(v)) => out
+                .mask
+                .extend(v.split(':').filter(|p| !p.is_empty()).map(str::to_owned)),
+            ("unmask", Some(v)) => out
+                .unmask
+                .extend(v.split(':').filter(|p| !p.is_empty()).map(str::to_owned)),
+            ("label", Some("disable")) => {
+                tracing::debug!("SELinux is not enabled: label=disable changes nothing");
+            }
+            _ => bail!(
+                "--security-opt {o:?} is not supported: use no-new-privileges, seccomp=unconfined|FILE, mask=PATHS, unmask=PATHS|ALL or label=disable"
             ),
         }
     }
-    Ok(nnp)
+    Ok(out)
 }
 
 /// The limit flags as the runtime's record.

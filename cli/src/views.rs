@@ -347,6 +347,45 @@ fn binds(c: &Container) -> Value {
         .collect()
 }
 
+/// `PidMode`, `IpcMode`, `UTSMode`: `host` or `private`.
+fn ns_mode(c: &Container, ns: &str) -> &'static str {
+    if c.config.host_namespaces.iter().any(|n| n == ns) {
+        "host"
+    } else {
+        "private"
+    }
+}
+
+/// `SecurityOpt` as podman lists it.
+fn security_opt(c: &Container) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.config.no_new_privileges {
+        out.push("no-new-privileges".to_owned());
+    }
+    if c.config.seccomp_profile == "unconfined" {
+        out.push("seccomp=unconfined".to_owned());
+    }
+    if !c.config.mask.is_empty() {
+        out.push(format!("mask={}", c.config.mask.join(":")));
+    }
+    if !c.config.unmask.is_empty() {
+        out.push(format!("unmask={}", c.config.unmask.join(":")));
+    }
+    out
+}
+
+/// `Devices`: podman's `PathOnHost`, `PathInContainer`, `CgroupPermissions`.
+fn devices(c: &Container) -> Vec<Value> {
+    c.config
+        .devices
+        .iter()
+        .filter_map(|d| oxpod_runtime::device_parts(d))
+        .map(|(host, ctr, perms)| {
+            json!({"PathOnHost": host, "PathInContainer": ctr, "CgroupPermissions": perms})
+        })
+        .collect()
+}
+
 /// `HostConfig.Tmpfs`: destination → options.
 fn tmpfs(c: &Container) -> Value {
     c.config
@@ -428,20 +467,20 @@ fn host_config(c: &Container) -> Value {
             "DnsOptions": c.config.dns_options,
             "DnsSearch": c.config.dns_search,
             "ExtraHosts": c.config.add_hosts,
-            "GroupAdd": [],
-            "IpcMode": "private",
+            "GroupAdd": c.config.group_add,
+            "IpcMode": ns_mode(c, "ipc"),
             "Cgroup": "",
             "Links": null,
             "OomScoreAdj": c.config.oom_score_adj.unwrap_or(0),
-            "PidMode": "private",
-            "Privileged": false,
+            "PidMode": ns_mode(c, "pid"),
+            "Privileged": c.config.privileged,
     });
     let rest = json!({
             "PublishAllPorts": false,
             "ReadonlyRootfs": c.config.read_only,
-            "SecurityOpt": if c.config.no_new_privileges { vec!["no-new-privileges"] } else { Vec::new() },
+            "SecurityOpt": security_opt(c),
             "Tmpfs": tmpfs(c),
-            "UTSMode": "private",
+            "UTSMode": ns_mode(c, "uts"),
             "UsernsMode": "",
             "ShmSize": c.config.shm_size.unwrap_or(65_536_000),
             "Init": c.config.init,
@@ -455,7 +494,8 @@ fn host_config(c: &Container) -> Value {
             "CpuQuota": c.config.resources.cpu_quota.unwrap_or(0),
             "CpusetCpus": c.config.resources.cpuset_cpus,
             "CpusetMems": c.config.resources.cpuset_mems,
-            "Devices": [],
+            "Devices": devices(c),
+            "CgroupnsMode": if c.config.cgroupns_private { "private" } else { "host" },
             "MemoryReservation": c.config.resources.memory_reservation.unwrap_or(0),
             "MemorySwap": c.config.resources.memory_swap.unwrap_or(0),
             "MemorySwappiness": 0,

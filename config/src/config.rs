@@ -142,6 +142,8 @@ config_struct! {
     cgroup_manager: CgroupManager,
     /// Container init binary (for `--init`).
     init_path: PathBuf,
+    /// The seccomp profile containers get (containers/common's format).
+    seccomp_profile: PathBuf,
     /// Persistent directory holding the database.
     static_dir: PathBuf,
     /// Per-boot directory; must be on tmpfs.
@@ -282,6 +284,7 @@ impl Config {
             ],
             cgroup_manager: CgroupManager::Cgroupfs,
             init_path: PathBuf::from("/usr/libexec/podman/catatonit"),
+            seccomp_profile: PathBuf::from("/usr/share/containers/seccomp.json"),
             events_logfile_path: tmp_dir.join("events/events.log"),
             static_dir,
             tmp_dir,

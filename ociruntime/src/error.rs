@@ -61,6 +61,14 @@ pub enum Error {
         text: String,
     },
 
+    /// A seccomp profile that cannot be read or translated.
+    #[error("seccomp profile {}: {reason}", path.display())]
+    InvalidSeccomp {
+        /// The profile file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Detach keys that name an unknown key.
     #[error("invalid detach keys {spec:?}: {reason}")]
     InvalidDetachKeys {

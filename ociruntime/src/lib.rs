@@ -25,6 +25,7 @@ mod error;
 mod exec;
 mod logs;
 mod runtime;
+mod seccomp;
 mod spec;
 mod version;
 mod watch;
@@ -48,11 +49,14 @@ pub use error::{Error, Result};
 pub use exec::{ExecOptions, ExecStarted, connect_attach};
 pub use logs::{LogLine, LogOptions, LogRecord, LogStream, parse_log_record, read_log};
 pub use runtime::{OciRuntime, RuntimeState, RuntimeStatus, clean_runtime_message, parse_signal};
+pub use seccomp::{
+    SeccompHost, load_profile as load_seccomp_profile, translate as translate_seccomp,
+};
 pub use spec::{
     ALL_CAPABILITY_NAMES, CgroupManager, ContainerSpec, DEFAULT_CAPABILITIES, DEFAULT_NOFILE,
-    DEFAULT_NPROC, DEFAULT_PATH, ExtraMount, INIT_PATH, Limits, MASKED_PATHS, READONLY_PATHS,
-    Rlimit, canonical_capability, cgroups_path, check_sysctl, generate_spec, parse_rlimit_kind,
-    write_bundle,
+    DEFAULT_NPROC, DEFAULT_PATH, DeviceRequest, ExtraMount, INIT_PATH, Limits, MASKED_PATHS,
+    READONLY_PATHS, Rlimit, canonical_capability, cgroups_path, check_sysctl, generate_spec,
+    parse_rlimit_kind, write_bundle,
 };
 pub use version::{package_of, program_version};
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
     LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount,
     MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder,
     Spec, SpecBuilder, UserBuilder,
@@ -190,6 +190,101 @@ pub struct ContainerSpec {
     pub oom_score_adj: Option<i32>,
     /// The size of `/dev/shm` in bytes (default 64 MiB, podman's).
     pub shm_size: Option<u64>,
+    /// `--privileged`: every capability the caller holds, the host's
+    /// devices, no masked or read-only paths, `/sys` writable.
+    pub privileged: bool,
+    /// The seccomp profile (containers/common's format) to translate;
+    /// `None` runs unconfined.
+    pub seccomp_profile: Option<PathBuf>,
+    /// Paths masked besides podman's (`--security-opt mask=`).
+    pub mask: Vec<String>,
+    /// Default masked or read-only paths left open (`--security-opt
+    /// unmask=`; `ALL` for every one).
+    pub unmask: Vec<String>,
+    /// Host devices given to the container (`--device`).
+    pub devices: Vec<DeviceRequest>,
+    /// Namespaces shared with the host instead of made (`pid`, `ipc`, `uts`).
+    pub host_namespaces: Vec<String>,
+    /// A cgroup namespace of its own (`--cgroupns private`).
+    pub cgroupns: bool,
+    /// OCI hooks (`hooks_dir`), by stage.
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+/// A host device asked for with `--device HOST[:CONTAINER][:PERMISSIONS]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRequest {
+    /// The device on the host.
+    pub host: PathBuf,
+    /// Where it appears in the container.
+    pub container: PathBuf,
+    /// `r`, `w`, `m` in any combination.
+    pub access: String,
+}
+
+/// A device node's kind, numbers, mode and owner, from the host.
+fn host_device(path: &std::path::Path) -> Result<(LinuxDeviceType, i64, i64, u32, u32, u32)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(path).map_err(|e| Error::InvalidSpec {
+        message: format!("device {}: {e}", path.display()),
+    })?;
+    let ft = meta.file_type();
+    let kind = if ft.is_char_device() {
+        LinuxDeviceType::C
+    } else if ft.is_block_device() {
+        LinuxDeviceType::B
+    } else {
+        return Err(Error::InvalidSpec {
+            message: format!("{} is not a device node", path.display()),
+        });
+    };
+    let rdev = meta.rdev();
+    Ok((
+        kind,
+        i64::from(nix::sys::stat::major(rdev) as u32),
+        i64::from(nix::sys::stat::minor(rdev) as u32),
+        meta.mode() & 0o7777,
+        meta.uid(),
+        meta.gid(),
+    ))
+}
+
+/// The host's device nodes under `/dev` that `--privileged` gives (podman's
+/// walk: not the terminals, the console or what the container mounts
+/// itself).
+fn privileged_devices() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from("/dev")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            let rel = path
+                .strip_prefix("/dev")
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
+            if ft.is_dir() {
+                if !matches!(rel.as_str(), "pts" | "shm" | "mqueue" | "fd" | "hugepages") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            use std::os::unix::fs::FileTypeExt;
+            if !(ft.is_char_device() || ft.is_block_device()) {
+                continue;
+            }
+            if rel == "console" || rel == "ptmx" || (rel.starts_with("tty") && rel != "tty") {
+                continue;
+            }
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Where `--init`'s binary appears in the container (podman's path).
@@ -344,6 +439,8 @@ fn capability_set(spec: &ContainerSpec) -> Result<HashSet<Capability>> {
     let is_all = |v: &[String]| v.iter().any(|c| c.eq_ignore_ascii_case("all"));
     let mut caps: HashSet<Capability> = if is_all(&spec.cap_drop) {
         HashSet::new()
+    } else if spec.privileged {
+        all_capabilities()
     } else {
         DEFAULT_CAPABILITIES
             .iter()
@@ -468,7 +565,7 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
         .readonly(spec.readonly_rootfs)
         .build()?;
 
-    let mut mounts = default_mounts(spec.rootless, spec.shm_size)?;
+    let mut mounts = default_mounts(spec.rootless, spec.shm_size, spec.privileged)?;
     if let Some(init) = &spec.init {
         mounts.push(mount(
             INIT_PATH,
@@ -482,28 +579,87 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
     }
 
     let mut namespaces = Vec::new();
-    for typ in [
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
+    for (typ, name) in [
+        (LinuxNamespaceType::Pid, "pid"),
+        (LinuxNamespaceType::Ipc, "ipc"),
+        (LinuxNamespaceType::Uts, "uts"),
+        (LinuxNamespaceType::Mount, "mnt"),
     ] {
+        if spec.host_namespaces.iter().any(|n| n == name) {
+            continue;
+        }
         namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
     }
-
-    let mut linux = LinuxBuilder::default()
-        .masked_paths(
-            MASKED_PATHS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect::<Vec<_>>(),
-        )
-        .readonly_paths(
-            READONLY_PATHS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect::<Vec<_>>(),
+    if spec.cgroupns {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Cgroup)
+                .build()?,
         );
+    }
+
+    // podman's masked and read-only paths, less what is unmasked, plus
+    // what is masked; none at all when privileged.
+    let unmask_all = spec.privileged || spec.unmask.iter().any(|u| u == "ALL");
+    let kept = |list: &[&str]| -> Vec<String> {
+        list.iter()
+            .filter(|p| !unmask_all && !spec.unmask.iter().any(|u| u == *p))
+            .map(|p| (*p).to_owned())
+            .collect()
+    };
+    let mut masked = kept(MASKED_PATHS);
+    masked.extend(spec.mask.iter().cloned());
+    let mut linux = LinuxBuilder::default()
+        .masked_paths(masked)
+        .readonly_paths(kept(READONLY_PATHS));
+    let device_paths: Vec<DeviceRequest> = if spec.privileged {
+        privileged_devices()
+            .into_iter()
+            .map(|p| DeviceRequest {
+                container: p.clone(),
+                host: p,
+                access: "rwm".to_owned(),
+            })
+            .collect()
+    } else {
+        spec.devices.clone()
+    };
+    let mut devices = Vec::new();
+    let mut device_rules = Vec::new();
+    for d in &device_paths {
+        let (typ, major, minor, mode, uid, gid) = host_device(&d.host)?;
+        devices.push(
+            oci_spec::runtime::LinuxDeviceBuilder::default()
+                .path(d.container.clone())
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .file_mode(mode)
+                .uid(uid)
+                .gid(gid)
+                .build()?,
+        );
+        device_rules.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .access(d.access.clone())
+                .build()?,
+        );
+    }
+    if !devices.is_empty() {
+        linux = linux.devices(devices);
+    }
+    if let Some(profile) = &spec.seccomp_profile {
+        let caps = capability_set(spec)?;
+        linux = linux.seccomp(crate::seccomp::load_profile(
+            profile,
+            &caps,
+            &crate::seccomp::SeccompHost::current(),
+        )?);
+    }
 
     if spec.rootless {
         namespaces.push(
@@ -527,12 +683,14 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
                     .build()?,
             ]);
     } else {
-        let mut resources = LinuxResourcesBuilder::default().devices(vec![
+        let mut rules = vec![
             LinuxDeviceCgroupBuilder::default()
-                .allow(false)
+                .allow(spec.privileged)
                 .access("rwm")
                 .build()?,
-        ]);
+        ];
+        rules.extend(device_rules);
+        let mut resources = LinuxResourcesBuilder::default().devices(rules);
         let l = &spec.limits;
         if l.memory.is_some() || l.memory_reservation.is_some() || l.memory_swap.is_some() {
             let mut m = oci_spec::runtime::LinuxMemoryBuilder::default();
@@ -599,8 +757,11 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
 
     let hostname = match &spec.hostname {
         Some(h) => h.clone(),
+        // In the host's UTS namespace the runtime may set none.
+        None if spec.host_namespaces.iter().any(|n| n == "uts") => String::new(),
         None => spec.id.chars().take(12).collect(),
     };
+    let no_hostname = hostname.is_empty();
     let annotations: HashMap<String, String> = spec
         .annotations
         .iter()
@@ -613,10 +774,18 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
         .process(process)
         .mounts(mounts)
         .linux(linux);
+    if let Some(hooks) = &spec.hooks {
+        builder = builder.hooks(hooks.clone());
+    }
     if !hostname.is_empty() {
         builder = builder.hostname(hostname);
     }
     let mut out = builder.build()?;
+    if no_hostname {
+        // oci-spec's default names one (`youki`); the host's UTS namespace
+        // must get none.
+        out.set_hostname(None);
+    }
     out.set_annotations((!annotations.is_empty()).then_some(annotations));
     Ok(out)
 }
@@ -811,7 +980,9 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount>
         .build()?)
 }
 
-fn default_mounts(rootless: bool, shm_size: Option<u64>) -> Result<Vec<Mount>> {
+fn default_mounts(rootless: bool, shm_size: Option<u64>, privileged: bool) -> Result<Vec<Mount>> {
+    // `/sys` and the cgroup tree writable only for a privileged container.
+    let sys_ro: &[&str] = if privileged { &[] } else { &["ro"] };
     let shm = format!("size={}k", shm_size.map_or(65536, |b| b.div_ceil(1024)));
     let mut m = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -860,18 +1031,16 @@ fn default_mounts(rootless: bool, shm_size: Option<u64>) -> Result<Vec<Mount>> {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         )?);
-        m.push(mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        )?);
-        m.push(mount(
-            "/sys/fs/cgroup",
-            "cgroup",
-            "cgroup",
-            &["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"],
-        )?);
+        let sys: Vec<&str> = ["nosuid", "noexec", "nodev"]
+            .into_iter()
+            .chain(sys_ro.iter().copied())
+            .collect();
+        m.push(mount("/sys", "sysfs", "sysfs", &sys)?);
+        let cgroup: Vec<&str> = ["rprivate", "nosuid", "noexec", "nodev", "relatime"]
+            .into_iter()
+            .chain(sys_ro.iter().copied())
+            .collect();
+        m.push(mount("/sys/fs/cgroup", "cgroup", "cgroup", &cgroup)?);
     }
     Ok(m)
 }

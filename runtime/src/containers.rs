@@ -175,6 +175,93 @@ pub struct NewContainer {
     pub oom_score_adj: Option<i32>,
     /// `--shm-size` in bytes.
     pub shm_size: Option<u64>,
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--security-opt seccomp=`: `unconfined` or a profile file; `None`
+    /// is the configured `seccomp_profile` (unconfined when privileged).
+    pub seccomp: Option<String>,
+    /// `--security-opt mask=` paths.
+    pub mask: Vec<String>,
+    /// `--security-opt unmask=` paths (`ALL` for every default one).
+    pub unmask: Vec<String>,
+    /// `--device HOST[:CONTAINER][:PERMISSIONS]`.
+    pub devices: Vec<String>,
+    /// `--pid`, `--ipc`, `--uts`: `host` or `private` (the default) each.
+    pub pid: Option<String>,
+    /// See `pid`.
+    pub ipc: Option<String>,
+    /// See `pid`.
+    pub uts: Option<String>,
+    /// `--cgroupns host|private` (host is the default on cgroup v1).
+    pub cgroupns: Option<String>,
+    /// `--group-add` (group names or numbers).
+    pub group_add: Vec<String>,
+}
+
+fn is_access(p: &str) -> bool {
+    !p.is_empty() && p.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
+}
+
+/// The host path, container path and permissions of a `--device` value
+/// (`HOST`, `HOST:PERMISSIONS`, `HOST:CONTAINER`, `HOST:CONTAINER:PERMISSIONS`).
+pub fn device_parts(spec: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    match parts.as_slice() {
+        [h] => Some((h, h, "rwm")),
+        [h, a] if is_access(a) => Some((h, h, a)),
+        [h, c] => Some((h, c, "rwm")),
+        [h, c, a] => Some((h, c, a)),
+        _ => None,
+    }
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]` as the spec takes it: the host
+/// path must be a device node; permissions are `r`, `w`, `m`.
+pub(crate) fn parse_device(spec: &str) -> Result<oxpod_ociruntime::DeviceRequest> {
+    let bad = |reason: String| Error::InvalidArgument {
+        what: format!("--device {spec:?}"),
+        reason,
+    };
+    let Some((host, container, access)) = device_parts(spec) else {
+        return Err(bad("expected HOST[:CONTAINER][:PERMISSIONS]".to_owned()));
+    };
+    if !is_access(access) {
+        return Err(bad(format!(
+            "invalid permissions {access:?}: use r, w and m"
+        )));
+    }
+    for p in [host, container] {
+        if !p.starts_with('/') {
+            return Err(bad(format!("{p:?} must be an absolute path")));
+        }
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(host).map_err(|e| bad(format!("{host}: {e}")))?;
+    if !(meta.file_type().is_char_device() || meta.file_type().is_block_device()) {
+        return Err(bad(format!("{host} is not a device node")));
+    }
+    Ok(oxpod_ociruntime::DeviceRequest {
+        host: PathBuf::from(host),
+        container: PathBuf::from(container),
+        access: access.to_owned(),
+    })
+}
+
+/// `--pid`/`--ipc`/`--uts`/`--cgroupns` modes oxpod has: `host`, `private`.
+fn namespace_mode(flag: &str, mode: Option<&str>) -> Result<bool> {
+    match mode {
+        None | Some("" | "private") => Ok(false),
+        Some("shareable") if flag == "--ipc" => Ok(false),
+        Some("host") => Ok(true),
+        Some(other) => Err(Error::InvalidArgument {
+            what: format!("{flag} {other:?}"),
+            reason: if other.starts_with("container:") || other.starts_with("ns:") {
+                "joining another container's or a path's namespace is not supported yet: use host or private".to_owned()
+            } else {
+                "use host or private".to_owned()
+            },
+        }),
+    }
 }
 
 /// A compiled `name=` filter; equal when the patterns are.
@@ -307,6 +394,28 @@ pub struct Containers<'r> {
 }
 
 impl<'r> Containers<'r> {
+    /// The seccomp profile a new container gets, checked now (a profile
+    /// that does not translate fails the create, never the start): the
+    /// file given, `unconfined`, or the configured one (unconfined when
+    /// privileged, as podman's).
+    fn seccomp_for(&self, new: &NewContainer) -> Result<String> {
+        let path = match new.seccomp.as_deref() {
+            Some("unconfined") => return Ok("unconfined".to_owned()),
+            None if new.privileged => return Ok("unconfined".to_owned()),
+            Some(file) => std::fs::canonicalize(file).map_err(|e| Error::InvalidArgument {
+                what: format!("--security-opt seccomp={file}"),
+                reason: e.to_string(),
+            })?,
+            None => self.rt.config().seccomp_profile.clone(),
+        };
+        oxpod_ociruntime::load_seccomp_profile(
+            &path,
+            &Default::default(),
+            &oxpod_ociruntime::SeccompHost::current(),
+        )?;
+        Ok(path.display().to_string())
+    }
+
     pub(crate) fn new(rt: &'r Runtime) -> Self {
         Containers { rt }
     }
@@ -346,6 +455,7 @@ impl<'r> Containers<'r> {
         // A container of an image holds the store's shared lock until its
         // record is in, so `rmi` (exclusive) sees it or is not racing it.
         let mut from_image = None;
+        let user_info: Option<crate::users::UserInfo>;
         let _image_lock;
         let mut new = new;
         let rootfs = match &new.image {
@@ -378,7 +488,9 @@ impl<'r> Containers<'r> {
                     .user
                     .clone()
                     .unwrap_or_else(|| config.config.user.clone());
-                new.user = Some(crate::users::resolve(&images, &image, &user)?);
+                let info = crate::users::lookup(&images, &image, &user, &new.group_add)?;
+                new.user = Some(info.ids.clone());
+                user_info = Some(info);
                 from_image = Some((image, name.clone()));
                 PathBuf::new()
             }
@@ -399,20 +511,13 @@ impl<'r> Containers<'r> {
                         given: new.rootfs.clone(),
                     });
                 }
-                // Without an image, only numbers (there is no passwd to read
-                // names from but the rootfs's own, which is not trusted).
+                // The rootfs's own passwd and group, every file read inside
+                // it (`openat2(RESOLVE_IN_ROOT)`: a link to the host's
+                // /etc/passwd reads the rootfs's).
                 let user = new.user.clone().unwrap_or_default();
-                let (u, g) = user.split_once(':').unwrap_or((user.as_str(), "0"));
-                new.user = match (u.parse::<u32>(), g.parse::<u32>()) {
-                    _ if user.is_empty() => Some("0:0".to_owned()),
-                    (Ok(u), Ok(g)) => Some(format!("{u}:{g}")),
-                    _ => {
-                        return Err(Error::UnknownUser {
-                            spec: user.clone(),
-                            reason: "with --rootfs, give numeric ids (uid[:gid])".to_owned(),
-                        });
-                    }
-                };
+                let info = crate::users::lookup_in_root(&rootfs, &user, &new.group_add)?;
+                new.user = Some(info.ids.clone());
+                user_info = Some(info);
                 rootfs
             }
         };
@@ -427,6 +532,51 @@ impl<'r> Containers<'r> {
         let (uid, gid) = numeric_user(new.user.as_deref().unwrap_or("0:0"));
         let (cap_add, cap_drop) =
             crate::limits::check(&new.resources, &new.cap_add, &new.cap_drop, &new.ulimits)?;
+        let seccomp_profile = self.seccomp_for(&new)?;
+        for d in &new.devices {
+            parse_device(d)?;
+        }
+        for p in new.mask.iter().chain(&new.unmask) {
+            if p != "ALL" && !p.starts_with('/') {
+                return Err(Error::InvalidArgument {
+                    what: format!("--security-opt mask/unmask {p:?}"),
+                    reason: "paths must be absolute".to_owned(),
+                });
+            }
+        }
+        let mut host_namespaces = Vec::new();
+        for (flag, name, mode) in [
+            ("--pid", "pid", &new.pid),
+            ("--ipc", "ipc", &new.ipc),
+            ("--uts", "uts", &new.uts),
+        ] {
+            if namespace_mode(flag, mode.as_deref())? {
+                host_namespaces.push(name.to_owned());
+            }
+        }
+        if host_namespaces.iter().any(|n| n == "uts") && new.hostname.is_some() {
+            return Err(Error::InvalidArgument {
+                what: "--hostname".to_owned(),
+                reason: "cannot set the hostname with --uts host".to_owned(),
+            });
+        }
+        let cgroupns_private = match new.cgroupns.as_deref() {
+            None | Some("" | "host") => false,
+            Some("private") => true,
+            Some(other) => {
+                return Err(Error::InvalidArgument {
+                    what: format!("--cgroupns {other:?}"),
+                    reason: "use host or private".to_owned(),
+                });
+            }
+        };
+        let (home, groups) = match &user_info {
+            Some(u) => (u.home.clone(), u.groups.clone()),
+            None => ("/".to_owned(), Vec::new()),
+        };
+        if !new.env.iter().any(|e| e.starts_with("HOME=")) {
+            new.env.push(format!("HOME={home}"));
+        }
         for key in new.sysctls.keys() {
             // Containers share the host's network namespace for now.
             oxpod_ociruntime::check_sysctl(key, false)?;
@@ -507,7 +657,12 @@ impl<'r> Containers<'r> {
             Some(n) => n,
             None => self.generate_name()?,
         };
-        let hostname = new.hostname.unwrap_or_else(|| id[..12].to_owned());
+        // The host's own name with its UTS namespace (podman's).
+        let hostname = if host_namespaces.iter().any(|n| n == "uts") {
+            crate::host::hostname()
+        } else {
+            new.hostname.unwrap_or_else(|| id[..12].to_owned())
+        };
         let rootfs = match &from_image {
             Some(_) => rt.storage()?.container_root(&id),
             None => rootfs,
@@ -546,6 +701,15 @@ impl<'r> Containers<'r> {
             cap_add,
             cap_drop,
             no_new_privileges: new.no_new_privileges,
+            privileged: new.privileged,
+            seccomp_profile,
+            mask: new.mask,
+            unmask: new.unmask,
+            devices: new.devices,
+            host_namespaces,
+            cgroupns_private,
+            group_add: new.group_add,
+            additional_gids: groups,
             ulimits: new.ulimits,
             init: new.init,
             sysctls: new.sysctls,
@@ -622,7 +786,9 @@ impl<'r> Containers<'r> {
             args: config.command.clone(),
             env: config.env.clone(),
             cwd: PathBuf::from(&config.working_dir),
-            hostname: Some(config.hostname.clone()),
+            // No hostname is set in the host's UTS namespace.
+            hostname: (!config.host_namespaces.iter().any(|n| n == "uts"))
+                .then(|| config.hostname.clone()),
             terminal: config.terminal,
             annotations: config.annotations.clone(),
             cgroup_manager: manager,
@@ -634,6 +800,36 @@ impl<'r> Containers<'r> {
             cap_add: config.cap_add.clone(),
             cap_drop: config.cap_drop.clone(),
             no_new_privileges: config.no_new_privileges,
+            privileged: config.privileged,
+            seccomp_profile: match config.seccomp_profile.as_str() {
+                "unconfined" => None,
+                // A record from before seccomp: the configured profile.
+                "" => Some(rt.config().seccomp_profile.clone()),
+                path => Some(PathBuf::from(path)),
+            },
+            mask: config.mask.clone(),
+            unmask: config.unmask.clone(),
+            devices: config
+                .devices
+                .iter()
+                .map(|d| parse_device(d))
+                .collect::<Result<_>>()?,
+            host_namespaces: config.host_namespaces.clone(),
+            cgroupns: config.cgroupns_private,
+            additional_gids: config.additional_gids.clone(),
+            hooks: crate::hooks::hooks_for(
+                &rt.config().hooks_dir.clone().unwrap_or_else(|| {
+                    crate::hooks::DEFAULT_HOOKS_DIRS
+                        .iter()
+                        .map(PathBuf::from)
+                        .collect()
+                }),
+                &crate::hooks::HookContext {
+                    annotations: &config.annotations,
+                    command: &config.command,
+                    has_bind_mounts: config.mounts.iter().any(|m| m.kind != "tmpfs"),
+                },
+            )?,
             init: config.init.then(|| rt.config().init_path.clone()),
             sysctls: config.sysctls.clone(),
             oom_score_adj: config.oom_score_adj,

@@ -102,12 +102,12 @@ pub struct IdMappings {
 pub struct Security {
     /// AppArmor profiles applied (never: oxpod applies none yet).
     pub apparmor_enabled: bool,
-    /// The default capability set, comma separated (empty: the OCI
-    /// runtime's own default applies until security defaults land).
+    /// The default capability set, comma separated.
     pub capabilities: String,
     /// Running without root.
     pub rootless: bool,
-    /// Whether a seccomp profile is applied (not yet).
+    /// Whether containers get a seccomp profile (the configured one is
+    /// readable).
     pub seccomp_enabled: bool,
     /// The seccomp profile's path.
     pub seccomp_profile_path: String,
@@ -323,6 +323,9 @@ impl System<'_> {
                 network_backend: String::new(),
                 security: Security {
                     rootless: rt.identity.rootless,
+                    capabilities: oxpod_ociruntime::DEFAULT_CAPABILITIES.join(","),
+                    seccomp_enabled: config.seccomp_profile.is_file(),
+                    seccomp_profile_path: config.seccomp_profile.display().to_string(),
                     ..Security::default()
                 },
                 conmon: Program {

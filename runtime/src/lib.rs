@@ -44,6 +44,7 @@ mod containers;
 mod copy;
 mod error;
 mod exec;
+mod hooks;
 mod host;
 mod images;
 mod info;
@@ -75,7 +76,9 @@ use oxpod_locks::LockManager;
 use oxpod_ociruntime::Driver;
 use oxpod_state::State;
 
-pub use containers::{ContainerFilter, Containers, ImageVolumeMode, NamePattern, NewContainer};
+pub use containers::{
+    ContainerFilter, Containers, ImageVolumeMode, NamePattern, NewContainer, device_parts,
+};
 pub use copy::CopyEnd;
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};

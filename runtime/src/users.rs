@@ -6,9 +6,125 @@
 use crate::images::{Image, Images};
 use crate::{Error, Result};
 
-/// `uid:gid` for `spec` (`""`, `uid`, `name`, `uid:gid`, `name:group`).
-pub(crate) fn resolve(images: &Images<'_>, image: &Image, spec: &str) -> Result<String> {
-    resolve_with(&|rel| images.read_file(image, rel), "the image's", spec)
+/// What a container's user is, as podman works it out: its ids, its home
+/// (passwd's, `/` for a uid passwd does not list), and its supplementary
+/// groups (its primary group, the groups `/etc/group` lists it in, and
+/// `--group-add`'s, names looked up in `/etc/group`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserInfo {
+    /// `uid:gid`.
+    pub ids: String,
+    /// `HOME` unless the container sets one.
+    pub home: String,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// [`UserInfo`] from an image's files.
+pub(crate) fn lookup(
+    images: &Images<'_>,
+    image: &Image,
+    spec: &str,
+    group_add: &[String],
+) -> Result<UserInfo> {
+    lookup_with(
+        &|rel| images.read_file(image, rel),
+        "the image's",
+        spec,
+        group_add,
+    )
+}
+
+/// [`UserInfo`] from a root file system (every file read inside it).
+pub(crate) fn lookup_in_root(
+    root: &std::path::Path,
+    spec: &str,
+    group_add: &[String],
+) -> Result<UserInfo> {
+    lookup_with(
+        &|rel| Ok(oxpod_storage::read_file_in_root(root, rel)?),
+        "the container's",
+        spec,
+        group_add,
+    )
+}
+
+fn lookup_with(
+    read: &ReadFile<'_>,
+    whose: &str,
+    spec: &str,
+    group_add: &[String],
+) -> Result<UserInfo> {
+    let ids = resolve_with(read, whose, spec)?;
+    let (uid, gid) = ids
+        .split_once(':')
+        .and_then(|(u, g)| Some((u.parse::<u32>().ok()?, g.parse::<u32>().ok()?)))
+        .unwrap_or((0, 0));
+    let text = |rel: &str| -> Result<String> {
+        Ok(read(rel)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default())
+    };
+    let passwd = text("etc/passwd")?;
+    // name:x:uid:gid:gecos:home:shell
+    let entry = passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.get(2)?.parse::<u32>().ok()? == uid).then(|| {
+            (
+                f[0].to_owned(),
+                f.get(5).map(|h| (*h).to_owned()).unwrap_or_default(),
+            )
+        })
+    });
+    let home = match &entry {
+        Some((_, h)) if !h.is_empty() => h.clone(),
+        _ => "/".to_owned(),
+    };
+    let group_file = text("etc/group")?;
+    // name:x:gid:member,member
+    let groups_listed: Vec<(String, u32, Vec<String>)> = group_file
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((
+                f.first()?.to_string(),
+                f.get(2)?.parse().ok()?,
+                f.get(3)
+                    .map(|m| {
+                        m.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ))
+        })
+        .collect();
+    let mut groups = vec![gid];
+    if let Some((name, _)) = &entry {
+        for (_, g, members) in &groups_listed {
+            if members.iter().any(|m| m == name) {
+                groups.push(*g);
+            }
+        }
+    }
+    for g in group_add {
+        let id = match g.parse::<u32>() {
+            Ok(id) => id,
+            Err(_) => groups_listed
+                .iter()
+                .find(|(n, _, _)| n == g)
+                .map(|(_, id, _)| *id)
+                .ok_or_else(|| Error::UnknownUser {
+                    spec: format!("--group-add {g}"),
+                    reason: format!("no group {g:?} in {whose} /etc/group"),
+                })?,
+        };
+        groups.push(id);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    groups.retain(|g| seen.insert(*g));
+    Ok(UserInfo { ids, home, groups })
 }
 
 /// [`resolve`] against a root file system on disk (a running container's).

@@ -226,6 +226,37 @@ pub struct ContainerConfig {
     /// `--shm-size` in bytes (default 64 MiB).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
+    /// `--privileged`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub privileged: bool,
+    /// The seccomp profile resolved at creation: a file, or `unconfined`;
+    /// empty in records made before seccomp (the configured profile).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub seccomp_profile: String,
+    /// Paths masked besides the defaults (`--security-opt mask=`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<String>,
+    /// Default masked paths left open (`--security-opt unmask=`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmask: Vec<String>,
+    /// Host devices (`--device HOST[:CONTAINER][:PERMISSIONS]`), checked
+    /// at creation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// Namespaces shared with the host (`--pid host`, `--ipc host`,
+    /// `--uts host`): `pid`, `ipc`, `uts`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_namespaces: Vec<String>,
+    /// A cgroup namespace of its own (`--cgroupns private`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub cgroupns_private: bool,
+    /// `--group-add`, as given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// Supplementary groups resolved at creation: the primary group, the
+    /// groups `/etc/group` lists the user in, and `--group-add`'s.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_gids: Vec<u32>,
 }
 
 /// A container's cgroup limits; unset fields are not applied.

@@ -19,6 +19,13 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("podman", "/usr/bin/podman"),
     // An independent zstd compressor for the zstd layer tests.
     ("zstd", "/usr/bin/zstd"),
+    // The default seccomp profile every container gets (`seccomp_profile`).
+    (
+        "golang-github-containers-common",
+        "/usr/share/containers/seccomp.json",
+    ),
+    // `--init`'s default init.
+    ("catatonit", "/usr/bin/catatonit"),
 ];
 
 pub fn run() -> Result<()> {
