@@ -797,6 +797,9 @@ pub struct CreateArgs {
     /// The cgroup namespace: host (default on cgroup v1) or private
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
     /// A supplementary group (a name in the container's /etc/group, or a number)
     #[arg(long, value_name = "GROUP")]
     pub group_add: Vec<String>,

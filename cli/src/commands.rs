@@ -410,6 +410,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         uts: a.uts.clone(),
         cgroupns: a.cgroupns.clone(),
         group_add: split_list(&a.group_add),
+        restart: a.restart.clone(),
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a

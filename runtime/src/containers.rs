@@ -196,6 +196,8 @@ pub struct NewContainer {
     pub cgroupns: Option<String>,
     /// `--group-add` (group names or numbers).
     pub group_add: Vec<String>,
+    /// `--restart` (see [`crate::parse_restart`]).
+    pub restart: Option<String>,
 }
 
 fn is_access(p: &str) -> bool {
@@ -533,6 +535,14 @@ impl<'r> Containers<'r> {
         let (cap_add, cap_drop) =
             crate::limits::check(&new.resources, &new.cap_add, &new.cap_drop, &new.ulimits)?;
         let seccomp_profile = self.seccomp_for(&new)?;
+        let (restart_policy, restart_retries) =
+            crate::parse_restart(new.restart.as_deref().unwrap_or(""))?;
+        if new.auto_remove && !restart_policy.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "--rm".to_owned(),
+                reason: "the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"".to_owned(),
+            });
+        }
         for d in &new.devices {
             parse_device(d)?;
         }
@@ -709,6 +719,8 @@ impl<'r> Containers<'r> {
             host_namespaces,
             cgroupns_private,
             group_add: new.group_add,
+            restart_policy,
+            restart_retries,
             additional_gids: groups,
             ulimits: new.ulimits,
             init: new.init,

@@ -85,7 +85,7 @@ pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
-pub use lifecycle::{LogsOptions, StopOutcome};
+pub use lifecycle::{LogsOptions, StopOutcome, parse_restart};
 pub use limits::{parse_cpus, parse_size, parse_swap};
 pub use mounts::{
     MountRequest, PROPAGATIONS as MOUNT_PROPAGATIONS, check_add_host, check_dns_server,
@@ -263,6 +263,25 @@ impl Runtime {
                 Ok(()) => tracing::info!(id, "removed the container of a killed `run --rm`"),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => tracing::warn!(id, error = %e, "cannot remove a `run --rm` container"),
+            }
+        }
+    }
+
+    /// Starts the containers a refresh found with a restart policy that
+    /// survives a reboot (`always`, `unless-stopped` not stopped by the
+    /// user); a failure is logged, the others still start.
+    fn restart_after_reboot(&self, ids: &[String]) {
+        for id in ids {
+            let Ok(c) = self.state().container(id) else {
+                continue;
+            };
+            match self.containers().start(&ContainerRef::from(&c)) {
+                Ok(_) => {
+                    tracing::info!(id, policy = %c.config.restart_policy, "started after the reboot by its restart policy")
+                }
+                Err(e) => {
+                    tracing::warn!(id, error = %e, "cannot start a container after the reboot")
+                }
             }
         }
     }

@@ -122,9 +122,22 @@ impl<'r> Containers<'r> {
     }
 
     fn start_inner(&self, r: &ContainerRef, attach: bool) -> Result<(Container, Option<OwnedFd>)> {
-        let rt = self.rt;
-        rt.check_valid()?;
+        self.rt.check_valid()?;
         let (mut ctr, _guard) = self.lock(r)?;
+        // A start by the user begins the restart count again (podman's).
+        if !is_running(ctr.state.status) {
+            ctr.state.restart_count = 0;
+        }
+        self.start_locked(ctr, attach)
+    }
+
+    /// Starts a container whose lock the caller holds.
+    fn start_locked(
+        &self,
+        mut ctr: Container,
+        attach: bool,
+    ) -> Result<(Container, Option<OwnedFd>)> {
+        let rt = self.rt;
         let connect = |ctr: &Container| -> Result<Option<OwnedFd>> {
             if !attach {
                 return Ok(None);
@@ -270,10 +283,16 @@ impl<'r> Containers<'r> {
     pub fn kill(&self, r: &ContainerRef, signal: i32) -> Result<Container> {
         let rt = self.rt;
         rt.check_valid()?;
-        let (ctr, _guard) = self.lock(r)?;
+        let (mut ctr, _guard) = self.lock(r)?;
         self.require_running(&ctr)?;
         rt.driver
             .kill(&ctr.config.oci_runtime, &ctr.config.id, signal, false)?;
+        // A kill is the user's as a stop is: no restart policy undoes it.
+        if !ctr.state.stopped_by_user {
+            ctr.state.stopped_by_user = true;
+            rt.state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+        }
         rt.emit(
             container_event(EventStatus::Kill, &ctr.config)
                 .with_attribute("signal", signal.to_string()),
@@ -368,9 +387,17 @@ impl<'r> Containers<'r> {
     /// Under the container's lock, briefly: SIGKILL (thawing it if
     /// paused). `None` when it is not running.
     pub(crate) fn begin_kill(&self, r: &ContainerRef) -> Result<Option<Container>> {
-        let (ctr, guard) = self.lock(r)?;
+        let (mut ctr, guard) = self.lock(r)?;
         if !is_running(ctr.state.status) {
             return Ok(None);
+        }
+        // The user's (a stop's last resort, an `rm -f`): no restart policy
+        // brings it back while we wait for it.
+        if !ctr.state.stopped_by_user {
+            ctr.state.stopped_by_user = true;
+            self.rt
+                .state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
         }
         let (runtime, id) = (&ctr.config.oci_runtime, &ctr.config.id);
         if let Err(e) = self
@@ -624,6 +651,25 @@ impl<'r> Containers<'r> {
             warn!(id, error = %e, "cannot unmount the container's root");
         }
         rt.emit(container_event(EventStatus::Cleanup, &ctr.config));
+        if should_restart(&ctr) {
+            let mut ctr = ctr;
+            rt.emit(container_event(EventStatus::Restart, &ctr.config));
+            ctr.state.restart_count += 1;
+            rt.state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+            debug!(id, count = ctr.state.restart_count, policy = %ctr.config.restart_policy, "restarting by policy");
+            match self.start_locked(ctr, false) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    warn!(id, error = %e, "cannot restart the container by its restart policy");
+                    drop(guard);
+                    if let Ok(c) = rt.state().container(id) {
+                        rt.volumes().release_for(&c.config);
+                    }
+                    return Ok(());
+                }
+            }
+        }
         drop(guard);
         rt.volumes().release_for(&ctr.config);
         // A live `run --rm` client removes it itself, once it has read the
@@ -669,4 +715,51 @@ fn fresh_overlay_layers(
         }
     }
     Ok(())
+}
+
+/// Whether a container that exited on its own is started again by its
+/// restart policy (podman's rules): `always` and `unless-stopped` unless
+/// the user stopped or killed it; `on-failure` for a non-zero exit while
+/// the retries last (`on-failure:N`; none given: no limit).
+pub(crate) fn should_restart(ctr: &Container) -> bool {
+    if ctr.state.stopped_by_user || ctr.config.auto_remove {
+        return false;
+    }
+    match ctr.config.restart_policy.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            ctr.state.exit_code != 0
+                && (ctr.config.restart_retries == 0
+                    || ctr.state.restart_count < ctr.config.restart_retries)
+        }
+        _ => false,
+    }
+}
+
+/// `--restart no|on-failure[:N]|always|unless-stopped` as podman parses
+/// it: the policy and its retries (only `on-failure` takes some).
+pub fn parse_restart(spec: &str) -> Result<(String, u32)> {
+    let bad = |reason: &str| Error::InvalidArgument {
+        what: format!("--restart {spec:?}"),
+        reason: reason.to_owned(),
+    };
+    let (policy, retries) = match spec.split_once(':') {
+        Some((p, n)) => (
+            p,
+            Some(
+                n.parse::<u32>()
+                    .map_err(|_| bad("the retry count must be a number"))?,
+            ),
+        ),
+        None => (spec, None),
+    };
+    match (policy, retries) {
+        ("" | "no", None) => Ok((String::new(), 0)),
+        ("on-failure", n) => Ok(("on-failure".to_owned(), n.unwrap_or(0))),
+        ("always" | "unless-stopped", None) => Ok((policy.to_owned(), 0)),
+        ("always" | "unless-stopped" | "no", Some(_)) => Err(bad(
+            "restart policy retries can only be specified with on-failure",
+        )),
+        _ => Err(bad("must be no, on-failure[:N], always or unless-stopped")),
+    }
 }

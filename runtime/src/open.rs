@@ -134,8 +134,9 @@ impl Runtime {
             storage: std::sync::OnceLock::new(),
         };
         let mut after_reboot = Vec::new();
+        let mut restart_after_reboot = Vec::new();
         if alive.needs_refresh {
-            after_reboot = step("refresh", || runtime.refresh(&alive))?;
+            (after_reboot, restart_after_reboot) = step("refresh", || runtime.refresh(&alive))?;
             runtime.refreshed = true;
         } else if fresh_locks {
             step("reclaim locks", || runtime.reclaim_locks())?;
@@ -188,6 +189,7 @@ impl Runtime {
         // Containers of `run --rm` clients that were killed: removed now,
         // outside the alive lock a removal takes shared.
         runtime.remove_leftover(&leftover_rm);
+        runtime.restart_after_reboot(&restart_after_reboot);
         debug!(elapsed = ?started.elapsed(), "runtime open");
         Ok(runtime)
     }

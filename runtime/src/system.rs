@@ -349,8 +349,26 @@ impl Runtime {
     /// Returns the `--rm` containers the last boot left (their run ended
     /// with the boot), for removal once the alive lock is released, as
     /// podman's refresh drops them.
-    pub(crate) fn refresh(&self, alive: &AliveLock) -> Result<Vec<String>> {
+    pub(crate) fn refresh(&self, alive: &AliveLock) -> Result<(Vec<String>, Vec<String>)> {
         info!("system restart detected: refreshing state");
+        // Restarted after the reboot, as podman-restart.service does:
+        // `always` ones, and `unless-stopped` ones the user had not
+        // stopped (read before the refresh forgets who stopped what).
+        let restart: Vec<String> = match self.state().all_containers() {
+            Ok(listing) => listing
+                .items
+                .iter()
+                .filter(|c| {
+                    c.config.restart_policy == "always"
+                        || (c.config.restart_policy == "unless-stopped" && !c.state.stopped_by_user)
+                })
+                .map(|c| c.config.id.clone())
+                .collect(),
+            Err(e) => {
+                warn!(error = %e, "cannot list the containers to restart after the reboot");
+                Vec::new()
+            }
+        };
         self.state().refresh()?;
         // No exec session survives a reboot.
         let sessions: Vec<ItemOp> = self
@@ -378,7 +396,7 @@ impl Runtime {
         }
         alive.mark_alive(&self.layout)?;
         self.emit(Event::system(EventStatus::Refresh));
-        Ok(leftover_rm)
+        Ok((leftover_rm, restart))
     }
 
     /// Re-marks every object's lock allocated in a lock manager that was

@@ -250,6 +250,13 @@ pub struct ContainerConfig {
     /// A cgroup namespace of its own (`--cgroupns private`).
     #[serde(skip_serializing_if = "is_false")]
     pub cgroupns_private: bool,
+    /// The restart policy: empty (none), `on-failure`, `always`,
+    /// `unless-stopped`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub restart_policy: String,
+    /// `on-failure:N`'s N (0: no limit).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restart_retries: u32,
     /// `--group-add`, as given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
