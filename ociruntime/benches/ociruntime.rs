@@ -110,6 +110,7 @@ fn bench_lifecycle(c: &mut Criterion) {
                     exit_command: None,
                     terminal: false,
                     stdin: false,
+                    settings: Default::default(),
                 })
                 .expect("create");
             runtime.start(&id).expect("start");

@@ -66,6 +66,21 @@ pub struct CreateOptions<'a> {
     pub terminal: bool,
     /// Keep stdin open for attach clients (`-i`).
     pub stdin: bool,
+    /// The configuration's conmon settings.
+    pub settings: ConmonSettings,
+}
+
+/// What the configuration says about every conmon.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConmonSettings {
+    /// `no_pivot_root`: the runtime uses chroot, not pivot_root
+    /// (`--no-pivot`).
+    pub no_pivot: bool,
+    /// `max_log_size`: conmon rotates the log past this many bytes
+    /// (`--log-size-max`); `None` unlimited.
+    pub log_size_max: Option<i64>,
+    /// `conmon_env_vars`: `KEY=VALUE` entries set in conmon's environment.
+    pub env: Vec<String>,
 }
 
 /// What a successful create reports.
@@ -132,6 +147,13 @@ impl Conmon {
         }
         if opts.runtime.systemd_cgroup {
             a.push("-s".into());
+        }
+        if opts.settings.no_pivot {
+            a.push("--no-pivot".into());
+        }
+        if let Some(max) = opts.settings.log_size_max {
+            a.push("--log-size-max".into());
+            a.push(max.to_string().into());
         }
         // As podman: a terminal takes input from every attach client and
         // is never closed by one leaving; `-i` (a stdin pipe, closed when
@@ -216,6 +238,11 @@ impl Conmon {
             fs::File::create(&err_path).map_err(|e| Error::io("creating", &err_path, e))?;
 
         let mut cmd = Command::new(&self.path);
+        for kv in &opts.settings.env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
+        }
         cmd.args(self.args(opts))
             .env("_OCI_SYNCPIPE", sync_w.as_raw_fd().to_string())
             .env("_OCI_STARTPIPE", start_r.as_raw_fd().to_string())
@@ -697,6 +724,7 @@ mod tests {
             )),
             terminal: false,
             stdin: false,
+            settings: ConmonSettings::default(),
         };
         let args: Vec<String> = Conmon::new("/usr/bin/conmon")
             .args(&opts)
@@ -724,5 +752,23 @@ mod tests {
         }
         assert!(!args.contains(&"-t".to_owned()));
         assert!(!args.contains(&"-s".to_owned()));
+        assert!(!args.contains(&"--no-pivot".to_owned()));
+        assert!(!args.contains(&"--log-size-max".to_owned()));
+        let opts = CreateOptions {
+            settings: ConmonSettings {
+                no_pivot: true,
+                log_size_max: Some(4096),
+                env: vec!["A=b".into()],
+            },
+            ..opts
+        };
+        let joined = Conmon::new("/usr/bin/conmon")
+            .args(&opts)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(joined.contains("--no-pivot"), "{joined}");
+        assert!(joined.contains("--log-size-max 4096"), "{joined}");
     }
 }

@@ -168,6 +168,7 @@ pub struct ConmonDriver {
     runtimes: Runtimes,
     exit_dir: PathBuf,
     socket_dir: PathBuf,
+    settings: crate::conmon::ConmonSettings,
 }
 
 /// How often a waiter checks that conmon is still alive.
@@ -188,7 +189,14 @@ impl ConmonDriver {
             runtimes,
             exit_dir: exit_dir.into(),
             socket_dir: socket_dir.into(),
+            settings: crate::conmon::ConmonSettings::default(),
         }
+    }
+
+    /// The configuration's conmon settings for every container it makes.
+    pub fn with_settings(mut self, settings: crate::conmon::ConmonSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// The runtimes it drives.
@@ -238,6 +246,7 @@ impl ConmonDriver {
             exit_command: r.exit_command.clone(),
             terminal: r.terminal,
             stdin: r.stdin,
+            settings: self.settings.clone(),
         })
     }
 

@@ -37,7 +37,7 @@ mod test_support;
 
 pub use attach::{DEFAULT_DETACH_KEYS, DetachKeys, Ended, Flow, Relay, resize};
 pub use conmon::{
-    BUNDLE_CONFIG, BundlePaths, CREATE_TIMEOUT, Conmon, CreateOptions, Created,
+    BUNDLE_CONFIG, BundlePaths, CREATE_TIMEOUT, Conmon, ConmonSettings, CreateOptions, Created,
     classify_create_error, exit_file_path, read_exit_file, wait_exit_file, write_exit_file,
 };
 pub use discovery::{DiscoveryOptions, Runtimes, discover, find_conmon, find_runtime_binary};

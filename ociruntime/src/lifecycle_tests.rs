@@ -116,6 +116,7 @@ impl Fixture {
             exit_command: None,
             terminal: false,
             stdin: false,
+            settings: Default::default(),
         }
     }
 
@@ -434,6 +435,7 @@ fn detached_child(dir: &Path, id: &str) {
             exit_command: None,
             terminal: false,
             stdin: false,
+            settings: Default::default(),
         })
         .unwrap();
     runtime.start(id).unwrap();

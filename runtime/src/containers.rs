@@ -584,9 +584,7 @@ impl<'r> Containers<'r> {
             Some(u) => (u.home.clone(), u.groups.clone()),
             None => ("/".to_owned(), Vec::new()),
         };
-        if !new.env.iter().any(|e| e.starts_with("HOME=")) {
-            new.env.push(format!("HOME={home}"));
-        }
+
         for key in new.sysctls.keys() {
             // Containers share the host's network namespace for now.
             oxpod_ociruntime::check_sysctl(key, false)?;
@@ -719,6 +717,7 @@ impl<'r> Containers<'r> {
             host_namespaces,
             cgroupns_private,
             group_add: new.group_add,
+            home,
             restart_policy,
             restart_retries,
             additional_gids: groups,
@@ -796,7 +795,13 @@ impl<'r> Containers<'r> {
             gid,
             rootfs: config.rootfs.clone(),
             args: config.command.clone(),
-            env: config.env.clone(),
+            env: {
+                let mut env = config.env.clone();
+                if !config.home.is_empty() && !env.iter().any(|e| e.starts_with("HOME=")) {
+                    env.push(format!("HOME={}", config.home));
+                }
+                env
+            },
             cwd: PathBuf::from(&config.working_dir),
             // No hostname is set in the host's UTS namespace.
             hostname: (!config.host_namespaces.iter().any(|n| n == "uts"))

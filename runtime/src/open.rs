@@ -84,12 +84,7 @@ impl Runtime {
             (None, conmon) => {
                 let runtimes = step("oci runtimes", || discover_runtimes(&loaded, &layout))?;
                 let conmon = conmon.unwrap_or_else(|| unreachable!("found above"));
-                Arc::new(ConmonDriver::new(
-                    conmon,
-                    runtimes,
-                    layout.exit_dir(),
-                    layout.socket_dir(),
-                ))
+                Arc::new(conmon_driver(conmon, runtimes, &layout, &loaded.config))
             }
         };
         let alive = step("alive lock", || AliveLock::take(&layout))?;
@@ -218,12 +213,29 @@ fn load_config(options: &RuntimeOptions) -> Result<Loaded> {
 pub(crate) fn real_driver(loaded: &Loaded, layout: &Layout) -> Result<Arc<dyn Driver>> {
     let conmon = find_conmon(&loaded.config)?;
     let runtimes = discover_runtimes(loaded, layout)?;
-    Ok(Arc::new(ConmonDriver::new(
+    Ok(Arc::new(conmon_driver(
         conmon,
         runtimes,
-        layout.exit_dir(),
-        layout.socket_dir(),
+        layout,
+        &loaded.config,
     )))
+}
+
+/// The conmon driver with the configuration's `no_pivot_root`,
+/// `max_log_size` and `conmon_env_vars`.
+fn conmon_driver(
+    conmon: Conmon,
+    runtimes: oxpod_ociruntime::Runtimes,
+    layout: &Layout,
+    config: &Config,
+) -> ConmonDriver {
+    ConmonDriver::new(conmon, runtimes, layout.exit_dir(), layout.socket_dir()).with_settings(
+        oxpod_ociruntime::ConmonSettings {
+            no_pivot: config.no_pivot_root,
+            log_size_max: (config.max_log_size > 0).then_some(config.max_log_size),
+            env: config.conmon_env_vars.clone(),
+        },
+    )
 }
 
 fn find_conmon(config: &Config) -> Result<Conmon> {

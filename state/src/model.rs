@@ -257,6 +257,11 @@ pub struct ContainerConfig {
     /// `on-failure:N`'s N (0: no limit).
     #[serde(skip_serializing_if = "is_zero")]
     pub restart_retries: u32,
+    /// The user's home from the root's passwd, given as `HOME` when the
+    /// environment has none (podman adds it to the process, not to the
+    /// configuration inspect shows).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub home: String,
     /// `--group-add`, as given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,

@@ -68,7 +68,8 @@ fn load_run_and_remove_an_image_with_its_config_applied() {
     ]);
     assert_eq!(
         out,
-        "uid=1000(app) gid=1000(app)\n/work\nyes\ny\nno-motd\nvol\n"
+        // podman's: the primary group is among the supplementary ones.
+        "uid=1000(app) gid=1000(app) groups=1000(app)\n/work\nyes\ny\nno-motd\nvol\n"
     );
     // --entrypoint, -u, -e over the image's.
     assert_eq!(

@@ -134,10 +134,8 @@ fn bad_limits_are_refused_before_anything_is_made() {
         (&["--cap-add", "bogus"], "unknown capability"),
         (&["--ulimit", "nofile=10:5"], "soft limit is above"),
         (&["--ulimit", "colour=1"], "colour"),
-        (
-            &["--security-opt", "seccomp=unconfined"],
-            "not supported yet",
-        ),
+        (&["--security-opt", "apparmor=unconfined"], "not supported"),
+        (&["--security-opt", "seccomp=/nonexistent.json"], "seccomp"),
     ] {
         env.create_refused(args, want);
     }
@@ -184,4 +182,59 @@ fn init_sysctls_oom_score_and_shm_size_apply() {
     ] {
         env.create_refused(args, want);
     }
+}
+
+#[test]
+fn conmon_gets_the_configured_log_limit_environment_and_no_pivot() {
+    require_containers!();
+    let mut env = TestEnv::new();
+    let conf = env.path().join("conmon.conf");
+    std::fs::write(
+        &conf,
+        "max_log_size = 2000\nno_pivot_root = true\nconmon_env_vars = [\"PATH=/usr/bin:/bin:/usr/sbin:/sbin\", \"OXPOD_TEST_MARK=seen\"]\n",
+    )
+    .expect("config");
+    env.extra = vec!["--config".into(), conf.display().to_string()];
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "run", "-d", "--name", "c", "--rootfs", &rootfs, "sh", "-c",
+        "i=0; while [ $i -lt 400 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; sleep 100",
+    ]);
+    let conmon: i32 = env
+        .ok(["inspect", "c", "--format", "{{.State.ConmonPid}}"])
+        .trim()
+        .parse()
+        .expect("conmon pid");
+    let environ = std::fs::read(format!("/proc/{conmon}/environ")).expect("environ");
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|e| e == b"OXPOD_TEST_MARK=seen"),
+        "conmon_env_vars reach conmon"
+    );
+    let cmdline = String::from_utf8_lossy(
+        &std::fs::read(format!("/proc/{conmon}/cmdline")).expect("cmdline"),
+    )
+    .replace('\0', " ");
+    assert!(
+        cmdline.contains("--no-pivot") && cmdline.contains("--log-size-max 2000"),
+        "{cmdline}"
+    );
+    // The log stays near the limit although 16 KB were written.
+    let log = env.ok(["inspect", "c", "--format", "{{.HostConfig.LogConfig.Path}}"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let logs = env.ok(["logs", "c"]);
+        if logs.contains("line-399-") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last line reached the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let size = std::fs::metadata(log.trim()).expect("log file").len();
+    assert!(size <= 4000, "log of {size} bytes with max_log_size 2000");
+    env.ok(["rm", "-f", "c"]);
 }
