@@ -797,6 +797,15 @@ pub struct CreateArgs {
     /// The cgroup namespace: host (default on cgroup v1) or private
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,
+    /// Relative block I/O weight, 10 to 1000 (discarded with a warning where the kernel has none)
+    #[arg(long, value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+    /// Keep the OOM killer away from the container
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// The cgroup the container's goes under (a path; a slice with systemd)
+    #[arg(long, value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
     /// Restart policy: no, on-failure[:N], always, unless-stopped
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,

@@ -411,6 +411,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         cgroupns: a.cgroupns.clone(),
         group_add: split_list(&a.group_add),
         restart: a.restart.clone(),
+        cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a
@@ -503,6 +504,8 @@ fn resources(a: &CreateArgs) -> Result<oxpod_runtime::Resources> {
         cpuset_cpus: a.cpuset_cpus.clone().unwrap_or_default(),
         cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
         pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight,
+        oom_kill_disable: a.oom_kill_disable,
     };
     if let Some(cpus) = &a.cpus {
         if a.cpu_quota.is_some() || a.cpu_period.is_some() {

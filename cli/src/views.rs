@@ -486,7 +486,7 @@ fn host_config(c: &Container) -> Value {
             "Init": c.config.init,
             "Sysctls": c.config.sysctls,
             "Runtime": "oci",
-            "CgroupParent": "",
+            "CgroupParent": c.config.cgroup_parent,
             "CpuShares": c.config.resources.cpu_shares.unwrap_or(0),
             "Memory": c.config.resources.memory.unwrap_or(0),
             "NanoCpus": nano_cpus(c),
@@ -499,7 +499,8 @@ fn host_config(c: &Container) -> Value {
             "MemoryReservation": c.config.resources.memory_reservation.unwrap_or(0),
             "MemorySwap": c.config.resources.memory_swap.unwrap_or(0),
             "MemorySwappiness": 0,
-            "OomKillDisable": false,
+            "OomKillDisable": c.config.resources.oom_kill_disable,
+            "BlkioWeight": c.config.resources.blkio_weight.unwrap_or(0),
             "PidsLimit": c.config.resources.pids_limit.unwrap_or(0),
             "Ulimits": ulimits(c),
     });
@@ -709,6 +710,7 @@ mod tests {
               "HostConfig": {
                 "AutoRemove": false,
                 "Binds": [],
+                "BlkioWeight": 0,
                 "CapAdd": [],
                 "CapDrop": [],
                 "Cgroup": "",

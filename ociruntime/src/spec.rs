@@ -341,6 +341,10 @@ pub struct Limits {
     pub cpuset_mems: String,
     /// Most processes (-1 or 0: unlimited).
     pub pids_limit: Option<i64>,
+    /// Relative block I/O weight (10 to 1000).
+    pub blkio_weight: Option<u16>,
+    /// The OOM killer spares the container.
+    pub oom_kill_disable: bool,
 }
 
 impl Limits {
@@ -692,8 +696,15 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
         rules.extend(device_rules);
         let mut resources = LinuxResourcesBuilder::default().devices(rules);
         let l = &spec.limits;
-        if l.memory.is_some() || l.memory_reservation.is_some() || l.memory_swap.is_some() {
+        if l.memory.is_some()
+            || l.memory_reservation.is_some()
+            || l.memory_swap.is_some()
+            || l.oom_kill_disable
+        {
             let mut m = oci_spec::runtime::LinuxMemoryBuilder::default();
+            if l.oom_kill_disable {
+                m = m.disable_oom_killer(true);
+            }
             if let Some(v) = l.memory {
                 m = m.limit(v);
             }
@@ -728,6 +739,13 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
                 c = c.mems(l.cpuset_mems.clone());
             }
             resources = resources.cpu(c.build()?);
+        }
+        if let Some(w) = l.blkio_weight {
+            resources = resources.block_io(
+                oci_spec::runtime::LinuxBlockIoBuilder::default()
+                    .weight(w)
+                    .build()?,
+            );
         }
         if let Some(v) = l.pids_limit {
             resources = resources.pids(

@@ -198,6 +198,8 @@ pub struct NewContainer {
     pub group_add: Vec<String>,
     /// `--restart` (see [`crate::parse_restart`]).
     pub restart: Option<String>,
+    /// `--cgroup-parent`: a cgroupfs path, or a systemd slice.
+    pub cgroup_parent: String,
 }
 
 fn is_access(p: &str) -> bool {
@@ -534,6 +536,29 @@ impl<'r> Containers<'r> {
         let (uid, gid) = numeric_user(new.user.as_deref().unwrap_or("0:0"));
         let (cap_add, cap_drop) =
             crate::limits::check(&new.resources, &new.cap_add, &new.cap_drop, &new.ulimits)?;
+        if new.resources.blkio_weight.is_some() && !crate::limits::blkio_weight_supported() {
+            // podman's warning and podman's choice: the weight is dropped.
+            warn!(
+                "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+            );
+            new.resources.blkio_weight = None;
+        }
+        if !new.cgroup_parent.is_empty() {
+            let systemd = rt.config().cgroup_manager == oxpod_config::CgroupManager::Systemd;
+            if systemd && !new.cgroup_parent.ends_with(".slice") {
+                return Err(Error::InvalidArgument {
+                    what: format!("--cgroup-parent {:?}", new.cgroup_parent),
+                    reason: "with the systemd cgroup manager it must be a slice (NAME.slice)"
+                        .to_owned(),
+                });
+            }
+            if !systemd && new.cgroup_parent.split('/').any(|p| p == "..") {
+                return Err(Error::InvalidArgument {
+                    what: format!("--cgroup-parent {:?}", new.cgroup_parent),
+                    reason: "`..` would leave the cgroup tree".to_owned(),
+                });
+            }
+        }
         let seccomp_profile = self.seccomp_for(&new)?;
         let (restart_policy, restart_retries) =
             crate::parse_restart(new.restart.as_deref().unwrap_or(""))?;
@@ -718,6 +743,7 @@ impl<'r> Containers<'r> {
             cgroupns_private,
             group_add: new.group_add,
             home,
+            cgroup_parent: new.cgroup_parent,
             restart_policy,
             restart_retries,
             additional_gids: groups,
@@ -809,6 +835,7 @@ impl<'r> Containers<'r> {
             terminal: config.terminal,
             annotations: config.annotations.clone(),
             cgroup_manager: manager,
+            cgroup_parent: (!config.cgroup_parent.is_empty()).then(|| config.cgroup_parent.clone()),
             rootless: rt.identity.rootless,
             readonly_rootfs: config.read_only,
             mounts: spec_mounts,

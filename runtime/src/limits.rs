@@ -91,6 +91,15 @@ pub(crate) fn check(
     cap_drop: &[String],
     ulimits: &[String],
 ) -> Result<(Vec<String>, Vec<String>)> {
+    if resources
+        .blkio_weight
+        .is_some_and(|w| !(10..=1000).contains(&w))
+    {
+        return Err(invalid(
+            "--blkio-weight",
+            "range of blkio weight is from 10 to 1000",
+        ));
+    }
     const MIN_MEMORY: i64 = 6 * 1024 * 1024;
     if let Some(m) = resources.memory
         && m < MIN_MEMORY
@@ -227,7 +236,23 @@ pub(crate) fn spec_limits(config: &ContainerConfig) -> oxpod_ociruntime::Limits 
         cpuset_cpus: r.cpuset_cpus.clone(),
         cpuset_mems: r.cpuset_mems.clone(),
         pids_limit: r.pids_limit,
+        blkio_weight: r.blkio_weight,
+        oom_kill_disable: r.oom_kill_disable,
     }
+}
+
+/// Whether the host's cgroups take a block I/O weight (podman's test):
+/// v1 `blkio.weight` or `blkio.bfq.weight`, v2 `io.weight` or
+/// `io.bfq.weight`.
+pub(crate) fn blkio_weight_supported() -> bool {
+    [
+        "/sys/fs/cgroup/blkio/blkio.weight",
+        "/sys/fs/cgroup/blkio/blkio.bfq.weight",
+        "/sys/fs/cgroup/io.weight",
+        "/sys/fs/cgroup/io.bfq.weight",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists())
 }
 
 /// The record's `--ulimit`s as the spec's (checked at creation).

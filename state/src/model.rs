@@ -257,6 +257,10 @@ pub struct ContainerConfig {
     /// `on-failure:N`'s N (0: no limit).
     #[serde(skip_serializing_if = "is_zero")]
     pub restart_retries: u32,
+    /// `--cgroup-parent`: the cgroup the container's goes under (empty:
+    /// the default).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cgroup_parent: String,
     /// The user's home from the root's passwd, given as `HOME` when the
     /// environment has none (podman adds it to the process, not to the
     /// configuration inspect shows).
@@ -302,6 +306,12 @@ pub struct Resources {
     /// Most processes (-1: unlimited).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    /// Relative block I/O weight (10 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blkio_weight: Option<u16>,
+    /// The OOM killer spares it (`--oom-kill-disable`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub oom_kill_disable: bool,
 }
 
 impl Resources {

@@ -238,3 +238,46 @@ fn conmon_gets_the_configured_log_limit_environment_and_no_pivot() {
     assert!(size <= 4000, "log of {size} bytes with max_log_size 2000");
     env.ok(["rm", "-f", "c"]);
 }
+
+#[test]
+fn oom_kill_disable_cgroup_parent_and_blkio_weight_as_podman() {
+    require_containers!();
+    let env = TestEnv::new();
+    let (code, out, err) = env.sh(
+        &["-m", "64m", "--oom-kill-disable"],
+        "busybox grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "oom_kill_disable 1\n");
+    // A parent of our own, removed afterwards from every hierarchy.
+    let parent = format!("/oxpod/test-{}", std::process::id());
+    let (code, out, err) = env.sh(
+        &["--cgroup-parent", &parent],
+        "busybox grep ':pids:' /proc/self/cgroup",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&format!(":pids:{parent}/")), "{out}");
+    if let Ok(dirs) = std::fs::read_dir("/sys/fs/cgroup") {
+        for d in dirs.flatten() {
+            let _ = std::fs::remove_dir(d.path().join(parent.trim_start_matches('/')));
+        }
+    }
+    env.create_refused(&["--cgroup-parent", "/a/../../b"], "leave the cgroup tree");
+    env.create_refused(&["--blkio-weight", "5"], "from 10 to 1000");
+    // Where the kernel has no weight (this host's v1 with bfq but no
+    // bfq.weight), podman warns and drops it; so does oxpod.
+    let supported = [
+        "/sys/fs/cgroup/blkio/blkio.weight",
+        "/sys/fs/cgroup/blkio/blkio.bfq.weight",
+        "/sys/fs/cgroup/io.weight",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists());
+    let (code, _, err) = env.sh(&["--blkio-weight", "300"], "true");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err.contains("does not support Block I/O weight"),
+        !supported,
+        "{err}"
+    );
+}
