@@ -878,7 +878,6 @@ impl<'r> Containers<'r> {
             sysctls: config.sysctls.clone(),
             oom_score_adj: config.oom_score_adj,
             shm_size: config.shm_size,
-            ..ContainerSpec::default()
         };
         let spec = oxpod_ociruntime::generate_spec(&spec)?;
         oxpod_ociruntime::write_bundle(&bundle, &spec)?;
