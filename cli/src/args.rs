@@ -165,6 +165,8 @@ pub enum ContainerVerb {
     Rename(RenameArgs),
     /// Copy files between the host and a container (CTR:PATH on one side; - is a tar on stdin or stdout)
     Cp(CpArgs),
+    /// Change a container's cgroup limits (live when it runs; kept for its next start)
+    Update(UpdateArgs),
     /// Show a container's processes
     Top(TopArgs),
     /// Show containers' resource use
@@ -472,6 +474,52 @@ pub struct ImagePruneArgs {
     pub force: bool,
 }
 
+/// The cgroup limit flags `create`, `run` and `update` share.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Memory limit (e.g. 512m, 1g)
+    #[arg(short = 'm', long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long, value_name = "SIZE")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap (-1: unlimited)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPUs the container may use (e.g. 0.5)
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+    /// Relative CPU weight
+    #[arg(short = 'c', long, value_name = "SHARES")]
+    pub cpu_shares: Option<u64>,
+    /// CPU time per period, in microseconds
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// The CPU period, in microseconds
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPUs allowed (e.g. 0-2,4)
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
+    /// Most processes (-1: unlimited)
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Relative block I/O weight, 10 to 1000 (discarded with a warning where the kernel has none)
+    #[arg(long, value_name = "WEIGHT")]
+    pub blkio_weight: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// The container (name, id, or unique id prefix)
+    pub container: String,
+}
+
 #[derive(Debug, Args)]
 pub struct CpArgs {
     /// Chown what is copied to the destination's user (podman's default; false is not supported)
@@ -737,36 +785,8 @@ pub struct CreateArgs {
     /// A resolver option for /etc/resolv.conf
     #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
     pub dns_options: Vec<String>,
-    /// Memory limit (e.g. 512m, 1g)
-    #[arg(short = 'm', long, value_name = "SIZE")]
-    pub memory: Option<String>,
-    /// Memory soft limit
-    #[arg(long, value_name = "SIZE")]
-    pub memory_reservation: Option<String>,
-    /// Memory plus swap (-1: unlimited)
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// CPUs the container may use (e.g. 0.5)
-    #[arg(long, value_name = "N")]
-    pub cpus: Option<String>,
-    /// Relative CPU weight
-    #[arg(short = 'c', long, value_name = "SHARES")]
-    pub cpu_shares: Option<u64>,
-    /// CPU time per period, in microseconds
-    #[arg(long, value_name = "US", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// The CPU period, in microseconds
-    #[arg(long, value_name = "US")]
-    pub cpu_period: Option<u64>,
-    /// CPUs allowed (e.g. 0-2,4)
-    #[arg(long, value_name = "LIST")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes allowed
-    #[arg(long, value_name = "LIST")]
-    pub cpuset_mems: Option<String>,
-    /// Most processes (-1: unlimited)
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// A resource limit: NAME=SOFT[:HARD]
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
@@ -797,9 +817,6 @@ pub struct CreateArgs {
     /// The cgroup namespace: host (default on cgroup v1) or private
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,
-    /// Relative block I/O weight, 10 to 1000 (discarded with a warning where the kernel has none)
-    #[arg(long, value_name = "WEIGHT")]
-    pub blkio_weight: Option<u16>,
     /// Keep the OOM killer away from the container
     #[arg(long)]
     pub oom_kill_disable: bool,

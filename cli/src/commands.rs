@@ -223,6 +223,13 @@ fn verb(out: &mut impl Write, g: &Global, v: &ContainerVerb) -> Result<u8> {
         }
         ContainerVerb::Stats(a) => crate::top::stats(out, &open(g, |o| o)?, a),
         ContainerVerb::Cp(a) => cp(out, &open(g, |o| o)?, a),
+        ContainerVerb::Update(a) => {
+            let rt = open(g, |o| o)?;
+            let r = rt.containers().resolve(&a.container)?;
+            let changed = rt.containers().update(&r, &resources(&a.limits)?)?;
+            writeln!(out, "{}", changed.config.id)?;
+            Ok(0)
+        }
         ContainerVerb::Rename(a) => {
             let rt = open(g, |o| o)?;
             let r = rt.containers().resolve(&a.container)?;
@@ -396,7 +403,10 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         dns_servers: a.dns.clone(),
         dns_search: a.dns_search.clone(),
         dns_options: a.dns_options.clone(),
-        resources: resources(a)?,
+        resources: oxpod_runtime::Resources {
+            oom_kill_disable: a.oom_kill_disable,
+            ..resources(&a.limits)?
+        },
         cap_add: split_list(&a.cap_add),
         cap_drop: split_list(&a.cap_drop),
         no_new_privileges: security.no_new_privileges,
@@ -484,7 +494,7 @@ fn security_opts(opts: &[String]) -> Result<SecurityOpts> {
 }
 
 /// The limit flags as the runtime's record.
-fn resources(a: &CreateArgs) -> Result<oxpod_runtime::Resources> {
+fn resources(a: &crate::args::LimitArgs) -> Result<oxpod_runtime::Resources> {
     let size = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
         Ok(v.as_deref()
             .map(|v| oxpod_runtime::parse_size(flag, v))
@@ -505,7 +515,7 @@ fn resources(a: &CreateArgs) -> Result<oxpod_runtime::Resources> {
         cpuset_mems: a.cpuset_mems.clone().unwrap_or_default(),
         pids_limit: a.pids_limit,
         blkio_weight: a.blkio_weight,
-        oom_kill_disable: a.oom_kill_disable,
+        oom_kill_disable: false,
     };
     if let Some(cpus) = &a.cpus {
         if a.cpu_quota.is_some() || a.cpu_period.is_some() {

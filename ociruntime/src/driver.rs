@@ -133,6 +133,8 @@ pub trait Driver: std::fmt::Debug + Send + Sync {
     fn pause(&self, runtime: &str, id: &str) -> Result<()>;
     /// Thaws the container.
     fn resume(&self, runtime: &str, id: &str) -> Result<()>;
+    /// Changes a live container's cgroup limits (`linux.resources` JSON).
+    fn update(&self, runtime: &str, id: &str, resources_json: &[u8]) -> Result<()>;
     /// The exit the monitor recorded, if it has.
     fn exit(&self, id: &str) -> Result<Option<Exit>>;
     /// Waits for the exit (no busy loop). With `monitor` (its pid), also
@@ -417,6 +419,10 @@ impl Driver for ConmonDriver {
 
     fn resume(&self, runtime: &str, id: &str) -> Result<()> {
         self.runtime(runtime)?.resume(id)
+    }
+
+    fn update(&self, runtime: &str, id: &str, resources_json: &[u8]) -> Result<()> {
+        self.runtime(runtime)?.update(id, resources_json)
     }
 
     fn exit(&self, id: &str) -> Result<Option<Exit>> {

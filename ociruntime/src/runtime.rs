@@ -161,11 +161,25 @@ impl OciRuntime {
     }
 
     fn run(&self, action: &'static str, id: &str, args: &[&str]) -> Result<Output> {
+        self.run_with_input(action, id, args, None)
+    }
+
+    fn run_with_input(
+        &self,
+        action: &'static str,
+        id: &str,
+        args: &[&str],
+        input: Option<&[u8]>,
+    ) -> Result<Output> {
         let mut cmd = Command::new(&self.path);
         cmd.args(self.global_args(true))
             .arg(action)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         tracing::debug!(
@@ -173,10 +187,16 @@ impl OciRuntime {
             self.path.display(),
             args.join(" ")
         );
-        let child = spawn_locked(&mut cmd).map_err(|source| Error::Spawn {
+        let mut child = spawn_locked(&mut cmd).map_err(|source| Error::Spawn {
             path: self.path.clone(),
             source,
         })?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            // A runtime that exits early closes its end: its error below
+            // says why, not this write's EPIPE.
+            let _ = stdin.write_all(bytes);
+        }
         let out = child.wait_with_output().map_err(|source| Error::Spawn {
             path: self.path.clone(),
             source,
@@ -243,6 +263,18 @@ impl OciRuntime {
         } else {
             self.run("delete", id, &[id]).map(drop)
         }
+    }
+
+    /// `update --resources - <id>`: the cgroup limits of a created,
+    /// running or paused container, as the spec's `linux.resources` JSON.
+    pub fn update(&self, id: &str, resources_json: &[u8]) -> Result<()> {
+        self.run_with_input(
+            "update",
+            id,
+            &["--resources", "-", id],
+            Some(resources_json),
+        )
+        .map(drop)
     }
 
     /// `pause <id>`: freezes the container's processes.

@@ -694,67 +694,9 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
                 .build()?,
         ];
         rules.extend(device_rules);
-        let mut resources = LinuxResourcesBuilder::default().devices(rules);
-        let l = &spec.limits;
-        if l.memory.is_some()
-            || l.memory_reservation.is_some()
-            || l.memory_swap.is_some()
-            || l.oom_kill_disable
-        {
-            let mut m = oci_spec::runtime::LinuxMemoryBuilder::default();
-            if l.oom_kill_disable {
-                m = m.disable_oom_killer(true);
-            }
-            if let Some(v) = l.memory {
-                m = m.limit(v);
-            }
-            if let Some(v) = l.memory_reservation {
-                m = m.reservation(v);
-            }
-            if let Some(v) = l.memory_swap {
-                m = m.swap(v);
-            }
-            resources = resources.memory(m.build()?);
-        }
-        if l.cpu_shares.is_some()
-            || l.cpu_quota.is_some()
-            || l.cpu_period.is_some()
-            || !l.cpuset_cpus.is_empty()
-            || !l.cpuset_mems.is_empty()
-        {
-            let mut c = oci_spec::runtime::LinuxCpuBuilder::default();
-            if let Some(v) = l.cpu_shares {
-                c = c.shares(v);
-            }
-            if let Some(v) = l.cpu_quota {
-                c = c.quota(v);
-            }
-            if let Some(v) = l.cpu_period {
-                c = c.period(v);
-            }
-            if !l.cpuset_cpus.is_empty() {
-                c = c.cpus(l.cpuset_cpus.clone());
-            }
-            if !l.cpuset_mems.is_empty() {
-                c = c.mems(l.cpuset_mems.clone());
-            }
-            resources = resources.cpu(c.build()?);
-        }
-        if let Some(w) = l.blkio_weight {
-            resources = resources.block_io(
-                oci_spec::runtime::LinuxBlockIoBuilder::default()
-                    .weight(w)
-                    .build()?,
-            );
-        }
-        if let Some(v) = l.pids_limit {
-            resources = resources.pids(
-                oci_spec::runtime::LinuxPidsBuilder::default()
-                    .limit(if v <= 0 { -1 } else { v })
-                    .build()?,
-            );
-        }
-        linux = linux.resources(resources.build()?);
+        let mut resources = limit_resources(&spec.limits)?;
+        resources.set_devices(Some(rules));
+        linux = linux.resources(resources);
     }
     if let Some(path) = cgroups_path(spec) {
         linux = linux.cgroups_path(PathBuf::from(path));
@@ -806,6 +748,71 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
     }
     out.set_annotations((!annotations.is_empty()).then_some(annotations));
     Ok(out)
+}
+
+/// The cgroup limits of `l` as the spec's `linux.resources` (no device
+/// rules): what a spec starts from and what `runc update` is given.
+pub fn limit_resources(l: &Limits) -> Result<oci_spec::runtime::LinuxResources> {
+    let mut resources = LinuxResourcesBuilder::default();
+    if l.memory.is_some()
+        || l.memory_reservation.is_some()
+        || l.memory_swap.is_some()
+        || l.oom_kill_disable
+    {
+        let mut m = oci_spec::runtime::LinuxMemoryBuilder::default();
+        if l.oom_kill_disable {
+            m = m.disable_oom_killer(true);
+        }
+        if let Some(v) = l.memory {
+            m = m.limit(v);
+        }
+        if let Some(v) = l.memory_reservation {
+            m = m.reservation(v);
+        }
+        if let Some(v) = l.memory_swap {
+            m = m.swap(v);
+        }
+        resources = resources.memory(m.build()?);
+    }
+    if l.cpu_shares.is_some()
+        || l.cpu_quota.is_some()
+        || l.cpu_period.is_some()
+        || !l.cpuset_cpus.is_empty()
+        || !l.cpuset_mems.is_empty()
+    {
+        let mut c = oci_spec::runtime::LinuxCpuBuilder::default();
+        if let Some(v) = l.cpu_shares {
+            c = c.shares(v);
+        }
+        if let Some(v) = l.cpu_quota {
+            c = c.quota(v);
+        }
+        if let Some(v) = l.cpu_period {
+            c = c.period(v);
+        }
+        if !l.cpuset_cpus.is_empty() {
+            c = c.cpus(l.cpuset_cpus.clone());
+        }
+        if !l.cpuset_mems.is_empty() {
+            c = c.mems(l.cpuset_mems.clone());
+        }
+        resources = resources.cpu(c.build()?);
+    }
+    if let Some(w) = l.blkio_weight {
+        resources = resources.block_io(
+            oci_spec::runtime::LinuxBlockIoBuilder::default()
+                .weight(w)
+                .build()?,
+        );
+    }
+    if let Some(v) = l.pids_limit {
+        resources = resources.pids(
+            oci_spec::runtime::LinuxPidsBuilder::default()
+                .limit(if v <= 0 { -1 } else { v })
+                .build()?,
+        );
+    }
+    Ok(resources.build()?)
 }
 
 /// The `cgroupsPath` for `spec`, or `None` where the runtime should not be

@@ -1079,6 +1079,74 @@ impl<'r> Containers<'r> {
         }
     }
 
+    /// Changes a container's cgroup limits (`update`): the limits given
+    /// replace the record's (the rest stay), checked as at create; a
+    /// created, running or paused container gets them at once (`runc
+    /// update`), and every later start does too (podman 4.3 applies them
+    /// only to the running process and forgets them at its next start).
+    pub fn update(&self, r: &ContainerRef, changes: &oxpod_state::Resources) -> Result<Container> {
+        let rt = self.rt;
+        rt.check_valid()?;
+        let (mut ctr, _guard) = self.lock(r)?;
+        let mut merged = ctr.config.resources.clone();
+        let c = changes.clone();
+        macro_rules! take {
+            ($($f:ident),*) => {$(
+                if c.$f.is_some() {
+                    merged.$f = c.$f;
+                }
+            )*};
+        }
+        take!(
+            memory,
+            memory_reservation,
+            memory_swap,
+            cpu_shares,
+            cpu_quota,
+            cpu_period,
+            pids_limit,
+            blkio_weight
+        );
+        if !c.cpuset_cpus.is_empty() {
+            merged.cpuset_cpus = c.cpuset_cpus;
+        }
+        if !c.cpuset_mems.is_empty() {
+            merged.cpuset_mems = c.cpuset_mems;
+        }
+        if merged.blkio_weight.is_some() && !crate::limits::blkio_weight_supported() {
+            warn!(
+                "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+            );
+            merged.blkio_weight = ctr.config.resources.blkio_weight;
+        }
+        crate::limits::check(&merged, &[], &[], &[])?;
+        let mut config = ctr.config.clone();
+        config.resources = merged;
+        if matches!(
+            ctr.state.status,
+            ContainerStatus::Created | ContainerStatus::Running | ContainerStatus::Paused
+        ) {
+            let resources =
+                oxpod_ociruntime::limit_resources(&crate::limits::spec_limits(&config))?;
+            let json = serde_json::to_vec(&resources).map_err(|e| Error::InvalidArgument {
+                what: "update".to_owned(),
+                reason: e.to_string(),
+            })?;
+            rt.driver.update(&config.oci_runtime, &config.id, &json)?;
+        }
+        rt.state().rewrite_container_config(&config)?;
+        // The next start's spec carries them too.
+        let bundle_config = rt
+            .layout
+            .bundle_dir(&config.id)
+            .join(oxpod_ociruntime::BUNDLE_CONFIG);
+        if bundle_config.exists() {
+            self.write_bundle(&config)?;
+        }
+        ctr.config = config;
+        Ok(ctr)
+    }
+
     /// Renames a container (any state), under its lock; `rename` event.
     /// The new name must be valid and unused by containers and pods.
     pub fn rename(&self, r: &ContainerRef, new_name: &str) -> Result<Container> {

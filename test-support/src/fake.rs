@@ -411,6 +411,18 @@ impl Driver for FakeDriver {
         Ok(())
     }
 
+    fn update(&self, runtime: &str, id: &str, resources_json: &[u8]) -> Result<()> {
+        let mut st = self.enter(None, format!("update {id}"), runtime, id)?;
+        let c = Self::find(&mut st, runtime, id)?;
+        if !matches!(c.status, FakeStatus::Running | FakeStatus::Paused) {
+            return Err(Self::refuse(runtime, "update", id, "container not running"));
+        }
+        if resources_json.is_empty() {
+            return Err(Self::refuse(runtime, "update", id, "no resources given"));
+        }
+        Ok(())
+    }
+
     fn resume(&self, runtime: &str, id: &str) -> Result<()> {
         let mut st = self.enter(Some(Op::Resume), format!("resume {id}"), runtime, id)?;
         let c = Self::find(&mut st, runtime, id)?;

@@ -281,3 +281,68 @@ fn oom_kill_disable_cgroup_parent_and_blkio_weight_as_podman() {
         "{err}"
     );
 }
+
+#[test]
+fn update_changes_a_running_containers_limits_and_keeps_them() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "run",
+        "-d",
+        "--name",
+        "u",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "1000",
+    ]);
+    let read = |f: &str| env.ok(["exec", "u", "cat", &format!("/sys/fs/cgroup/{f}")]);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let (mem, pids, cpu) = if v2 {
+        ("memory.max", "pids.max", "cpu.max")
+    } else {
+        (
+            "memory/memory.limit_in_bytes",
+            "pids/pids.max",
+            "cpu/cpu.cfs_quota_us",
+        )
+    };
+    assert_eq!(read(pids).trim(), "50");
+    let id = env.ok(["update", "--memory", "128m", "--cpus", "0.5", "u"]);
+    assert_eq!(
+        id.trim(),
+        env.ok(["inspect", "u", "--format", "{{.Id}}"]).trim()
+    );
+    // Live: the memory and CPU changed, the pids limit stayed.
+    assert_eq!(read(mem).trim(), "134217728");
+    assert!(read(cpu).starts_with("50000"), "{}", read(cpu));
+    assert_eq!(read(pids).trim(), "50");
+    assert_eq!(
+        env.ok([
+            "inspect",
+            "u",
+            "--format",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}"
+        ]),
+        "134217728 50 500000000\n"
+    );
+    // Kept: a restart applies them again.
+    env.ok(["restart", "-t", "0", "u"]);
+    assert_eq!(read(mem).trim(), "134217728");
+    // A stopped container's update waits for its start.
+    env.ok(["stop", "-t", "0", "u"]);
+    env.ok(["update", "--pids-limit", "33", "u"]);
+    env.ok(["start", "u"]);
+    assert_eq!(read(pids).trim(), "33");
+    // Bad values are refused and change nothing.
+    let err = env.fails(125, ["update", "-m", "1m", "u"]);
+    assert!(err.contains("6MB"), "{err}");
+    assert_eq!(read(mem).trim(), "134217728");
+    env.fails(125, ["update", "--memory", "64m", "nosuch"]);
+    env.ok(["rm", "-f", "u"]);
+}
