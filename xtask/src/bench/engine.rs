@@ -114,6 +114,16 @@ pub enum Cmd<'a> {
     VolumeLs,
     /// `run --rm -v` [`BENCH_VOLUME`]`:/d` of `true`.
     RunRmVolumeTrue,
+    /// `run --rm` of `true` with `--memory 64m --cpus 0.5 --pids-limit 100`.
+    RunRmLimitsTrue,
+    /// `run --rm` of `true` with `--security-opt seccomp=unconfined`.
+    RunRmUnconfinedTrue,
+    /// `run -d --name bench-run-<i>` of a long sleep.
+    RunNamed(usize),
+    /// `stats --no-stream`.
+    StatsNoStream,
+    /// `rm -a -f -t 0`.
+    RmAllForce,
 }
 
 /// The named volume of the `run --rm -v` row (made by its first run).
@@ -266,6 +276,31 @@ impl Engine {
             Cmd::VolumeCreate(name) => c.args(["volume", "create", name]),
             Cmd::VolumeRm(name) => c.args(["volume", "rm", name]),
             Cmd::VolumeLs => c.args(["volume", "ls"]),
+            Cmd::RunRmLimitsTrue => c
+                .args([
+                    "run",
+                    "--rm",
+                    "--memory",
+                    "64m",
+                    "--cpus",
+                    "0.5",
+                    "--pids-limit",
+                    "100",
+                ])
+                .args(self.create_flags())
+                .args(self.rootfs_true()),
+            Cmd::RunRmUnconfinedTrue => c
+                .args(["run", "--rm", "--security-opt", "seccomp=unconfined"])
+                .args(self.create_flags())
+                .args(self.rootfs_true()),
+            Cmd::RunNamed(i) => c
+                .args(["run", "-d", "--name", &format!("bench-run-{i}")])
+                .args(self.create_flags())
+                .arg("--rootfs")
+                .arg(&self.rootfs)
+                .args(["sleep", "1000000"]),
+            Cmd::StatsNoStream => c.args(["stats", "--no-stream"]),
+            Cmd::RmAllForce => c.args(["rm", "-a", "-f", "-t", "0"]),
             Cmd::RunRmVolumeTrue => c
                 .args(["run", "--rm", "-v", &format!("{BENCH_VOLUME}:/d")])
                 .args(self.create_flags())

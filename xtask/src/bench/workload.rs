@@ -91,6 +91,9 @@ pub enum Setup {
     /// An initialised store without containers holding exactly this many
     /// named volumes.
     Volumes(Size),
+    /// An initialised store whose only containers are this many running
+    /// ones.
+    RunningMany(Size),
 }
 
 /// What is timed.
@@ -139,6 +142,12 @@ pub enum Op {
     VolumeLs,
     /// `run --rm -v NAME:/d true`.
     RunRmVolumeTrue,
+    /// `run --rm --memory 64m --cpus 0.5 --pids-limit 100 true`.
+    RunRmLimitsTrue,
+    /// `run --rm --security-opt seccomp=unconfined true`.
+    RunRmUnconfinedTrue,
+    /// `stats --no-stream`.
+    StatsNoStream,
 }
 
 /// One row of the report.
@@ -160,7 +169,7 @@ impl Workload {
             (Action::CreateEach(n) | Action::Repeat(_, n) | Action::VolumeCreateEach(n), _) => {
                 sizes.get(n)
             }
-            (_, Setup::Volumes(n)) => sizes.get(n),
+            (_, Setup::Volumes(n) | Setup::RunningMany(n)) => sizes.get(n),
             (Action::RmiEach, _) | (_, Setup::ManyImages) => sizes.images,
             (_, Setup::Nothing | Setup::Image(_) | Setup::Running) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
@@ -185,7 +194,9 @@ const fn w(
 }
 
 use Action::{CreateEach, Once, Repeat, RmEach, RmiEach, VolumeCreateEach, VolumeRmEach};
-use Setup::{Containers, EventsLog, Image, ManyImages, Nothing, Rebooted, Running, Volumes};
+use Setup::{
+    Containers, EventsLog, Image, ManyImages, Nothing, Rebooted, Running, RunningMany, Volumes,
+};
 use Size::{Events, Large, RunCount, Small, Zero};
 
 /// Every workload, in the order run. The order keeps populations between
@@ -209,6 +220,8 @@ pub const WORKLOADS: &[Workload] = &[
     w("rm -a", Containers(Large), Once(Op::RmAll), Some(0.02), true),
     w("run --rm true (one process each)", Containers(Zero), Repeat(Op::RunRmTrue, RunCount), Some(0.5), false),
     w("run --rm -v NAME:/d true (one process each)", Containers(Zero), Repeat(Op::RunRmVolumeTrue, RunCount), Some(0.5), false),
+    w("run --rm --memory --cpus --pids-limit true (one process each)", Containers(Zero), Repeat(Op::RunRmLimitsTrue, RunCount), Some(0.5), false),
+    w("run --rm --security-opt seccomp=unconfined true (one process each)", Containers(Zero), Repeat(Op::RunRmUnconfinedTrue, RunCount), None, false),
     w("volume create (one process each)", Volumes(Zero), VolumeCreateEach(Small), Some(0.1), true),
     w("volume rm (one process each)", Volumes(Small), VolumeRmEach, Some(0.1), true),
     w("volume ls", Volumes(Large), Once(Op::VolumeLs), Some(0.1), false),
@@ -221,6 +234,7 @@ pub const WORKLOADS: &[Workload] = &[
     w("run --rm -i cat (100 MiB through stdin)", Containers(Zero), Once(Op::RunStdin), Some(1.0), false),
     // Last: its running container would show in the `ps` rows.
     w("exec CTR true (one process each)", Running, Repeat(Op::ExecTrue, RunCount), Some(0.3), false),
+    w("stats --no-stream (N running)", RunningMany(RunCount), Once(Op::StatsNoStream), Some(0.1), false),
 ];
 
 /// What the runner knows about an engine's store.
@@ -243,6 +257,8 @@ struct Store {
     volumes: usize,
     /// Whether the `run --rm -v` row's volume is in the store.
     bench_volume: bool,
+    /// Running containers `bench-run-<i>`, for i below this.
+    running_many: usize,
 }
 
 /// Runs workloads against one engine.
@@ -284,6 +300,11 @@ impl<'a> Runner<'a> {
     /// Wipes the engine's store (its running container removed first, so
     /// no process outlives it).
     pub fn wipe(&mut self) -> Result<()> {
+        if self.store.running_many > 0 {
+            self.store.running_many = 0;
+            self.exec(Cmd::RmAllForce)
+                .context("removing the running containers")?;
+        }
         if self.store.running {
             self.store.running = false;
             self.exec(Cmd::RmRunning)
@@ -335,6 +356,20 @@ impl<'a> Runner<'a> {
                 }
                 while self.store.volumes < n {
                     self.volume_create()?;
+                }
+                Ok(())
+            }
+            Setup::RunningMany(n) => {
+                let n = self.sizes.get(n);
+                if self.store.running_many != n || !self.store.ids.is_empty() || self.store.running
+                {
+                    self.wipe()?;
+                    self.containers(0)?;
+                    for i in 0..n {
+                        self.exec(Cmd::RunNamed(i))
+                            .context("running the stats containers")?;
+                        self.store.running_many = i + 1;
+                    }
                 }
                 Ok(())
             }
@@ -486,6 +521,9 @@ impl<'a> Runner<'a> {
             Op::ExecTrue => Cmd::ExecTrue,
             Op::RunStdin => Cmd::RunStdin,
             Op::VolumeLs => Cmd::VolumeLs,
+            Op::RunRmLimitsTrue => Cmd::RunRmLimitsTrue,
+            Op::RunRmUnconfinedTrue => Cmd::RunRmUnconfinedTrue,
+            Op::StatsNoStream => Cmd::StatsNoStream,
             Op::RunRmVolumeTrue => {
                 self.store.bench_volume = true;
                 Cmd::RunRmVolumeTrue
@@ -502,7 +540,8 @@ impl<'a> Runner<'a> {
             | Op::Events
             | Op::EventsCreate
             | Op::Images
-            | Op::VolumeLs => {}
+            | Op::VolumeLs
+            | Op::StatsNoStream => {}
             Op::ExecTrue | Op::RunStdin => self.store.events = None,
             _ => self.store.events = None,
         }
@@ -529,6 +568,8 @@ impl<'a> Runner<'a> {
             Op::EventsCreate => (self.store.events.map(|n| n.div_ceil(6)), None),
             // A header and one line per volume.
             Op::VolumeLs => (Some(self.store.volumes + 1), None),
+            // A header and one line per running container.
+            Op::StatsNoStream => (Some(self.store.running_many + 1), None),
             _ => (None, None),
         };
         if let Some(id) = missing {
@@ -567,10 +608,10 @@ mod tests {
         assert_eq!(n[..5], [0, 0, 0, 0, 200]);
         // The events rows, the image rows (run: 20 processes; 100
         // images), then stdin and exec (20 processes).
-        assert_eq!(n[n.len() - 7], 100_000);
-        assert_eq!(n[n.len() - 5], 20);
-        assert_eq!(n[n.len() - 3], 100);
-        assert_eq!(n[n.len() - 2..], [0, 20]);
+        assert_eq!(n[n.len() - 8], 100_000);
+        assert_eq!(n[n.len() - 6], 20);
+        assert_eq!(n[n.len() - 4], 100);
+        assert_eq!(n[n.len() - 3..], [0, 20, 20]);
         assert!(
             WORKLOADS
                 .iter()
