@@ -123,6 +123,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Run health checks
+    #[command(subcommand)]
+    Healthcheck(HealthcheckCommand),
     /// Show events
     Events(EventsArgs),
     /// Manage oxpod itself
@@ -823,6 +826,24 @@ pub struct CreateArgs {
     /// The cgroup the container's goes under (a path; a slice with systemd)
     #[arg(long, value_name = "PATH")]
     pub cgroup_parent: Option<String>,
+    /// A health check: a shell command, a JSON array (["CMD", ...]), or NONE
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (run them with `healthcheck run`)
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub health_interval: String,
+    /// Failures in a row that make the container unhealthy
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub health_retries: u32,
+    /// Longest a health check may run; it is killed past it
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub health_timeout: String,
+    /// Time after the start in which failed checks do not count
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub health_start_period: String,
+    /// No health check
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Restart policy: no, on-failure[:N], always, unless-stopped
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
@@ -926,6 +947,12 @@ pub struct RmArgs {
     pub volumes: bool,
     /// Containers (name, id, or unique id prefix)
     pub names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HealthcheckCommand {
+    /// Run a container's health check once: exit 0 healthy, 1 unhealthy
+    Run(NameArg),
 }
 
 #[derive(Debug, Subcommand)]

@@ -123,6 +123,18 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         }
         Command::Pod(p) => pod(out, g, p),
         Command::Volume(v) => crate::volumes::volume(out, &open(g, |o| o)?, v),
+        Command::Healthcheck(crate::args::HealthcheckCommand::Run(a)) => {
+            let rt = open(g, |o| o)?;
+            let r = rt.containers().resolve(&a.name)?;
+            let outcome = rt.containers().healthcheck(&r)?;
+            // podman's: silent when healthy, "unhealthy" and 1 when not.
+            if outcome.passed {
+                Ok(0)
+            } else {
+                writeln!(out, "unhealthy")?;
+                Ok(1)
+            }
+        }
         Command::Events(a) => events(out, &open(g, |o| o)?, a),
         Command::System(s) => system(out, g, s),
         Command::Container(ContainerCommand::Cleanup { id }) => {
@@ -422,6 +434,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         group_add: split_list(&a.group_add),
         restart: a.restart.clone(),
         cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
+        healthcheck: healthcheck(a)?,
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a
@@ -450,6 +463,30 @@ fn split_list(values: &[String]) -> Vec<String> {
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `--health-*` as the record's health check (none without
+/// `--health-cmd`, or with `--no-healthcheck`).
+fn healthcheck(a: &CreateArgs) -> Result<Option<oxpod_runtime::HealthConfig>> {
+    let Some(cmd) = a.health_cmd.as_deref().filter(|_| !a.no_healthcheck) else {
+        return Ok(None);
+    };
+    let ns = |flag: &str, v: &str| -> Result<u64> {
+        let d = oxpod_runtime::parse_go_duration(flag, v)?;
+        Ok(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    };
+    let interval = ns("--health-interval", &a.health_interval)?;
+    let timeout = ns("--health-timeout", &a.health_timeout)?;
+    if timeout == 0 {
+        bail!("healthcheck-timeout must be at least 1 second");
+    }
+    Ok(Some(oxpod_runtime::HealthConfig {
+        test: oxpod_runtime::parse_health_cmd(cmd)?,
+        interval_ns: interval,
+        timeout_ns: timeout,
+        start_period_ns: ns("--health-start-period", &a.health_start_period)?,
+        retries: a.health_retries,
+    }))
 }
 
 /// What `--security-opt` asked for.

@@ -30,10 +30,17 @@ pub fn status_text(c: &Container, now: Timestamp) -> String {
     let st = &c.state;
     match st.status {
         ContainerStatus::Configured | ContainerStatus::Created => "Created".into(),
-        ContainerStatus::Running => match st.started_at {
-            Some(t) => format!("Up {}", human::ago(since(t, now))),
-            None => "Up".into(),
-        },
+        ContainerStatus::Running => {
+            let up = match st.started_at {
+                Some(t) => format!("Up {}", human::ago(since(t, now))),
+                None => "Up".into(),
+            };
+            // podman's: the health after the uptime.
+            match st.health.as_ref().map(|h| h.status.as_str()) {
+                Some(h) if !h.is_empty() => format!("{up} ({h})"),
+                _ => up,
+            }
+        }
         ContainerStatus::Paused => "Paused".into(),
         ContainerStatus::Stopped | ContainerStatus::Exited => match st.finished_at {
             Some(t) => format!("Exited ({}) {}", st.exit_code, human::ago(since(t, now))),
@@ -222,6 +229,31 @@ pub fn inspect_container(c: &Container, times: Times) -> Value {
     })
 }
 
+/// podman's `State.Health`: the status, the failing streak and the last
+/// results (`Log`, null without any).
+fn health_doc(h: Option<&oxpod_runtime::HealthState>, times: Times) -> Value {
+    let Some(h) = h else {
+        return json!({"Status": "", "FailingStreak": 0, "Log": null});
+    };
+    let log: Vec<Value> = h
+        .log
+        .iter()
+        .map(|l| {
+            json!({
+                "Start": times.show(Some(l.start)),
+                "End": times.show(Some(l.end)),
+                "ExitCode": l.exit_code,
+                "Output": l.output,
+            })
+        })
+        .collect();
+    json!({
+        "Status": h.status,
+        "FailingStreak": h.failing_streak,
+        "Log": if log.is_empty() { Value::Null } else { Value::Array(log) },
+    })
+}
+
 /// podman's `State` of an inspected container.
 fn state_doc(c: &Container, times: Times) -> Value {
     let st = &c.state;
@@ -243,7 +275,7 @@ fn state_doc(c: &Container, times: Times) -> Value {
         "Error": "",
         "StartedAt": times.show(st.started_at),
         "FinishedAt": times.show(st.finished_at),
-        "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "Health": health_doc(st.health.as_ref(), times),
         "CgroupPath": "",
         "CheckpointedAt": times.show(None),
         "RestoredAt": times.show(None),
@@ -252,6 +284,21 @@ fn state_doc(c: &Container, times: Times) -> Value {
 
 /// podman's `Config` of an inspected container.
 fn config_doc(c: &Container) -> Value {
+    let mut doc = config_doc_base(c);
+    // podman's `Healthcheck` (durations in nanoseconds), only with one.
+    if let Some(h) = &c.config.healthcheck {
+        doc["Healthcheck"] = json!({
+            "Test": h.test,
+            "Interval": h.interval_ns,
+            "Timeout": h.timeout_ns,
+            "StartPeriod": h.start_period_ns,
+            "Retries": h.retries,
+        });
+    }
+    doc
+}
+
+fn config_doc_base(c: &Container) -> Value {
     json!({
         "Hostname": c.config.hostname,
         "Domainname": "",
@@ -598,7 +645,7 @@ pub fn event_doc(e: &oxpod_runtime::events::Event) -> Value {
         "Time": Times::Go.show(Some(e.time)),
         "TimeNano": e.time.as_nanosecond(),
         "Type": e.event_type.as_str(),
-        "HealthStatus": "",
+        "HealthStatus": e.attributes.get("health_status").cloned().unwrap_or_default(),
         "Attributes": e.attributes,
     })
 }

@@ -122,6 +122,8 @@ string_enum! {
         Died => "died",
         /// Exported a container.
         Export => "export",
+        /// A container's health changed (`healthcheck run`).
+        HealthStatus => "health_status",
         /// Image history.
         History => "history",
         /// Imported an image.

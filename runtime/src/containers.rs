@@ -200,6 +200,8 @@ pub struct NewContainer {
     pub restart: Option<String>,
     /// `--cgroup-parent`: a cgroupfs path, or a systemd slice.
     pub cgroup_parent: String,
+    /// The health check (`--health-cmd` parsed by [`crate::parse_health_cmd`]).
+    pub healthcheck: Option<oxpod_state::HealthConfig>,
 }
 
 fn is_access(p: &str) -> bool {
@@ -744,6 +746,7 @@ impl<'r> Containers<'r> {
             group_add: new.group_add,
             home,
             cgroup_parent: new.cgroup_parent,
+            healthcheck: new.healthcheck,
             restart_policy,
             restart_retries,
             additional_gids: groups,

@@ -44,6 +44,7 @@ mod containers;
 mod copy;
 mod error;
 mod exec;
+mod health;
 mod hooks;
 mod host;
 mod images;
@@ -82,6 +83,7 @@ pub use containers::{
 pub use copy::CopyEnd;
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
+pub use health::{HealthOutcome, parse_go_duration, parse_health_cmd};
 pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
@@ -92,7 +94,7 @@ pub use mounts::{
     covered as mount_covers, parse_mount, parse_tmpfs, parse_volume,
 };
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
-pub use oxpod_state::{ContainerMount, Resources};
+pub use oxpod_state::{ContainerMount, HealthConfig, HealthLog, HealthState, Resources};
 pub use pods::{NewPod, PodFilter, PodStatus, Pods};
 pub use refs::{ContainerRef, PodRef};
 pub use system::{CheckReport, Finding, System, reset_unopened};

@@ -190,6 +190,19 @@ impl<'r> Containers<'r> {
         ctr.state.exited = false;
         ctr.state.exit_code = 0;
         ctr.state.stopped_by_user = false;
+        // A health check starts `starting` (its earlier results kept, as
+        // podman's) until its first run.
+        if ctr
+            .config
+            .healthcheck
+            .as_ref()
+            .is_some_and(|h| h.test.first().is_some_and(|t| t != "NONE"))
+        {
+            let mut health = ctr.state.health.take().unwrap_or_default();
+            health.status = "starting".to_owned();
+            health.failing_streak = 0;
+            ctr.state.health = Some(health);
+        }
         rt.state()
             .update_container_state(&ctr.config.id, &ctr.state)?;
         rt.emit(container_event(EventStatus::Start, &ctr.config));

@@ -27,8 +27,9 @@ pub use items::{Item, ItemOp, Items, ItemsExt};
 pub use lmdb::{DEFAULT_MAP_SIZE, LmdbOptions, LmdbState};
 pub use memory::InMemoryState;
 pub use model::{
-    Container, ContainerConfig, ContainerMount, ContainerState, ContainerStatus, DbConfig, Listing,
-    Pod, PodConfig, PodState, Resources, Skipped, UnknownStatus,
+    Container, ContainerConfig, ContainerMount, ContainerState, ContainerStatus, DbConfig,
+    HealthConfig, HealthLog, HealthState, Listing, Pod, PodConfig, PodState, Resources, Skipped,
+    UnknownStatus,
 };
 pub use store::{SCHEMA_VERSION, is_valid_name};
 

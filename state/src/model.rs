@@ -266,6 +266,9 @@ pub struct ContainerConfig {
     /// configuration inspect shows).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub home: String,
+    /// The health check (`--health-cmd` and friends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
     /// `--group-add`, as given.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_add: Vec<String>,
@@ -381,6 +384,9 @@ pub struct ContainerState {
     /// Its OCI bundle directory (holds `config.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_path: Option<PathBuf>,
+    /// Its health, when it has a health check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthState>,
 }
 
 impl ContainerState {
@@ -572,4 +578,60 @@ mod tests {
         e.reset_for_reboot();
         assert_eq!(e.status, ContainerStatus::Exited);
     }
+}
+
+/// A container's health check, as podman keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthConfig {
+    /// `["CMD", ...]`, `["CMD-SHELL", "..."]`, or `["NONE"]`.
+    pub test: Vec<String>,
+    /// Nanoseconds between checks (podman's default 30 s).
+    pub interval_ns: u64,
+    /// Nanoseconds a check may take (default 30 s).
+    pub timeout_ns: u64,
+    /// Nanoseconds after the start in which failures do not count.
+    pub start_period_ns: u64,
+    /// Failures in a row that make the container unhealthy (default 3).
+    pub retries: u32,
+}
+
+impl HealthConfig {
+    /// The timeout (30 s when unset).
+    pub fn timeout(&self) -> std::time::Duration {
+        match self.timeout_ns {
+            0 => std::time::Duration::from_secs(30),
+            ns => std::time::Duration::from_nanos(ns),
+        }
+    }
+
+    /// The start period.
+    pub fn start_period(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.start_period_ns)
+    }
+}
+
+/// One health check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthLog {
+    /// When it began.
+    pub start: Timestamp,
+    /// When it ended.
+    pub end: Timestamp,
+    /// Its exit code (-1: it timed out).
+    pub exit_code: i32,
+    /// Its output (the first 500 bytes).
+    pub output: String,
+}
+
+/// A container's health.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthState {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    /// Failures in a row.
+    pub failing_streak: u32,
+    /// The last results, oldest first.
+    pub log: Vec<HealthLog>,
 }

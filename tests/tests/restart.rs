@@ -231,3 +231,127 @@ fn a_refresh_after_a_reboot_starts_the_always_containers() {
     assert_ne!(status("no"), "running");
     env.ok(["rm", "-f", "-a"]);
 }
+
+#[test]
+fn health_checks_run_on_demand_as_podmans() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok([
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--health-cmd",
+        "test -e /tmp/ok && echo fine",
+        "--health-retries",
+        "2",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(field(&env, "h", "{{.State.Health.Status}}"), "starting");
+    assert!(env.ok(["ps"]).contains("(starting)"));
+    let check = |env: &TestEnv| {
+        let out = env.run(["healthcheck", "run", "h"]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(check(&env), (Some(1), "unhealthy\n".to_owned()));
+    assert_eq!(
+        field(
+            &env,
+            "h",
+            "{{.State.Health.Status}} {{.State.Health.FailingStreak}}"
+        ),
+        "starting 1"
+    );
+    assert_eq!(check(&env), (Some(1), "unhealthy\n".to_owned()));
+    assert_eq!(
+        field(
+            &env,
+            "h",
+            "{{.State.Health.Status}} {{.State.Health.FailingStreak}}"
+        ),
+        "unhealthy 2"
+    );
+    env.ok(["exec", "h", "busybox", "touch", "/tmp/ok"]);
+    assert_eq!(check(&env), (Some(0), String::new()));
+    assert_eq!(
+        field(
+            &env,
+            "h",
+            "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{len .State.Health.Log}}"
+        ),
+        "healthy 0 3"
+    );
+    assert_eq!(
+        field(
+            &env,
+            "h",
+            "{{range .State.Health.Log}}{{.ExitCode}}:{{.Output}};{{end}}"
+        ),
+        "1:;1:;0:fine;"
+    );
+    assert!(env.ok(["ps"]).contains("(healthy)"));
+    let statuses = env.ok([
+        "events",
+        "--stream=false",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.HealthStatus}}",
+    ]);
+    assert_eq!(
+        statuses.lines().count(),
+        2,
+        "starting→unhealthy, unhealthy→healthy: {statuses}"
+    );
+    // A check that hangs is killed at its timeout (podman 4.3 waits for it).
+    env.ok([
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 100",
+        "--health-timeout",
+        "1s",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "1000",
+    ]);
+    let began = Instant::now();
+    let out = env.run(["healthcheck", "run", "slow"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(
+        field(
+            &env,
+            "slow",
+            "{{range .State.Health.Log}}{{.ExitCode}}{{end}}"
+        ),
+        "-1"
+    );
+    // podman's refusals.
+    env.ok(["create", "--name", "none", "--rootfs", &rootfs, "true"]);
+    let err = env.fails(125, ["healthcheck", "run", "none"]);
+    assert!(err.contains("no defined healthcheck"), "{err}");
+    env.ok(["stop", "-t", "0", "h"]);
+    let err = env.fails(125, ["healthcheck", "run", "h"]);
+    assert!(err.contains("start it first"), "{err}");
+    env.create_refused(&["--health-cmd", "[broken"], "JSON array");
+    env.create_refused(
+        &["--health-cmd", "true", "--health-interval", "3x"],
+        "duration",
+    );
+    env.ok(["rm", "-f", "-a"]);
+}
