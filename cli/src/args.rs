@@ -817,6 +817,9 @@ pub struct CreateArgs {
     /// The UTS namespace: private (default) or host
     #[arg(long, value_name = "MODE")]
     pub uts: Option<String>,
+    /// The user namespace: host (the default; others come with rootless)
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
     /// The cgroup namespace: host (default on cgroup v1) or private
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,

@@ -435,6 +435,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         restart: a.restart.clone(),
         cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         healthcheck: healthcheck(a)?,
+        userns: a.userns.clone(),
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a

@@ -202,6 +202,9 @@ pub struct NewContainer {
     pub cgroup_parent: String,
     /// The health check (`--health-cmd` parsed by [`crate::parse_health_cmd`]).
     pub healthcheck: Option<oxpod_state::HealthConfig>,
+    /// `--userns`: only the host's user namespace (the default for root)
+    /// for now.
+    pub userns: Option<String>,
 }
 
 fn is_access(p: &str) -> bool {
@@ -561,6 +564,21 @@ impl<'r> Containers<'r> {
                 });
             }
         }
+        match new.userns.as_deref() {
+            None | Some("" | "host") => {}
+            Some("keep-id") if !rt.identity.rootless => {
+                return Err(Error::InvalidArgument {
+                    what: "--userns keep-id".to_owned(),
+                    reason: "keep-id is only supported in rootless mode".to_owned(),
+                });
+            }
+            Some(other) => {
+                return Err(Error::InvalidArgument {
+                    what: format!("--userns {other:?}"),
+                    reason: "user namespaces other than the host's are not supported yet (they come with rootless)".to_owned(),
+                });
+            }
+        }
         let seccomp_profile = self.seccomp_for(&new)?;
         let (restart_policy, restart_retries) =
             crate::parse_restart(new.restart.as_deref().unwrap_or(""))?;
@@ -631,14 +649,24 @@ impl<'r> Containers<'r> {
                 reason: "must be more than 0".to_owned(),
             });
         }
-        if new.init && !rt.config().init_path.is_file() {
-            return Err(Error::InvalidArgument {
-                what: "--init".to_owned(),
-                reason: format!(
-                    "the init binary {} is not there: install catatonit, or set init_path in the configuration",
-                    rt.config().init_path.display()
-                ),
-            });
+        if new.init {
+            use std::os::unix::fs::PermissionsExt;
+            let path = &rt.config().init_path;
+            let why = match std::fs::metadata(path) {
+                Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => None,
+                Ok(m) if m.is_file() => Some("is not executable"),
+                Ok(_) => Some("is not a file"),
+                Err(_) => Some("is not there"),
+            };
+            if let Some(why) = why {
+                return Err(Error::InvalidArgument {
+                    what: "--init".to_owned(),
+                    reason: format!(
+                        "the init binary {} {why}: install catatonit, or set init_path in the configuration",
+                        path.display()
+                    ),
+                });
+            }
         }
         // A container using volumes holds the volumes' lock until its
         // record is in: a `volume rm` sees it, or it sees no volume.

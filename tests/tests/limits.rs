@@ -346,3 +346,18 @@ fn update_changes_a_running_containers_limits_and_keeps_them() {
     env.fails(125, ["update", "--memory", "64m", "nosuch"]);
     env.ok(["rm", "-f", "u"]);
 }
+
+#[test]
+fn an_init_path_that_is_not_executable_is_refused_at_create() {
+    require_containers!();
+    let mut env = TestEnv::new();
+    let fake = env.path().join("not-an-init");
+    std::fs::write(&fake, "#!/bin/sh\n").expect("write");
+    let conf = env.path().join("init.conf");
+    std::fs::write(&conf, format!("init_path = \"{}\"\n", fake.display())).expect("conf");
+    env.extra = vec!["--config".into(), conf.display().to_string()];
+    env.create_refused(&["--init"], "is not executable");
+    std::fs::remove_file(&fake).expect("rm");
+    env.create_refused(&["--init"], "is not there");
+    assert_eq!(env.ok(["ps", "-a", "-q"]), "");
+}

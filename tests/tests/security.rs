@@ -149,6 +149,10 @@ fn devices_and_host_namespaces_are_given_as_asked() {
             .to_string_lossy()
     );
     env.create_refused(&["--pid", "container:x"], "not supported yet");
+    env.create_refused(&["--userns", "keep-id"], "only supported in rootless mode");
+    env.create_refused(&["--userns", "auto"], "not supported yet");
+    let (code, _, err) = env.sh(&["--userns", "host"], "true");
+    assert_eq!(code, Some(0), "{err}");
     env.create_refused(&["--ipc", "sideways"], "host or private");
     env.create_refused(&["--uts", "host", "--hostname", "h"], "--uts host");
     let rootfs = env.rootfs().display().to_string();
