@@ -199,9 +199,9 @@ pub fn inspect_container(c: &Container, times: Times) -> Value {
         "ImageName": c.config.image_name.clone().unwrap_or_default(),
         "Rootfs": c.config.rootfs,
         "Pod": c.config.pod.clone().unwrap_or_default(),
-        "ResolvConfPath": etc_file(c, &bundle, "resolv.conf"),
-        "HostnamePath": etc_file(c, &bundle, "hostname"),
-        "HostsPath": etc_file(c, &bundle, "hosts"),
+        "ResolvConfPath": etc_file(c, "resolv.conf"),
+        "HostnamePath": etc_file(c, "hostname"),
+        "HostsPath": etc_file(c, "hosts"),
         "StaticDir": bundle,
         "OCIConfigPath": if bundle.as_os_str().is_empty() { Default::default() } else { bundle.join("config.json") },
         "OCIRuntime": c.config.oci_runtime,
@@ -456,13 +456,10 @@ fn bind_destinations(c: &Container) -> Value {
 
 /// The path of a generated `/etc` file in the bundle, or "" when a mount of
 /// the container's own covers it.
-fn etc_file(c: &Container, bundle: &std::path::Path, name: &str) -> String {
-    let covered = oxpod_runtime::mount_covers(&c.config.mounts, &format!("/etc/{name}"));
-    if covered || bundle.as_os_str().is_empty() {
-        String::new()
-    } else {
-        bundle.join(name).display().to_string()
-    }
+fn etc_file(c: &Container, name: &str) -> String {
+    oxpod_runtime::etc_file_path(c, name)
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
 }
 
 /// `HostConfig.NanoCpus`: `--cpus` as podman shows it (quota over period,

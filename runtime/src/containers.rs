@@ -256,6 +256,24 @@ pub(crate) fn parse_device(spec: &str) -> Result<oxpod_ociruntime::DeviceRequest
     })
 }
 
+/// Where a container's generated `/etc/<name>` (`hosts`, `hostname`,
+/// `resolv.conf`) is on the host: its bundle's, or for `hosts` of a pod
+/// member the pod's shared one. `None` when a mount of its own covers it or
+/// it never started.
+pub fn etc_file_path(c: &oxpod_state::Container, name: &str) -> Option<PathBuf> {
+    if crate::mounts::covered(&c.config.mounts, &format!("/etc/{name}")) {
+        return None;
+    }
+    if name == "hosts"
+        && let Some(pod) = &c.config.pod
+    {
+        // `<tmp>/containers/<id>` → `<tmp>/pods/<pod>/hosts` (Layout's).
+        let tmp = c.state.run_dir.as_ref()?.parent()?.parent()?;
+        return Some(tmp.join("pods").join(pod).join("hosts"));
+    }
+    Some(c.state.bundle_path.as_ref()?.join(name))
+}
+
 /// `--pid`/`--ipc`/`--uts`/`--cgroupns` modes oxpod has: `host`, `private`.
 fn namespace_mode(flag: &str, mode: Option<&str>) -> Result<bool> {
     match mode {
@@ -967,6 +985,21 @@ impl<'r> Containers<'r> {
             if covered(own, destination) {
                 continue;
             }
+            // A pod's members share one /etc/hosts (they share the host's
+            // network, so its names on 127.0.0.1 reach one another).
+            if file == "hosts"
+                && let Some(pod) = &config.pod
+            {
+                let path = self.rt.layout.pod_hosts(pod);
+                self.write_pod_hosts(pod)?;
+                out.push(oxpod_ociruntime::ExtraMount {
+                    destination: destination.into(),
+                    source: path,
+                    kind: "bind".to_owned(),
+                    options: vec!["bind".to_owned(), "rprivate".to_owned()],
+                });
+                continue;
+            }
             let path = bundle.join(file);
             let tmp = bundle.join(format!(".{file}.tmp"));
             std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
@@ -1048,6 +1081,45 @@ impl<'r> Containers<'r> {
             });
         }
         Ok(out)
+    }
+
+    /// Writes pod `pod`'s shared `/etc/hosts`: every member's `--add-host`
+    /// lines, the host's file, then each member's hostname and name on
+    /// 127.0.0.1. Written in place (never renamed over), so running
+    /// members, which have it bind-mounted, see the new members too.
+    pub(crate) fn write_pod_hosts(&self, pod: &str) -> Result<()> {
+        use std::io::Write;
+        let members = self.rt.state().pod_containers(pod)?;
+        let mut adds: Vec<String> = Vec::new();
+        for m in &members {
+            for a in &m.config.add_hosts {
+                if !adds.contains(a) {
+                    adds.push(a.clone());
+                }
+            }
+        }
+        let names: Vec<(&str, &str)> = members
+            .iter()
+            .map(|m| (m.config.hostname.as_str(), m.config.name.as_str()))
+            .collect();
+        let text = crate::mounts::shared_hosts_file(
+            &std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+            &adds,
+            &names,
+        );
+        let path = self.rt.layout.pod_hosts(pod);
+        if let Some(dir) = path.parent() {
+            crate::layout::make_dir(dir, 0o700)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| Error::io("write", &path, e))?;
+        Ok(())
     }
 
     /// `--mount type=image`: the image's layers as overlay's lower

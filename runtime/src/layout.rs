@@ -60,6 +60,10 @@ impl Layout {
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.tmp_dir.join("containers").join(id)
     }
+    /// The `/etc/hosts` every member of pod `id` shares (per boot).
+    pub fn pod_hosts(&self, id: &str) -> PathBuf {
+        self.tmp_dir.join("pods").join(id).join("hosts")
+    }
     /// The container's `config.json`.
     pub fn bundle_config(&self, id: &str) -> PathBuf {
         self.bundle_dir(id).join(oxpod_ociruntime::BUNDLE_CONFIG)

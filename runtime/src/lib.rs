@@ -79,6 +79,7 @@ use oxpod_state::State;
 
 pub use containers::{
     ContainerFilter, Containers, ImageVolumeMode, NamePattern, NewContainer, device_parts,
+    etc_file_path,
 };
 pub use copy::CopyEnd;
 pub use error::{Error, Result};

@@ -235,6 +235,12 @@ impl<'r> Containers<'r> {
             None => ctr.config.rootfs.clone(),
         };
         rt.volumes().prepare_for(&ctr.config, &root)?;
+        // The pod's shared /etc/hosts names every member, this one too.
+        if let Some(pod) = &ctr.config.pod
+            && !crate::mounts::covered(&ctr.config.mounts, "/etc/hosts")
+        {
+            self.write_pod_hosts(pod)?;
+        }
         fresh_overlay_layers(&ctr.config, &bundle)?;
         let mut ledger = Ledger::begin(rt, "start", false)?;
         ledger.note(Step::Runtime {

@@ -752,6 +752,17 @@ pub(crate) fn hosts_file(
     hostname: &str,
     name: &str,
 ) -> String {
+    shared_hosts_file(host_hosts, add_hosts, &[(hostname, name)])
+}
+
+/// An `/etc/hosts` for several containers sharing it (a pod's): the
+/// `--add-host` lines, the host's file, then each one's hostname and name
+/// on 127.0.0.1.
+pub(crate) fn shared_hosts_file(
+    host_hosts: &str,
+    add_hosts: &[String],
+    members: &[(&str, &str)],
+) -> String {
     let mut s = String::new();
     for entry in add_hosts {
         if let Some((host, ip)) = entry.split_once(':') {
@@ -762,12 +773,14 @@ pub(crate) fn hosts_file(
     if !s.is_empty() && !s.ends_with('\n') {
         s.push('\n');
     }
-    let names = if hostname == name {
-        hostname.to_owned()
-    } else {
-        format!("{hostname} {name}")
-    };
-    s.push_str(&format!("127.0.0.1\t{names}\n"));
+    for (hostname, name) in members {
+        let names = if hostname == name {
+            (*hostname).to_owned()
+        } else {
+            format!("{hostname} {name}")
+        };
+        s.push_str(&format!("127.0.0.1\t{names}\n"));
+    }
     s
 }
 

@@ -326,6 +326,13 @@ impl<'r> Pods<'r> {
         }
         drop(guard);
         ledger.release_all();
+        // Its members' shared /etc/hosts (per boot) goes with it.
+        if let Some(dir) = rt.layout.pod_hosts(&r.id).parent()
+            && let Err(e) = std::fs::remove_dir_all(dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %dir.display(), error = %e, "cannot remove the pod's hosts file");
+        }
         rt.emit(Event::pod(EventStatus::Remove, &r.id, &r.name));
         Ok(())
     }

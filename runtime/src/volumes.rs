@@ -181,7 +181,7 @@ pub struct NewVolume {
     pub labels: BTreeMap<String, String>,
     /// Anonymous (`-v /dst`).
     pub anonymous: bool,
-    /// `-o KEY=VALUE` (see [`check_options`]).
+    /// `-o KEY=VALUE` (see `check_options`).
     pub options: BTreeMap<String, String>,
 }
 

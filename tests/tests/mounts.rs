@@ -349,3 +349,63 @@ fn image_mounts_show_the_stacked_layers_read_only_or_with_a_throwaway_upper() {
     let check = env.ok(["system", "check"]);
     assert!(check.contains("no problems found"), "{check}");
 }
+
+#[test]
+fn a_pods_members_share_one_etc_hosts_naming_them_all() {
+    require_containers!();
+    let env = TestEnv::new();
+    let rootfs = env.rootfs().display().to_string();
+    env.ok(["pod", "create", "--name", "p"]);
+    env.ok([
+        "run",
+        "-d",
+        "--pod",
+        "p",
+        "--name",
+        "a",
+        "--hostname",
+        "alpha",
+        "--add-host",
+        "db:10.1.2.3",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "1000",
+    ]);
+    env.ok([
+        "create",
+        "--pod",
+        "p",
+        "--name",
+        "b",
+        "--rootfs",
+        &rootfs,
+        "cat",
+        "/etc/hosts",
+    ]);
+    let b_hosts = env.ok(["start", "-a", "b"]);
+    assert!(b_hosts.contains("127.0.0.1\talpha a\n"), "{b_hosts}");
+    assert!(b_hosts.contains("10.1.2.3\tdb\n"), "{b_hosts}");
+    let b_id = env.ok(["inspect", "b", "--format", "{{.Config.Hostname}}"]);
+    assert!(
+        b_hosts.contains(&format!("127.0.0.1\t{} b\n", b_id.trim())),
+        "{b_hosts}"
+    );
+    // a, started first, sees b too: one file, rewritten in place.
+    let a_hosts = env.ok(["exec", "a", "cat", "/etc/hosts"]);
+    assert_eq!(a_hosts, b_hosts);
+    assert_eq!(
+        env.ok(["inspect", "a", "--format", "{{.HostsPath}}"]),
+        env.ok(["inspect", "b", "--format", "{{.HostsPath}}"])
+    );
+    // Outside the pod a container has its own.
+    let (_, own, _) = env.sh(&[], "cat /etc/hosts");
+    assert!(!own.contains("alpha"), "{own}");
+    env.ok(["pod", "rm", "-f", "p"]);
+    let left = env.runroot().join("pods");
+    assert_eq!(
+        std::fs::read_dir(&left).map(|d| d.count()).unwrap_or(0),
+        0,
+        "the pod's hosts file went with it"
+    );
+}
