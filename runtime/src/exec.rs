@@ -358,15 +358,19 @@ fn kill_session(dir: &Path, s: &ExecSession, init_pid: Option<u32>) {
             .filter(|&p| p > 1)
     };
     let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let conmon_alive = || {
+    // The session's conmon: from the record, its pid file, or (a client
+    // killed before either was written) found by its `-u <session id>`.
+    let session_conmon = || {
         Some(s.conmon_pid)
             .filter(|&p| p > 1)
             .or_else(|| read("conmon.pid"))
-            .is_some_and(|p| {
+            .filter(|&p| {
                 std::fs::read_to_string(format!("/proc/{p}/comm"))
                     .is_ok_and(|c| c.trim() == "conmon")
             })
+            .or_else(|| conmon_of_session(&s.id))
     };
+    let conmon_alive = || session_conmon().is_some();
     // A start cut short: its conmon may still be running `runc exec`, whose
     // process would start after we looked. Wait (bounded) for its pid.
     if s.pid <= 1 {
@@ -383,12 +387,7 @@ fn kill_session(dir: &Path, s: &ExecSession, init_pid: Option<u32>) {
                 .and_then(|i| ns(i as i32))
                 .is_some_and(|n| ns(p) == Some(n))
         });
-    let conmon = Some(s.conmon_pid)
-        .filter(|&p| p > 1)
-        .or_else(|| read("conmon.pid"))
-        .filter(|&p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "conmon")
-        });
+    let conmon = session_conmon();
     for p in [pid, conmon].into_iter().flatten() {
         warn!(session = %s.id, pid = p, "killing what an exec session left running");
         let _ = nix::sys::signal::kill(
@@ -396,6 +395,32 @@ fn kill_session(dir: &Path, s: &ExecSession, init_pid: Option<u32>) {
             nix::sys::signal::Signal::SIGKILL,
         );
     }
+}
+
+/// The pid of a conmon running exec session `session_id` (its command
+/// line has `-u <session id>`), found in /proc.
+fn conmon_of_session(session_id: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let is_conmon =
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "conmon");
+        if !is_conmon {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if args
+            .windows(2)
+            .any(|w| w[0] == b"-u" && w[1] == session_id.as_bytes())
+        {
+            return Some(pid);
+        }
+    }
+    None
 }
 
 fn session_dir(rt: &Runtime, container_id: &str, session_id: &str) -> PathBuf {

@@ -779,19 +779,23 @@ impl<'r> Images<'r> {
         }
     }
 
+    /// The image record `image_id` (a container's, so its id is exact).
+    fn by_id(&self, image_id: &str) -> Result<Image> {
+        self.rt
+            .state()
+            .item::<Image>(image_id)?
+            .ok_or_else(|| Error::ImageNotFound {
+                name: image_id.to_owned(),
+            })
+    }
+
     /// Mounts a container's root over its image's layers.
     pub(crate) fn mount_root(
         &self,
         container_id: &str,
         image_id: &str,
     ) -> Result<std::path::PathBuf> {
-        let image =
-            self.rt
-                .state()
-                .item::<Image>(image_id)?
-                .ok_or_else(|| Error::ImageNotFound {
-                    name: image_id.to_owned(),
-                })?;
+        let image = self.by_id(image_id)?;
         let store = self.store()?;
         let driver = self.root_driver(Some(container_id))?;
         let _shared = store.lock_shared()?;
@@ -807,13 +811,7 @@ impl<'r> Images<'r> {
     /// The directories of image `image_id`'s layers, top first, as
     /// overlay's `lowerdir` takes them (`--mount type=image`).
     pub(crate) fn lower_dirs(&self, image_id: &str) -> Result<Vec<std::path::PathBuf>> {
-        let image =
-            self.rt
-                .state()
-                .item::<Image>(image_id)?
-                .ok_or_else(|| Error::ImageNotFound {
-                    name: image_id.to_owned(),
-                })?;
+        let image = self.by_id(image_id)?;
         let store = self.store()?;
         let dirs = store.lower_dirs(&image.chain()?)?;
         if dirs.is_empty() {

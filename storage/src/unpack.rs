@@ -64,7 +64,7 @@ pub fn unpack_layer(
     limits: &UnpackLimits,
 ) -> Result<Unpacked> {
     let decompressed = crate::compress::decompressed(layer, blob)?;
-    let mut hashing = HashingReader::new(decompressed, limits.max_bytes);
+    let hashing = HashingReader::new(decompressed, limits.max_bytes);
     let root_fd = rustix::fs::open(
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -80,16 +80,7 @@ pub fn unpack_layer(
         plain: false,
         owner: None,
     };
-    {
-        let mut archive = tar::Archive::new(&mut hashing);
-        let entries = archive.entries().map_err(|source| u.read_error(source))?;
-        for entry in entries {
-            let entry = entry.map_err(|source| u.read_error(source))?;
-            u.entry(entry)?;
-        }
-    }
-    u.finish_dirs()?;
-    let (diff_id, size) = hashing.finish().map_err(|source| u.read_error(source))?;
+    let (diff_id, size) = u.run(hashing)?;
     Ok(Unpacked { diff_id, size })
 }
 
@@ -105,7 +96,7 @@ pub(crate) fn unpack_plain(
     limits: &UnpackLimits,
     owner: Option<(u32, u32)>,
 ) -> Result<u64> {
-    let mut hashing = HashingReader::new(tar, limits.max_bytes);
+    let hashing = HashingReader::new(tar, limits.max_bytes);
     let mut u = Unpacker {
         layer: what,
         root_fd: dir_fd,
@@ -115,16 +106,7 @@ pub(crate) fn unpack_plain(
         plain: true,
         owner,
     };
-    {
-        let mut archive = tar::Archive::new(&mut hashing);
-        let entries = archive.entries().map_err(|source| u.read_error(source))?;
-        for entry in entries {
-            let entry = entry.map_err(|source| u.read_error(source))?;
-            u.entry(entry)?;
-        }
-    }
-    u.finish_dirs()?;
-    let (_, size) = hashing.finish().map_err(|source| u.read_error(source))?;
+    let (_, size) = u.run(hashing)?;
     Ok(size)
 }
 
@@ -168,6 +150,23 @@ struct Unpacker<'a> {
 }
 
 impl Unpacker<'_> {
+    /// Every entry of the tar `hashing` reads, then the directories'
+    /// times; the digest and size of what was read.
+    fn run<R: Read>(&mut self, mut hashing: HashingReader<R>) -> Result<(Digest, u64)> {
+        {
+            let mut archive = tar::Archive::new(&mut hashing);
+            let entries = archive
+                .entries()
+                .map_err(|source| self.read_error(source))?;
+            for entry in entries {
+                let entry = entry.map_err(|source| self.read_error(source))?;
+                self.entry(entry)?;
+            }
+        }
+        self.finish_dirs()?;
+        hashing.finish().map_err(|source| self.read_error(source))
+    }
+
     fn read_error(&self, source: std::io::Error) -> Error {
         if over_limit(&source) {
             return self.too_large();

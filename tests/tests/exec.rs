@@ -226,15 +226,23 @@ fn a_killed_exec_leaves_no_session_running() {
         let _ = c.kill();
         let _ = c.wait();
         // The next command on the container repairs.
-        assert_eq!(env.run(["exec", "s", "true"]).status.code(), Some(0));
+        let repair = env.run(["--log-level", "debug", "exec", "s", "true"]);
+        assert_eq!(repair.status.code(), Some(0));
         assert_eq!(
             sessions(&env, "s"),
             Vec::<String>::new(),
             "delay {delay} ms"
         );
-        wait_until("the orphan's process to be gone", || {
-            processes_with(&format!("sleep {tag}")).is_empty()
-        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !processes_with(&format!("sleep {tag}")).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "delay {delay} ms: the orphan's process is still there: {:?}\nthe repair said:\n{}",
+                processes_with(&format!("sleep {tag}")),
+                String::from_utf8_lossy(&repair.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
