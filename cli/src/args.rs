@@ -95,6 +95,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Load images from an archive (docker-archive, oci-archive, oci-dir)
     Load(LoadArgs),
+    /// Pull an image from a registry
+    Pull(PullArgs),
     /// Save images to an archive
     Save(SaveArgs),
     /// Remove images
@@ -307,6 +309,8 @@ pub enum ImageCommand {
     Untag(UntagArgs),
     /// Load images from an archive
     Load(LoadArgs),
+    /// Pull an image from a registry
+    Pull(PullArgs),
     /// Save images to an archive
     Save(SaveArgs),
     /// Remove images without names (with -a: every image) no container uses
@@ -513,6 +517,24 @@ pub struct LimitArgs {
     /// Relative block I/O weight, 10 to 1000 (discarded with a warning where the kernel has none)
     #[arg(long, value_name = "WEIGHT")]
     pub blkio_weight: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Print only the image id
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Verify TLS certificates and refuse plain HTTP (default: registries.conf decides)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// The platform to pull from a multi-platform image: os/arch[/variant]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Credentials: USER[:PASSWORD]
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// The image: registry/repository[:tag|@digest], or a short name searched in registries.conf
+    pub image: String,
 }
 
 #[derive(Debug, Args)]
@@ -847,6 +869,12 @@ pub struct CreateArgs {
     /// No health check
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// When to pull the image: missing (default), always, newer, never
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub pull: String,
+    /// With a pull: verify TLS and refuse plain HTTP (default: registries.conf decides)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
     /// Restart policy: no, on-failure[:N], always, unless-stopped
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,

@@ -67,6 +67,29 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => {
             crate::images::load(out, &open(g, |o| o)?, a)
         }
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
+            let rt = open(g, |o| o)?;
+            let credentials = a.creds.as_deref().map(|c| {
+                let (u, p) = c.split_once(':').unwrap_or((c, ""));
+                oxpod_runtime::image::Credentials {
+                    username: u.to_owned(),
+                    password: p.to_owned(),
+                }
+            });
+            if !a.quiet {
+                eprintln!("Trying to pull {}...", a.image);
+            }
+            let pulled = rt.images().pull(
+                &a.image,
+                &oxpod_runtime::PullOptions {
+                    tls_verify: a.tls_verify,
+                    platform: a.platform.clone(),
+                    credentials,
+                },
+            )?;
+            writeln!(out, "{}", pulled.id)?;
+            Ok(0)
+        }
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => {
             crate::images::save(out, &open(g, |o| o)?, a)
         }
@@ -365,6 +388,9 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
             None => bail!("give an image (or --rootfs DIR) and a command"),
         },
     };
+    if let Some(name) = &image {
+        pull_for_create(rt, name, a)?;
+    }
     let entrypoint = a.entrypoint.as_deref().map(|e| {
         if e.is_empty() {
             Vec::new()
@@ -464,6 +490,35 @@ fn split_list(values: &[String]) -> Vec<String> {
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `--pull` before a create from an image: `missing` (the default) pulls
+/// an image the store lacks, `always` and `newer` pull every time (newer
+/// is always here: no registry date is compared yet), `never` uses the
+/// store's only.
+fn pull_for_create(rt: &Runtime, name: &str, a: &CreateArgs) -> Result<()> {
+    let local = match rt.images().resolve(name) {
+        Ok(_) => true,
+        Err(e) if e.is_image_not_found() => false,
+        Err(e) => return Err(e.into()),
+    };
+    let pull = match a.pull.as_str() {
+        "missing" => !local,
+        "always" | "newer" => true,
+        "never" => false,
+        other => bail!("invalid --pull {other:?}: use always, missing, never or newer"),
+    };
+    if pull {
+        eprintln!("Trying to pull {name}...");
+        rt.images().pull(
+            name,
+            &oxpod_runtime::PullOptions {
+                tls_verify: a.tls_verify,
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// `--health-*` as the record's health check (none without

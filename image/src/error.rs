@@ -42,6 +42,14 @@ pub enum Error {
         "no command given and the image has no Entrypoint or Cmd: give one after the image name"
     )]
     NoCommand,
+    /// A registry that cannot be reached, refuses, or answers wrongly.
+    #[error("registry {registry}: {reason}")]
+    Registry {
+        /// The registry host.
+        registry: String,
+        /// What happened, with the remedy where there is one.
+        reason: String,
+    },
     /// A file-system or stream operation failed.
     #[error("cannot {op} {}: {source}", path.display())]
     Io {

@@ -17,6 +17,7 @@ mod archive;
 mod config;
 mod error;
 mod reference;
+mod registry;
 mod write;
 
 pub use archive::{
@@ -26,4 +27,5 @@ pub use archive::{
 pub use config::{ImageConfig, RootFs, RunConfig};
 pub use error::{Error, Result};
 pub use reference::{DEFAULT_REGISTRY, Reference, local_candidates, valid_digest};
+pub use registry::{Credentials, Endpoint, PlatformChoice, RegistryClient};
 pub use write::{OpenLayer, SaveImage, SaveLayer, write_docker_archive, write_oci_archive};

@@ -178,6 +178,14 @@ pub enum Error {
         /// What to do about it.
         remedy: &'static str,
     },
+    /// Every place a pull tried failed.
+    #[error("cannot pull {name}: {}", errors.join("; "))]
+    PullFailed {
+        /// The name asked for.
+        name: String,
+        /// What each candidate said.
+        errors: Vec<String>,
+    },
     /// A volume name already taken.
     #[error("volume with name {name} already exists: volume already exists")]
     VolumeExists {

@@ -155,6 +155,18 @@ impl Image {
     }
 }
 
+/// How to pull.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// `--tls-verify`: `Some(false)` allows plain HTTP and unverified TLS
+    /// for this pull; `None` follows registries.conf.
+    pub tls_verify: Option<bool>,
+    /// `--platform os/arch[/variant]` (default: the host's).
+    pub platform: Option<String>,
+    /// `--creds user:password`.
+    pub credentials: Option<oxpod_image::Credentials>,
+}
+
 /// What a load added: each image's id and names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedImage {
@@ -254,6 +266,97 @@ impl<'r> Images<'r> {
         self.adding(|store| self.load_locked(store, path))
     }
 
+    /// Pulls `name` from its registry: a fully qualified name from its own,
+    /// a short one from each `unqualified-search-registries` entry in turn
+    /// (every failure collected). Blocked registries fail before any
+    /// connection; plain HTTP only for insecure ones. Layers the store has
+    /// are not fetched again; a pull killed midway leaves blobs that
+    /// verified (kept for the next pull) or nothing (a blob is renamed into
+    /// place only once its digest checked), never half a layer.
+    pub fn pull(&self, name: &str, options: &PullOptions) -> Result<LoadedImage> {
+        self.rt.check_valid()?;
+        let conf = crate::registries::Registries::load()?;
+        let candidates: Vec<String> = if crate::registries::is_qualified(name) {
+            vec![name.to_owned()]
+        } else if conf.unqualified.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: format!("short-name {name:?}"),
+                reason: format!(
+                    "did not resolve to an alias and no unqualified-search registries are defined in {:?}: give the full name (registry/repository:tag)",
+                    conf.path.display().to_string()
+                ),
+            });
+        } else {
+            conf.unqualified
+                .iter()
+                .map(|r| format!("{r}/{name}"))
+                .collect()
+        };
+        let mut errors = Vec::new();
+        for candidate in &candidates {
+            let resolved = conf.resolve(candidate);
+            if resolved.blocked {
+                errors.push(format!(
+                    "{candidate}: the registry is blocked in {}",
+                    conf.path.display()
+                ));
+                continue;
+            }
+            let reference = Reference::parse(&resolved.pull_from)?;
+            let insecure = match options.tls_verify {
+                Some(verify) => !verify,
+                None => resolved.insecure,
+            };
+            let started = std::time::Instant::now();
+            match self.pull_one(&reference, candidate, insecure, options) {
+                Ok(image) => {
+                    debug!(image = %candidate, took = ?started.elapsed(), "pulled");
+                    return Ok(image);
+                }
+                Err(e) => {
+                    debug!(image = %candidate, error = %e, "pull failed");
+                    errors.push(format!("{candidate}: {e}"));
+                }
+            }
+        }
+        Err(Error::PullFailed {
+            name: name.to_owned(),
+            errors,
+        })
+    }
+
+    fn pull_one(
+        &self,
+        reference: &Reference,
+        named: &str,
+        insecure: bool,
+        options: &PullOptions,
+    ) -> Result<LoadedImage> {
+        let client = oxpod_image::RegistryClient::new(
+            oxpod_image::Endpoint::of(reference, insecure),
+            options.credentials.clone(),
+        );
+        let platform = match &options.platform {
+            Some(p) => oxpod_image::PlatformChoice::parse(p)?,
+            None => oxpod_image::PlatformChoice::host(),
+        };
+        let mut img = client.image(reference, &platform)?;
+        // The name as asked for (a `location` rewrite pulls from elsewhere).
+        img.names = vec![Reference::parse(named)?.to_string()];
+        let repository = reference.repository.clone();
+        self.adding(|store| {
+            self.add_image(
+                store,
+                img,
+                &|layer| {
+                    let blob: Box<dyn std::io::Read> = client.blob(&repository, &layer.member)?;
+                    Ok(blob)
+                },
+                EventStatus::Pull,
+            )
+        })
+    }
+
     /// Runs `add` (a load, import or commit) under the store's shared
     /// lock. When it fails, what it stored (a blob before a full disk, a
     /// layer below a hostile one) belongs to no image: swept once no other
@@ -273,7 +376,6 @@ impl<'r> Images<'r> {
     }
 
     fn load_locked(&self, store: &Store, path: &Path) -> Result<Vec<LoadedImage>> {
-        let rt = self.rt;
         let archive = Archive::open(path, &store.root().join("tmp"))?;
         // Several index entries (one per name) may name one image: load it
         // once, with all of them.
@@ -289,92 +391,113 @@ impl<'r> Images<'r> {
         }
         let mut loaded = Vec::new();
         for img in found {
-            let config = ImageConfig::parse(&img.config, &img.config_digest)?;
-            if config.rootfs.diff_ids.len() != img.layers.len() {
-                return Err(Error::Image(oxpod_image::Error::BadArchive {
-                    reason: format!(
-                        "image {} has {} layers but its config lists {} diff ids",
-                        img.config_digest,
-                        img.layers.len(),
-                        config.rootfs.diff_ids.len()
-                    ),
-                }));
-            }
-            let diff_ids = config
-                .rootfs
-                .diff_ids
-                .iter()
-                .map(|d| Digest::parse(d))
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(store_err)?;
-            let chains = chain_ids(&diff_ids);
-            let mut layers = Vec::new();
-            for ((layer, diff), chain) in img.layers.iter().zip(&diff_ids).zip(&chains) {
-                let expected = layer
-                    .digest
-                    .as_deref()
-                    .map(Digest::parse)
-                    .transpose()
-                    .map_err(store_err)?;
-                let (blob, blob_size) = match &expected {
-                    Some(d) if store.has_blob(d) => {
-                        let size = std::fs::metadata(store.blob_path(d))
-                            .map(|m| m.len())
-                            .unwrap_or(0);
-                        (d.clone(), size)
-                    }
-                    _ => {
-                        let member = archive.open_member(&layer.member)?;
-                        store.put_blob(member, expected.as_ref().map(|d| (d, layer.size)))?
-                    }
-                };
-                let compression = compression_of(store, &blob)?;
-                let info = match store.layer(chain)? {
-                    Some(info) => info,
-                    None => {
-                        let started = std::time::Instant::now();
-                        let info = store.add_layer(
-                            chain,
-                            Some(diff),
-                            store.open_blob(&blob)?,
-                            &UnpackLimits::default(),
-                        )?;
-                        debug!(layer = %chain, bytes = info.size, ms = started.elapsed().as_millis() as u64, "unpacked layer");
-                        info
-                    }
-                };
-                layers.push(ImageLayer::new(
-                    chain,
-                    diff,
-                    info.size,
-                    &blob,
-                    blob_size,
-                    compression,
-                ));
-            }
-            let config_digest = Digest::parse(&img.config_digest).map_err(store_err)?;
-            store.put_blob_bytes(&img.config, Some(&config_digest))?;
-            let mut names = BTreeSet::new();
-            for n in &img.names {
-                match Reference::parse(n) {
-                    Ok(r) => {
-                        names.insert(r.to_string());
-                    }
-                    Err(e) => {
-                        tracing::warn!(name = %n, error = %e, "ignoring a name the archive gives")
-                    }
-                }
-            }
-            let image = Image::new(&config_digest, &config, layers, &names);
-            let saved = self.save_record(image, &names)?;
-            rt.emit(image_event(EventStatus::LoadFromArchive, &saved));
-            info!(id = %saved.id, names = ?saved.names, "loaded image");
-            loaded.push(LoadedImage {
-                id: saved.id,
-                names: saved.names,
-            });
+            let one = self.add_image(
+                store,
+                img,
+                &|layer| archive.open_member(&layer.member).map_err(Error::from),
+                EventStatus::LoadFromArchive,
+            )?;
+            loaded.push(one);
         }
         Ok(loaded)
+    }
+
+    /// Adds one image whose config is `img`: each layer's blob read with
+    /// `open` unless the store has it, unpacked unless the store has its
+    /// chain, then the config and the record. The caller holds the store's
+    /// shared lock ([`Images::adding`]).
+    fn add_image<'a>(
+        &self,
+        store: &Store,
+        img: oxpod_image::ArchiveImage,
+        open: &dyn Fn(&oxpod_image::ArchiveLayer) -> Result<Box<dyn std::io::Read + 'a>>,
+        event: EventStatus,
+    ) -> Result<LoadedImage> {
+        let rt = self.rt;
+        let config = ImageConfig::parse(&img.config, &img.config_digest)?;
+        if config.rootfs.diff_ids.len() != img.layers.len() {
+            return Err(Error::Image(oxpod_image::Error::BadArchive {
+                reason: format!(
+                    "image {} has {} layers but its config lists {} diff ids",
+                    img.config_digest,
+                    img.layers.len(),
+                    config.rootfs.diff_ids.len()
+                ),
+            }));
+        }
+        let diff_ids = config
+            .rootfs
+            .diff_ids
+            .iter()
+            .map(|d| Digest::parse(d))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(store_err)?;
+        let chains = chain_ids(&diff_ids);
+        let mut layers = Vec::new();
+        for ((layer, diff), chain) in img.layers.iter().zip(&diff_ids).zip(&chains) {
+            let expected = layer
+                .digest
+                .as_deref()
+                .map(Digest::parse)
+                .transpose()
+                .map_err(store_err)?;
+            let (blob, blob_size) = match &expected {
+                Some(d) if store.has_blob(d) => {
+                    let size = std::fs::metadata(store.blob_path(d))
+                        .map(|m| m.len())
+                        .unwrap_or(0);
+                    (d.clone(), size)
+                }
+                _ => {
+                    let member = open(layer)?;
+                    store.put_blob(member, expected.as_ref().map(|d| (d, layer.size)))?
+                }
+            };
+            let compression = compression_of(store, &blob)?;
+            let info = match store.layer(chain)? {
+                Some(info) => info,
+                None => {
+                    let started = std::time::Instant::now();
+                    let info = store.add_layer(
+                        chain,
+                        Some(diff),
+                        store.open_blob(&blob)?,
+                        &UnpackLimits::default(),
+                    )?;
+                    debug!(layer = %chain, bytes = info.size, ms = started.elapsed().as_millis() as u64, "unpacked layer");
+                    info
+                }
+            };
+            layers.push(ImageLayer::new(
+                chain,
+                diff,
+                info.size,
+                &blob,
+                blob_size,
+                compression,
+            ));
+        }
+        let config_digest = Digest::parse(&img.config_digest).map_err(store_err)?;
+        store.put_blob_bytes(&img.config, Some(&config_digest))?;
+        let mut names = BTreeSet::new();
+        for n in &img.names {
+            match Reference::parse(n) {
+                Ok(r) => {
+                    names.insert(r.to_string());
+                }
+                Err(e) => {
+                    tracing::warn!(name = %n, error = %e, "ignoring a name the archive gives")
+                }
+            }
+        }
+        let image = Image::new(&config_digest, &config, layers, &names);
+        let saved = self.save_record(image, &names)?;
+        rt.emit(image_event(event, &saved));
+        info!(id = %saved.id, names = ?saved.names, "added image");
+        Ok(LoadedImage {
+            id: saved.id,
+            names: saved.names,
+        })
     }
 
     /// Writes `image` (merging the names of a record of the same id), and

@@ -60,6 +60,7 @@ mod options;
 mod pods;
 mod probe;
 mod refs;
+mod registries;
 mod system;
 #[cfg(test)]
 mod tests;
@@ -85,7 +86,7 @@ pub use copy::CopyEnd;
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use health::{HealthOutcome, parse_go_duration, parse_health_cmd};
-pub use images::{Image, ImageLayer, Images, LoadedImage, Removed, SaveFormat};
+pub use images::{Image, ImageLayer, Images, LoadedImage, PullOptions, Removed, SaveFormat};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome, parse_restart};

@@ -26,6 +26,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     // `--init`'s default init.
     ("catatonit", "/usr/bin/catatonit"),
+    // The pull tests' registry (started by each test on its own port) and
+    // what pushes the test images into it.
+    ("docker-registry", "/usr/bin/docker-registry"),
+    ("skopeo", "/usr/bin/skopeo"),
 ];
 
 pub fn run() -> Result<()> {

@@ -1,0 +1,222 @@
+//! `registries.conf` (containers-registries.conf(5)), as far as `pull`
+//! needs it: version 2's `unqualified-search-registries` and `[[registry]]`
+//! tables (`prefix`, `location`, `insecure`, `blocked`), and the version 1
+//! tables podman 1.4 read (`[registries.search]`, `.insecure`, `.block`).
+//! The file is `$CONTAINERS_REGISTRIES_CONF` when set (podman's variable),
+//! else `/etc/containers/registries.conf`; a missing file is an empty one.
+//! Aliases from `registries.conf.d` are not read yet.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct File {
+    #[serde(rename = "unqualified-search-registries")]
+    unqualified: Vec<String>,
+    registry: Vec<Entry>,
+    registries: Option<V1>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+struct Entry {
+    prefix: Option<String>,
+    location: Option<String>,
+    insecure: bool,
+    blocked: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct V1 {
+    search: Option<V1List>,
+    insecure: Option<V1List>,
+    block: Option<V1List>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct V1List {
+    registries: Vec<String>,
+}
+
+/// The registries configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Registries {
+    /// The file read (for messages).
+    pub path: PathBuf,
+    /// Where short names are looked for, in order.
+    pub unqualified: Vec<String>,
+    entries: Vec<Entry>,
+}
+
+/// What the configuration says of one image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    /// The reference to pull from (a `location` may rewrite its prefix).
+    pub pull_from: String,
+    /// Plain HTTP and unverified TLS allowed.
+    pub insecure: bool,
+    /// Refused before connecting.
+    pub blocked: bool,
+}
+
+impl Registries {
+    /// Reads the configuration (see the module doc).
+    pub fn load() -> Result<Registries> {
+        let path = std::env::var_os("CONTAINERS_REGISTRIES_CONF")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/containers/registries.conf"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        Self::parse(&text, path)
+    }
+
+    pub(crate) fn parse(text: &str, path: PathBuf) -> Result<Registries> {
+        let file: File = toml::from_str(text).map_err(|e| Error::InvalidArgument {
+            what: format!("registries configuration {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        let mut unqualified = file.unqualified;
+        let mut entries = file.registry;
+        if let Some(v1) = file.registries {
+            if !unqualified.is_empty() || !entries.is_empty() {
+                return Err(Error::InvalidArgument {
+                    what: format!("registries configuration {}", path.display()),
+                    reason: "mixes version 1 ([registries.*]) and version 2 tables: use one"
+                        .to_owned(),
+                });
+            }
+            unqualified = v1.search.map(|l| l.registries).unwrap_or_default();
+            for (list, insecure, blocked) in [(v1.insecure, true, false), (v1.block, false, true)] {
+                for r in list.map(|l| l.registries).unwrap_or_default() {
+                    entries.push(Entry {
+                        prefix: Some(r.clone()),
+                        location: Some(r),
+                        insecure,
+                        blocked,
+                    });
+                }
+            }
+        }
+        Ok(Registries {
+            path,
+            unqualified,
+            entries,
+        })
+    }
+
+    /// The entry whose prefix matches `name` (`registry/repository[:tag]`)
+    /// longest, and what it makes of it.
+    pub fn resolve(&self, name: &str) -> Resolved {
+        let matches = |prefix: &str| {
+            name == prefix
+                || name
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with(['/', ':', '@']))
+        };
+        let best = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let prefix = e.prefix.clone().or_else(|| e.location.clone())?;
+                matches(&prefix).then_some((prefix, e))
+            })
+            .max_by_key(|(p, _)| p.len());
+        match best {
+            Some((prefix, e)) => Resolved {
+                pull_from: match &e.location {
+                    Some(loc) if *loc != prefix => format!("{loc}{}", &name[prefix.len()..]),
+                    _ => name.to_owned(),
+                },
+                insecure: e.insecure,
+                blocked: e.blocked,
+            },
+            None => Resolved {
+                pull_from: name.to_owned(),
+                insecure: false,
+                blocked: false,
+            },
+        }
+    }
+}
+
+/// Whether `name` names its registry (`quay.io/x`, `localhost/x`,
+/// `127.0.0.1:5000/x`), as docker's rule reads the first component.
+pub(crate) fn is_qualified(name: &str) -> bool {
+    match name.split_once('/') {
+        Some((first, _)) => first.contains(['.', ':']) || first == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_2_tables_resolve_by_longest_prefix() {
+        let r = Registries::parse(
+            r#"
+unqualified-search-registries = ["quay.io", "docker.io"]
+[[registry]]
+location = "127.0.0.1:5000"
+insecure = true
+[[registry]]
+prefix = "example.com/foo"
+location = "mirror.example.org/foo"
+[[registry]]
+location = "evil.example"
+blocked = true
+"#,
+            PathBuf::from("r.conf"),
+        )
+        .unwrap();
+        assert_eq!(r.unqualified, ["quay.io", "docker.io"]);
+        let a = r.resolve("127.0.0.1:5000/x/y:1");
+        assert!(a.insecure && !a.blocked);
+        let b = r.resolve("example.com/foo/bar:2");
+        assert_eq!(b.pull_from, "mirror.example.org/foo/bar:2");
+        assert!(r.resolve("evil.example/x").blocked);
+        assert!(
+            !r.resolve("evil.examplex/x").blocked,
+            "a prefix ends at a boundary"
+        );
+        assert_eq!(r.resolve("other.io/x").pull_from, "other.io/x");
+    }
+
+    #[test]
+    fn version_1_tables_are_read_on_their_own() {
+        let r = Registries::parse(
+            "[registries.search]\nregistries = ['docker.io']\n[registries.insecure]\nregistries = ['localhost:5000']\n[registries.block]\nregistries = ['bad.io']\n",
+            PathBuf::from("v1.conf"),
+        )
+        .unwrap();
+        assert_eq!(r.unqualified, ["docker.io"]);
+        assert!(r.resolve("localhost:5000/a").insecure);
+        assert!(r.resolve("bad.io/a").blocked);
+        let err = Registries::parse(
+            "unqualified-search-registries = ['a.io']\n[registries.search]\nregistries = ['b.io']\n",
+            PathBuf::from("mixed.conf"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("mixes"), "{err}");
+        assert!(Registries::parse("[[registry]\n", PathBuf::from("bad.conf")).is_err());
+    }
+
+    #[test]
+    fn qualified_names() {
+        assert!(is_qualified("quay.io/a"));
+        assert!(is_qualified("localhost/a"));
+        assert!(is_qualified("127.0.0.1:5000/a"));
+        assert!(!is_qualified("busybox"));
+        assert!(!is_qualified("library/busybox"));
+    }
+}
