@@ -100,6 +100,9 @@ impl RegistryClient {
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(60)))
+            // A server that stops sending mid-body is given up on, not
+            // waited for forever (large layers take minutes, not hours).
+            .timeout_recv_body(Some(Duration::from_secs(3600)))
             .max_redirects(5)
             .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
             .user_agent("oxpod")

@@ -240,3 +240,317 @@ fn a_killed_pull_leaves_a_store_that_checks_clean_and_pulls_again() {
     assert_eq!(out.trim(), id);
     assert_eq!(env.ok(["run", "--rm", &name, "cat /data/y"]), "y\n");
 }
+
+/// A registry that misbehaves on purpose, for what the real one will not
+/// do here: token authentication, a redirect to another host, a wrong
+/// digest, a cut body, 429 then success, schema 1, a multi-platform index.
+mod fake {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use sha2::{Digest, Sha256};
+
+    pub fn sha(b: &[u8]) -> String {
+        format!("sha256:{:x}", Sha256::digest(b))
+    }
+
+    pub struct Request {
+        pub path: String,
+        pub headers: HashMap<String, String>,
+    }
+
+    pub type Handler = dyn Fn(&Request, u16) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync;
+
+    /// Serves `handler` on a free port until the process ends; every
+    /// request is also recorded.
+    pub fn serve(handler: Arc<Handler>) -> (u16, Arc<Mutex<Vec<Request>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let handler = handler.clone();
+                let log = log.clone();
+                std::thread::spawn(move || answer(stream, &*handler, port, &log));
+            }
+        });
+        (port, seen)
+    }
+
+    fn answer(mut stream: TcpStream, handler: &Handler, port: u16, log: &Mutex<Vec<Request>>) {
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return;
+        }
+        let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
+        let mut headers = HashMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let req = Request { path, headers };
+        let (status, extra, body) = handler(&req, port);
+        log.lock().expect("log").push(req);
+        let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+        let mut has_len = false;
+        for (k, v) in &extra {
+            has_len |= k.eq_ignore_ascii_case("content-length");
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !has_len {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(&body);
+        let _ = stream.flush();
+        // One request per connection; a cut body ends with the connection.
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+#[test]
+fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store() {
+    require_containers!();
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let env = TestEnv::new();
+    let fx = oxpod_test_support::image::Fixture::new(Path::new(oxpod_test_support::BUSYBOX))
+        .expect("the test image");
+    let config_digest = fake::sha(&fx.config);
+    let fx_id = fx.id();
+    let config_bytes = fx.config.clone();
+    let layers: Vec<(String, Vec<u8>)> = fx
+        .layers
+        .iter()
+        .map(|l| (fake::sha(l), l.clone()))
+        .collect();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": fx.config.len(), "digest": config_digest},
+        "layers": layers.iter().map(|(d, b)| serde_json::json!({
+            "mediaType": "application/vnd.docker.image.rootfs.diff.tar", "size": b.len(), "digest": d})).collect::<Vec<_>>(),
+    })
+    .to_string()
+    .into_bytes();
+    let manifest_digest = fake::sha(&manifest);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": manifest_digest, "size": manifest.len(), "platform": {"os": "linux", "architecture": oxpod_arch()}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": manifest_digest, "size": manifest.len(), "platform": {"os": "linux", "architecture": "riscv64"}},
+        ],
+    })
+    .to_string()
+    .into_bytes();
+    // The second host a blob redirect leads to: it must see no credentials.
+    let blobs: Arc<Vec<(String, Vec<u8>)>> = Arc::new(layers.clone());
+    let blobs2 = blobs.clone();
+    let (port2, seen2) = fake::serve(Arc::new(move |r: &fake::Request, _| {
+        match blobs2.iter().find(|(d, _)| r.path.ends_with(d.as_str())) {
+            Some((_, b)) => (200, vec![], b.clone()),
+            None => (404, vec![], Vec::new()),
+        }
+    }));
+    let busy = Arc::new(AtomicU32::new(0));
+    let busy2 = busy.clone();
+    let handler = move |r: &fake::Request, port: u16| -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let json = |t: &str| vec![("Content-Type".to_owned(), t.to_owned())];
+        if let Some(q) = r.path.strip_prefix("/token?") {
+            // user:pass is dXNlcjpwYXNz.
+            let ok = r
+                .headers
+                .get("authorization")
+                .is_some_and(|a| a == "Basic dXNlcjpwYXNz");
+            return if ok && q.contains("scope=repository%3Asecret%2Ffx%3Apull") {
+                (
+                    200,
+                    json("application/json"),
+                    br#"{"token":"good-token"}"#.to_vec(),
+                )
+            } else {
+                (401, vec![], Vec::new())
+            };
+        }
+        let repo_ok = |repo: &str| r.path.starts_with(&format!("/v2/{repo}/"));
+        if repo_ok("secret/fx")
+            && r.headers.get("authorization").map(String::as_str) != Some("Bearer good-token")
+        {
+            return (
+                401,
+                vec![(
+                    "WWW-Authenticate".to_owned(),
+                    format!(
+                        "Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:secret/fx:pull\""
+                    ),
+                )],
+                Vec::new(),
+            );
+        }
+        if repo_ok("busy/fx") && busy2.fetch_add(1, Ordering::SeqCst) < 2 {
+            return (429, vec![], Vec::new());
+        }
+        if repo_ok("old/fx") && r.path.contains("/manifests/") {
+            return (
+                200,
+                json("application/vnd.docker.distribution.manifest.v1+prettyjws"),
+                br#"{"schemaVersion":1,"name":"old/fx","tag":"1","fsLayers":[]}"#.to_vec(),
+            );
+        }
+        if r.path.contains("/manifests/") {
+            if repo_ok("multi/fx") && !r.path.ends_with(&manifest_digest) {
+                return (
+                    200,
+                    json("application/vnd.oci.image.index.v1+json"),
+                    index.clone(),
+                );
+            }
+            return (
+                200,
+                json("application/vnd.docker.distribution.manifest.v2+json"),
+                manifest.clone(),
+            );
+        }
+        if r.path.ends_with(&config_digest) {
+            return (200, vec![], config_bytes.clone());
+        }
+        if let Some((d, b)) = blobs.iter().find(|(d, _)| r.path.ends_with(d.as_str())) {
+            if repo_ok("liar/fx") {
+                let mut bad = b.clone();
+                bad[600] ^= 0xff;
+                return (200, vec![], bad);
+            }
+            if repo_ok("short/fx") {
+                return (
+                    200,
+                    vec![("Content-Length".to_owned(), b.len().to_string())],
+                    b[..b.len() / 2].to_vec(),
+                );
+            }
+            if repo_ok("moved/fx") {
+                return (
+                    307,
+                    vec![(
+                        "Location".to_owned(),
+                        format!("http://127.0.0.1:{port2}/elsewhere/{d}"),
+                    )],
+                    Vec::new(),
+                );
+            }
+            return (200, vec![], b.clone());
+        }
+        (404, vec![], Vec::new())
+    };
+    let (port, _seen) = fake::serve(Arc::new(handler));
+    let host = format!("127.0.0.1:{port}");
+    let pull = |name: &str, extra: &[&str]| {
+        let mut args = vec!["pull", "-q", "--tls-verify=false"];
+        args.extend_from_slice(extra);
+        let full = format!("{host}/{name}");
+        args.push(&full);
+        env.run(&args)
+    };
+    let clean = |what: &str| {
+        let check = env.run(["system", "check"]);
+        let text = String::from_utf8_lossy(&check.stdout);
+        assert!(text.contains("no problems found"), "{what}: {text}");
+    };
+    // Token authentication: refused without credentials, pulled with.
+    let out = pull("secret/fx:1", &[]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--creds"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pull("secret/fx:1", &["--creds", "user:wrong"]);
+    assert_eq!(out.status.code(), Some(125));
+    let out = pull("secret/fx:1", &["--creds", "user:pass"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), fx_id);
+    env.ok(["rmi", "-f", &format!("{host}/secret/fx:1")]);
+    // 429 twice, then the answer.
+    let out = pull("busy/fx:1", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(["rmi", "-f", &format!("{host}/busy/fx:1")]);
+    // A redirect to another host: followed, without our credentials.
+    let out = pull("moved/fx:1", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        seen2
+            .lock()
+            .expect("log")
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization"))
+    );
+    assert!(
+        !seen2.lock().expect("log").is_empty(),
+        "the blobs came from the second host"
+    );
+    env.ok(["rmi", "-f", &format!("{host}/moved/fx:1")]);
+    // A multi-platform index: the host's platform, or a list of the others.
+    let out = pull("multi/fx:1", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pull("multi/fx:1", &["--platform", "linux/ppc64le"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("linux/riscv64") && err.contains("ppc64le"),
+        "{err}"
+    );
+    env.ok(["rmi", "-f", &format!("{host}/multi/fx:1")]);
+    // Lies: a wrong digest and a cut body fail, and leave nothing.
+    for (repo, want) in [
+        ("liar/fx:1", "digest"),
+        ("short/fx:1", ""),
+        ("old/fx:1", "schema 1"),
+    ] {
+        let out = pull(repo, &[]);
+        assert_eq!(out.status.code(), Some(125), "{repo}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{repo}: {err}");
+        assert_eq!(
+            env.run(["image", "exists", &format!("{host}/{repo}")])
+                .status
+                .code(),
+            Some(1)
+        );
+        clean(repo);
+    }
+    assert_eq!(env.ok(["images", "-q"]), "");
+}
+
+fn oxpod_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
