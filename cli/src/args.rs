@@ -97,6 +97,10 @@ pub enum Command {
     Load(LoadArgs),
     /// Pull an image from a registry
     Pull(PullArgs),
+    /// Log in to a registry (credentials checked, then kept in the auth file)
+    Login(LoginArgs),
+    /// Log out of a registry
+    Logout(LogoutArgs),
     /// Save images to an archive
     Save(SaveArgs),
     /// Remove images
@@ -533,8 +537,44 @@ pub struct PullArgs {
     /// Credentials: USER[:PASSWORD]
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,
+    /// The auth file to read credentials from (default: podman's)
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<std::path::PathBuf>,
     /// The image: registry/repository[:tag|@digest], or a short name searched in registries.conf
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// User name
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password (visible to other users in ps: prefer --password-stdin)
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Read the password from stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The auth file to write (default: podman's)
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<std::path::PathBuf>,
+    /// Verify TLS certificates and refuse plain HTTP (default: registries.conf decides)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// The registry (host[:port])
+    pub registry: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Every registry's credentials
+    #[arg(short, long)]
+    pub all: bool,
+    /// The auth file (default: podman's)
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<std::path::PathBuf>,
+    /// The registry (host[:port])
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Args)]

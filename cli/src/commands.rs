@@ -85,9 +85,50 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                     tls_verify: a.tls_verify,
                     platform: a.platform.clone(),
                     credentials,
+                    auth_file: a.authfile.clone(),
                 },
             )?;
             writeln!(out, "{}", pulled.id)?;
+            Ok(0)
+        }
+        Command::Login(a) => {
+            let rt = open(g, |o| o)?;
+            let username = match &a.username {
+                Some(u) => u.clone(),
+                None => bail!("give --username (oxpod does not prompt)"),
+            };
+            let password = match (&a.password, a.password_stdin) {
+                (Some(_), true) => bail!("--password and --password-stdin are mutually exclusive"),
+                (Some(p), false) => p.clone(),
+                (None, true) => {
+                    let mut p = String::new();
+                    std::io::stdin().read_line(&mut p)?;
+                    p.trim_end_matches(['\n', '\r']).to_owned()
+                }
+                (None, false) => bail!("give --password-stdin (or --password)"),
+            };
+            rt.images().login(
+                &a.registry,
+                &oxpod_runtime::image::Credentials { username, password },
+                a.tls_verify,
+                a.authfile.as_deref(),
+            )?;
+            writeln!(out, "Login Succeeded!")?;
+            Ok(0)
+        }
+        Command::Logout(a) => {
+            let rt = open(g, |o| o)?;
+            let registry = match (&a.registry, a.all) {
+                (Some(_), true) => bail!("--all takes no registry"),
+                (None, false) => bail!("give a registry, or --all"),
+                (r, _) => r.as_deref(),
+            };
+            let had = rt.images().logout(registry, a.authfile.as_deref())?;
+            match registry {
+                None => writeln!(out, "Removed login credentials for all registries")?,
+                Some(r) if had => writeln!(out, "Removed login credentials for {r}")?,
+                Some(r) => bail!("not logged into {r}"),
+            }
             Ok(0)
         }
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => {

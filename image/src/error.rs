@@ -50,6 +50,14 @@ pub enum Error {
         /// What happened, with the remedy where there is one.
         reason: String,
     },
+    /// An auth file that cannot be read or written as one.
+    #[error("auth file {}: {reason}", path.display())]
+    BadAuthFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file-system or stream operation failed.
     #[error("cannot {op} {}: {source}", path.display())]
     Io {
@@ -72,6 +80,13 @@ impl Error {
             op,
             path: path.into(),
             source,
+        }
+    }
+
+    pub(crate) fn bad_auth(path: &std::path::Path, reason: impl Into<String>) -> Self {
+        Error::BadAuthFile {
+            path: path.to_path_buf(),
+            reason: reason.into(),
         }
     }
 

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod auth;
 mod config;
 mod error;
 mod reference;
@@ -23,6 +24,10 @@ mod write;
 pub use archive::{
     Archive, ArchiveImage, ArchiveLayer, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, blob_path,
     host_arch,
+};
+pub use auth::{
+    default_auth_file, lookup as lookup_credentials, remove as remove_credentials,
+    store as store_credentials,
 };
 pub use config::{ImageConfig, RootFs, RunConfig};
 pub use error::{Error, Result};

@@ -293,7 +293,9 @@ impl RegistryClient {
                 if let Some(service) = params.get("service") {
                     url.push_str(&format!("service={}&", encode(service)));
                 }
-                url.push_str(&format!("scope={}", encode(scope)));
+                if !scope.is_empty() {
+                    url.push_str(&format!("scope={}", encode(scope)));
+                }
                 let mut req = self.agent.get(&url);
                 if let Some(c) = &self.creds {
                     req = req.header("Authorization", format!("Basic {}", basic(c)));
@@ -356,6 +358,19 @@ impl RegistryClient {
             .limit(DOC_MAX)
             .read_to_vec()
             .map_err(|e| reg_err(&self.endpoint, format!("{what}: {e}")))
+    }
+
+    /// `GET /v2/` with the credentials (`login`'s check): Ok when the
+    /// registry accepts them.
+    pub fn check_login(&self) -> Result<()> {
+        let answer = self.get("/v2/", None, "")?;
+        match answer.status {
+            200 => Ok(()),
+            s => Err(reg_err(
+                &self.endpoint,
+                format!("logging in: the registry answered {s}"),
+            )),
+        }
     }
 
     /// The manifest `reference` names (tag or digest): its bytes, media
@@ -645,29 +660,7 @@ pub(crate) fn parse_challenge(text: &str) -> Option<(String, HashMap<String, Str
 }
 
 fn basic(c: &Credentials) -> String {
-    base64_encode(format!("{}:{}", c.username, c.password).as_bytes())
-}
-
-/// Standard base64 with padding.
-fn base64_encode(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    crate::auth::base64_encode(format!("{}:{}", c.username, c.password).as_bytes())
 }
 
 /// Percent-encoding of a query value.
@@ -704,6 +697,7 @@ mod tests {
 
     #[test]
     fn base64_and_query_encoding() {
+        use crate::auth::base64_encode;
         assert_eq!(base64_encode(b"user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64_encode(b"a"), "YQ==");
         assert_eq!(base64_encode(b"ab"), "YWI=");

@@ -165,6 +165,8 @@ pub struct PullOptions {
     pub platform: Option<String>,
     /// `--creds user:password`.
     pub credentials: Option<oxpod_image::Credentials>,
+    /// `--authfile` (default: podman's, see [`oxpod_image::default_auth_file`]).
+    pub auth_file: Option<std::path::PathBuf>,
 }
 
 /// What a load added: each image's id and names.
@@ -332,9 +334,16 @@ impl<'r> Images<'r> {
         insecure: bool,
         options: &PullOptions,
     ) -> Result<LoadedImage> {
+        let credentials = match &options.credentials {
+            Some(c) => Some(c.clone()),
+            None => oxpod_image::lookup_credentials(
+                &self.auth_file(options.auth_file.as_deref()),
+                &reference.registry,
+            )?,
+        };
         let client = oxpod_image::RegistryClient::new(
             oxpod_image::Endpoint::of(reference, insecure),
-            options.credentials.clone(),
+            credentials,
         );
         let platform = match &options.platform {
             Some(p) => oxpod_image::PlatformChoice::parse(p)?,
@@ -355,6 +364,58 @@ impl<'r> Images<'r> {
                 EventStatus::Pull,
             )
         })
+    }
+
+    fn auth_file(&self, given: Option<&Path>) -> std::path::PathBuf {
+        given
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| oxpod_image::default_auth_file(self.rt.identity.uid))
+    }
+
+    /// `login`: checks the credentials against `registry` (`GET /v2/`
+    /// through its challenge), then keeps them in the auth file. Returns
+    /// the file written.
+    pub fn login(
+        &self,
+        registry: &str,
+        credentials: &oxpod_image::Credentials,
+        tls_verify: Option<bool>,
+        auth_file: Option<&Path>,
+    ) -> Result<std::path::PathBuf> {
+        let registry = registry
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let conf = crate::registries::Registries::load()?;
+        let resolved = conf.resolve(registry);
+        if resolved.blocked {
+            return Err(Error::InvalidArgument {
+                what: format!("registry {registry}"),
+                reason: format!("it is blocked in {}", conf.path.display()),
+            });
+        }
+        let insecure = tls_verify.map_or(resolved.insecure, |v| !v);
+        let endpoint = match registry {
+            "docker.io" => oxpod_image::Endpoint {
+                host: "registry-1.docker.io".to_owned(),
+                insecure,
+            },
+            other => oxpod_image::Endpoint {
+                host: other.to_owned(),
+                insecure,
+            },
+        };
+        oxpod_image::RegistryClient::new(endpoint, Some(credentials.clone())).check_login()?;
+        let file = self.auth_file(auth_file);
+        oxpod_image::store_credentials(&file, registry, credentials)?;
+        Ok(file)
+    }
+
+    /// `logout`: forgets `registry`'s credentials (`None`: all of them).
+    /// Whether there were any.
+    pub fn logout(&self, registry: Option<&str>, auth_file: Option<&Path>) -> Result<bool> {
+        let file = self.auth_file(auth_file);
+        Ok(oxpod_image::remove_credentials(&file, registry)?)
     }
 
     /// Runs `add` (a load, import or commit) under the store's shared

@@ -373,7 +373,9 @@ fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store
                 .headers
                 .get("authorization")
                 .is_some_and(|a| a == "Basic dXNlcjpwYXNz");
-            return if ok && q.contains("scope=repository%3Asecret%2Ffx%3Apull") {
+            return if ok
+                && (!q.contains("scope=") || q.contains("scope=repository%3Asecret%2Ffx%3Apull"))
+            {
                 (
                     200,
                     json("application/json"),
@@ -384,6 +386,23 @@ fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store
             };
         }
         let repo_ok = |repo: &str| r.path.starts_with(&format!("/v2/{repo}/"));
+        // The login check: the base endpoint, behind the same token.
+        if r.path == "/v2/" {
+            return if r.headers.get("authorization").map(String::as_str)
+                == Some("Bearer good-token")
+            {
+                (200, json("application/json"), b"{}".to_vec())
+            } else {
+                (
+                    401,
+                    vec![(
+                        "WWW-Authenticate".to_owned(),
+                        format!("Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\""),
+                    )],
+                    Vec::new(),
+                )
+            };
+        }
         if repo_ok("secret/fx")
             && r.headers.get("authorization").map(String::as_str) != Some("Bearer good-token")
         {
@@ -484,6 +503,66 @@ fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), fx_id);
     env.ok(["rmi", "-f", &format!("{host}/secret/fx:1")]);
+    // login checks the credentials, keeps them; pull then needs no --creds.
+    let authfile = env.path().join("auth.json").display().to_string();
+    let login = |pass: &str| {
+        let mut c = env
+            .cmd([
+                "login",
+                "--tls-verify=false",
+                "--authfile",
+                &authfile,
+                "-u",
+                "user",
+                "--password-stdin",
+                &host,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::io::Write::write_all(
+            &mut c.stdin.take().expect("stdin"),
+            format!("{pass}\n").as_bytes(),
+        )
+        .expect("feed");
+        c.wait_with_output().expect("wait")
+    };
+    let out = login("wrong");
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !Path::new(&authfile).exists(),
+        "nothing kept from a refused login"
+    );
+    let out = login("pass");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Login Succeeded!\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pull("secret/fx:1", &["--authfile", &authfile]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(["rmi", "-f", &format!("{host}/secret/fx:1")]);
+    assert_eq!(
+        env.ok(["logout", "--authfile", &authfile, &host]),
+        format!("Removed login credentials for {host}\n")
+    );
+    let out = env.run(["logout", "--authfile", &authfile, &host]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not logged into"));
+    let out = pull("secret/fx:1", &["--authfile", &authfile]);
+    assert_eq!(out.status.code(), Some(125));
     // 429 twice, then the answer.
     let out = pull("busy/fx:1", &[]);
     assert!(
