@@ -108,9 +108,14 @@ pub fn store(auth_file: &Path, registry: &str, creds: &Credentials) -> Result<()
 pub fn remove(auth_file: &Path, registry: Option<&str>) -> Result<bool> {
     let mut file = read(auth_file)?;
     let had = match registry {
-        Some(r) => keys_for(r)
-            .iter()
-            .fold(false, |had, k| file.auths.remove(k).is_some() || had),
+        Some(r) => {
+            // Every key it may be under goes (no short circuit).
+            let before = file.auths.len();
+            for k in keys_for(r) {
+                file.auths.remove(&k);
+            }
+            file.auths.len() != before
+        }
         None => {
             let had = !file.auths.is_empty();
             file.auths.clear();
