@@ -97,6 +97,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Pull an image from a registry
     Pull(PullArgs),
+    /// Push an image to a registry
+    Push(PushArgs),
     /// Log in to a registry (credentials checked, then kept in the auth file)
     Login(LoginArgs),
     /// Log out of a registry
@@ -542,6 +544,32 @@ pub struct PullArgs {
     pub authfile: Option<std::path::PathBuf>,
     /// The image: registry/repository[:tag|@digest], or a short name searched in registries.conf
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// No progress on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Verify TLS certificates and refuse plain HTTP (default: registries.conf decides)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// Credentials: USER[:PASSWORD]
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// The auth file to read credentials from (default: podman's)
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<std::path::PathBuf>,
+    /// The manifest format: v2s2 (docker's, the default) or oci
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Write the pushed manifest's digest to this file
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<std::path::PathBuf>,
+    /// The local image
+    pub image: String,
+    /// Where to: registry/repository[:tag] (docker:// accepted; default: the image's name)
+    pub destination: Option<String>,
 }
 
 #[derive(Debug, Args)]

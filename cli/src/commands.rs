@@ -69,13 +69,7 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         }
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
             let rt = open(g, |o| o)?;
-            let credentials = a.creds.as_deref().map(|c| {
-                let (u, p) = c.split_once(':').unwrap_or((c, ""));
-                oxpod_runtime::image::Credentials {
-                    username: u.to_owned(),
-                    password: p.to_owned(),
-                }
-            });
+            let credentials = creds_arg(a.creds.as_deref());
             if !a.quiet {
                 eprintln!("Trying to pull {}...", a.image);
             }
@@ -89,6 +83,30 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                 },
             )?;
             writeln!(out, "{}", pulled.id)?;
+            Ok(0)
+        }
+        Command::Push(a) => {
+            let rt = open(g, |o| o)?;
+            let destination = a
+                .destination
+                .as_deref()
+                .map(|d| d.strip_prefix("docker://").unwrap_or(d));
+            let (sent, digest) = rt.images().push(
+                &a.image,
+                destination,
+                &oxpod_runtime::PushOptions {
+                    tls_verify: a.tls_verify,
+                    credentials: creds_arg(a.creds.as_deref()),
+                    auth_file: a.authfile.clone(),
+                    format: a.format.clone(),
+                },
+            )?;
+            if !a.quiet {
+                eprintln!("Copied {sent} blobs the registry lacked; wrote manifest {digest}");
+            }
+            if let Some(f) = &a.digestfile {
+                std::fs::write(f, &digest)?;
+            }
             Ok(0)
         }
         Command::Login(a) => {
@@ -531,6 +549,17 @@ fn split_list(values: &[String]) -> Vec<String> {
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// `--creds USER[:PASSWORD]`.
+fn creds_arg(creds: Option<&str>) -> Option<oxpod_runtime::image::Credentials> {
+    creds.map(|c| {
+        let (u, p) = c.split_once(':').unwrap_or((c, ""));
+        oxpod_runtime::image::Credentials {
+            username: u.to_owned(),
+            password: p.to_owned(),
+        }
+    })
 }
 
 /// `--pull` before a create from an image: `missing` (the default) pulls

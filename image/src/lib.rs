@@ -22,8 +22,8 @@ mod registry;
 mod write;
 
 pub use archive::{
-    Archive, ArchiveImage, ArchiveLayer, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, blob_path,
-    host_arch,
+    Archive, ArchiveImage, ArchiveLayer, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD,
+    OCI_MANIFEST, blob_path, host_arch,
 };
 pub use auth::{
     default_auth_file, lookup as lookup_credentials, remove as remove_credentials,

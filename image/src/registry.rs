@@ -64,7 +64,7 @@ pub struct RegistryClient {
     agent: ureq::Agent,
     /// The scheme that answered (`https`, or `http` when allowed).
     scheme: Mutex<Option<&'static str>>,
-    /// Bearer tokens by scope.
+    /// `Authorization` values by scope (a Bearer token, or Basic).
     tokens: Mutex<HashMap<String, String>>,
 }
 
@@ -178,10 +178,7 @@ impl RegistryClient {
     }
 
     fn authorization(&self, scope: &str) -> Option<String> {
-        if let Some(t) = self.tokens.lock().ok()?.get(scope) {
-            return Some(format!("Bearer {t}"));
-        }
-        None
+        self.tokens.lock().ok()?.get(scope).cloned()
     }
 
     /// One request on the scheme that works.
@@ -340,10 +337,11 @@ impl RegistryClient {
                 if token.is_empty() {
                     return Err(reg_err(&self.endpoint, "the token service gave no token"));
                 }
+                let header = format!("Bearer {token}");
                 if let Ok(mut m) = self.tokens.lock() {
-                    m.insert(scope.to_owned(), token.clone());
+                    m.insert(scope.to_owned(), header.clone());
                 }
-                Ok(format!("Bearer {token}"))
+                Ok(header)
             }
             other => Err(reg_err(
                 &self.endpoint,
@@ -358,6 +356,149 @@ impl RegistryClient {
             .limit(DOC_MAX)
             .read_to_vec()
             .map_err(|e| reg_err(&self.endpoint, format!("{what}: {e}")))
+    }
+
+    /// The `Authorization` for `scope`, fetched through the registry's
+    /// challenge once (a HEAD of `probe`) and kept.
+    fn authorize(&self, probe: &str, scope: &str) -> Result<Option<String>> {
+        if let Some(a) = self.authorization(scope) {
+            return Ok(Some(a));
+        }
+        let answer = self.send(probe, None, None)?;
+        if answer.status != 401 {
+            return Ok(None);
+        }
+        let challenge = answer
+            .headers
+            .get("www-authenticate")
+            .cloned()
+            .unwrap_or_default();
+        let auth = self.answer_challenge(&challenge, scope)?;
+        if let Ok(mut m) = self.tokens.lock() {
+            m.insert(scope.to_owned(), auth.clone());
+        }
+        Ok(Some(auth))
+    }
+
+    fn base_url(&self) -> String {
+        let scheme = self.scheme.lock().ok().and_then(|s| *s).unwrap_or("https");
+        format!("{scheme}://{}", self.endpoint.host)
+    }
+
+    /// Uploads a blob unless the registry has it (`HEAD` first; then a
+    /// monolithic upload: `POST` for a location, `PUT ?digest=`). Returns
+    /// whether it was sent.
+    pub fn push_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+        size: u64,
+        open: &dyn Fn() -> Result<Box<dyn Read + Send>>,
+    ) -> Result<bool> {
+        let scope = format!("repository:{repository}:pull,push");
+        let auth = self.authorize(&format!("/v2/{repository}/blobs/{digest}"), &scope)?;
+        let base = self.base_url();
+        let with_auth = |req: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match &auth {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        };
+        let head = with_auth(
+            self.agent
+                .head(format!("{base}/v2/{repository}/blobs/{digest}")),
+        )
+        .call()
+        .map_err(|e| reg_err(&self.endpoint, format!("HEAD blob {digest}: {e}")))?;
+        if head.status().as_u16() == 200 {
+            return Ok(false);
+        }
+        let post = {
+            let req = self
+                .agent
+                .post(format!("{base}/v2/{repository}/blobs/uploads/"));
+            let req = match &auth {
+                Some(a) => req.header("Authorization", a),
+                None => req,
+            };
+            req.send_empty().map_err(|e| {
+                reg_err(
+                    &self.endpoint,
+                    format!("starting the upload of {digest}: {e}"),
+                )
+            })?
+        };
+        if post.status().as_u16() != 202 {
+            return Err(reg_err(
+                &self.endpoint,
+                format!(
+                    "starting the upload of {digest}: answered {}",
+                    post.status().as_u16()
+                ),
+            ));
+        }
+        let location = post
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| reg_err(&self.endpoint, "an upload without a Location"))?
+            .to_owned();
+        let location = if location.starts_with("http://") || location.starts_with("https://") {
+            location
+        } else {
+            format!("{base}{location}")
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={}", encode(digest));
+        let req = self
+            .agent
+            .put(&url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", size.to_string());
+        let req = match &auth {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        };
+        let mut body = open()?;
+        let put = req
+            .send(ureq::SendBody::from_reader(&mut body))
+            .map_err(|e| reg_err(&self.endpoint, format!("uploading {digest}: {e}")))?;
+        match put.status().as_u16() {
+            201 | 204 => Ok(true),
+            s => Err(reg_err(
+                &self.endpoint,
+                format!("uploading {digest}: answered {s}"),
+            )),
+        }
+    }
+
+    /// Puts a manifest under `tag`.
+    pub fn push_manifest(
+        &self,
+        repository: &str,
+        tag: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let scope = format!("repository:{repository}:pull,push");
+        let auth = self.authorize(&format!("/v2/{repository}/manifests/{tag}"), &scope)?;
+        let base = self.base_url();
+        let req = self
+            .agent
+            .put(format!("{base}/v2/{repository}/manifests/{tag}"))
+            .header("Content-Type", media_type);
+        let req = match &auth {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        };
+        let put = req
+            .send(bytes)
+            .map_err(|e| reg_err(&self.endpoint, format!("putting the manifest: {e}")))?;
+        match put.status().as_u16() {
+            201 | 200 | 202 => Ok(()),
+            s => Err(reg_err(
+                &self.endpoint,
+                format!("putting the manifest of {repository}:{tag}: answered {s}"),
+            )),
+        }
     }
 
     /// `GET /v2/` with the credentials (`login`'s check): Ok when the

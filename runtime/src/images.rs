@@ -169,6 +169,19 @@ pub struct PullOptions {
     pub auth_file: Option<std::path::PathBuf>,
 }
 
+/// How to push.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// See [`PullOptions::tls_verify`].
+    pub tls_verify: Option<bool>,
+    /// `--creds`.
+    pub credentials: Option<oxpod_image::Credentials>,
+    /// `--authfile`.
+    pub auth_file: Option<std::path::PathBuf>,
+    /// `--format`: `v2s2` (default) or `oci`.
+    pub format: Option<String>,
+}
+
 /// What a load added: each image's id and names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedImage {
@@ -364,6 +377,141 @@ impl<'r> Images<'r> {
                 EventStatus::Pull,
             )
         })
+    }
+
+    /// `push`: the image's blobs the registry lacks (a HEAD each first),
+    /// its config, then a manifest in `format` (`v2s2`, docker's, or `oci`)
+    /// under `destination`'s tag. Holds the store's shared lock, so no
+    /// `rmi` sweeps a blob while it is sent. Returns the blobs sent and
+    /// the manifest's digest.
+    pub fn push(
+        &self,
+        name: &str,
+        destination: Option<&str>,
+        options: &PushOptions,
+    ) -> Result<(usize, String)> {
+        self.rt.check_valid()?;
+        let image = self.resolve(name)?;
+        let dest = match destination {
+            Some(d) => d.to_owned(),
+            None => image
+                .names
+                .iter()
+                .find(|n| {
+                    n.as_str() == name || Reference::parse(name).is_ok_and(|r| r.to_string() == **n)
+                })
+                .cloned()
+                .unwrap_or_else(|| name.to_owned()),
+        };
+        if !crate::registries::is_qualified(&dest) {
+            return Err(Error::InvalidArgument {
+                what: format!("push destination {dest:?}"),
+                reason: "give the registry too (registry/repository:tag)".to_owned(),
+            });
+        }
+        let reference = Reference::parse(&dest)?;
+        let conf = crate::registries::Registries::load()?;
+        let resolved = conf.resolve(&dest);
+        if resolved.blocked {
+            return Err(Error::InvalidArgument {
+                what: format!("registry {}", reference.registry),
+                reason: format!("it is blocked in {}", conf.path.display()),
+            });
+        }
+        let insecure = options.tls_verify.map_or(resolved.insecure, |v| !v);
+        let credentials = match &options.credentials {
+            Some(c) => Some(c.clone()),
+            None => oxpod_image::lookup_credentials(
+                &self.auth_file(options.auth_file.as_deref()),
+                &reference.registry,
+            )?,
+        };
+        let client = oxpod_image::RegistryClient::new(
+            oxpod_image::Endpoint::of(&reference, insecure),
+            credentials,
+        );
+        let oci = match options.format.as_deref() {
+            None | Some("v2s2") => false,
+            Some("oci") => true,
+            Some(other) => {
+                return Err(Error::InvalidArgument {
+                    what: format!("--format {other:?}"),
+                    reason: "use oci or v2s2".to_owned(),
+                });
+            }
+        };
+        let store = self.store()?;
+        let _shared = store.lock_shared()?;
+        let repo = &reference.repository;
+        let mut sent = 0;
+        let mut layers = Vec::new();
+        for l in &image.layers {
+            let digest = Digest::parse(&l.blob).map_err(store_err)?;
+            let open = || -> oxpod_image::Result<Box<dyn std::io::Read + Send>> {
+                store
+                    .open_blob(&digest)
+                    .map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)
+                    .map_err(|e| oxpod_image::Error::Registry {
+                        registry: reference.registry.clone(),
+                        reason: format!("reading blob {digest}: {e}"),
+                    })
+            };
+            if client.push_blob(repo, &l.blob, l.blob_size, &open)? {
+                sent += 1;
+            }
+            let media = match (oci, l.gzip, l.zstd) {
+                (false, false, false) => "application/vnd.docker.image.rootfs.diff.tar",
+                (false, true, _) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                (false, false, true) => {
+                    return Err(Error::InvalidArgument {
+                        what: "--format v2s2".to_owned(),
+                        reason: "a zstd layer has no docker media type: push with --format oci"
+                            .to_owned(),
+                    });
+                }
+                (true, false, false) => oxpod_image::OCI_LAYER_TAR,
+                (true, true, _) => oxpod_image::OCI_LAYER_GZIP,
+                (true, false, true) => oxpod_image::OCI_LAYER_ZSTD,
+            };
+            layers.push(
+                serde_json::json!({"mediaType": media, "size": l.blob_size, "digest": l.blob}),
+            );
+        }
+        let config_digest = Digest::parse(&image.digest()).map_err(store_err)?;
+        let config = store.read_blob(&config_digest)?;
+        let config_len = config.len() as u64;
+        let config_bytes = std::sync::Arc::new(config);
+        let open_config = || -> oxpod_image::Result<Box<dyn std::io::Read + Send>> {
+            Ok(Box::new(std::io::Cursor::new(
+                config_bytes.as_ref().clone(),
+            )))
+        };
+        if client.push_blob(repo, &image.digest(), config_len, &open_config)? {
+            sent += 1;
+        }
+        let (manifest_type, config_type) = if oci {
+            (oxpod_image::OCI_MANIFEST, oxpod_image::OCI_CONFIG)
+        } else {
+            (
+                "application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.docker.container.image.v1+json",
+            )
+        };
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": manifest_type,
+            "config": {"mediaType": config_type, "size": config_len, "digest": image.digest()},
+            "layers": layers,
+        }))
+        .map_err(|e| Error::InvalidArgument {
+            what: "manifest".to_owned(),
+            reason: e.to_string(),
+        })?;
+        let tag = reference.tag.clone().unwrap_or_else(|| "latest".to_owned());
+        client.push_manifest(repo, &tag, manifest_type, &manifest)?;
+        let digest = Digest::of(&manifest).to_string();
+        self.rt.emit(image_event(EventStatus::Push, &image));
+        Ok((sent, digest))
     }
 
     fn auth_file(&self, given: Option<&Path>) -> std::path::PathBuf {

@@ -86,7 +86,9 @@ pub use copy::CopyEnd;
 pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use health::{HealthOutcome, parse_go_duration, parse_health_cmd};
-pub use images::{Image, ImageLayer, Images, LoadedImage, PullOptions, Removed, SaveFormat};
+pub use images::{
+    Image, ImageLayer, Images, LoadedImage, PullOptions, PushOptions, Removed, SaveFormat,
+};
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;
 pub use lifecycle::{LogsOptions, StopOutcome, parse_restart};

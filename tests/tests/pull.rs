@@ -633,3 +633,100 @@ fn oxpod_arch() -> &'static str {
         other => other,
     }
 }
+
+#[test]
+fn what_oxpod_pushes_podman_pulls_and_oxpod_pulls_back() {
+    require_containers!();
+    let env = TestEnv::new();
+    let Some(reg) = Registry::start(env.path()) else {
+        return;
+    };
+    let (archive, id) = fixture_archive(&env);
+    env.ok(["load", "-q", "-i", &archive.display().to_string()]);
+    let dest = format!("{}/pushed/fx:2", reg.host());
+    let out = env.run([
+        "push",
+        "--tls-verify=false",
+        "localhost/fx:1",
+        &format!("docker://{dest}"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Copied 4 blobs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Again: the registry has every blob, nothing is sent.
+    let out = env.run([
+        "push",
+        "--tls-verify=false",
+        "--format",
+        "oci",
+        "localhost/fx:1",
+        &format!("{dest}-oci"),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Copied 0 blobs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // podman pulls both, with the same image id.
+    if Path::new("/usr/bin/podman").exists() {
+        let pm = env.path().join("podman");
+        for name in [dest.clone(), format!("{dest}-oci")] {
+            let out = Command::new("podman")
+                .arg("--root")
+                .arg(pm.join("root"))
+                .arg("--runroot")
+                .arg(pm.join("runroot"))
+                .arg("--tmpdir")
+                .arg(pm.join("tmp"))
+                .args([
+                    "--cgroup-manager=cgroupfs",
+                    "--runtime",
+                    "runc",
+                    "--events-backend=none",
+                ])
+                .args(["pull", "-q", "--tls-verify=false", &name])
+                .output()
+                .expect("run podman");
+            assert!(
+                out.status.success(),
+                "podman pull {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id, "{name}");
+        }
+        let _ = Command::new("podman")
+            .arg("--root")
+            .arg(pm.join("root"))
+            .arg("--runroot")
+            .arg(pm.join("runroot"))
+            .arg("--tmpdir")
+            .arg(pm.join("tmp"))
+            .args(["system", "reset", "-f"])
+            .output();
+    }
+    // And oxpod pulls them back into another store.
+    let other = TestEnv::new();
+    let out = other.run(["pull", "-q", "--tls-verify=false", &format!("{dest}-oci")]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        id,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        other.ok(["run", "--rm", &format!("{dest}-oci")]),
+        "default-cmd\n"
+    );
+    let err = env.fails(
+        125,
+        ["push", "--tls-verify=false", "localhost/fx:1", "nohost/x:1"],
+    );
+    assert!(err.contains("give the registry"), "{err}");
+}
