@@ -493,7 +493,7 @@ impl RegistryClient {
             .send(bytes)
             .map_err(|e| reg_err(&self.endpoint, format!("putting the manifest: {e}")))?;
         match put.status().as_u16() {
-            201 | 200 | 202 => Ok(()),
+            200..=202 => Ok(()),
             s => Err(reg_err(
                 &self.endpoint,
                 format!("putting the manifest of {repository}:{tag}: answered {s}"),

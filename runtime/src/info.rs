@@ -19,7 +19,8 @@ pub struct Info {
     pub host: Host,
     /// Where things are stored and how many there are.
     pub store: Store,
-    /// Registries searched for short names (none until registry pulls).
+    /// Registries searched for short names (`search`, from
+    /// registries.conf's `unqualified-search-registries`).
     pub registries: BTreeMap<String, Vec<String>>,
     /// Plugins by kind: volume, network, log, authorization.
     pub plugins: BTreeMap<String, Option<Vec<String>>>,
@@ -362,7 +363,16 @@ impl System<'_> {
                 container_store: store,
                 pod_store: PodStore { number: pods },
             },
-            registries: BTreeMap::new(),
+            registries: match crate::registries::Registries::load() {
+                Ok(r) if !r.unqualified.is_empty() => {
+                    BTreeMap::from([("search".to_owned(), r.unqualified)])
+                }
+                Ok(_) => BTreeMap::new(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read registries.conf");
+                    BTreeMap::new()
+                }
+            },
             plugins: [
                 ("authorization", None),
                 ("log", Some(vec!["k8s-file".to_owned()])),
