@@ -19,7 +19,7 @@ use oxpod_image::{Archive, ImageConfig, Reference};
 use oxpod_state::{Item, ItemOp, ItemsExt};
 use oxpod_storage::{Compression, Digest, Store, UnpackLimits, chain_ids};
 use serde::{Deserialize, Serialize};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::{ContainerRef, Error, Result, Runtime};
 
@@ -222,6 +222,11 @@ impl<'r> Images<'r> {
     /// Every image, newest first.
     pub fn list(&self) -> Result<Vec<Image>> {
         self.rt.check_valid()?;
+        self.records()
+    }
+
+    /// Every image record (also while the runtime opens: a repair's sweep).
+    fn records(&self) -> Result<Vec<Image>> {
         let mut out = Vec::new();
         for r in self.rt.state().all_items::<Image>()? {
             match r {
@@ -375,6 +380,8 @@ impl<'r> Images<'r> {
                     Ok(blob)
                 },
                 EventStatus::Pull,
+                // Both cores busy: one layer downloads while another unpacks.
+                3,
             )
         })
     }
@@ -572,9 +579,15 @@ impl<'r> Images<'r> {
     /// addition is in flight (under the exclusive lock).
     fn adding<T>(&self, add: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let store = self.store()?;
+        // Journalled: a killed addition's leftovers are swept by the next
+        // command's repair (no alive lock held: a long pull must not keep
+        // other commands from opening).
+        let mut ledger = crate::ledger::Ledger::begin(self.rt, "image add", false)?;
+        ledger.note(crate::ledger::Step::StoreAddition)?;
         let shared = store.lock_shared()?;
         let r = add(store);
         drop(shared);
+        ledger.commit();
         if r.is_err()
             && let Ok(_exclusive) = store.lock_exclusive()
             && let Err(e) = self.sweep_locked(store)
@@ -605,6 +618,7 @@ impl<'r> Images<'r> {
                 img,
                 &|layer| archive.open_member(&layer.member).map_err(Error::from),
                 EventStatus::LoadFromArchive,
+                1,
             )?;
             loaded.push(one);
         }
@@ -619,8 +633,9 @@ impl<'r> Images<'r> {
         &self,
         store: &Store,
         img: oxpod_image::ArchiveImage,
-        open: &dyn Fn(&oxpod_image::ArchiveLayer) -> Result<Box<dyn std::io::Read + 'a>>,
+        open: &(dyn Fn(&oxpod_image::ArchiveLayer) -> Result<Box<dyn std::io::Read + 'a>> + Sync),
         event: EventStatus,
+        workers: usize,
     ) -> Result<LoadedImage> {
         let rt = self.rt;
         let config = ImageConfig::parse(&img.config, &img.config_digest)?;
@@ -642,8 +657,11 @@ impl<'r> Images<'r> {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(store_err)?;
         let chains = chain_ids(&diff_ids);
-        let mut layers = Vec::new();
-        for ((layer, diff), chain) in img.layers.iter().zip(&diff_ids).zip(&chains) {
+        // One layer: its blob (fetched unless stored), then its directory
+        // (unpacked unless stored). Layers do not depend on one another
+        // here, so a pull runs several at once (`workers`).
+        let one = |i: usize| -> Result<ImageLayer> {
+            let (layer, diff, chain) = (&img.layers[i], &diff_ids[i], &chains[i]);
             let expected = layer
                 .digest
                 .as_deref()
@@ -677,15 +695,66 @@ impl<'r> Images<'r> {
                     info
                 }
             };
-            layers.push(ImageLayer::new(
+            Ok(ImageLayer::new(
                 chain,
                 diff,
                 info.size,
                 &blob,
                 blob_size,
                 compression,
-            ));
-        }
+            ))
+        };
+        let n = img.layers.len();
+        let layers: Vec<ImageLayer> = if workers <= 1 || n <= 1 {
+            (0..n).map(one).collect::<Result<_>>()?
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let slots: Vec<std::sync::Mutex<Option<Result<ImageLayer>>>> =
+                (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+            std::thread::scope(|scope| {
+                for _ in 0..workers.min(n) {
+                    scope.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= n {
+                                break;
+                            }
+                            let r = one(i);
+                            let failed = r.is_err();
+                            if let Ok(mut slot) = slots[i].lock() {
+                                *slot = Some(r);
+                            }
+                            if failed {
+                                // The others stop taking layers.
+                                next.store(n, std::sync::atomic::Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+            let results: Vec<Option<Result<ImageLayer>>> = slots
+                .into_iter()
+                .map(|s| s.into_inner().ok().flatten())
+                .collect();
+            // The failure that stopped the others is the one to tell.
+            let mut out = Vec::with_capacity(n);
+            let mut skipped = false;
+            for r in results {
+                match r {
+                    Some(Ok(l)) => out.push(l),
+                    Some(Err(e)) => return Err(e),
+                    None => skipped = true,
+                }
+            }
+            if skipped {
+                return Err(Error::InvalidArgument {
+                    what: "pull".to_owned(),
+                    reason: "a layer was not fetched".to_owned(),
+                });
+            }
+            out
+        };
         let config_digest = Digest::parse(&img.config_digest).map_err(store_err)?;
         store.put_blob_bytes(&img.config, Some(&config_digest))?;
         let mut names = BTreeSet::new();
@@ -857,10 +926,32 @@ impl<'r> Images<'r> {
 
     /// Removes the layers and blobs no image record uses (the exclusive
     /// lock held).
+    /// Sweeps what no image names, unless an addition is in flight (its
+    /// blobs are not named yet): then the next failed addition, `rmi` or
+    /// `system check --repair` does. A repair's release of a killed
+    /// addition.
+    pub(crate) fn sweep_if_idle(&self) {
+        let swept = (|| -> Result<bool> {
+            let store = self.store()?;
+            let Some(_exclusive) = store.try_lock_exclusive()? else {
+                return Ok(false);
+            };
+            self.sweep_locked(store)?;
+            Ok(true)
+        })();
+        match swept {
+            Ok(true) => debug!("swept what a killed image addition left"),
+            Ok(false) => {
+                debug!("an image addition is in flight: the sweep waits for a later command")
+            }
+            Err(e) => warn!(error = %e, "cannot sweep what a killed image addition left"),
+        }
+    }
+
     fn sweep_locked(&self, store: &Store) -> Result<()> {
         let mut layers = BTreeSet::new();
         let mut blobs = BTreeSet::new();
-        for i in self.list()? {
+        for i in self.records()? {
             blobs.insert(Digest::parse(&i.digest())?);
             for l in &i.layers {
                 layers.insert(Digest::parse(&l.chain_id)?);

@@ -67,6 +67,10 @@ pub(crate) enum Step {
         /// The volume's name.
         name: String,
     },
+    /// An image being added to the store (a load, import, commit or
+    /// pull): killed, it may leave blobs and layers no image names, which
+    /// the repair sweeps.
+    StoreAddition,
     /// A `run --rm` client that removes its container once it has the
     /// exit code. While it lives, conmon's exit command leaves the removal
     /// to it; once it is gone, whoever comes next removes the container.
@@ -87,6 +91,7 @@ impl std::fmt::Display for Step {
             }
             Step::AutoRemove { id } => write!(f, "the --rm removal of container {}", short(id)),
             Step::VolumeDir { name } => write!(f, "the directory of volume {name}"),
+            Step::StoreAddition => write!(f, "what an image addition stored"),
         }
     }
 }
@@ -282,6 +287,7 @@ fn release(rt: &Runtime, step: &Step) {
         Step::Lock { lock } => release_lock(rt, *lock),
         Step::Bundle { id } => release_bundle(rt, id),
         Step::VolumeDir { name } => crate::volumes::release_dir(rt, name),
+        Step::StoreAddition => rt.images().sweep_if_idle(),
         Step::Runtime { runtime, id } => rt.driver.clear(
             runtime,
             id,
@@ -560,6 +566,8 @@ impl Claims {
             Step::Runtime { id, .. } => self.runtime.contains(id),
             Step::AutoRemove { id } => !self.exited.contains(id),
             Step::VolumeDir { name } => self.volumes.contains(name),
+            // What no image names is never claimed: always swept.
+            Step::StoreAddition => false,
         }
     }
 }
@@ -572,6 +580,7 @@ mod tests {
     fn steps_round_trip_as_json_lines() {
         for s in [
             Step::Claiming,
+            Step::StoreAddition,
             Step::Lock { lock: 7 },
             Step::Bundle { id: "abc".into() },
             Step::Runtime {

@@ -137,6 +137,19 @@ impl Store {
         self.lock(nix::fcntl::FlockArg::LockExclusive)
     }
 
+    /// The exclusive lock if no addition holds the shared one now.
+    pub fn try_lock_exclusive(&self) -> Result<Option<StoreLock>> {
+        match self.lock(nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(l)),
+            Err(Error::Io { source, .. })
+                if source.raw_os_error() == Some(nix::errno::Errno::EWOULDBLOCK as i32) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Removes ingest files and layer temporaries whose process is gone.
     fn sweep_temporaries(&self) -> Result<()> {
         let dead = |pid: &str| {
