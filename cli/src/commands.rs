@@ -80,6 +80,11 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                     platform: a.platform.clone(),
                     credentials,
                     auth_file: a.authfile.clone(),
+                    progress: if a.quiet {
+                        None
+                    } else {
+                        crate::images::pull_progress()
+                    },
                 },
             )?;
             writeln!(out, "{}", pulled.id)?;
@@ -584,6 +589,7 @@ fn pull_for_create(rt: &Runtime, name: &str, a: &CreateArgs) -> Result<()> {
             name,
             &oxpod_runtime::PullOptions {
                 tls_verify: a.tls_verify,
+                progress: crate::images::pull_progress(),
                 ..Default::default()
             },
         )?;

@@ -637,3 +637,60 @@ pub fn inspect(
     }
     Ok(0)
 }
+
+/// A per-layer progress display for a pull on a terminal (stderr): one
+/// line per layer, `Copying blob <short digest>  <done> / <size>`, redrawn
+/// at most ten times a second; nothing when stderr is not a terminal.
+pub fn pull_progress() -> Option<std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    struct Board {
+        layers: Vec<(String, u64, Option<u64>)>,
+        drawn: usize,
+        last: Option<std::time::Instant>,
+    }
+    let board = std::sync::Mutex::new(Board {
+        layers: Vec::new(),
+        drawn: 0,
+        last: None,
+    });
+    Some(std::sync::Arc::new(
+        move |digest: &str, done: u64, size: Option<u64>| {
+            let Ok(mut b) = board.lock() else { return };
+            match b.layers.iter_mut().find(|l| l.0 == digest) {
+                Some(l) => {
+                    l.1 = done;
+                    l.2 = size;
+                }
+                None => b.layers.push((digest.to_owned(), done, size)),
+            }
+            let finished = size.is_some_and(|s| done >= s);
+            let now = std::time::Instant::now();
+            if !finished
+                && b.last
+                    .is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(100))
+            {
+                return;
+            }
+            b.last = Some(now);
+            let mut text = String::new();
+            if b.drawn > 0 {
+                text.push_str(&format!("\x1b[{}A", b.drawn));
+            }
+            for (d, done, size) in &b.layers {
+                let short = d.trim_start_matches("sha256:").get(..12).unwrap_or(d);
+                let total = size.map_or_else(|| "?".to_owned(), crate::human::size);
+                text.push_str(&format!(
+                    "\r\x1b[2KCopying blob {short}  {} / {total}\n",
+                    crate::human::size(*done)
+                ));
+            }
+            b.drawn = b.layers.len();
+            let mut err = std::io::stderr().lock();
+            let _ = std::io::Write::write_all(&mut err, text.as_bytes());
+            let _ = std::io::Write::flush(&mut err);
+        },
+    ))
+}

@@ -156,7 +156,7 @@ impl Image {
 }
 
 /// How to pull.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PullOptions {
     /// `--tls-verify`: `Some(false)` allows plain HTTP and unverified TLS
     /// for this pull; `None` follows registries.conf.
@@ -167,6 +167,37 @@ pub struct PullOptions {
     pub credentials: Option<oxpod_image::Credentials>,
     /// `--authfile` (default: podman's, see [`oxpod_image::default_auth_file`]).
     pub auth_file: Option<std::path::PathBuf>,
+    /// Told, as each layer's blob arrives, its digest, the bytes so far
+    /// and its size (a front end's progress display).
+    pub progress: Option<std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("tls_verify", &self.tls_verify)
+            .field("platform", &self.platform)
+            .field("auth_file", &self.auth_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A reader that tells how far it got.
+struct Counted<R> {
+    inner: R,
+    done: u64,
+    digest: String,
+    size: Option<u64>,
+    tell: std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        (self.tell)(&self.digest, self.done, self.size);
+        Ok(n)
+    }
 }
 
 /// How to push.
@@ -376,7 +407,17 @@ impl<'r> Images<'r> {
                 store,
                 img,
                 &|layer| {
-                    let blob: Box<dyn std::io::Read> = client.blob(&repository, &layer.member)?;
+                    let blob = client.blob(&repository, &layer.member)?;
+                    let blob: Box<dyn std::io::Read> = match &options.progress {
+                        Some(tell) => Box::new(Counted {
+                            inner: blob,
+                            done: 0,
+                            digest: layer.member.clone(),
+                            size: layer.size,
+                            tell: tell.clone(),
+                        }),
+                        None => blob,
+                    };
                     Ok(blob)
                 },
                 EventStatus::Pull,

@@ -133,6 +133,22 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
         env.ok(["images"])
             .contains(&format!("{}/test/fx", reg.host()))
     );
+    // Piped, stderr carries no progress; on a terminal (script(1)'s pty)
+    // each layer's is drawn.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Copying blob"));
+    env.ok(["rmi", &name]);
+    let pull_cmd = env.cmd(["pull", "--tls-verify=false", &name]);
+    let line: Vec<String> = std::iter::once(pull_cmd.get_program().to_string_lossy().into_owned())
+        .chain(pull_cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .map(|a| format!("'{a}'"))
+        .collect();
+    let tty = Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .output()
+        .expect("run script");
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(shown.contains("Copying blob") && shown.contains(&id), "{shown}");
     // Again: nothing fetched twice, the same image.
     let out = with_conf(&env, &none, &["pull", "-q", "--tls-verify=false", &name]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
