@@ -641,7 +641,7 @@ pub fn inspect(
 /// A per-layer progress display for a pull on a terminal (stderr): one
 /// line per layer, `Copying blob <short digest>  <done> / <size>`, redrawn
 /// at most ten times a second; nothing when stderr is not a terminal.
-pub fn pull_progress() -> Option<std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>> {
+pub fn pull_progress() -> Option<oxpod_runtime::Progress> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;

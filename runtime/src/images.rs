@@ -155,6 +155,10 @@ impl Image {
     }
 }
 
+/// A pull's progress callback: a layer's digest, its bytes so far, its
+/// size when known.
+pub type Progress = std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>;
+
 /// How to pull.
 #[derive(Clone, Default)]
 pub struct PullOptions {
@@ -169,7 +173,7 @@ pub struct PullOptions {
     pub auth_file: Option<std::path::PathBuf>,
     /// Told, as each layer's blob arrives, its digest, the bytes so far
     /// and its size (a front end's progress display).
-    pub progress: Option<std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>>,
+    pub progress: Option<Progress>,
 }
 
 impl std::fmt::Debug for PullOptions {
@@ -188,7 +192,7 @@ struct Counted<R> {
     done: u64,
     digest: String,
     size: Option<u64>,
-    tell: std::sync::Arc<dyn Fn(&str, u64, Option<u64>) + Send + Sync>,
+    tell: Progress,
 }
 
 impl<R: std::io::Read> std::io::Read for Counted<R> {

@@ -87,7 +87,7 @@ pub use error::{Error, Result};
 pub use exec::{Exec, ExecSession, ExecSpec, ExecStatus};
 pub use health::{HealthOutcome, parse_go_duration, parse_health_cmd};
 pub use images::{
-    Image, ImageLayer, Images, LoadedImage, PullOptions, PushOptions, Removed, SaveFormat,
+    Image, ImageLayer, Images, LoadedImage, Progress, PullOptions, PushOptions, Removed, SaveFormat,
 };
 pub use info::{Info, LocksReport, Version};
 pub use ledger::RemoveOnExit;

@@ -139,7 +139,11 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
     env.ok(["rmi", &name]);
     let pull_cmd = env.cmd(["pull", "--tls-verify=false", &name]);
     let line: Vec<String> = std::iter::once(pull_cmd.get_program().to_string_lossy().into_owned())
-        .chain(pull_cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .chain(
+            pull_cmd
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned()),
+        )
         .map(|a| format!("'{a}'"))
         .collect();
     let tty = Command::new("script")
@@ -148,7 +152,10 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
         .expect("run script");
     let shown = String::from_utf8_lossy(&tty.stdout);
     assert!(tty.status.success(), "{shown}");
-    assert!(shown.contains("Copying blob") && shown.contains(&id), "{shown}");
+    assert!(
+        shown.contains("Copying blob") && shown.contains(&id),
+        "{shown}"
+    );
     // Again: nothing fetched twice, the same image.
     let out = with_conf(&env, &none, &["pull", "-q", "--tls-verify=false", &name]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
