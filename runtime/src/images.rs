@@ -387,6 +387,10 @@ impl<'r> Images<'r> {
         insecure: bool,
         options: &PullOptions,
     ) -> Result<LoadedImage> {
+        crate::policy::check(
+            self.rt.config().signature_policy_path.as_deref(),
+            &reference.to_string(),
+        )?;
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => oxpod_image::lookup_credentials(

@@ -58,6 +58,7 @@ mod names;
 mod open;
 mod options;
 mod pods;
+mod policy;
 mod probe;
 mod refs;
 mod registries;

@@ -213,6 +213,45 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "default-cmd\n");
+    // The signature policy: a reject for this registry refuses the pull;
+    // a requirement oxpod cannot check fails closed.
+    for (kind, want) in [
+        ("reject", "rejected by the signature policy"),
+        ("signedBy", "verifies none yet"),
+    ] {
+        let policy = env.path().join(format!("policy-{kind}.json"));
+        std::fs::write(
+            &policy,
+            format!(
+                r#"{{"default":[{{"type":"insecureAcceptAnything"}}],"transports":{{"docker":{{"{}":[{{"type":"{kind}"}}]}}}}}}"#,
+                reg.host()
+            ),
+        )
+        .expect("policy");
+        let conf = env.path().join(format!("policy-{kind}.conf"));
+        std::fs::write(
+            &conf,
+            format!("signature_policy_path = \"{}\"\n", policy.display()),
+        )
+        .expect("conf");
+        let out = env
+            .cmd([
+                "--config",
+                &conf.display().to_string(),
+                "pull",
+                "-q",
+                "--tls-verify=false",
+                &format!("{}/test/fx:1", reg.host()),
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(125), "{kind}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // The pull events, and a store that checks clean.
     let events = env.ok([
         "events",
