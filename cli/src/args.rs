@@ -542,6 +542,9 @@ pub struct PullArgs {
     /// The auth file to read credentials from (default: podman's)
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<std::path::PathBuf>,
+    /// Every tag of the repository
+    #[arg(short, long)]
+    pub all_tags: bool,
     /// The image: registry/repository[:tag|@digest], or a short name searched in registries.conf
     pub image: String,
 }

@@ -73,20 +73,24 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             if !a.quiet {
                 eprintln!("Trying to pull {}...", a.image);
             }
-            let pulled = rt.images().pull(
-                &a.image,
-                &oxpod_runtime::PullOptions {
-                    tls_verify: a.tls_verify,
-                    platform: a.platform.clone(),
-                    credentials,
-                    auth_file: a.authfile.clone(),
-                    progress: if a.quiet {
-                        None
-                    } else {
-                        crate::images::pull_progress()
-                    },
+            let options = oxpod_runtime::PullOptions {
+                tls_verify: a.tls_verify,
+                platform: a.platform.clone(),
+                credentials,
+                auth_file: a.authfile.clone(),
+                progress: if a.quiet {
+                    None
+                } else {
+                    crate::images::pull_progress()
                 },
-            )?;
+            };
+            if a.all_tags {
+                for pulled in rt.images().pull_all_tags(&a.image, &options)? {
+                    writeln!(out, "{}", pulled.id)?;
+                }
+                return Ok(0);
+            }
+            let pulled = rt.images().pull(&a.image, &options)?;
             writeln!(out, "{}", pulled.id)?;
             Ok(0)
         }

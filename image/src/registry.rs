@@ -588,6 +588,54 @@ impl RegistryClient {
         Ok((bytes, media, digest))
     }
 
+    /// The repository's tags (`GET /v2/<repo>/tags/list`, following the
+    /// `Link` header's next pages).
+    pub fn tags(&self, repository: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let scope = format!("repository:{repository}:pull");
+        let mut path = format!("/v2/{repository}/tags/list");
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            let answer = self.get(&path, Some("application/json"), &scope)?;
+            if answer.status != 200 {
+                return Err(reg_err(
+                    &self.endpoint,
+                    format!(
+                        "listing the tags of {repository}: answered {}",
+                        answer.status
+                    ),
+                ));
+            }
+            let next = answer.headers.get("link").and_then(|l| {
+                // `</v2/repo/tags/list?last=x&n=y>; rel="next"`
+                let (target, rel) = l.split_once(';')?;
+                rel.contains("next").then(|| {
+                    target
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                })
+            });
+            let bytes = self.read_doc("tags", answer)?;
+            let t: Tags = serde_json::from_slice(&bytes)
+                .map_err(|e| reg_err(&self.endpoint, format!("tags of {repository}: {e}")))?;
+            out.extend(t.tags.unwrap_or_default());
+            match next {
+                Some(n) if n.starts_with("/v2/") => path = n,
+                _ => return Ok(out),
+            }
+        }
+        Err(reg_err(
+            &self.endpoint,
+            format!("the tags of {repository} span more than 100 pages"),
+        ))
+    }
+
     /// A blob, streamed (the caller checks its digest as it stores it).
     pub fn blob(&self, repository: &str, digest: &str) -> Result<Box<dyn Read + Send>> {
         let scope = format!("repository:{repository}:pull");

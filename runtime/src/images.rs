@@ -380,6 +380,56 @@ impl<'r> Images<'r> {
         })
     }
 
+    /// `pull --all-tags`: every tag of a repository (a name without a tag
+    /// or digest), one pull each; the first failure stops it.
+    pub fn pull_all_tags(&self, name: &str, options: &PullOptions) -> Result<Vec<LoadedImage>> {
+        self.rt.check_valid()?;
+        if !crate::registries::is_qualified(name) {
+            return Err(Error::InvalidArgument {
+                what: format!("--all-tags {name}"),
+                reason: "give the registry too (registry/repository)".to_owned(),
+            });
+        }
+        let reference = Reference::parse(name)?;
+        if name.contains('@')
+            || name
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':'))
+        {
+            return Err(Error::InvalidArgument {
+                what: format!("--all-tags {name}"),
+                reason: "a repository takes no tag or digest with --all-tags".to_owned(),
+            });
+        }
+        let conf = crate::registries::Registries::load()?;
+        let resolved = conf.resolve(name);
+        if resolved.blocked {
+            return Err(Error::InvalidArgument {
+                what: format!("registry {}", reference.registry),
+                reason: format!("it is blocked in {}", conf.path.display()),
+            });
+        }
+        let insecure = options.tls_verify.map_or(resolved.insecure, |v| !v);
+        let credentials = match &options.credentials {
+            Some(c) => Some(c.clone()),
+            None => oxpod_image::lookup_credentials(
+                &self.auth_file(options.auth_file.as_deref()),
+                &reference.registry,
+            )?,
+        };
+        let client = oxpod_image::RegistryClient::new(
+            oxpod_image::Endpoint::of(&reference, insecure),
+            credentials,
+        );
+        let mut out = Vec::new();
+        for tag in client.tags(&reference.repository)? {
+            let tagged = reference.with_tag(&tag)?;
+            out.push(self.pull_one(&tagged, &tagged.to_string(), insecure, options)?);
+        }
+        Ok(out)
+    }
+
     fn pull_one(
         &self,
         reference: &Reference,

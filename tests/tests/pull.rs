@@ -786,6 +786,35 @@ fn what_oxpod_pushes_podman_pulls_and_oxpod_pulls_back() {
         other.ok(["run", "--rm", &format!("{dest}-oci")]),
         "default-cmd\n"
     );
+    // --all-tags: every tag of the repository.
+    let third = TestEnv::new();
+    let repo = format!("{}/pushed/fx", reg.host());
+    env.ok([
+        "push",
+        "-q",
+        "--tls-verify=false",
+        "localhost/fx:1",
+        &format!("{repo}:3"),
+    ]);
+    let ids = third.ok(["pull", "-q", "--all-tags", "--tls-verify=false", &repo]);
+    assert_eq!(
+        ids.lines().collect::<Vec<_>>(),
+        [id.as_str(); 3],
+        "fx:2, fx:2-oci, fx:3"
+    );
+    let names = third.ok(["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    for tag in ["2", "2-oci", "3"] {
+        assert!(names.contains(&format!("{repo}:{tag}")), "{names}");
+    }
+    third.fails(
+        125,
+        [
+            "pull",
+            "--all-tags",
+            "--tls-verify=false",
+            &format!("{repo}:3"),
+        ],
+    );
     let err = env.fails(
         125,
         ["push", "--tls-verify=false", "localhost/fx:1", "nohost/x:1"],
