@@ -333,6 +333,9 @@ impl<'r> Images<'r> {
         let conf = crate::registries::Registries::load()?;
         let candidates: Vec<String> = if crate::registries::is_qualified(name) {
             vec![name.to_owned()]
+        } else if let Some(target) = conf.alias(name) {
+            // An alias decides alone (podman's short-name aliases).
+            vec![target]
         } else if conf.unqualified.is_empty() {
             return Err(Error::InvalidArgument {
                 what: format!("short-name {name:?}"),

@@ -19,6 +19,7 @@ struct File {
     unqualified: Vec<String>,
     registry: Vec<Entry>,
     registries: Option<V1>,
+    aliases: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -52,6 +53,9 @@ pub(crate) struct Registries {
     /// Where short names are looked for, in order.
     pub unqualified: Vec<String>,
     entries: Vec<Entry>,
+    /// Short-name aliases (`[aliases]` of the file and of its drop-in
+    /// directory's `*.conf`, later files winning).
+    aliases: std::collections::BTreeMap<String, String>,
 }
 
 /// What the configuration says of one image reference.
@@ -76,7 +80,47 @@ impl Registries {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        Self::parse(&text, path)
+        let mut conf = Self::parse(&text, path.clone())?;
+        // Drop-ins: `<file>.d` beside a file given by the variable (so a
+        // test's file brings its own), else podman's directory.
+        let dir = if std::env::var_os("CONTAINERS_REGISTRIES_CONF").is_some() {
+            PathBuf::from(format!("{}.d", path.display()))
+        } else {
+            PathBuf::from("/etc/containers/registries.conf.d")
+        };
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(d) => d
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| Error::io("read", &f, e))?;
+            let more = Self::parse(&text, f)?;
+            conf.aliases.extend(more.aliases);
+            if !more.unqualified.is_empty() {
+                conf.unqualified = more.unqualified;
+            }
+            conf.entries.extend(more.entries);
+        }
+        Ok(conf)
+    }
+
+    /// What a short name's alias names (its tag or digest kept).
+    pub fn alias(&self, short: &str) -> Option<String> {
+        let (name, suffix) = match short.find(['@']) {
+            Some(i) => short.split_at(i),
+            None => match short.rsplit_once(':') {
+                Some((n, t)) if !t.contains('/') => (n, &short[n.len()..]),
+                _ => (short, ""),
+            },
+        };
+        self.aliases
+            .get(name)
+            .map(|target| format!("{target}{suffix}"))
     }
 
     pub(crate) fn parse(text: &str, path: PathBuf) -> Result<Registries> {
@@ -110,6 +154,7 @@ impl Registries {
             path,
             unqualified,
             entries,
+            aliases: file.aliases,
         })
     }
 
@@ -209,6 +254,25 @@ blocked = true
         .unwrap_err();
         assert!(err.to_string().contains("mixes"), "{err}");
         assert!(Registries::parse("[[registry]\n", PathBuf::from("bad.conf")).is_err());
+    }
+
+    #[test]
+    fn aliases_keep_the_tag() {
+        let r = Registries::parse(
+            "[aliases]\n\"alpine\" = \"docker.io/library/alpine\"\n\"opensuse/leap\" = \"registry.opensuse.org/opensuse/leap\"\n",
+            PathBuf::from("a.conf"),
+        )
+        .unwrap();
+        assert_eq!(r.alias("alpine").unwrap(), "docker.io/library/alpine");
+        assert_eq!(
+            r.alias("alpine:3.18").unwrap(),
+            "docker.io/library/alpine:3.18"
+        );
+        assert_eq!(
+            r.alias("opensuse/leap:15").unwrap(),
+            "registry.opensuse.org/opensuse/leap:15"
+        );
+        assert_eq!(r.alias("nothing"), None);
     }
 
     #[test]

@@ -177,6 +177,21 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    // A short-name alias from the drop-in directory decides alone.
+    let dropins = env.path().join("registries.conf.d");
+    std::fs::create_dir_all(&dropins).expect("mkdir");
+    std::fs::write(
+        dropins.join("aliases.conf"),
+        format!("[aliases]\n\"myfx\" = \"{}/test/fx\"\n", reg.host()),
+    )
+    .expect("alias");
+    let out = with_conf(&env, &conf, &["pull", "-q", "myfx:1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
     let out = with_conf(&env, &conf, &["pull", "-q", "blocked.example/x:1"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("blocked"));
