@@ -99,6 +99,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Push an image to a registry
     Push(PushArgs),
+    /// Search registries' catalogs for repositories
+    Search(SearchArgs),
     /// Log in to a registry (credentials checked, then kept in the auth file)
     Login(LoginArgs),
     /// Log out of a registry
@@ -547,6 +549,21 @@ pub struct PullArgs {
     pub all_tags: bool,
     /// The image: registry/repository[:tag|@digest], or a short name searched in registries.conf
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// At most this many results per registry
+    #[arg(long, default_value_t = 25)]
+    pub limit: usize,
+    /// Verify TLS certificates and refuse plain HTTP (default: registries.conf decides)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tls_verify: Option<bool>,
+    /// Output format: json, or a Go template such as "{{.Name}}"
+    #[arg(long)]
+    pub format: Option<String>,
+    /// What to look for: TERM, or REGISTRY/TERM
+    pub term: String,
 }
 
 #[derive(Debug, Args)]

@@ -118,6 +118,28 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Search(a) => {
+            let rt = open(g, |o| o)?;
+            let found = rt.images().search(&a.term, a.limit, a.tls_verify)?;
+            let docs: Vec<Value> = found
+                .iter()
+                .map(|n| serde_json::json!({"Index": n.split('/').next().unwrap_or_default(), "Name": n, "Description": "", "Stars": 0, "Official": "", "Automated": ""}))
+                .collect();
+            match crate::output::Format::parse_list(a.format.as_deref())? {
+                crate::output::Format::Json => crate::output::print_json(out, &docs)?,
+                crate::output::Format::Template(t) => {
+                    for d in &docs {
+                        writeln!(out, "{}", t.render(d)?)?;
+                    }
+                }
+                crate::output::Format::Default => {
+                    let mut rows = vec![vec!["NAME".to_owned(), "DESCRIPTION".to_owned()]];
+                    rows.extend(found.iter().map(|n| vec![n.clone(), String::new()]));
+                    crate::output::print_table(out, &rows)?;
+                }
+            }
+            Ok(0)
+        }
         Command::Login(a) => {
             let rt = open(g, |o| o)?;
             let username = match &a.username {

@@ -636,6 +636,53 @@ impl RegistryClient {
         ))
     }
 
+    /// The registry's repositories (`GET /v2/_catalog`, following `Link`
+    /// pages): what `search` filters.
+    pub fn catalog(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Catalog {
+            #[serde(default)]
+            repositories: Option<Vec<String>>,
+        }
+        let scope = "registry:catalog:*";
+        let mut path = "/v2/_catalog".to_owned();
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            let answer = self.get(&path, Some("application/json"), scope)?;
+            if answer.status != 200 {
+                return Err(reg_err(
+                    &self.endpoint,
+                    format!(
+                        "the catalog: answered {} (the registry may not offer search)",
+                        answer.status
+                    ),
+                ));
+            }
+            let next = answer.headers.get("link").and_then(|l| {
+                let (target, rel) = l.split_once(';')?;
+                rel.contains("next").then(|| {
+                    target
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                })
+            });
+            let bytes = self.read_doc("catalog", answer)?;
+            let c: Catalog = serde_json::from_slice(&bytes)
+                .map_err(|e| reg_err(&self.endpoint, format!("catalog: {e}")))?;
+            out.extend(c.repositories.unwrap_or_default());
+            match next {
+                Some(n) if n.starts_with("/v2/") => path = n,
+                _ => return Ok(out),
+            }
+        }
+        Err(reg_err(
+            &self.endpoint,
+            "the catalog spans more than 100 pages",
+        ))
+    }
+
     /// A blob, streamed (the caller checks its digest as it stores it).
     pub fn blob(&self, repository: &str, digest: &str) -> Result<Box<dyn Read + Send>> {
         let scope = format!("repository:{repository}:pull");

@@ -383,6 +383,70 @@ impl<'r> Images<'r> {
         })
     }
 
+    /// `search TERM`: the repositories whose name holds `term`, from the
+    /// catalog of `host/` (the term's own registry) or of each search
+    /// registry. Returns `registry/repository` names, at most `limit` per
+    /// registry.
+    pub fn search(
+        &self,
+        term: &str,
+        limit: usize,
+        tls_verify: Option<bool>,
+    ) -> Result<Vec<String>> {
+        self.rt.check_valid()?;
+        let conf = crate::registries::Registries::load()?;
+        let (registries, needle): (Vec<String>, &str) = match term.split_once('/') {
+            Some((host, rest)) if crate::registries::is_qualified(term) => {
+                (vec![host.to_owned()], rest)
+            }
+            _ => (conf.unqualified.clone(), term),
+        };
+        if registries.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: format!("search {term:?}"),
+                reason: format!(
+                    "no registry to search: give one (host/term) or set unqualified-search-registries in {}",
+                    conf.path.display()
+                ),
+            });
+        }
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for host in registries {
+            let resolved = conf.resolve(&host);
+            if resolved.blocked {
+                errors.push(format!("{host}: blocked"));
+                continue;
+            }
+            let insecure = tls_verify.map_or(resolved.insecure, |v| !v);
+            let endpoint = oxpod_image::Endpoint {
+                host: if host == "docker.io" {
+                    "registry-1.docker.io".to_owned()
+                } else {
+                    host.clone()
+                },
+                insecure,
+            };
+            match oxpod_image::RegistryClient::new(endpoint, None).catalog() {
+                Ok(repos) => out.extend(
+                    repos
+                        .into_iter()
+                        .filter(|r| r.contains(needle))
+                        .take(limit)
+                        .map(|r| format!("{host}/{r}")),
+                ),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if out.is_empty() && !errors.is_empty() {
+            return Err(Error::PullFailed {
+                name: format!("search {term}"),
+                errors,
+            });
+        }
+        Ok(out)
+    }
+
     /// `pull --all-tags`: every tag of a repository (a name without a tag
     /// or digest), one pull each; the first failure stops it.
     pub fn pull_all_tags(&self, name: &str, options: &PullOptions) -> Result<Vec<LoadedImage>> {

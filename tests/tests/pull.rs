@@ -177,6 +177,24 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    // search: the registry's catalog, filtered by the term.
+    let found = env.ok([
+        "search",
+        "--tls-verify=false",
+        &format!("{}/fx", reg.host()),
+    ]);
+    assert!(
+        found.starts_with("NAME") && found.contains(&format!("{}/test/fx", reg.host())),
+        "{found}"
+    );
+    let nothing = env.ok([
+        "search",
+        "--tls-verify=false",
+        "--format",
+        "{{.Name}}",
+        &format!("{}/nothing", reg.host()),
+    ]);
+    assert_eq!(nothing, "");
     // A short-name alias from the drop-in directory decides alone.
     let dropins = env.path().join("registries.conf.d");
     std::fs::create_dir_all(&dropins).expect("mkdir");
