@@ -281,6 +281,15 @@ fn inner(options: &Options) -> Result<()> {
     let sizes = options.sizes();
     let many =
         crate::rootfs::build_many_images_archive(&dir, &rootfs, engine::MANY_IMAGES, sizes.images)?;
+    // The pull rows' registry: Debian's docker-registry on a free port of
+    // 127.0.0.1, its data in the bench dir, the big image pushed by skopeo.
+    let registry = match BenchRegistry::start(&dir, &rootfs) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("xtask: bench: no registry, the pull rows fail: {e:#}");
+            None
+        }
+    };
     let found = [tool_from_env(OXPOD_ENV), tool_from_env(PODMAN_ENV)];
     let mut engines = Vec::new();
     let mut versions = [String::new(), String::new()];
@@ -292,7 +301,9 @@ fn inner(options: &Options) -> Result<()> {
                     .unwrap_or_default()
                     .trim()
                     .to_owned();
-                engines.push(Engine::new(tool, program, &dir, &rootfs, &archive, &many)?);
+                let mut engine = Engine::new(tool, program, &dir, &rootfs, &archive, &many)?;
+                engine.registry = registry.as_ref().map(|r| r.host.clone());
+                engines.push(engine);
             }
             Err(why) => {
                 eprintln!("xtask: bench: {} not run: {why}", tool.name());
@@ -322,6 +333,76 @@ fn inner(options: &Options) -> Result<()> {
     print!("{}", report.markdown());
     eprintln!("xtask: bench: JSON in {}", path.display());
     Ok(())
+}
+
+/// docker-registry serving the bench's big image; killed when dropped.
+struct BenchRegistry {
+    child: std::process::Child,
+    host: String,
+}
+
+impl BenchRegistry {
+    fn start(dir: &Path, rootfs: &Path) -> Result<BenchRegistry> {
+        for tool in ["/usr/bin/docker-registry", "/usr/bin/skopeo"] {
+            if !Path::new(tool).exists() {
+                bail!("{tool} is missing (cargo xtask deps installs it)");
+            }
+        }
+        // 5 layers: the busybox rootfs, then 4 of 1000 files of 16 KiB.
+        let archive = crate::rootfs::build_big_image_archive(
+            dir,
+            rootfs,
+            "localhost/big:1",
+            4,
+            1000,
+            16 << 10,
+        )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let data = dir.join("registry-data");
+        std::fs::create_dir_all(&data)?;
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                data.display()
+            ),
+        )?;
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting docker-registry")?;
+        let reg = BenchRegistry {
+            child,
+            host: format!("127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                bail!("docker-registry did not listen on {}", reg.host);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        crate::util::run(
+            Command::new("/usr/bin/skopeo")
+                .args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"])
+                .arg(format!("docker-archive:{}", archive.display()))
+                .arg(format!("docker://{}/{}", reg.host, engine::BIG_IMAGE)),
+        )?;
+        Ok(reg)
+    }
+}
+
+impl Drop for BenchRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Every workload, each through every runner in turn; a failure is recorded

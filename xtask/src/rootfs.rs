@@ -156,3 +156,95 @@ pub fn build_many_images_archive(
         .args(&members))?;
     Ok(archive)
 }
+
+/// Writes `<dir>/big-image.tar` (unless there): a docker-archive of
+/// `layers` layers of `files` files each, `size` bytes of pseudo-random
+/// (incompressible) content apiece, over the busybox rootfs: what a pull
+/// bench needs (many small files dominate, as in real images). Returns
+/// its path.
+pub fn build_big_image_archive(
+    dir: &Path,
+    rootfs: &Path,
+    name: &str,
+    layers: usize,
+    files: usize,
+    size: usize,
+) -> Result<PathBuf> {
+    let archive = dir.join("big-image.tar");
+    if archive.exists() {
+        return Ok(archive);
+    }
+    let work = dir.join("big");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        // xorshift64*: fast, and enough to defeat gzip.
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut diffs = Vec::new();
+    let mut members = vec!["manifest.json".to_owned()];
+    for l in 0..=layers {
+        let tree = work.join(format!("tree{l}"));
+        if l == 0 {
+            // The bottom layer: the busybox rootfs, so the image runs.
+            tar_rootfs(rootfs, &work.join("layer0.tar"))?;
+        } else {
+            for f in 0..files {
+                let sub = tree.join(format!("d{}", f % 50));
+                std::fs::create_dir_all(&sub)?;
+                let mut bytes = vec![0u8; size];
+                for chunk in bytes.chunks_mut(8) {
+                    let v = next().to_le_bytes();
+                    chunk.copy_from_slice(&v[..chunk.len()]);
+                }
+                std::fs::write(sub.join(format!("f{f}")), bytes)?;
+            }
+            let wrapped = work.join(format!("wrap{l}"));
+            std::fs::create_dir_all(wrapped.join("data"))?;
+            std::fs::rename(&tree, wrapped.join(format!("data/l{l}")))?;
+            tar_rootfs(&wrapped, &work.join(format!("layer{l}.tar")))?;
+            std::fs::remove_dir_all(&wrapped)?;
+        }
+        diffs.push(format!(
+            "sha256:{}",
+            sha256_hex(&work.join(format!("layer{l}.tar")))?
+        ));
+        members.push(format!("layer{l}.tar"));
+    }
+    let arch = image_arch();
+    let diff_list = diffs
+        .iter()
+        .map(|d| format!("\"{d}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let config = format!(
+        r#"{{"architecture":"{arch}","os":"linux","config":{{"Cmd":["true"],"Env":["PATH=/bin"]}},"rootfs":{{"type":"layers","diff_ids":[{diff_list}]}}}}"#
+    );
+    let tmp = work.join("config.json");
+    std::fs::write(&tmp, &config)?;
+    let config_name = format!("{}.json", sha256_hex(&tmp)?);
+    std::fs::rename(&tmp, work.join(&config_name))?;
+    let layer_list = (0..=layers)
+        .map(|l| format!("\"layer{l}.tar\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    std::fs::write(
+        work.join("manifest.json"),
+        format!(r#"[{{"Config":"{config_name}","RepoTags":["{name}"],"Layers":[{layer_list}]}}]"#),
+    )?;
+    members.push(config_name);
+    let tmp_archive = dir.join("big-image.tar.tmp");
+    sh(Command::new("tar")
+        .arg("-C")
+        .arg(&work)
+        .arg("-cf")
+        .arg(&tmp_archive)
+        .args(&members))?;
+    std::fs::rename(&tmp_archive, &archive)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(archive)
+}

@@ -124,6 +124,10 @@ pub enum Cmd<'a> {
     StatsNoStream,
     /// `rm -a -f -t 0`.
     RmAllForce,
+    /// `pull -q --tls-verify=false` of the bench registry's [`BIG_IMAGE`].
+    PullBig,
+    /// `rmi -f` of it.
+    RmiBig,
 }
 
 /// The named volume of the `run --rm -v` row (made by its first run).
@@ -154,7 +158,13 @@ pub struct Engine {
     archive: PathBuf,
     /// A docker-archive of many images over one layer ([`MANY_IMAGES`]).
     many: PathBuf,
+    /// The bench registry's `host:port` holding [`BIG_IMAGE`], when one
+    /// could be started.
+    pub registry: Option<String>,
 }
+
+/// The pull rows' image, as pushed to the bench registry (`<host>/` first).
+pub const BIG_IMAGE: &str = "bench/big:1";
 
 impl Engine {
     pub fn new(
@@ -172,6 +182,7 @@ impl Engine {
             rootfs: rootfs.to_path_buf(),
             archive: archive.to_path_buf(),
             many: many.to_path_buf(),
+            registry: None,
         };
         std::fs::create_dir_all(&engine.dir)?;
         let conf = match tool {
@@ -300,6 +311,10 @@ impl Engine {
                 .arg(&self.rootfs)
                 .args(["sleep", "1000000"]),
             Cmd::StatsNoStream => c.args(["stats", "--no-stream"]),
+            Cmd::PullBig => c
+                .args(["pull", "-q", "--tls-verify=false"])
+                .arg(self.big_image()),
+            Cmd::RmiBig => c.args(["rmi", "-f"]).arg(self.big_image()),
             Cmd::RmAllForce => c.args(["rm", "-a", "-f", "-t", "0"]),
             Cmd::RunRmVolumeTrue => c
                 .args(["run", "--rm", "-v", &format!("{BENCH_VOLUME}:/d")])
@@ -307,6 +322,14 @@ impl Engine {
                 .args(self.rootfs_true()),
         };
         c
+    }
+
+    /// The bench registry's image name (`<registry>/`[`BIG_IMAGE`]).
+    fn big_image(&self) -> String {
+        format!(
+            "{}/{BIG_IMAGE}",
+            self.registry.as_deref().unwrap_or("no-registry.invalid")
+        )
     }
 
     /// Flags `create` and `run` need to do what oxpod does: podman's default

@@ -94,6 +94,9 @@ pub enum Setup {
     /// An initialised store whose only containers are this many running
     /// ones.
     RunningMany(Size),
+    /// An initialised store without containers, the registry's big image
+    /// pulled (`true`) or not (`false`).
+    Pulled(bool),
 }
 
 /// What is timed.
@@ -148,6 +151,8 @@ pub enum Op {
     RunRmUnconfinedTrue,
     /// `stats --no-stream`.
     StatsNoStream,
+    /// `pull` of the bench registry's big image.
+    PullBig,
 }
 
 /// One row of the report.
@@ -171,7 +176,7 @@ impl Workload {
             }
             (_, Setup::Volumes(n) | Setup::RunningMany(n)) => sizes.get(n),
             (Action::RmiEach, _) | (_, Setup::ManyImages) => sizes.images,
-            (_, Setup::Nothing | Setup::Image(_) | Setup::Running) => 0,
+            (_, Setup::Nothing | Setup::Image(_) | Setup::Running | Setup::Pulled(_)) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
         }
     }
@@ -195,7 +200,8 @@ const fn w(
 
 use Action::{CreateEach, Once, Repeat, RmEach, RmiEach, VolumeCreateEach, VolumeRmEach};
 use Setup::{
-    Containers, EventsLog, Image, ManyImages, Nothing, Rebooted, Running, RunningMany, Volumes,
+    Containers, EventsLog, Image, ManyImages, Nothing, Pulled, Rebooted, Running, RunningMany,
+    Volumes,
 };
 use Size::{Events, Large, RunCount, Small, Zero};
 
@@ -231,6 +237,8 @@ pub const WORKLOADS: &[Workload] = &[
     w("run --rm IMAGE true (one process each)", Image(true), Repeat(Op::RunImageTrue, RunCount), Some(0.35), false),
     w("images", ManyImages, Once(Op::Images), None, false),
     w("rmi (one process each)", ManyImages, RmiEach, None, true),
+    w("pull (local registry, 5 layers, ~64 MB, 4000 files)", Pulled(false), Once(Op::PullBig), Some(0.6), false),
+    w("pull (local registry, image present)", Pulled(true), Once(Op::PullBig), None, false),
     w("run --rm -i cat (100 MiB through stdin)", Containers(Zero), Once(Op::RunStdin), Some(1.0), false),
     // Last: its running container would show in the `ps` rows.
     w("exec CTR true (one process each)", Running, Repeat(Op::ExecTrue, RunCount), Some(0.3), false),
@@ -259,6 +267,8 @@ struct Store {
     bench_volume: bool,
     /// Running containers `bench-run-<i>`, for i below this.
     running_many: usize,
+    /// Whether the registry's big image is pulled.
+    pulled: bool,
 }
 
 /// Runs workloads against one engine.
@@ -370,6 +380,22 @@ impl<'a> Runner<'a> {
                             .context("running the stats containers")?;
                         self.store.running_many = i + 1;
                     }
+                }
+                Ok(())
+            }
+            Setup::Pulled(want) => {
+                if self.engine.registry.is_none() {
+                    bail!("no bench registry (docker-registry and skopeo are needed)");
+                }
+                self.containers(0)?;
+                if self.store.pulled && !want {
+                    self.exec(Cmd::RmiBig)
+                        .context("removing the pulled image")?;
+                    self.store.pulled = false;
+                }
+                if !self.store.pulled && want {
+                    self.exec(Cmd::PullBig).context("pulling the big image")?;
+                    self.store.pulled = true;
                 }
                 Ok(())
             }
@@ -524,6 +550,10 @@ impl<'a> Runner<'a> {
             Op::RunRmLimitsTrue => Cmd::RunRmLimitsTrue,
             Op::RunRmUnconfinedTrue => Cmd::RunRmUnconfinedTrue,
             Op::StatsNoStream => Cmd::StatsNoStream,
+            Op::PullBig => {
+                self.store.pulled = true;
+                Cmd::PullBig
+            }
             Op::RunRmVolumeTrue => {
                 self.store.bench_volume = true;
                 Cmd::RunRmVolumeTrue
@@ -541,7 +571,8 @@ impl<'a> Runner<'a> {
             | Op::EventsCreate
             | Op::Images
             | Op::VolumeLs
-            | Op::StatsNoStream => {}
+            | Op::StatsNoStream
+            | Op::PullBig => {}
             Op::ExecTrue | Op::RunStdin => self.store.events = None,
             _ => self.store.events = None,
         }
@@ -608,10 +639,10 @@ mod tests {
         assert_eq!(n[..5], [0, 0, 0, 0, 200]);
         // The events rows, the image rows (run: 20 processes; 100
         // images), then stdin and exec (20 processes).
-        assert_eq!(n[n.len() - 8], 100_000);
-        assert_eq!(n[n.len() - 6], 20);
-        assert_eq!(n[n.len() - 4], 100);
-        assert_eq!(n[n.len() - 3..], [0, 20, 20]);
+        assert_eq!(n[n.len() - 10], 100_000);
+        assert_eq!(n[n.len() - 8], 20);
+        assert_eq!(n[n.len() - 6], 100);
+        assert_eq!(n[n.len() - 5..], [0, 0, 0, 20, 20]);
         assert!(
             WORKLOADS
                 .iter()
