@@ -596,44 +596,12 @@ impl RegistryClient {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let scope = format!("repository:{repository}:pull");
-        let mut path = format!("/v2/{repository}/tags/list");
-        let mut out = Vec::new();
-        for _ in 0..100 {
-            let answer = self.get(&path, Some("application/json"), &scope)?;
-            if answer.status != 200 {
-                return Err(reg_err(
-                    &self.endpoint,
-                    format!(
-                        "listing the tags of {repository}: answered {}",
-                        answer.status
-                    ),
-                ));
-            }
-            let next = answer.headers.get("link").and_then(|l| {
-                // `</v2/repo/tags/list?last=x&n=y>; rel="next"`
-                let (target, rel) = l.split_once(';')?;
-                rel.contains("next").then(|| {
-                    target
-                        .trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_owned()
-                })
-            });
-            let bytes = self.read_doc("tags", answer)?;
-            let t: Tags = serde_json::from_slice(&bytes)
-                .map_err(|e| reg_err(&self.endpoint, format!("tags of {repository}: {e}")))?;
-            out.extend(t.tags.unwrap_or_default());
-            match next {
-                Some(n) if n.starts_with("/v2/") => path = n,
-                _ => return Ok(out),
-            }
-        }
-        Err(reg_err(
-            &self.endpoint,
-            format!("the tags of {repository} span more than 100 pages"),
-        ))
+        self.paged(
+            &format!("/v2/{repository}/tags/list"),
+            &format!("repository:{repository}:pull"),
+            &format!("the tags of {repository}"),
+            &|bytes| serde_json::from_slice::<Tags>(bytes).map(|t| t.tags.unwrap_or_default()),
+        )
     }
 
     /// The registry's repositories (`GET /v2/_catalog`, following `Link`
@@ -644,21 +612,36 @@ impl RegistryClient {
             #[serde(default)]
             repositories: Option<Vec<String>>,
         }
-        let scope = "registry:catalog:*";
-        let mut path = "/v2/_catalog".to_owned();
+        self.paged(
+            "/v2/_catalog",
+            "registry:catalog:*",
+            "the catalog (the registry may not offer search)",
+            &|bytes| {
+                serde_json::from_slice::<Catalog>(bytes).map(|c| c.repositories.unwrap_or_default())
+            },
+        )
+    }
+
+    /// A list the registry pages with `Link: <next>; rel="next"`.
+    fn paged(
+        &self,
+        first: &str,
+        scope: &str,
+        what: &str,
+        items: &dyn Fn(&[u8]) -> serde_json::Result<Vec<String>>,
+    ) -> Result<Vec<String>> {
+        let mut path = first.to_owned();
         let mut out = Vec::new();
         for _ in 0..100 {
             let answer = self.get(&path, Some("application/json"), scope)?;
             if answer.status != 200 {
                 return Err(reg_err(
                     &self.endpoint,
-                    format!(
-                        "the catalog: answered {} (the registry may not offer search)",
-                        answer.status
-                    ),
+                    format!("{what}: answered {}", answer.status),
                 ));
             }
             let next = answer.headers.get("link").and_then(|l| {
+                // `</v2/...?last=x&n=y>; rel="next"`
                 let (target, rel) = l.split_once(';')?;
                 rel.contains("next").then(|| {
                     target
@@ -668,10 +651,8 @@ impl RegistryClient {
                         .to_owned()
                 })
             });
-            let bytes = self.read_doc("catalog", answer)?;
-            let c: Catalog = serde_json::from_slice(&bytes)
-                .map_err(|e| reg_err(&self.endpoint, format!("catalog: {e}")))?;
-            out.extend(c.repositories.unwrap_or_default());
+            let bytes = self.read_doc(what, answer)?;
+            out.extend(items(&bytes).map_err(|e| reg_err(&self.endpoint, format!("{what}: {e}")))?);
             match next {
                 Some(n) if n.starts_with("/v2/") => path = n,
                 _ => return Ok(out),
@@ -679,7 +660,7 @@ impl RegistryClient {
         }
         Err(reg_err(
             &self.endpoint,
-            "the catalog spans more than 100 pages",
+            format!("{what} spans more than 100 pages"),
         ))
     }
 

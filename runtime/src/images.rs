@@ -469,26 +469,13 @@ impl<'r> Images<'r> {
                 reason: "a repository takes no tag or digest with --all-tags".to_owned(),
             });
         }
-        let conf = crate::registries::Registries::load()?;
-        let resolved = conf.resolve(name);
-        if resolved.blocked {
-            return Err(Error::InvalidArgument {
-                what: format!("registry {}", reference.registry),
-                reason: format!("it is blocked in {}", conf.path.display()),
-            });
-        }
-        let insecure = options.tls_verify.map_or(resolved.insecure, |v| !v);
-        let credentials = match &options.credentials {
-            Some(c) => Some(c.clone()),
-            None => oxpod_image::lookup_credentials(
-                &self.auth_file(options.auth_file.as_deref()),
-                &reference.registry,
-            )?,
-        };
-        let client = oxpod_image::RegistryClient::new(
-            oxpod_image::Endpoint::of(&reference, insecure),
-            credentials,
-        );
+        let (client, insecure) = self.client_for(
+            name,
+            &reference,
+            options.tls_verify,
+            options.credentials.as_ref(),
+            options.auth_file.as_deref(),
+        )?;
         let mut out = Vec::new();
         for tag in client.tags(&reference.repository)? {
             let tagged = reference.with_tag(&tag)?;
@@ -583,26 +570,13 @@ impl<'r> Images<'r> {
             });
         }
         let reference = Reference::parse(&dest)?;
-        let conf = crate::registries::Registries::load()?;
-        let resolved = conf.resolve(&dest);
-        if resolved.blocked {
-            return Err(Error::InvalidArgument {
-                what: format!("registry {}", reference.registry),
-                reason: format!("it is blocked in {}", conf.path.display()),
-            });
-        }
-        let insecure = options.tls_verify.map_or(resolved.insecure, |v| !v);
-        let credentials = match &options.credentials {
-            Some(c) => Some(c.clone()),
-            None => oxpod_image::lookup_credentials(
-                &self.auth_file(options.auth_file.as_deref()),
-                &reference.registry,
-            )?,
-        };
-        let client = oxpod_image::RegistryClient::new(
-            oxpod_image::Endpoint::of(&reference, insecure),
-            credentials,
-        );
+        let (client, _) = self.client_for(
+            &dest,
+            &reference,
+            options.tls_verify,
+            options.credentials.as_ref(),
+            options.auth_file.as_deref(),
+        )?;
         let oci = match options.format.as_deref() {
             None | Some("v2s2") => false,
             Some("oci") => true,
@@ -685,6 +659,40 @@ impl<'r> Images<'r> {
         let digest = Digest::of(&manifest).to_string();
         self.rt.emit(image_event(EventStatus::Push, &image));
         Ok((sent, digest))
+    }
+
+    /// A client of `reference`'s registry as registries.conf and the
+    /// options say: refused when blocked (before any connection), insecure
+    /// when marked or `--tls-verify=false`, with the credentials given or
+    /// the auth file's. `name` is what registries.conf is matched against.
+    fn client_for(
+        &self,
+        name: &str,
+        reference: &Reference,
+        tls_verify: Option<bool>,
+        credentials: Option<&oxpod_image::Credentials>,
+        auth_file: Option<&Path>,
+    ) -> Result<(oxpod_image::RegistryClient, bool)> {
+        let conf = crate::registries::Registries::load()?;
+        let resolved = conf.resolve(name);
+        if resolved.blocked {
+            return Err(Error::InvalidArgument {
+                what: format!("registry {}", reference.registry),
+                reason: format!("it is blocked in {}", conf.path.display()),
+            });
+        }
+        let insecure = tls_verify.map_or(resolved.insecure, |v| !v);
+        let credentials = match credentials {
+            Some(c) => Some(c.clone()),
+            None => {
+                oxpod_image::lookup_credentials(&self.auth_file(auth_file), &reference.registry)?
+            }
+        };
+        let client = oxpod_image::RegistryClient::new(
+            oxpod_image::Endpoint::of(reference, insecure),
+            credentials,
+        );
+        Ok((client, insecure))
     }
 
     fn auth_file(&self, given: Option<&Path>) -> std::path::PathBuf {
