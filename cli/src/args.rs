@@ -319,6 +319,8 @@ pub enum ImageCommand {
     Load(LoadArgs),
     /// Pull an image from a registry
     Pull(PullArgs),
+    /// Push an image to a registry
+    Push(PushArgs),
     /// Save images to an archive
     Save(SaveArgs),
     /// Remove images without names (with -a: every image) no container uses

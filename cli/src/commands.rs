@@ -94,7 +94,7 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             writeln!(out, "{}", pulled.id)?;
             Ok(0)
         }
-        Command::Push(a) => {
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
             let rt = open(g, |o| o)?;
             let destination = a
                 .destination
