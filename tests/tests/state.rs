@@ -657,15 +657,17 @@ fn changed_num_locks_asks_for_renumber_which_fixes_it() {
 
 #[test]
 fn lock_exhaustion_fails_cleanly_and_recovers_after_rm() {
+    // Names that are not hex: `inspect c32` would also match an id that
+    // starts with c32 (one in 128 runs).
     let mut env = TestEnv::new();
     env.extra = vec!["--num-locks".into(), "32".into()];
     let rootfs = rootfs(&env);
     for i in 0..32 {
-        create(&env, &format!("c{i}"));
+        create(&env, &format!("k{i}"));
     }
     let err = env.fails(
         125,
-        ["create", "--name", "c32", "--rootfs", &rootfs, "true"],
+        ["create", "--name", "k32", "--rootfs", &rootfs, "true"],
     );
     assert!(
         err.contains("all 32 locks are in use") && err.contains("num_locks"),
@@ -680,15 +682,15 @@ fn lock_exhaustion_fails_cleanly_and_recovers_after_rm() {
     assert_eq!(bundles(&env), 32);
     assert!(env.ok(["pod", "ps", "-q"]).trim().is_empty());
     assert_eq!(locks(&env), (32, (0..32).collect()));
-    env.fails(125, ["inspect", "c32"]);
+    env.fails(125, ["inspect", "k32"]);
     assert_check_clean(&env);
 
-    env.ok(["rm", "c7"]);
-    create(&env, "c32");
-    assert_eq!(lock_id(&env, "c32"), 7, "the freed lock is reused");
+    env.ok(["rm", "k7"]);
+    create(&env, "k32");
+    assert_eq!(lock_id(&env, "k32"), 7, "the freed lock is reused");
     env.fails(
         125,
-        ["create", "--name", "c33", "--rootfs", &rootfs, "true"],
+        ["create", "--name", "k33", "--rootfs", &rootfs, "true"],
     );
     assert_eq!(all_ids(&env).len(), 32);
 }
