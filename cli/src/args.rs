@@ -540,6 +540,15 @@ pub struct PullArgs {
     /// The platform to pull from a multi-platform image: os/arch[/variant]
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+    /// The architecture to pull (default: the host's)
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// The operating system to pull (default: linux)
+    #[arg(long, value_name = "OS")]
+    pub os: Option<String>,
+    /// The architecture's variant to pull (arm's v7, v8)
+    #[arg(long, value_name = "VARIANT")]
+    pub variant: Option<String>,
     /// Credentials: USER[:PASSWORD]
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,

@@ -73,9 +73,15 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
             if !a.quiet {
                 eprintln!("Trying to pull {}...", a.image);
             }
+            if a.platform.is_some() && (a.arch.is_some() || a.os.is_some()) {
+                bail!("--platform option can not be specified with --arch or --os");
+            }
             let options = oxpod_runtime::PullOptions {
                 tls_verify: a.tls_verify,
                 platform: a.platform.clone(),
+                os: a.os.clone(),
+                arch: a.arch.clone(),
+                variant: a.variant.clone(),
                 credentials,
                 auth_file: a.authfile.clone(),
                 progress: if a.quiet {

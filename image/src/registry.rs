@@ -83,6 +83,53 @@ fn reg_err(endpoint: &Endpoint, reason: impl Into<String>) -> Error {
     }
 }
 
+/// How often one blob's body may break off and be resumed.
+pub const RESUMES: u32 = 3;
+
+/// A blob's body that resumes with a `Range` request where it broke off.
+struct Resuming<'c> {
+    client: &'c RegistryClient,
+    path: String,
+    scope: String,
+    size: u64,
+    done: u64,
+    resumes: u32,
+    inner: Box<dyn Read + Send + 'c>,
+}
+
+impl Read for Resuming<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let broke = match self.inner.read(buf) {
+                Ok(0) if self.done < self.size && !buf.is_empty() => std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the body ended after {} of {} bytes", self.done, self.size),
+                ),
+                Ok(n) => {
+                    self.done += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            if self.resumes >= RESUMES || self.done >= self.size {
+                return Err(broke);
+            }
+            self.resumes += 1;
+            tracing::debug!(path = %self.path, from = self.done, error = %broke, "blob broke off; resuming");
+            match self.client.resume(&self.path, &self.scope, self.done) {
+                Ok(rest) => self.inner = rest,
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        broke.kind(),
+                        format!("{broke}; resuming: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// A response, read whole or streamed.
 struct Answer {
     status: u16,
@@ -123,7 +170,7 @@ impl RegistryClient {
         let mut delay = Duration::from_millis(200);
         let mut last = None;
         for attempt in 0..TRIES {
-            let answer = self.get_once(path, accept, scope)?;
+            let answer = self.get_once(path, accept, scope, None)?;
             if answer.status == 429 || (500..600).contains(&answer.status) {
                 tracing::debug!(
                     path,
@@ -147,9 +194,17 @@ impl RegistryClient {
         ))
     }
 
-    fn get_once(&self, path: &str, accept: Option<&str>, scope: &str) -> Result<Answer> {
+    /// One GET, answering a challenge once; `range` asks for the bytes
+    /// from that offset on.
+    fn get_once(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        scope: &str,
+        range: Option<u64>,
+    ) -> Result<Answer> {
         let auth = self.authorization(scope);
-        let answer = self.send(path, accept, auth.as_deref())?;
+        let answer = self.send(path, accept, auth.as_deref(), range)?;
         if answer.status != 401 {
             return Ok(answer);
         }
@@ -160,7 +215,7 @@ impl RegistryClient {
             .cloned()
             .unwrap_or_default();
         let auth = self.answer_challenge(&challenge, scope)?;
-        let again = self.send(path, accept, Some(&auth))?;
+        let again = self.send(path, accept, Some(&auth), range)?;
         if again.status == 401 {
             return Err(reg_err(
                 &self.endpoint,
@@ -182,7 +237,13 @@ impl RegistryClient {
     }
 
     /// One request on the scheme that works.
-    fn send(&self, path: &str, accept: Option<&str>, auth: Option<&str>) -> Result<Answer> {
+    fn send(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        auth: Option<&str>,
+        range: Option<u64>,
+    ) -> Result<Answer> {
         let known = *self
             .scheme
             .lock()
@@ -207,6 +268,9 @@ impl RegistryClient {
             }
             if let Some(a) = auth {
                 req = req.header("Authorization", a);
+            }
+            if let Some(from) = range {
+                req = req.header("Range", format!("bytes={from}-"));
             }
             match req.call() {
                 Ok(resp) => {
@@ -364,7 +428,7 @@ impl RegistryClient {
         if let Some(a) = self.authorization(scope) {
             return Ok(Some(a));
         }
-        let answer = self.send(probe, None, None)?;
+        let answer = self.send(probe, None, None, None)?;
         if answer.status != 401 {
             return Ok(None);
         }
@@ -664,8 +728,16 @@ impl RegistryClient {
         ))
     }
 
-    /// A blob, streamed (the caller checks its digest as it stores it).
-    pub fn blob(&self, repository: &str, digest: &str) -> Result<Box<dyn Read + Send>> {
+    /// A blob of `size` bytes, streamed (the caller checks its digest as it
+    /// stores it). A body that breaks off is resumed where it stopped with
+    /// a `Range` request, up to [`RESUMES`] times, when the server answers
+    /// one with `206` from that offset; otherwise the break is the error.
+    pub fn blob<'c>(
+        &'c self,
+        repository: &str,
+        digest: &str,
+        size: u64,
+    ) -> Result<Box<dyn Read + Send + 'c>> {
         let scope = format!("repository:{repository}:pull");
         let path = format!("/v2/{repository}/blobs/{digest}");
         let answer = self.get(&path, None, &scope)?;
@@ -673,6 +745,35 @@ impl RegistryClient {
             return Err(reg_err(
                 &self.endpoint,
                 format!("GET {path}: answered {}", answer.status),
+            ));
+        }
+        Ok(Box::new(Resuming {
+            client: self,
+            path,
+            scope,
+            size,
+            done: 0,
+            resumes: 0,
+            inner: Box::new(answer.body.into_reader()),
+        }))
+    }
+
+    /// The rest of a blob from `from` on: the body of a `206` whose
+    /// `Content-Range` starts there.
+    fn resume(&self, path: &str, scope: &str, from: u64) -> Result<Box<dyn Read + Send>> {
+        let answer = self.get_once(path, None, scope, Some(from))?;
+        let range = answer
+            .headers
+            .get("content-range")
+            .cloned()
+            .unwrap_or_default();
+        if answer.status != 206 || !range.starts_with(&format!("bytes {from}-")) {
+            return Err(reg_err(
+                &self.endpoint,
+                format!(
+                    "GET {path} from byte {from}: answered {} {range:?}, not the range asked for",
+                    answer.status
+                ),
             ));
         }
         Ok(Box::new(answer.body.into_reader()))
@@ -739,10 +840,14 @@ impl RegistryClient {
             ));
         }
         let mut config = Vec::new();
-        self.blob(&reference.repository, &m.config.digest)?
-            .take(DOC_MAX)
-            .read_to_end(&mut config)
-            .map_err(|e| reg_err(&self.endpoint, format!("config: {e}")))?;
+        self.blob(
+            &reference.repository,
+            &m.config.digest,
+            m.config.size.unwrap_or(0),
+        )?
+        .take(DOC_MAX)
+        .read_to_end(&mut config)
+        .map_err(|e| reg_err(&self.endpoint, format!("config: {e}")))?;
         let actual = format!("sha256:{:x}", Sha256::digest(&config));
         if actual != m.config.digest {
             return Err(Error::DigestMismatch {

@@ -167,6 +167,12 @@ pub struct PullOptions {
     pub tls_verify: Option<bool>,
     /// `--platform os/arch[/variant]` (default: the host's).
     pub platform: Option<String>,
+    /// `--os`: replaces the platform's (the host's, or `platform`'s).
+    pub os: Option<String>,
+    /// `--arch`: replaces the platform's.
+    pub arch: Option<String>,
+    /// `--variant`: replaces the platform's.
+    pub variant: Option<String>,
     /// `--creds user:password`.
     pub credentials: Option<oxpod_image::Credentials>,
     /// `--authfile` (default: podman's, see [`oxpod_image::default_auth_file`]).
@@ -181,6 +187,9 @@ impl std::fmt::Debug for PullOptions {
         f.debug_struct("PullOptions")
             .field("tls_verify", &self.tls_verify)
             .field("platform", &self.platform)
+            .field("os", &self.os)
+            .field("arch", &self.arch)
+            .field("variant", &self.variant)
             .field("auth_file", &self.auth_file)
             .finish_non_exhaustive()
     }
@@ -360,20 +369,35 @@ impl<'r> Images<'r> {
                 ));
                 continue;
             }
-            let reference = Reference::parse(&resolved.pull_from)?;
-            let insecure = match options.tls_verify {
-                Some(verify) => !verify,
-                None => resolved.insecure,
-            };
-            let started = std::time::Instant::now();
-            match self.pull_one(&reference, candidate, insecure, options) {
-                Ok(image) => {
-                    debug!(image = %candidate, took = ?started.elapsed(), "pulled");
-                    return Ok(image);
-                }
-                Err(e) => {
-                    debug!(image = %candidate, error = %e, "pull failed");
-                    errors.push(format!("{candidate}: {e}"));
+            // Mirrors first, in order, then the registry itself (podman's
+            // order); every failure is kept for the message.
+            let sources = resolved
+                .mirrors
+                .iter()
+                .map(|m| (m.pull_from.as_str(), m.insecure, true))
+                .chain(std::iter::once((
+                    resolved.pull_from.as_str(),
+                    resolved.insecure,
+                    false,
+                )));
+            for (pull_from, conf_insecure, mirror) in sources {
+                let insecure = options.tls_verify.map_or(conf_insecure, |verify| !verify);
+                let started = std::time::Instant::now();
+                let pulled = Reference::parse(pull_from)
+                    .map_err(Error::from)
+                    .and_then(|r| self.pull_one(&r, candidate, insecure, options));
+                match pulled {
+                    Ok(image) => {
+                        debug!(image = %candidate, from = %pull_from, took = ?started.elapsed(), "pulled");
+                        return Ok(image);
+                    }
+                    Err(e) => {
+                        debug!(image = %candidate, from = %pull_from, error = %e, "pull failed");
+                        errors.push(match mirror {
+                            true => format!("{candidate} (mirror {pull_from}): {e}"),
+                            false => format!("{candidate}: {e}"),
+                        });
+                    }
                 }
             }
         }
@@ -491,10 +515,10 @@ impl<'r> Images<'r> {
         insecure: bool,
         options: &PullOptions,
     ) -> Result<LoadedImage> {
-        crate::policy::check(
-            self.rt.config().signature_policy_path.as_deref(),
-            &reference.to_string(),
-        )?;
+        // The policy judges the image as named, not the mirror or
+        // location it comes from (as containers/image does).
+        let named = Reference::parse(named)?.to_string();
+        crate::policy::check(self.rt.config().signature_policy_path.as_deref(), &named)?;
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => oxpod_image::lookup_credentials(
@@ -506,20 +530,31 @@ impl<'r> Images<'r> {
             oxpod_image::Endpoint::of(reference, insecure),
             credentials,
         );
-        let platform = match &options.platform {
+        let mut platform = match &options.platform {
             Some(p) => oxpod_image::PlatformChoice::parse(p)?,
             None => oxpod_image::PlatformChoice::host(),
         };
+        for (part, given) in [
+            (&mut platform.os, &options.os),
+            (&mut platform.arch, &options.arch),
+        ] {
+            if let Some(v) = given.as_deref().filter(|v| !v.is_empty()) {
+                *part = v.to_owned();
+            }
+        }
+        if let Some(v) = options.variant.as_deref().filter(|v| !v.is_empty()) {
+            platform.variant = Some(v.to_owned());
+        }
         let mut img = client.image(reference, &platform)?;
         // The name as asked for (a `location` rewrite pulls from elsewhere).
-        img.names = vec![Reference::parse(named)?.to_string()];
+        img.names = vec![named];
         let repository = reference.repository.clone();
         self.adding(|store| {
             self.add_image(
                 store,
                 img,
                 &|layer| {
-                    let blob = client.blob(&repository, &layer.member)?;
+                    let blob = client.blob(&repository, &layer.member, layer.size.unwrap_or(0))?;
                     let blob: Box<dyn std::io::Read> = match &options.progress {
                         Some(tell) => Box::new(Counted {
                             inner: blob,

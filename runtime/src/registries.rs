@@ -1,10 +1,12 @@
 //! `registries.conf` (containers-registries.conf(5)), as far as `pull`
 //! needs it: version 2's `unqualified-search-registries` and `[[registry]]`
-//! tables (`prefix`, `location`, `insecure`, `blocked`), and the version 1
-//! tables podman 1.4 read (`[registries.search]`, `.insecure`, `.block`).
-//! The file is `$CONTAINERS_REGISTRIES_CONF` when set (podman's variable),
-//! else `/etc/containers/registries.conf`; a missing file is an empty one.
-//! Aliases from `registries.conf.d` are not read yet.
+//! tables (`prefix`, `location`, `insecure`, `blocked`, `[[registry.mirror]]`
+//! with `location`, `insecure` and `pull-from-mirror`, and the older
+//! `mirror-by-digest-only`), `[aliases]`, and the version 1 tables podman
+//! 1.4 read (`[registries.search]`, `.insecure`, `.block`). The file is
+//! `$CONTAINERS_REGISTRIES_CONF` when set (podman's variable), else
+//! `/etc/containers/registries.conf`; a missing file is an empty one. Its
+//! drop-in directory's `*.conf` files are read after it, in name order.
 
 use std::path::PathBuf;
 
@@ -29,6 +31,19 @@ struct Entry {
     location: Option<String>,
     insecure: bool,
     blocked: bool,
+    mirror: Vec<MirrorEntry>,
+    #[serde(rename = "mirror-by-digest-only")]
+    mirror_by_digest_only: bool,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default, deny_unknown_fields)]
+struct MirrorEntry {
+    location: String,
+    insecure: bool,
+    /// `all` (the default), `digest-only` or `tag-only`.
+    #[serde(rename = "pull-from-mirror")]
+    pull_from_mirror: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +82,15 @@ pub(crate) struct Resolved {
     pub insecure: bool,
     /// Refused before connecting.
     pub blocked: bool,
+    /// Mirrors to try first, in order, the prefix rewritten to each.
+    pub mirrors: Vec<Mirror>,
+}
+
+/// One mirror of a resolved reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mirror {
+    pub pull_from: String,
+    pub insecure: bool,
 }
 
 impl Registries {
@@ -146,7 +170,27 @@ impl Registries {
                         location: Some(r),
                         insecure,
                         blocked,
+                        ..Entry::default()
                     });
+                }
+            }
+        }
+        for e in &entries {
+            for m in &e.mirror {
+                let bad = |reason: String| Error::InvalidArgument {
+                    what: format!("registries configuration {}", path.display()),
+                    reason,
+                };
+                if m.location.is_empty() {
+                    return Err(bad("a [[registry.mirror]] has no location".to_owned()));
+                }
+                if let Some(how) = &m.pull_from_mirror
+                    && !["all", "digest-only", "tag-only"].contains(&how.as_str())
+                {
+                    return Err(bad(format!(
+                        "pull-from-mirror {how:?} of mirror {:?}: use all, digest-only or tag-only",
+                        m.location
+                    )));
                 }
             }
         }
@@ -176,18 +220,44 @@ impl Registries {
             })
             .max_by_key(|(p, _)| p.len());
         match best {
-            Some((prefix, e)) => Resolved {
-                pull_from: match &e.location {
-                    Some(loc) if *loc != prefix => format!("{loc}{}", &name[prefix.len()..]),
-                    _ => name.to_owned(),
-                },
-                insecure: e.insecure,
-                blocked: e.blocked,
-            },
+            Some((prefix, e)) => {
+                let rest = &name[prefix.len()..];
+                let by_digest = rest.contains('@');
+                let mirrors = e
+                    .mirror
+                    .iter()
+                    .filter(|m| {
+                        let how = match m.pull_from_mirror.as_deref() {
+                            Some(how) => how,
+                            None if e.mirror_by_digest_only => "digest-only",
+                            None => "all",
+                        };
+                        match how {
+                            "digest-only" => by_digest,
+                            "tag-only" => !by_digest,
+                            _ => true,
+                        }
+                    })
+                    .map(|m| Mirror {
+                        pull_from: format!("{}{rest}", m.location),
+                        insecure: m.insecure,
+                    })
+                    .collect();
+                Resolved {
+                    pull_from: match &e.location {
+                        Some(loc) if *loc != prefix => format!("{loc}{rest}"),
+                        _ => name.to_owned(),
+                    },
+                    insecure: e.insecure,
+                    blocked: e.blocked,
+                    mirrors,
+                }
+            }
             None => Resolved {
                 pull_from: name.to_owned(),
                 insecure: false,
                 blocked: false,
+                mirrors: Vec::new(),
             },
         }
     }
@@ -235,6 +305,62 @@ blocked = true
             "a prefix ends at a boundary"
         );
         assert_eq!(r.resolve("other.io/x").pull_from, "other.io/x");
+    }
+
+    #[test]
+    fn mirrors_come_first_and_follow_pull_from_mirror() {
+        let r = Registries::parse(
+            r#"
+[[registry]]
+location = "example.com"
+[[registry.mirror]]
+location = "m1.example/cache"
+insecure = true
+[[registry.mirror]]
+location = "m2.example"
+pull-from-mirror = "digest-only"
+[[registry.mirror]]
+location = "m3.example"
+pull-from-mirror = "tag-only"
+[[registry]]
+location = "old.example"
+mirror-by-digest-only = true
+[[registry.mirror]]
+location = "m4.example"
+"#,
+            PathBuf::from("m.conf"),
+        )
+        .unwrap();
+        let tagged = r.resolve("example.com/a/b:1");
+        let names: Vec<_> = tagged
+            .mirrors
+            .iter()
+            .map(|m| m.pull_from.as_str())
+            .collect();
+        assert_eq!(names, ["m1.example/cache/a/b:1", "m3.example/a/b:1"]);
+        assert!(tagged.mirrors[0].insecure && !tagged.mirrors[1].insecure);
+        let digest = format!("example.com/a@sha256:{}", "0".repeat(64));
+        let names: Vec<_> = r
+            .resolve(&digest)
+            .mirrors
+            .into_iter()
+            .map(|m| m.pull_from)
+            .collect();
+        assert_eq!(names.len(), 2);
+        assert!(names[1].starts_with("m2.example/a@sha256:"), "{names:?}");
+        assert!(r.resolve("old.example/x:1").mirrors.is_empty());
+        assert_eq!(
+            r.resolve(&digest.replace("example.com", "old.example"))
+                .mirrors
+                .len(),
+            1
+        );
+        let bad = Registries::parse(
+            "[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"b.io\"\npull-from-mirror = \"sometimes\"\n",
+            PathBuf::from("bad.conf"),
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("pull-from-mirror"), "{bad}");
     }
 
     #[test]

@@ -210,6 +210,46 @@ fn an_image_pushed_with_skopeo_is_pulled_and_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    // Mirrors come first; a dead one is passed over for the next, and the
+    // image keeps the name it was asked by.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mirrored = env.path().join("mirrors.conf");
+    std::fs::write(
+        &mirrored,
+        format!(
+            "[[registry]]\nprefix = \"origin.example\"\nlocation = \"127.0.0.1:{dead}\"\ninsecure = true\n[[registry.mirror]]\nlocation = \"127.0.0.1:{dead}/gone\"\ninsecure = true\n[[registry.mirror]]\nlocation = \"{host}\"\ninsecure = true\n",
+            host = reg.host()
+        ),
+    )
+    .expect("conf");
+    let out = with_conf(&env, &mirrored, &["pull", "-q", "origin.example/test/fx:1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id);
+    let tags = env.ok(["image", "inspect", "--format", "{{.RepoTags}}", &id]);
+    assert!(tags.contains("origin.example/test/fx:1"), "{tags}");
+    env.ok(["rmi", "origin.example/test/fx:1"]);
+    // Every source failing names each one.
+    let out = with_conf(
+        &env,
+        &mirrored,
+        &["pull", "-q", "origin.example/test/none:1"],
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("mirror 127.0.0.1:{dead}/gone/test/none:1"))
+            && err.contains(&format!("mirror {}/test/none:1", reg.host()))
+            && err.contains("manifest unknown"),
+        "{err}"
+    );
     let out = with_conf(&env, &conf, &["pull", "-q", "blocked.example/x:1"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("blocked"));
@@ -545,6 +585,30 @@ fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store
                 bad[600] ^= 0xff;
                 return (200, vec![], bad);
             }
+            if repo_ok("resumable/fx") {
+                // Cut at half on a plain GET; the rest given to a Range.
+                let from = r
+                    .headers
+                    .get("range")
+                    .and_then(|v| v.strip_prefix("bytes="))
+                    .and_then(|v| v.strip_suffix('-'))
+                    .and_then(|v| v.parse::<usize>().ok());
+                return match from {
+                    Some(from) if from < b.len() => (
+                        206,
+                        vec![(
+                            "Content-Range".to_owned(),
+                            format!("bytes {from}-{}/{}", b.len() - 1, b.len()),
+                        )],
+                        b[from..].to_vec(),
+                    ),
+                    _ => (
+                        200,
+                        vec![("Content-Length".to_owned(), b.len().to_string())],
+                        b[..b.len() / 2].to_vec(),
+                    ),
+                };
+            }
             if repo_ok("short/fx") {
                 return (
                     200,
@@ -566,7 +630,7 @@ fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store
         }
         (404, vec![], Vec::new())
     };
-    let (port, _seen) = fake::serve(Arc::new(handler));
+    let (port, seen) = fake::serve(Arc::new(handler));
     let host = format!("127.0.0.1:{port}");
     let pull = |name: &str, extra: &[&str]| {
         let mut args = vec!["pull", "-q", "--tls-verify=false"];
@@ -700,6 +764,46 @@ fn a_registry_that_lies_or_challenges_is_met_with_clear_errors_and_a_clean_store
         "{err}"
     );
     env.ok(["rmi", "-f", &format!("{host}/multi/fx:1")]);
+    // --arch picks another platform of the index; with --platform it is
+    // refused with podman's message.
+    let out = pull("multi/fx:1", &["--arch", "riscv64"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(["rmi", "-f", &format!("{host}/multi/fx:1")]);
+    let out = pull("multi/fx:1", &["--os", "windows"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("windows/"));
+    let out = pull(
+        "multi/fx:1",
+        &["--platform", "linux/amd64", "--arch", "arm64"],
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--platform option can not be specified with --arch or --os")
+    );
+    // A body that breaks off is resumed with a Range request where the
+    // server honours one (a server that does not is the "short" case).
+    let out = pull("resumable/fx:1", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), fx_id);
+    assert!(
+        seen.lock()
+            .expect("log")
+            .iter()
+            .any(|r| r.path.starts_with("/v2/resumable/fx/blobs/")
+                && r.headers.get("range").is_some_and(|v| v != "bytes=0-")),
+        "the rest was asked for by range"
+    );
+    clean("resumable");
+    env.ok(["rmi", "-f", &format!("{host}/resumable/fx:1")]);
     // Lies: a wrong digest and a cut body fail, and leave nothing.
     for (repo, want) in [
         ("liar/fx:1", "digest"),

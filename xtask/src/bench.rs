@@ -319,6 +319,10 @@ fn inner(options: &Options) -> Result<()> {
     for runner in &mut runners {
         runner.wipe()?;
     }
+    let peers = match &registry {
+        Some(r) => r.peers(&dir, sizes.heavy_runs),
+        None => Vec::new(),
+    };
     let report = Report {
         date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?
             .trim()
@@ -328,11 +332,34 @@ fn inner(options: &Options) -> Result<()> {
         versions,
         missing,
         rows,
+        peers,
     };
     let path = report.write_json(&dir)?;
     print!("{}", report.markdown());
     eprintln!("xtask: bench: JSON in {}", path.display());
     Ok(())
+}
+
+/// The hex digests of a manifest's `layers`, in order (the config's digest
+/// comes before `"layers"` and is skipped). xtask reads JSON without serde.
+fn layer_digests(manifest: &str) -> Result<Vec<String>> {
+    let (_, layers) = manifest
+        .split_once("\"layers\"")
+        .context("the copied manifest has no layers")?;
+    let digests: Vec<String> = layers
+        .split("sha256:")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect::<String>()
+        })
+        .filter(|hex| hex.len() == 64)
+        .collect();
+    if digests.is_empty() {
+        bail!("the copied manifest lists no sha256 layer");
+    }
+    Ok(digests)
 }
 
 /// docker-registry serving the bench's big image; killed when dropped.
@@ -395,6 +422,72 @@ impl BenchRegistry {
                 .arg(format!("docker://{}/{}", reg.host, engine::BIG_IMAGE)),
         )?;
         Ok(reg)
+    }
+
+    /// The pull row's peers, `runs` samples each: `skopeo copy` of the big
+    /// image into a fresh `dir:` (the download alone), then a sequential
+    /// `tar xzf` of the layers it fetched into one fresh directory (the
+    /// unpack alone, on one core). oxpod's pull must not be slower than the
+    /// second.
+    fn peers(&self, dir: &Path, runs: usize) -> Vec<report::Peer> {
+        let copy_dir = dir.join("peer-copy");
+        let untar_dir = dir.join("peer-untar");
+        let clean = |p: &Path| {
+            let _ = std::fs::remove_dir_all(p);
+        };
+        let copy = |_: usize| -> Result<measure::Sample> {
+            clean(&copy_dir);
+            let mut cmd = Command::new("/usr/bin/skopeo");
+            cmd.args(["--insecure-policy", "copy", "-q", "--src-tls-verify=false"])
+                .arg(format!("docker://{}/{}", self.host, engine::BIG_IMAGE))
+                .arg(format!("dir:{}", copy_dir.display()));
+            Ok(measure::exec(&cmd)?.sample)
+        };
+        let untar = |_: usize| -> Result<measure::Sample> {
+            clean(&untar_dir);
+            std::fs::create_dir_all(&untar_dir)?;
+            let manifest = std::fs::read_to_string(copy_dir.join("manifest.json"))?;
+            let mut script = String::from("set -e\n");
+            for hex in layer_digests(&manifest)? {
+                script.push_str(&format!(
+                    "tar xzf {} -C {}\n",
+                    copy_dir.join(hex).display(),
+                    untar_dir.display()
+                ));
+            }
+            let mut cmd = Command::new("/bin/sh");
+            cmd.arg("-c").arg(script);
+            Ok(measure::exec(&cmd)?.sample)
+        };
+        let sample = |f: &dyn Fn(usize) -> Result<measure::Sample>| match (0..runs)
+            .map(f)
+            .collect::<Result<Vec<_>>>()
+        {
+            Ok(s) => Outcome::Samples(s),
+            Err(e) => Outcome::Failed(format!("{e:#}")),
+        };
+        let copied = sample(&copy);
+        // The unpack needs one copy's blobs, whatever the copy's timing gave.
+        let untarred = match copy(0) {
+            Ok(_) => sample(&untar),
+            Err(e) => Outcome::Failed(format!("{e:#}")),
+        };
+        clean(&copy_dir);
+        clean(&untar_dir);
+        vec![
+            report::Peer {
+                name: "skopeo copy docker:// dir: (download only)".into(),
+                row: workload::PULL_ROW,
+                target: None,
+                outcome: copied,
+            },
+            report::Peer {
+                name: "sequential tar xzf of the layers (unpack only)".into(),
+                row: workload::PULL_ROW,
+                target: Some(1.0),
+                outcome: untarred,
+            },
+        ]
     }
 }
 
@@ -490,6 +583,18 @@ mod tests {
 
     fn args(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn layer_digests_skip_the_config() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let c = "c".repeat(64);
+        let m = format!(
+            r#"{{"config":{{"digest":"sha256:{a}"}},"layers":[{{"digest":"sha256:{b}"}},{{"digest": "sha256:{c}"}}]}}"#
+        );
+        assert_eq!(layer_digests(&m).unwrap(), vec![b, c]);
+        assert!(layer_digests(r#"{"layers":[]}"#).is_err());
     }
 
     #[test]

@@ -43,6 +43,29 @@ impl Row {
     }
 }
 
+/// A program that is not an engine, timed on a row's own input: the
+/// floor or peer the row's target is set against (`skopeo copy` of the
+/// pulled image, a sequential `tar xzf` of its layers).
+#[derive(Debug)]
+pub struct Peer {
+    pub name: String,
+    /// The row whose oxpod median is compared with this one.
+    pub row: &'static str,
+    /// oxpod's median over the peer's must be at most this.
+    pub target: Option<f64>,
+    pub outcome: Outcome,
+}
+
+impl Peer {
+    /// oxpod's median on [`Peer::row`] over this peer's median.
+    fn ratio(&self, rows: &[Row]) -> Option<f64> {
+        let row = rows.iter().find(|r| r.workload.name == self.row)?;
+        let ox = row.outcomes[0].stats()?;
+        let peer = self.outcome.stats()?;
+        Some(ox.median.as_secs_f64() / peer.median.as_secs_f64())
+    }
+}
+
 /// The whole run.
 #[derive(Debug)]
 pub struct Report {
@@ -54,6 +77,7 @@ pub struct Report {
     /// Why a tool was not run, oxpod's first.
     pub missing: [Option<String>; 2],
     pub rows: Vec<Row>,
+    pub peers: Vec<Peer>,
 }
 
 impl Report {
@@ -106,6 +130,33 @@ impl Report {
                 rss_cell(pod),
             );
         }
+        if !self.peers.is_empty() {
+            s.push_str("\n| peer | N | median | oxpod's row | oxpod / peer | target |\n");
+            s.push_str("|---|---:|---:|---|---:|---:|\n");
+            for peer in &self.peers {
+                let ratio = peer.ratio(&self.rows);
+                let verdict = match (ratio, peer.target) {
+                    (Some(r), Some(t)) if r <= t => " ✓",
+                    (Some(_), Some(_)) => " ✗",
+                    _ => "",
+                };
+                let n = match &peer.outcome {
+                    Outcome::Samples(s) => s.len(),
+                    _ => 0,
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {}{} |",
+                    peer.name,
+                    n,
+                    median_cell(&peer.outcome),
+                    peer.row,
+                    ratio.map_or("—".into(), |r| format!("{r:.3}")),
+                    peer.target.map_or("—".into(), |t| format!("≤ {t}")),
+                    verdict,
+                );
+            }
+        }
         let mut notes = vec![
             format!("method: {METHOD}"),
             "timing: wall time of each whole process (spawn to reaped exit), rows of N \
@@ -121,6 +172,11 @@ impl Report {
         for (tool, why) in Tool::ALL.iter().zip(&self.missing) {
             if let Some(why) = why {
                 notes.push(format!("{} not run: {why}", tool.name()));
+            }
+        }
+        for peer in &self.peers {
+            if let Outcome::Failed(e) = &peer.outcome {
+                notes.push(format!("peer `{}` failed: {e}", peer.name));
             }
         }
         for row in &self.rows {
@@ -172,6 +228,15 @@ impl Report {
             }
             Json::Obj(fields)
         });
+        let peers = self.peers.iter().map(|p| {
+            Json::Obj(vec![
+                ("peer", Json::Str(p.name.clone())),
+                ("row", Json::Str(p.row.into())),
+                ("target", p.target.map_or(Json::Null, Json::Num)),
+                ("ratio", p.ratio(&self.rows).map_or(Json::Null, Json::Num)),
+                ("result", outcome_json(&p.outcome)),
+            ])
+        });
         let sizes = &self.sizes;
         Json::Obj(vec![
             ("date", Json::Str(self.date.clone())),
@@ -181,6 +246,7 @@ impl Report {
             ("cpus", Json::Num(cpus() as f64)),
             ("tools", Json::Arr(tools)),
             ("workloads", Json::Arr(rows.collect())),
+            ("peers", Json::Arr(peers.collect())),
         ])
         .to_string()
     }

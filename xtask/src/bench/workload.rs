@@ -205,6 +205,9 @@ use Setup::{
 };
 use Size::{Events, Large, RunCount, Small, Zero};
 
+/// The row of a pull into an empty store (its peers compare with it).
+pub const PULL_ROW: &str = "pull (local registry, 5 layers, ~64 MB, 4000 files)";
+
 /// Every workload, in the order run. The order keeps populations between
 /// rows where it can (200 containers serve the `ps` rows after `create`).
 #[rustfmt::skip]
@@ -237,7 +240,7 @@ pub const WORKLOADS: &[Workload] = &[
     w("run --rm IMAGE true (one process each)", Image(true), Repeat(Op::RunImageTrue, RunCount), Some(0.35), false),
     w("images", ManyImages, Once(Op::Images), None, false),
     w("rmi (one process each)", ManyImages, RmiEach, None, true),
-    w("pull (local registry, 5 layers, ~64 MB, 4000 files)", Pulled(false), Once(Op::PullBig), Some(0.6), false),
+    w(PULL_ROW, Pulled(false), Once(Op::PullBig), Some(0.6), false),
     w("pull (local registry, image present)", Pulled(true), Once(Op::PullBig), None, false),
     w("run --rm -i cat (100 MiB through stdin)", Containers(Zero), Once(Op::RunStdin), Some(1.0), false),
     // Last: its running container would show in the `ps` rows.
