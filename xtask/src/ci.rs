@@ -13,8 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{output, run as sh, workspace_root};
 
-/// Tier 1, the leaf crates: each depends on no oxpod crate. `network`
-/// joins this list when it exists.
+/// Tier 1, the leaf crates: each depends on no oxpod crate.
 pub const TIER1: &[&str] = &[
     "oxpod-config",
     "oxpod-locks",
@@ -23,6 +22,7 @@ pub const TIER1: &[&str] = &[
     "oxpod-ociruntime",
     "oxpod-storage",
     "oxpod-image",
+    "oxpod-network",
 ];
 
 /// Tier 2, the composer: depends on tier-1 crates only.
@@ -48,6 +48,7 @@ const LIBRARIES: &[&str] = &[
     "oxpod-ociruntime",
     "oxpod-storage",
     "oxpod-image",
+    "oxpod-network",
     "oxpod-runtime",
     "oxpod-test-support",
 ];
