@@ -49,7 +49,7 @@ pub fn create(path: &Path) -> Result<()> {
 /// Whether `path` holds a namespace bind (an nsfs mount).
 pub fn is_mounted(path: &Path) -> bool {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC)
 }
 
 /// Unmounts and removes a namespace file; one that is gone, or never got
