@@ -51,6 +51,9 @@ pub struct Global {
     /// Name of the shared-memory lock segment (default /oxpod_lock)
     #[arg(long, global = true, value_name = "NAME", hide = true)]
     pub lock_name: Option<String>,
+    /// Directory of network definitions (network_config_dir)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub network_config_dir: Option<PathBuf>,
     /// Namespace: objects outside it are invisible
     #[arg(long, global = true, value_name = "NS")]
     pub namespace: Option<String>,
@@ -133,6 +136,11 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Show a container's published ports
+    Port(PortArgs),
     /// Run health checks
     #[command(subcommand)]
     Healthcheck(HealthcheckCommand),
@@ -900,6 +908,24 @@ pub struct CreateArgs {
     /// Add a line to /etc/hosts: HOST:IP
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_hosts: Vec<String>,
+    /// The network: bridge, NAME[,NAME...] (each NAME[:ip=IP,mac=MAC,alias=A]), host, none, container:ID, ns:PATH
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Another name of the container on its networks (repeatable)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_aliases: Vec<String>,
+    /// The container's IPv4 address on its network
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// The container's MAC address on its network
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Publish a port: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|udp|sctp] (repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// Publish every port the image exposes, each on a free host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
     /// A name server for /etc/resolv.conf
     #[arg(long, value_name = "IP")]
     pub dns: Vec<String>,
@@ -1172,6 +1198,120 @@ pub struct VolumePruneArgs {
 pub struct VolumeExistsArgs {
     /// The volume
     pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Show networks in detail
+    Inspect(NetworkInspectArgs),
+    /// Remove networks
+    #[command(alias = "remove")]
+    Rm(NetworkRmArgs),
+    /// Remove every network no container uses
+    Prune(NetworkPruneArgs),
+    /// Exit 0 if the network exists, 1 if not
+    Exists(NetworkExistsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// bridge or macvlan
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// The subnet (CIDR); default: a free /24 of 10.89.0.0/16
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// The gateway (default: the subnet's first address)
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Hand out addresses from this range only (CIDR inside the subnet)
+    #[arg(long)]
+    pub ip_range: Option<String>,
+    /// No route out (and no gateway)
+    #[arg(long)]
+    pub internal: bool,
+    /// No DNS by container name on it
+    #[arg(long)]
+    pub disable_dns: bool,
+    /// A label: KEY=VALUE
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// A driver option: mtu=, vlan=, parent= (macvlan), mode=
+    #[arg(short, long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
+    /// IPv6 (not supported yet)
+    #[arg(long)]
+    pub ipv6: bool,
+    /// Its name (default: podmanN)
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Names only
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// json, or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// name=, id=, driver=, label=KEY[=VALUE]
+    #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    /// No header line
+    #[arg(long)]
+    pub noheading: bool,
+    /// Full ids
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkInspectArgs {
+    /// json, or a Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// The networks
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkRmArgs {
+    /// Remove the containers using it first
+    #[arg(short, long)]
+    pub force: bool,
+    /// The networks
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not ask
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkExistsArgs {
+    /// The network
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Every container's
+    #[arg(short, long)]
+    pub all: bool,
+    /// The container
+    pub container: Option<String>,
+    /// Only this port: PORT[/PROTOCOL]
+    pub port: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -242,6 +242,8 @@ fn dispatch(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         }
         Command::Pod(p) => pod(out, g, p),
         Command::Volume(v) => crate::volumes::volume(out, &open(g, |o| o)?, v),
+        Command::Network(n) => crate::networks::network(out, &open(g, |o| o)?, n),
+        Command::Port(a) => crate::networks::port(out, &open(g, |o| o)?, a),
         Command::Healthcheck(crate::args::HealthcheckCommand::Run(a)) => {
             let rt = open(g, |o| o)?;
             let r = rt.containers().resolve(&a.name)?;
@@ -558,6 +560,14 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         healthcheck: healthcheck(a)?,
         userns: a.userns.clone(),
+        network: oxpod_runtime::NetworkRequest {
+            mode: a.network.clone(),
+            aliases: a.network_aliases.clone(),
+            ip: a.ip.clone(),
+            mac: a.mac_address.clone(),
+            publish: a.publish.clone(),
+            publish_all: a.publish_all,
+        },
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a

@@ -16,6 +16,7 @@ mod commands;
 mod exec;
 mod human;
 mod images;
+mod networks;
 mod output;
 mod parse;
 mod sigproxy;
@@ -200,6 +201,9 @@ pub(crate) fn runtime_options(g: &Global) -> RuntimeOptions {
     if let Some(ns) = &g.namespace {
         o = o.namespace(ns);
     }
+    if let Some(d) = &g.network_config_dir {
+        o = o.network_config_dir(std::path::absolute(d).unwrap_or_else(|_| d.clone()));
+    }
     if let Ok(exe) = std::env::current_exe() {
         let mut args = global_args(g);
         args.extend(["container".to_owned(), "cleanup".to_owned()]);
@@ -250,6 +254,7 @@ fn global_args(g: &Global) -> Vec<String> {
     push("--num-locks", g.num_locks.map(|n| n.to_string()));
     push("--lock-name", g.lock_name.clone());
     push("--namespace", g.namespace.clone());
+    push("--network-config-dir", path(&g.network_config_dir));
     push(
         "--events-backend",
         g.events_backend.map(|b| events_backend(b).to_string()),

@@ -125,11 +125,11 @@ pub fn ps_row(c: &Container, pod_name: Option<&str>, no_trunc: bool, now: Timest
         "Mounts": bind_destinations(c),
         "Names": c.config.name,
         "Namespaces": {},
-        "Networks": "",
+        "Networks": network_names(c).join(","),
         "Pid": c.state.pid.unwrap_or(0),
         "Pod": c.config.pod.as_deref().map(|p| short(p, no_trunc)).unwrap_or(""),
         "PodName": pod_name.unwrap_or(""),
-        "Ports": "",
+        "Ports": crate::networks::ports_column(c),
         "Size": "",
         "StartedAt": c.state.started_at.map_or(ZERO_UNIX, |t| t.as_second()),
         "State": status,
@@ -169,11 +169,11 @@ pub fn ps_json(c: &Container, pod_name: Option<&str>, now: Timestamp) -> Value {
         "Mounts": bind_destinations(c),
         "Names": [c.config.name],
         "Namespaces": {},
-        "Networks": [],
+        "Networks": network_names(c),
         "Pid": c.state.pid.unwrap_or(0),
         "Pod": c.config.pod.clone().unwrap_or_default(),
         "PodName": pod_name.unwrap_or(""),
-        "Ports": null,
+        "Ports": ps_json_ports(c),
         "Size": null,
         "StartedAt": c.state.started_at.map_or(ZERO_UNIX, |t| t.as_second()),
         "State": c.state.status.podman_word(),
@@ -219,7 +219,7 @@ pub fn inspect_container(c: &Container, times: Times) -> Value {
         "GraphDriver": {"Name": "", "Data": null},
         "Mounts": inspect_mounts(c),
         "Dependencies": c.config.dependencies,
-        "NetworkSettings": network_settings(),
+        "NetworkSettings": network_settings(c),
         "Namespace": c.config.namespace,
         "IsInfra": false,
         "IsService": false,
@@ -328,15 +328,119 @@ fn config_doc_base(c: &Container) -> Value {
     })
 }
 
-/// podman's `NetworkSettings` of a container in the host's network.
-fn network_settings() -> Value {
-    json!({
+/// podman's `NetworkSettings`: empty for the host's network; for a bridge
+/// one, each network's lease under `Networks` while it runs, and at the top
+/// too when its one network is the default one (podman 4.3's rule).
+fn network_settings(c: &Container) -> Value {
+    let mut doc = json!({
         "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
         "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "MacAddress": "", "Bridge": "", "SandboxID": "", "HairpinMode": false,
-        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-        "SandboxKey": "",
-    })
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": port_bindings(c),
+        "SandboxKey": c.state.netns.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    });
+    if c.config.network_mode != "bridge" {
+        return doc;
+    }
+    let running = c.state.netns.is_some();
+    let mut networks = serde_json::Map::new();
+    for a in &c.config.networks {
+        let lease = c
+            .state
+            .networks
+            .iter()
+            .find(|l| l.name == a.name)
+            .filter(|_| running);
+        let aliases: Vec<String> = a
+            .aliases
+            .iter()
+            .cloned()
+            .chain(std::iter::once(
+                c.config.id[..12.min(c.config.id.len())].to_owned(),
+            ))
+            .collect();
+        networks.insert(
+            a.name.clone(),
+            json!({
+                "EndpointID": "",
+                "Gateway": lease.map(|l| l.gateway.clone()).unwrap_or_default(),
+                "IPAddress": lease.map(|l| l.ip.clone()).unwrap_or_default(),
+                "IPPrefixLen": lease.map_or(0, |l| l.prefix),
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "MacAddress": lease.map(|l| l.mac.clone()).unwrap_or_default(),
+                "NetworkID": a.name,
+                "DriverOpts": null, "IPAMConfig": null, "Links": null,
+                "Aliases": aliases,
+            }),
+        );
+    }
+    if let [only] = c.config.networks.as_slice()
+        && only.name == oxpod_runtime::DEFAULT_NETWORK
+        && let Some(l) = c.state.networks.first().filter(|_| running)
+    {
+        doc["Gateway"] = json!(l.gateway);
+        doc["IPAddress"] = json!(l.ip);
+        doc["IPPrefixLen"] = json!(l.prefix);
+        doc["MacAddress"] = json!(l.mac);
+    }
+    doc["Networks"] = Value::Object(networks);
+    doc
+}
+
+/// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`, each port of a range
+/// on its own.
+fn port_bindings(c: &Container) -> Value {
+    let ports = if c.state.ports.is_empty() {
+        &c.config.ports
+    } else {
+        &c.state.ports
+    };
+    let mut map = serde_json::Map::new();
+    for p in ports {
+        for i in 0..p.range {
+            let key = format!("{}/{}", p.container_port + i, p.protocol);
+            let binding = json!({"HostIp": p.host_ip, "HostPort": if p.host_port == 0 { String::new() } else { (p.host_port + i).to_string() }});
+            match map.get_mut(&key) {
+                Some(Value::Array(list)) => list.push(binding),
+                _ => {
+                    map.insert(key, json!([binding]));
+                }
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+/// `ps --format json`'s `Ports`: netavark's mappings (null for none).
+fn ps_json_ports(c: &Container) -> Value {
+    let ports = if c.state.ports.is_empty() {
+        &c.config.ports
+    } else {
+        &c.state.ports
+    };
+    if ports.is_empty() {
+        return Value::Null;
+    }
+    ports
+        .iter()
+        .map(|p| {
+            json!({"host_ip": p.host_ip, "container_port": p.container_port,
+                   "host_port": p.host_port, "range": p.range, "protocol": p.protocol})
+        })
+        .collect()
+}
+
+/// `HostConfig.NetworkMode` as podman shows it.
+fn network_mode(c: &Container) -> String {
+    match c.config.network_mode.as_str() {
+        "" => "host".to_owned(),
+        m => m.to_owned(),
+    }
+}
+
+/// `ps`'s `Networks`: the names of a bridge container's networks.
+fn network_names(c: &Container) -> Vec<String> {
+    c.config.networks.iter().map(|n| n.name.clone()).collect()
 }
 
 /// The bind mounts of a container, as `inspect` shows them (podman 4.3:
@@ -499,8 +603,8 @@ fn host_config(c: &Container) -> Value {
             "CgroupManager": "",
             "ContainerIDFile": "",
             "LogConfig": {"Type": "k8s-file", "Config": null, "Path": c.config.log_path, "Tag": "", "Size": "0B"},
-            "NetworkMode": "host",
-            "PortBindings": {},
+            "NetworkMode": network_mode(c),
+            "PortBindings": port_bindings(c),
             "RestartPolicy": {"Name": c.config.restart_policy, "MaximumRetryCount": c.config.restart_retries},
             "AutoRemove": c.config.auto_remove,
             "VolumeDriver": "",

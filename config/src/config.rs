@@ -171,6 +171,11 @@ config_struct! {
     enable_port_reservation: bool,
     /// Whether containers are labelled (SELinux).
     label: bool,
+    /// Directory of network definitions (netavark's JSON, one per network).
+    network_config_dir: PathBuf,
+    /// A container's network when `--network` is not given: `bridge` (the
+    /// default network; podman's `private`), `host` or `none`.
+    netns: String,
     /// Path of slirp4netns; unset searches PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     network_cmd_path: Option<PathBuf>,
@@ -228,6 +233,19 @@ impl Config {
                 PathBuf::from("/run/oxpod"),
                 "/oxpod_lock".to_owned(),
             )
+        };
+        // Rootless networks (slirp4netns, rootlessport) are not built yet:
+        // a rootless container shares its user's network by default.
+        let (network_config_dir, netns) = if identity.rootless {
+            (
+                identity
+                    .config_home()
+                    .map(|c| c.join("oxpod/networks"))
+                    .unwrap_or_else(|| static_dir.join("networks")),
+                "host",
+            )
+        } else {
+            (PathBuf::from("/etc/oxpod/networks"), "bridge")
         };
         let mut runtimes = BTreeMap::new();
         runtimes.insert(
@@ -304,6 +322,8 @@ impl Config {
             infra_command: "/pause".to_owned(),
             enable_port_reservation: true,
             label: true,
+            network_config_dir,
+            netns: netns.to_owned(),
             network_cmd_path: None,
             num_locks: 2048,
             lock_type: LockType::Shm,
@@ -359,6 +379,13 @@ impl Config {
                 format!(
                     "must be between 1 and {MAX_NUM_LOCKS}; after changing it run `oxpod system renumber`"
                 ),
+            );
+        }
+        if !matches!(self.netns.as_str(), "bridge" | "private" | "host" | "none") {
+            bad(
+                "netns",
+                quote(&self.netns),
+                "must be bridge (or private), host or none".to_owned(),
             );
         }
         if self.lock_timeout == 0 {
@@ -432,6 +459,7 @@ impl Config {
             ("tmp_dir", &self.tmp_dir),
             ("volume_path", &self.volume_path),
             ("cni_config_dir", &self.cni_config_dir),
+            ("network_config_dir", &self.network_config_dir),
             ("events_logfile_path", &self.events_logfile_path),
         ] {
             if !p.is_absolute() {

@@ -98,6 +98,8 @@ string_enum! {
         System => "system",
         /// A volume.
         Volume => "volume",
+        /// A network.
+        Network => "network",
     }
 }
 
@@ -112,6 +114,10 @@ string_enum! {
         Cleanup => "cleanup",
         /// Committed a container to an image.
         Commit => "commit",
+        /// Connected a container to a network.
+        Connect => "connect",
+        /// Disconnected a container from a network.
+        Disconnect => "disconnect",
         /// Created an object.
         Create => "create",
         /// Ran an exec session.
@@ -278,6 +284,17 @@ impl Event {
         }
     }
 
+    /// A network event: `create` and `remove` name the network (`id` its
+    /// id), `connect` and `disconnect` the container (`id` its id) and the
+    /// network (`name`), as podman 4.4 writes them.
+    pub fn network(status: EventStatus, id: impl Into<String>, name: impl Into<String>) -> Self {
+        Event {
+            id: id.into(),
+            name: name.into(),
+            ..Event::new(EventType::Network, status)
+        }
+    }
+
     /// A system event (`refresh`, `renumber`, `migrate`, `reset`, ...).
     pub fn system(status: EventStatus) -> Self {
         Event::new(EventType::System, status)
@@ -334,6 +351,13 @@ impl Event {
         };
         let _ = write!(out, " {} {}", self.event_type, self.status);
         match self.event_type {
+            EventType::Network => {
+                let _ = write!(out, " {id} (name={}", visible(&self.name));
+                for (k, v) in &self.attributes {
+                    let _ = write!(out, ", {}={}", visible(k), visible(v));
+                }
+                out.push(')');
+            }
             EventType::Container | EventType::Pod => {
                 let _ = write!(
                     out,
@@ -604,8 +628,8 @@ mod tests {
             Some("unknown event status \"explode\"".into())
         );
         assert_eq!(
-            "network".parse::<EventType>().err().map(|e| e.to_string()),
-            Some("unknown event type \"network\"".into())
+            "machine".parse::<EventType>().err().map(|e| e.to_string()),
+            Some("unknown event type \"machine\"".into())
         );
         let bad: Result<Event, _> = serde_json::from_str(
             r#"{"Status":"explode","Time":"2019-07-01T10:00:00Z","Type":"container"}"#,

@@ -19,6 +19,9 @@ pub enum Filter {
     Pod(String),
     /// `volume=V`: a volume event whose name starts with V.
     Volume(String),
+    /// `network=V`: a network event of network V (its name, or an ID
+    /// starting with V).
+    Network(String),
     /// `type=V`: the type is V.
     Type(EventType),
     /// `label=K` or `label=K=V`: attribute K is present (and equals V).
@@ -38,16 +41,18 @@ enum Key {
     Image,
     Pod,
     Volume,
+    Network,
     Type,
     Label,
 }
 
-const KEYS: [Key; 7] = [
+const KEYS: [Key; 8] = [
     Key::Container,
     Key::Event,
     Key::Image,
     Key::Pod,
     Key::Volume,
+    Key::Network,
     Key::Type,
     Key::Label,
 ];
@@ -71,6 +76,7 @@ impl Filter {
             "image" => Filter::Image(value.to_string()),
             "pod" => Filter::Pod(value.to_string()),
             "volume" => Filter::Volume(value.to_string()),
+            "network" => Filter::Network(value.to_string()),
             "type" => Filter::Type(value.to_ascii_lowercase().parse()?),
             "label" => match value.split_once('=') {
                 Some((k, v)) if !k.is_empty() => Filter::Label {
@@ -98,6 +104,7 @@ impl Filter {
             Filter::Image(_) => Key::Image,
             Filter::Pod(_) => Key::Pod,
             Filter::Volume(_) => Key::Volume,
+            Filter::Network(_) => Key::Network,
             Filter::Type(_) => Key::Type,
             Filter::Label { .. } => Key::Label,
         }
@@ -116,6 +123,7 @@ impl Filter {
             Filter::Image(v) => name_or_id(EventType::Image, v),
             Filter::Pod(v) => name_or_id(EventType::Pod, v),
             Filter::Volume(v) => e.event_type() == EventType::Volume && e.name().starts_with(v),
+            Filter::Network(v) => name_or_id(EventType::Network, v),
             Filter::Event(s) => e.status() == *s,
             Filter::Type(t) => e.event_type() == *t,
             Filter::Label { key, value } => match (e.attribute(key), value) {
@@ -143,6 +151,7 @@ impl fmt::Display for Filter {
             Filter::Image(v) => write!(f, "image={v}"),
             Filter::Pod(v) => write!(f, "pod={v}"),
             Filter::Volume(v) => write!(f, "volume={v}"),
+            Filter::Network(v) => write!(f, "network={v}"),
             Filter::Type(t) => write!(f, "type={t}"),
             Filter::Label { key, value: None } => write!(f, "label={key}"),
             Filter::Label {
@@ -204,7 +213,8 @@ impl Prefilter {
                     Filter::Container(v)
                     | Filter::Image(v)
                     | Filter::Pod(v)
-                    | Filter::Volume(v) => v.as_str(),
+                    | Filter::Volume(v)
+                    | Filter::Network(v) => v.as_str(),
                     Filter::Event(s) => s.as_str(),
                     Filter::Type(t) => t.as_str(),
                     Filter::Label { key, .. } => key.as_str(),
@@ -345,7 +355,7 @@ mod tests {
             Err(Error::UnknownStatus { .. })
         ));
         assert!(matches!(
-            Filter::parse("type=network"),
+            Filter::parse("type=machine"),
             Err(Error::UnknownType { .. })
         ));
         let msg = Filter::parse("colour=red").err().map(|e| e.to_string());

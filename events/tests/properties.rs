@@ -50,6 +50,7 @@ fn filters_for(e: &Event) -> impl Strategy<Value = Vec<Filter>> + use<> {
         EventType::Pod => "pod",
         EventType::Image => "image",
         EventType::Volume => "volume",
+        EventType::Network => "network",
         EventType::System => "container",
     };
     let mut own = vec![

@@ -295,11 +295,9 @@ impl Definitions {
                     } else {
                         r.first_host()
                     }),
-                    end_ip: Some(if r.prefix() >= 31 {
-                        r.broadcast()
-                    } else {
-                        r.last_host()
-                    }),
+                    // podman's: the range's last address (a broadcast is
+                    // never leased: `allocate` takes host addresses only).
+                    end_ip: Some(r.broadcast()),
                 })
             }
             None => None,

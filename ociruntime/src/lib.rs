@@ -55,8 +55,8 @@ pub use seccomp::{
 pub use spec::{
     ALL_CAPABILITY_NAMES, CgroupManager, ContainerSpec, DEFAULT_CAPABILITIES, DEFAULT_NOFILE,
     DEFAULT_NPROC, DEFAULT_PATH, DeviceRequest, ExtraMount, INIT_PATH, Limits, MASKED_PATHS,
-    READONLY_PATHS, Rlimit, canonical_capability, cgroups_path, check_sysctl, generate_spec,
-    limit_resources, parse_rlimit_kind, write_bundle,
+    NetNamespace, READONLY_PATHS, Rlimit, canonical_capability, cgroups_path, check_sysctl,
+    generate_spec, limit_resources, parse_rlimit_kind, write_bundle,
 };
 pub use version::{package_of, program_version};
 

@@ -133,6 +133,18 @@ pub struct ExtraMount {
     pub options: Vec<String>,
 }
 
+/// A container's network namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NetNamespace {
+    /// The host's (no namespace entry).
+    #[default]
+    Host,
+    /// A new one the runtime makes, with a loopback only (`--network none`).
+    New,
+    /// The one bound at this path (made by oxpod, or `ns:PATH`).
+    Join(PathBuf),
+}
+
 /// What oxpod knows about a container that the OCI spec needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerSpec {
@@ -207,6 +219,8 @@ pub struct ContainerSpec {
     pub host_namespaces: Vec<String>,
     /// A cgroup namespace of its own (`--cgroupns private`).
     pub cgroupns: bool,
+    /// The network namespace: the host's, a new empty one, or one to join.
+    pub network: NetNamespace,
     /// OCI hooks (`hooks_dir`), by stage.
     pub hooks: Option<oci_spec::runtime::Hooks>,
 }
@@ -308,7 +322,7 @@ pub fn check_sysctl(key: &str, own_network: bool) -> Result<()> {
     }
     let message = if key.starts_with("net.") && !own_network {
         format!(
-            "sysctl {key:?} is not allowed in the host's network namespace (containers share it until networking lands)"
+            "sysctl {key:?} is not allowed in the host's network namespace: give the container its own (--network bridge or none)"
         )
     } else if key.starts_with("net.") {
         return Ok(());
@@ -593,6 +607,24 @@ pub(crate) fn generate_spec_with(spec: &ContainerSpec, host: &HostLimits) -> Res
             continue;
         }
         namespaces.push(LinuxNamespaceBuilder::default().typ(typ).build()?);
+    }
+    match &spec.network {
+        NetNamespace::Host => {}
+        NetNamespace::New => {
+            namespaces.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(LinuxNamespaceType::Network)
+                    .build()?,
+            );
+        }
+        NetNamespace::Join(path) => {
+            namespaces.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(LinuxNamespaceType::Network)
+                    .path(path.clone())
+                    .build()?,
+            );
+        }
     }
     if spec.cgroupns {
         namespaces.push(

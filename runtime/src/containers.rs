@@ -205,6 +205,8 @@ pub struct NewContainer {
     /// `--userns`: only the host's user namespace (the default for root)
     /// for now.
     pub userns: Option<String>,
+    /// `--network`, `--network-alias`, `--ip`, `--mac-address`, `-p`.
+    pub network: crate::NetworkRequest,
 }
 
 fn is_access(p: &str) -> bool {
@@ -503,6 +505,12 @@ impl<'r> Containers<'r> {
                 if new.working_dir.is_none() && !config.config.working_dir.is_empty() {
                     new.working_dir = Some(config.config.working_dir.clone());
                 }
+                if new.network.publish_all {
+                    // `-P`: each exposed port on a free host port.
+                    for port in config.config.exposed_ports.iter().flat_map(|m| m.keys()) {
+                        new.network.publish.push(port.clone());
+                    }
+                }
                 let mut labels = config.config.labels.clone().unwrap_or_default();
                 labels.extend(std::mem::take(&mut new.labels));
                 new.labels = labels;
@@ -643,14 +651,16 @@ impl<'r> Containers<'r> {
                 });
             }
         };
+        let network = rt.networks().plan(&new.network, new.pod.is_some())?;
         let (home, groups) = match &user_info {
             Some(u) => (u.home.clone(), u.groups.clone()),
             None => ("/".to_owned(), Vec::new()),
         };
 
         for key in new.sysctls.keys() {
-            // Containers share the host's network namespace for now.
-            oxpod_ociruntime::check_sysctl(key, false)?;
+            // net.* needs a network namespace of its own.
+            let own_netns = network.mode != "host";
+            oxpod_ociruntime::check_sysctl(key, own_netns)?;
         }
         if new
             .oom_score_adj
@@ -801,6 +811,15 @@ impl<'r> Containers<'r> {
             sysctls: new.sysctls,
             oom_score_adj: new.oom_score_adj,
             shm_size: new.shm_size,
+            // The container whose network it joins cannot go first.
+            dependencies: network
+                .mode
+                .strip_prefix("container:")
+                .map(|id| vec![id.to_owned()])
+                .unwrap_or_default(),
+            network_mode: network.mode,
+            networks: network.networks,
+            ports: network.ports,
             ..ContainerConfig::default()
         };
         ledger.note(Step::Bundle { id: id.clone() })?;
@@ -909,6 +928,10 @@ impl<'r> Containers<'r> {
                 .collect::<Result<_>>()?,
             host_namespaces: config.host_namespaces.clone(),
             cgroupns: config.cgroupns_private,
+            network: rt.networks().namespace_for(&Container {
+                config: config.clone(),
+                state: ContainerState::default(),
+            })?,
             additional_gids: config.additional_gids.clone(),
             hooks: crate::hooks::hooks_for(
                 &rt.config().hooks_dir.clone().unwrap_or_else(|| {
@@ -1087,6 +1110,65 @@ impl<'r> Containers<'r> {
     /// lines, the host's file, then each member's hostname and name on
     /// 127.0.0.1. Written in place (never renamed over), so running
     /// members, which have it bind-mounted, see the new members too.
+    /// A bridge container's `/etc/hosts` and `/etc/resolv.conf` for this
+    /// run, once its addresses are known: its address under its hostname
+    /// and name, `host.containers.internal` on the first gateway, and
+    /// aardvark-dns's servers. Rewritten in place in the bundle (bound by
+    /// the runtime after this); a file a mount of its own covers is left.
+    pub(crate) fn write_network_files(&self, ctr: &Container) -> Result<()> {
+        let config = &ctr.config;
+        let bundle = self.rt.layout.bundle_dir(&config.id);
+        let host = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let mut files = Vec::new();
+        if !crate::mounts::covered(&config.mounts, "/etc/hosts") {
+            let mut text = String::new();
+            for entry in &config.add_hosts {
+                if let Some((name, ip)) = entry.split_once(':') {
+                    text.push_str(&format!("{ip}\t{name}\n"));
+                }
+            }
+            text.push_str(&host("/etc/hosts"));
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let names = if config.hostname == config.name {
+                config.hostname.clone()
+            } else {
+                format!("{} {}", config.hostname, config.name)
+            };
+            // podman 4.3's lines: the host on the first gateway, then the
+            // container on each of its addresses.
+            if let Some(gw) = ctr.state.networks.iter().find(|l| !l.gateway.is_empty()) {
+                text.push_str(&format!("{}\thost.containers.internal\n", gw.gateway));
+            }
+            for lease in &ctr.state.networks {
+                text.push_str(&format!("{}\t{names}\n", lease.ip));
+            }
+            files.push(("hosts", text));
+        }
+        if !crate::mounts::covered(&config.mounts, "/etc/resolv.conf") {
+            // `--dns`, `--dns-search` and `--dns-option` replace their
+            // kind of line, as for a container in the host's network.
+            let text = crate::mounts::resolv_file(
+                &crate::networks::resolv_for_network(
+                    &host("/etc/resolv.conf"),
+                    &ctr.state.networks,
+                ),
+                &config.dns_servers,
+                &config.dns_search,
+                &config.dns_options,
+            );
+            files.push(("resolv.conf", text));
+        }
+        for (file, text) in files {
+            let path = bundle.join(file);
+            let tmp = bundle.join(format!(".{file}.tmp"));
+            std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn write_pod_hosts(&self, pod: &str) -> Result<()> {
         use std::io::Write;
         let members = self.rt.state().pod_containers(pod)?;
@@ -1505,6 +1587,11 @@ impl<'r> Containers<'r> {
         ledger.note(Step::Bundle {
             id: ctr.config.id.clone(),
         })?;
+        if ctr.config.network_mode == "bridge" {
+            ledger.note(Step::Network {
+                id: ctr.config.id.clone(),
+            })?;
+        }
         // A never-started record may still have a runtime container: a
         // killed start whose conmon finished its create afterwards.
         let (runtime, id) = (&ctr.config.oci_runtime, &ctr.config.id);

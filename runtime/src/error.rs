@@ -28,6 +28,17 @@ pub enum Error {
     /// An image reference, config or archive is bad.
     #[error(transparent)]
     Image(#[from] oxpod_image::Error),
+    /// A network definition, namespace or netavark error.
+    #[error(transparent)]
+    Network(#[from] oxpod_network::Error),
+    /// A network that containers still use.
+    #[error("\"{name}\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used (by {})", containers.join(", "))]
+    NetworkInUse {
+        /// The network.
+        name: String,
+        /// The names of the containers using it.
+        containers: Vec<String>,
+    },
     /// The overlay driver is configured where overlay cannot work.
     #[error(
         "overlay does not work for the store at {} on {filesystem}: {reason}; set storage_driver = \"vfs\" in oxpod's config",

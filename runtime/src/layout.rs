@@ -9,6 +9,10 @@
 //! <tmp dir>/ledger/<pid>.<n>         journals of operations in progress (ledger.rs)
 //! <tmp dir>/runtime/<runtime name>/  the OCI runtime's own state (--root)
 //! <tmp dir>/events/events.log        events (file backend)
+//! <tmp dir>/netns/<id>               a container's network namespace (bound)
+//! <tmp dir>/netns/<id>.json          the netavark options it was set up with
+//! <tmp dir>/networks/                netavark's --config (aardvark-dns), the
+//!                                    address lock ipam.lock
 //! <tmp dir>/probes.json              versions and packages of conmon and
 //!                                    the runtimes, for `info` (probe.rs)
 //! ```
@@ -47,6 +51,26 @@ impl Layout {
     /// Present while a new lock segment's locks are not all re-claimed.
     pub fn claiming_file(&self) -> PathBuf {
         self.tmp_dir.join("locks.claiming")
+    }
+    /// Network namespaces of containers, and their netavark options.
+    pub fn netns_dir(&self) -> PathBuf {
+        self.tmp_dir.join("netns")
+    }
+    /// A container's network namespace.
+    pub fn netns_path(&self, id: &str) -> PathBuf {
+        self.netns_dir().join(id)
+    }
+    /// The netavark options a container's namespace was set up with.
+    pub fn netns_options(&self, id: &str) -> PathBuf {
+        self.netns_dir().join(format!("{id}.json"))
+    }
+    /// netavark's `--config` directory (aardvark-dns's files).
+    pub fn network_run_dir(&self) -> PathBuf {
+        self.tmp_dir.join("networks")
+    }
+    /// Held while addresses and host ports are chosen.
+    pub fn ipam_lock(&self) -> PathBuf {
+        self.network_run_dir().join("ipam.lock")
     }
     /// The image store.
     pub fn storage_dir(&self) -> PathBuf {

@@ -71,6 +71,12 @@ pub(crate) enum Step {
     /// pull): killed, it may leave blobs and layers no image names, which
     /// the repair sweeps.
     StoreAddition,
+    /// A container's network namespace, leases and netavark setup
+    /// (`<tmp>/netns/<id>` and its options file).
+    Network {
+        /// The container id.
+        id: String,
+    },
     /// A `run --rm` client that removes its container once it has the
     /// exit code. While it lives, conmon's exit command leaves the removal
     /// to it; once it is gone, whoever comes next removes the container.
@@ -92,6 +98,7 @@ impl std::fmt::Display for Step {
             Step::AutoRemove { id } => write!(f, "the --rm removal of container {}", short(id)),
             Step::VolumeDir { name } => write!(f, "the directory of volume {name}"),
             Step::StoreAddition => write!(f, "what an image addition stored"),
+            Step::Network { id } => write!(f, "the network of container {}", short(id)),
         }
     }
 }
@@ -288,6 +295,7 @@ fn release(rt: &Runtime, step: &Step) {
         Step::Bundle { id } => release_bundle(rt, id),
         Step::VolumeDir { name } => crate::volumes::release_dir(rt, name),
         Step::StoreAddition => rt.images().sweep_if_idle(),
+        Step::Network { id } => rt.networks().release(id),
         Step::Runtime { runtime, id } => rt.driver.clear(
             runtime,
             id,
@@ -511,6 +519,8 @@ struct Claims {
     exited: BTreeSet<String>,
     /// Volume names.
     volumes: BTreeSet<String>,
+    /// Containers running with their network set up.
+    networked: BTreeSet<String>,
 }
 
 impl Claims {
@@ -533,6 +543,7 @@ impl Claims {
             runtime: BTreeSet::new(),
             exited: BTreeSet::new(),
             volumes: BTreeSet::new(),
+            networked: BTreeSet::new(),
         };
         let volumes = rt.state().all_items::<crate::volumes::Volume>()?;
         for v in volumes {
@@ -552,6 +563,8 @@ impl Claims {
             ) && matches!(rt.driver.exit(&ctr.config.id), Ok(None));
             if !running {
                 c.exited.insert(ctr.config.id.clone());
+            } else if ctr.state.netns.is_some() {
+                c.networked.insert(ctr.config.id.clone());
             }
             c.ids.insert(ctr.config.id);
         }
@@ -566,6 +579,7 @@ impl Claims {
             Step::Runtime { id, .. } => self.runtime.contains(id),
             Step::AutoRemove { id } => !self.exited.contains(id),
             Step::VolumeDir { name } => self.volumes.contains(name),
+            Step::Network { id } => self.networked.contains(id),
             // What no image names is never claimed: always swept.
             Step::StoreAddition => false,
         }
@@ -588,6 +602,7 @@ mod tests {
                 id: "abc".into(),
             },
             Step::AutoRemove { id: "abc".into() },
+            Step::Network { id: "abc".into() },
             Step::VolumeDir {
                 name: "data".into(),
             },

@@ -55,6 +55,7 @@ mod lifecycle;
 mod limits;
 mod mounts;
 mod names;
+mod networks;
 mod open;
 mod options;
 mod pods;
@@ -98,6 +99,7 @@ pub use mounts::{
     MountRequest, PROPAGATIONS as MOUNT_PROPAGATIONS, check_add_host, check_dns_server,
     covered as mount_covers, parse_mount, parse_tmpfs, parse_volume,
 };
+pub use networks::{CreateRequest as NewNetwork, Network, NetworkRequest, Networks};
 pub use options::{LockBackend, RuntimeOptions, StateBackend};
 pub use oxpod_state::{ContainerMount, HealthConfig, HealthLog, HealthState, Resources};
 pub use pods::{NewPod, PodFilter, PodStatus, Pods};
@@ -110,11 +112,13 @@ pub use volumes::{NewVolume, Volume, Volumes};
 pub use oxpod_config::{self as config, Origin};
 pub use oxpod_events::{self as events, ReadOptions};
 pub use oxpod_image::{self as image, ImageConfig, Reference};
+pub use oxpod_network::{self as network, DEFAULT_NETWORK};
 pub use oxpod_ociruntime::{
     DEFAULT_DETACH_KEYS, DetachKeys, Ended, Flow, LogLine, LogStream, Relay, parse_signal, resize,
 };
 pub use oxpod_state::{
-    Container, ContainerConfig, ContainerState, ContainerStatus, Error as StateError, Pod,
+    Container, ContainerConfig, ContainerState, ContainerStatus, Error as StateError,
+    NetworkAttachment, NetworkStatus, Pod, PublishedPort,
 };
 
 /// A container event, carrying the container's labels as podman's do.

@@ -170,6 +170,7 @@ impl<'r> Containers<'r> {
             Err(e) => {
                 self.delete_from_runtime(&ctr);
                 ctr.state.status = ContainerStatus::Configured;
+                rt.networks().teardown(&mut ctr);
                 rt.state()
                     .update_container_state(&ctr.config.id, &ctr.state)?;
                 return Err(e);
@@ -180,6 +181,7 @@ impl<'r> Containers<'r> {
             ctr.state.status = ContainerStatus::Configured;
             ctr.state.pid = None;
             ctr.state.conmon_pid = None;
+            rt.networks().teardown(&mut ctr);
             rt.state()
                 .update_container_state(&ctr.config.id, &ctr.state)?;
             return Err(e.into());
@@ -243,6 +245,10 @@ impl<'r> Containers<'r> {
         }
         fresh_overlay_layers(&ctr.config, &bundle)?;
         let mut ledger = Ledger::begin(rt, "start", false)?;
+        if ctr.config.network_mode == "bridge" {
+            ledger.note(Step::Network { id: id.clone() })?;
+        }
+        rt.networks().setup(ctr)?;
         ledger.note(Step::Runtime {
             runtime: ctr.config.oci_runtime.clone(),
             id: id.clone(),
@@ -257,7 +263,14 @@ impl<'r> Containers<'r> {
             terminal: ctr.config.terminal,
             stdin: ctr.config.interactive,
             exit_command,
-        })?;
+        });
+        let created = match created {
+            Ok(c) => c,
+            Err(e) => {
+                self.free_network(ctr);
+                return Err(e.into());
+            }
+        };
         debug!(
             id,
             pid = created.pid,
@@ -272,6 +285,22 @@ impl<'r> Containers<'r> {
         ledger.commit();
         rt.emit(container_event(EventStatus::Init, &ctr.config));
         Ok(())
+    }
+
+    /// Tears down a run's network that got no further (its lease freed
+    /// by the state write); a failure to write is logged.
+    fn free_network(&self, ctr: &mut Container) {
+        if ctr.state.netns.is_none() {
+            return;
+        }
+        self.rt.networks().teardown(ctr);
+        if let Err(e) = self
+            .rt
+            .state()
+            .update_container_state(&ctr.config.id, &ctr.state)
+        {
+            warn!(id = %ctr.config.id, error = %e, "cannot free the container's addresses");
+        }
     }
 
     /// Fails when the container's OCI runtime is not configured (any more).
@@ -397,7 +426,13 @@ impl<'r> Containers<'r> {
                 None => StopOutcome::AlreadyStopped,
             },
         };
-        let (ctr, _guard) = self.lock(&r)?;
+        let (mut ctr, _guard) = self.lock(&r)?;
+        // Its network goes with the stop (podman's), not only with conmon's
+        // exit command, which may come later: its addresses are free once
+        // `stop` returns.
+        if ctr.state.exited && !is_running(ctr.state.status) && ctr.state.netns.is_some() {
+            self.free_network(&mut ctr);
+        }
         self.rt
             .emit(container_event(EventStatus::Stop, &ctr.config));
         Ok(outcome)
@@ -669,9 +704,15 @@ impl<'r> Containers<'r> {
         {
             warn!(id, error = %e, "cannot unmount the container's root");
         }
+        let mut ctr = ctr;
+        if ctr.state.netns.is_some() {
+            // The addresses are freed by this state write.
+            rt.networks().teardown(&mut ctr);
+            rt.state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+        }
         rt.emit(container_event(EventStatus::Cleanup, &ctr.config));
         if should_restart(&ctr) {
-            let mut ctr = ctr;
             rt.emit(container_event(EventStatus::Restart, &ctr.config));
             ctr.state.restart_count += 1;
             rt.state()

@@ -135,6 +135,11 @@ impl RuntimeOptions {
         self.set("lock_name", name)
     }
 
+    /// The directory of network definitions.
+    pub fn network_config_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.set_path("network_config_dir", dir.into())
+    }
+
     /// The namespace whose objects this runtime sees.
     pub fn namespace(self, namespace: &str) -> Self {
         self.set("namespace", namespace)

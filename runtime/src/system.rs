@@ -101,6 +101,12 @@ pub enum Finding {
         /// Its directory's name.
         id: String,
     },
+    /// A network namespace no container's record claims (a command killed
+    /// between making it and recording it, or one from before a reboot).
+    LeakedNetns {
+        /// The container id it was made for.
+        id: String,
+    },
     /// A record that does not decode (never removed automatically).
     CorruptRecord {
         /// Its key.
@@ -166,6 +172,9 @@ impl std::fmt::Display for Finding {
                     f,
                     "container root {id} of the image store belongs to no container"
                 )
+            }
+            Finding::LeakedNetns { id } => {
+                write!(f, "network namespace {id} belongs to no container's run")
             }
             Finding::CorruptRecord { key, reason } => {
                 write!(f, "record {key} does not decode: {reason} (not repaired)")
@@ -393,6 +402,12 @@ impl Runtime {
                     leftover_rm.push(c.config.id.clone());
                 }
             }
+        }
+        // Network namespaces from before (a real reboot took them with
+        // the tmpfs; a simulated one leaves them bound). The refresh freed
+        // every lease.
+        if let Err(e) = self.networks().leftovers(true) {
+            warn!(error = %e, "cannot sweep the network namespaces");
         }
         alive.mark_alive(&self.layout)?;
         self.emit(Event::system(EventStatus::Refresh));
@@ -716,6 +731,14 @@ impl<'r> System<'r> {
                     report.repaired += 1;
                 }
                 report.findings.push(Finding::OrphanBundle { id });
+            }
+        }
+        if all_decoded {
+            for id in rt.networks().leftovers(repair)? {
+                if repair {
+                    report.repaired += 1;
+                }
+                report.findings.push(Finding::LeakedNetns { id });
             }
         }
         if all_decoded && rt.layout.storage_dir().exists() {

@@ -58,6 +58,8 @@ impl Env {
             .num_locks(64)
             .cgroup_manager(CgroupManager::Cgroupfs)
             .events_backend(EventsBackend::File)
+            // The fake driver runs nothing: no namespace to set up.
+            .set("netns", "host")
             .driver(self.fake.clone())
     }
 

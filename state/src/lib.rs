@@ -28,8 +28,8 @@ pub use lmdb::{DEFAULT_MAP_SIZE, LmdbOptions, LmdbState};
 pub use memory::InMemoryState;
 pub use model::{
     Container, ContainerConfig, ContainerMount, ContainerState, ContainerStatus, DbConfig,
-    HealthConfig, HealthLog, HealthState, Listing, Pod, PodConfig, PodState, Resources, Skipped,
-    UnknownStatus,
+    HealthConfig, HealthLog, HealthState, Listing, NetworkAttachment, NetworkStatus, Pod,
+    PodConfig, PodState, PublishedPort, Resources, Skipped, UnknownStatus,
 };
 pub use store::{SCHEMA_VERSION, is_valid_name};
 

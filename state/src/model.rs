@@ -276,6 +276,79 @@ pub struct ContainerConfig {
     /// groups `/etc/group` lists the user in, and `--group-add`'s.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub additional_gids: Vec<u32>,
+    /// `--network`'s mode: `host` (also a record from before networks:
+    /// empty), `none`, `bridge` (the networks in `networks`),
+    /// `container:ID`, `ns:PATH`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub network_mode: String,
+    /// The networks of a `bridge` container, in interface order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkAttachment>,
+    /// `-p`, as asked for (a host port of 0: any free one, chosen at start).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PublishedPort>,
+}
+
+/// One network a container is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkAttachment {
+    /// The network's name.
+    pub name: String,
+    /// `eth0`, `eth1`, ...
+    pub interface: String,
+    /// `--network-alias` (and `--network NAME:alias=`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// `--ip` (and `--network NAME:ip=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub static_ip: Option<String>,
+    /// `--mac-address` (and `--network NAME:mac=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub static_mac: Option<String>,
+}
+
+/// A published port, or a range of `range` ports.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PublishedPort {
+    /// The host address ("" for all).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host_ip: String,
+    /// The host's first port (0: any free one).
+    pub host_port: u16,
+    /// The container's first port.
+    pub container_port: u16,
+    /// How many.
+    pub range: u16,
+    /// `tcp`, `udp`, `sctp`.
+    pub protocol: String,
+}
+
+/// What a container's network setup made, per network: its lease.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkStatus {
+    /// The network's name.
+    pub name: String,
+    /// The interface.
+    pub interface: String,
+    /// The leased address.
+    pub ip: String,
+    /// Its subnet's prefix length.
+    pub prefix: u8,
+    /// The gateway ("" on an internal network).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gateway: String,
+    /// The interface's MAC address (once set up).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mac: String,
+    /// aardvark-dns's addresses for it (networks with DNS).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_servers: Vec<String>,
+    /// Its search domains (`dns.podman`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
 }
 
 /// A container's cgroup limits; unset fields are not applied.
@@ -387,6 +460,17 @@ pub struct ContainerState {
     /// Its health, when it has a health check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthState>,
+    /// Its network namespace while one is set up (under the tmp dir).
+    /// Set, with `networks`, before the namespace is made: its addresses
+    /// are leased from then until the state write that clears them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<PathBuf>,
+    /// The addresses leased to it, per network, while `netns` is set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkStatus>,
+    /// The ports published while it runs (host ports chosen).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PublishedPort>,
 }
 
 impl ContainerState {
@@ -404,6 +488,10 @@ impl ContainerState {
         }
         self.stopped_by_user = false;
         self.restart_count = 0;
+        // The namespace, the links and the firewall went with the boot.
+        self.netns = None;
+        self.networks.clear();
+        self.ports.clear();
     }
 }
 

@@ -144,12 +144,27 @@ impl TestEnv {
         if let Some(m) = &self.cgroup_manager {
             c.arg("--cgroup-manager").arg(m);
         }
-        c.args(&self.extra)
+        c.arg("--network-config-dir")
+            .arg(self.path().join("networks"))
+            .args(&self.extra)
             .args(args)
-            .env_remove("OXPOD_CONFIG")
+            // Containers share the host's network unless a test asks for
+            // one (tests/tests/network.rs, in a private network namespace):
+            // a bridge here would edit the machine's firewall.
+            .env("OXPOD_CONFIG", self.base_config())
             .env("XDG_CONFIG_HOME", self.path().join("xdg-config"))
             .stdin(Stdio::null());
         c
+    }
+
+    /// The configuration every command of this env reads first
+    /// (`OXPOD_CONFIG`): `netns = "host"`.
+    pub fn base_config(&self) -> PathBuf {
+        let path = self.path().join("oxpod-test.conf");
+        if !path.exists() {
+            std::fs::write(&path, "netns = \"host\"\n").expect("write the test config");
+        }
+        path
     }
 
     /// Runs `oxpod ARGS` and returns its output, whatever its exit code.

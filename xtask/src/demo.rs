@@ -4,8 +4,13 @@
 //! and a busybox rootfs under `target/demo/`, then runs a container that
 //! prints a line, runs a detached one, lists them, shows logs, stops and
 //! removes them; then makes a busybox image archive (tar and sha256sum),
-//! loads it, runs it, lists images and containers, and removes them. Everything lives under `target/demo/` with its
-//! own lock segment, so the host's `/var/lib/oxpod` is untouched.
+//! loads it, runs it, lists images and containers, and removes them; then
+//! makes a network, publishes a container's port and fetches a page from
+//! it, and reaches one container from another by name. Everything lives
+//! under `target/demo/` with its own lock segment, so the host's
+//! `/var/lib/oxpod` is untouched; every command runs in a network
+//! namespace of the demo's own (`unshare -n`), so the host's bridges and
+//! firewall are untouched too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,10 +31,14 @@ pub fn run() -> Result<()> {
     let demo = root.join("target/demo");
     let rootfs = demo.join("rootfs");
     crate::rootfs::build(&rootfs)?;
+    // The demo's own network namespace, held by a sleep (killed on drop).
+    let holder = NetnsHolder::start()?;
     let oxpod = Oxpod {
         bin: root.join("target/debug/oxpod"),
         root: demo.join("root"),
         runroot: demo.join("run"),
+        networks: demo.join("networks"),
+        netns: holder.path(),
     };
     // A previous demo that was interrupted: start clean.
     if oxpod.root.exists() {
@@ -105,33 +114,137 @@ pub fn run() -> Result<()> {
         "600",
     ])?;
     oxpod.show(&["ps"])?;
+    // Networking: a network, a published port, a name another container
+    // resolves (aardvark-dns).
+    oxpod.show(&["network", "create", "demo-net"])?;
+    oxpod.show(&[
+        "run",
+        "-d",
+        "--name",
+        "demo-web",
+        "--network",
+        "demo-net",
+        "-p",
+        "18080:80",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo hello over the network > /tmp/index.html; exec httpd -f -p 80 -h /tmp",
+    ])?;
+    oxpod.show(&["port", "demo-web"])?;
+    let page = oxpod.fetch(18080)?;
+    println!("\n$ printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 18080\n{page}");
+    if !page.contains("hello over the network") {
+        bail!("the published port did not answer with the page; it gave {page:?}");
+    }
+    let by_name = oxpod.show(&[
+        "run",
+        "--rm",
+        "--network",
+        "demo-net",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc demo-web 80 | tail -1",
+    ])?;
+    if !by_name.contains("hello over the network") {
+        bail!("demo-web was not reached by name; got {by_name:?}");
+    }
+    oxpod.show(&["rm", "-f", "demo-web"])?;
+    oxpod.show(&["network", "rm", "demo-net"])?;
     oxpod.show(&["rmi", "-f", "demo-busybox:1"])?;
     oxpod.show(&["images"])?;
     oxpod.show(&["events", "--stream=false"])?;
     oxpod.show(&["system", "check"])?;
     oxpod.show(&["system", "reset", "--force"])?;
+    drop(holder);
     eprintln!(
-        "\nxtask: demo done: real containers ran from a rootfs and from a loaded image, were listed, stopped and removed."
+        "\nxtask: demo done: real containers ran from a rootfs and from a loaded image, were listed, stopped and removed, and served a page over a published port."
     );
     Ok(())
+}
+
+/// `unshare -n sleep infinity`: a network namespace with its loopback up.
+struct NetnsHolder {
+    child: std::process::Child,
+}
+
+impl NetnsHolder {
+    fn start() -> Result<NetnsHolder> {
+        let child = Command::new("unshare")
+            .args(["-n", "sleep", "infinity"])
+            .spawn()
+            .context("cannot run unshare -n (util-linux)")?;
+        let holder = NetnsHolder { child };
+        let ours = std::fs::read_link("/proc/self/ns/net")?;
+        for _ in 0..200 {
+            if std::fs::read_link(holder.path()).is_ok_and(|l| l != ours) {
+                sh(Command::new("nsenter")
+                    .arg(format!("--net={}", holder.path().display()))
+                    .args(["--", "ip", "link", "set", "lo", "up"]))?;
+                return Ok(holder);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        bail!("unshare -n did not make a network namespace")
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.child.id()))
+    }
+}
+
+impl Drop for NetnsHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 struct Oxpod {
     bin: PathBuf,
     root: PathBuf,
     runroot: PathBuf,
+    networks: PathBuf,
+    netns: PathBuf,
 }
 
 impl Oxpod {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--root")
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", self.netns.display()))
+            .arg("--")
+            .arg(&self.bin)
+            .arg("--root")
             .arg(&self.root)
             .arg("--runroot")
             .arg(&self.runroot)
+            .arg("--network-config-dir")
+            .arg(&self.networks)
             .args(["--lock-name", LOCK_NAME, "--cgroup-manager", "cgroupfs"])
             .args(args);
         c
+    }
+
+    /// An HTTP GET of `/` on 127.0.0.1:`port` in the demo's namespace.
+    fn fetch(&self, port: u16) -> Result<String> {
+        for _ in 0..100 {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nsenter --net={} -- busybox nc -w 3 127.0.0.1 {port}",
+                    self.netns.display()
+                ))
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains("200 OK") {
+                return Ok(text.lines().last().unwrap_or_default().to_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        bail!("nothing answered on 127.0.0.1:{port}")
     }
 
     /// Prints the command, runs it, prints and returns its output; fails

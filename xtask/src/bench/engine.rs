@@ -42,7 +42,7 @@ pub const METHOD: &str = "\
 both run as root in a private mount namespace with their own tmpfs on /dev/shm (lock segment), \
 their own --root and --runroot (podman also --tmpdir), runc, cgroupfs, the file events backend \
 without rotation and 2048 locks; podman's create and run also get \
-`--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network host` (oxpod uses the host network); \
+`--ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network host` (oxpod gets `--network host` too); \
 containers run a busybox rootfs (`--rootfs DIR true`); the events log is generated in each \
 tool's own line format, one create in six events";
 
@@ -332,12 +332,13 @@ impl Engine {
         )
     }
 
-    /// Flags `create` and `run` need to do what oxpod does: podman's default
-    /// ulimits are raised to the hard limit and its default network for root
-    /// is a bridge (netavark, iptables); oxpod uses the host network.
+    /// Flags `create` and `run` need to do the same work in both: podman's
+    /// default ulimits are raised to the hard limit, and both engines'
+    /// default network for root is a bridge (netavark, iptables), which
+    /// would edit the host's firewall: the host network for both rows.
     fn create_flags(&self) -> &'static [&'static str] {
         match self.tool {
-            Tool::Oxpod => &[],
+            Tool::Oxpod => &["--network", "host"],
             Tool::Podman => &[
                 "--ulimit",
                 "nofile=1024:1024",
