@@ -730,7 +730,7 @@ impl RegistryClient {
 
     /// A blob of `size` bytes, streamed (the caller checks its digest as it
     /// stores it). A body that breaks off is resumed where it stopped with
-    /// a `Range` request, up to [`RESUMES`] times, when the server answers
+    /// a `Range` request, up to `RESUMES` (3) times, when the server answers
     /// one with `206` from that offset; otherwise the break is the error.
     pub fn blob<'c>(
         &'c self,
