@@ -1216,6 +1216,49 @@ pub enum NetworkCommand {
     Prune(NetworkPruneArgs),
     /// Exit 0 if the network exists, 1 if not
     Exists(NetworkExistsArgs),
+    /// Connect a container to a network
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetworkDisconnectArgs),
+    /// Set up running containers' networks again (after a firewall flush)
+    Reload(NetworkReloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Another name of the container on this network (repeatable)
+    #[arg(long = "alias", value_name = "ALIAS")]
+    pub aliases: Vec<String>,
+    /// Its IPv4 address on this network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Its MAC address on this network
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// The network
+    pub network: String,
+    /// The container
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Accepted for podman's sake (a stopped container is disconnected too)
+    #[arg(short, long)]
+    pub force: bool,
+    /// The network
+    pub network: String,
+    /// The container
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkReloadArgs {
+    /// Every running container
+    #[arg(short, long)]
+    pub all: bool,
+    /// The containers
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1429,6 +1472,27 @@ pub struct PodCreateArgs {
     /// Label key=value (repeatable)
     #[arg(short, long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// An infra container holding the pod's network (--infra=false: none)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub infra: bool,
+    /// The pod's network: bridge, NAME[,NAME...], host, none
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Another name of the pod on its networks (repeatable)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_aliases: Vec<String>,
+    /// The pod's IPv4 address on its network
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// The pod's MAC address on its network
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Publish a port of the pod: [IP:][HOSTPORT[-END]:]PORT[-END][/PROTO] (repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// Namespaces the members share (only net is shared so far)
+    #[arg(long, value_name = "NS[,NS]")]
+    pub share: Vec<String>,
 }
 
 #[derive(Debug, Args)]

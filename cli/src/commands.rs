@@ -568,6 +568,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
             publish: a.publish.clone(),
             publish_all: a.publish_all,
         },
+        infra: false,
         ulimits: a.ulimit.clone(),
         init: a.init,
         sysctls: a
@@ -1666,9 +1667,23 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
     let rt = open(g, |o| o)?;
     match p {
         PodCommand::Create(a) => {
+            for ns in a.share.iter().flat_map(|s| s.split(',')) {
+                if !matches!(ns, "" | "net" | "ipc" | "uts" | "cgroup" | "pid") {
+                    bail!("--share {ns:?}: use net, ipc, uts, cgroup or pid");
+                }
+            }
             let pod = rt.pods().create(NewPod {
                 name: a.name.clone(),
                 labels: key_values("label", &a.labels)?,
+                infra: a.infra,
+                network: oxpod_runtime::NetworkRequest {
+                    mode: a.network.clone(),
+                    aliases: a.network_aliases.clone(),
+                    ip: a.ip.clone(),
+                    mac: a.mac_address.clone(),
+                    publish: a.publish.clone(),
+                    publish_all: false,
+                },
             })?;
             writeln!(out, "{}", pod.config.id)?;
             Ok(0)

@@ -120,6 +120,51 @@ pub fn network(out: &mut impl Write, rt: &Runtime, cmd: &NetworkCommand) -> Resu
             Ok(0)
         }
         NetworkCommand::Exists(a) => Ok(if networks.exists(&a.name)? { 0 } else { 1 }),
+        NetworkCommand::Connect(a) => {
+            let r = rt.containers().resolve(&a.container)?;
+            networks.connect(
+                &a.network,
+                &r,
+                &a.aliases,
+                a.ip.as_deref(),
+                a.mac_address.as_deref(),
+            )?;
+            Ok(0)
+        }
+        NetworkCommand::Disconnect(a) => {
+            let r = rt.containers().resolve(&a.container)?;
+            networks.disconnect(&a.network, &r)?;
+            Ok(0)
+        }
+        NetworkCommand::Reload(a) => {
+            let refs = if a.all {
+                rt.containers()
+                    .list(&[])?
+                    .iter()
+                    .filter(|c| c.state.netns.is_some())
+                    .map(oxpod_runtime::ContainerRef::from)
+                    .collect()
+            } else {
+                if a.containers.is_empty() {
+                    bail!("give a container, or --all");
+                }
+                a.containers
+                    .iter()
+                    .map(|n| rt.containers().resolve(n))
+                    .collect::<std::result::Result<Vec<_>, _>>()?
+            };
+            let mut code = 0;
+            for r in refs {
+                match networks.reload(&r) {
+                    Ok(()) => writeln!(out, "{}", r.id())?,
+                    Err(e) => {
+                        eprintln!("Error: {e}");
+                        code = 125;
+                    }
+                }
+            }
+            Ok(code)
+        }
     }
 }
 

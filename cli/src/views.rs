@@ -120,7 +120,7 @@ pub fn ps_row(c: &Container, pod_name: Option<&str>, no_trunc: bool, now: Timest
         "ID": short(&c.config.id, no_trunc),
         "Image": c.config.image_name.clone().unwrap_or_default(),
         "ImageID": c.config.image_id.as_deref().map(|i| short(i, no_trunc)).unwrap_or(""),
-        "IsInfra": false,
+        "IsInfra": c.config.is_infra,
         "Labels": labels_or_null(c),
         "Mounts": bind_destinations(c),
         "Names": c.config.name,
@@ -164,7 +164,7 @@ pub fn ps_json(c: &Container, pod_name: Option<&str>, now: Timestamp) -> Value {
         "Id": c.config.id,
         "Image": c.config.image_name.clone().unwrap_or_default(),
         "ImageID": c.config.image_id.clone().unwrap_or_default(),
-        "IsInfra": false,
+        "IsInfra": c.config.is_infra,
         "Labels": labels_or_null(c),
         "Mounts": bind_destinations(c),
         "Names": [c.config.name],
@@ -221,7 +221,7 @@ pub fn inspect_container(c: &Container, times: Times) -> Value {
         "Dependencies": c.config.dependencies,
         "NetworkSettings": network_settings(c),
         "Namespace": c.config.namespace,
-        "IsInfra": false,
+        "IsInfra": c.config.is_infra,
         "IsService": false,
         "LockNumber": c.config.lock_id,
         "Config": config_doc(c),
@@ -658,7 +658,7 @@ fn host_config(c: &Container) -> Value {
     doc
 }
 
-/// `pod inspect`, podman 4.3's layout (no infra containers: oxpod has none).
+/// `pod inspect`, podman 4.3's layout.
 pub fn inspect_pod(pod: &Pod, containers: &[Container], times: Times) -> Value {
     json!({
         "Id": pod.config.id,
@@ -673,8 +673,9 @@ pub fn inspect_pod(pod: &Pod, containers: &[Container], times: Times) -> Value {
         "CreateCgroup": false,
         "CgroupParent": "",
         "CgroupPath": "",
-        "CreateInfra": false,
-        "SharedNamespaces": null,
+        "CreateInfra": pod.config.infra,
+        "InfraContainerID": pod.state.infra_container_id.clone().unwrap_or_default(),
+        "SharedNamespaces": if pod.config.shared_namespaces.is_empty() { Value::Null } else { json!(pod.config.shared_namespaces) },
         "NumContainers": containers.len(),
         "LockNumber": pod.config.lock_id,
         "Containers": containers.iter().map(|c| json!({
@@ -696,7 +697,7 @@ pub fn pod_ps_json(pod: &Pod, containers: &[Container]) -> Value {
         })).collect::<Vec<_>>(),
         "Created": rfc3339(pod.config.created),
         "Id": pod.config.id,
-        "InfraId": "",
+        "InfraId": pod.state.infra_container_id.clone().unwrap_or_default(),
         "Name": pod.config.name,
         "Namespace": pod.config.namespace,
         "Networks": [],
@@ -712,11 +713,15 @@ pub fn pod_ps_row(pod: &Pod, containers: &[Container], no_trunc: bool, now: Time
         "Name": pod.config.name,
         "Status": pod_status(containers),
         "Created": human::ago(since(pod.config.created, now)),
-        "InfraID": "",
+        "InfraID": pod.state.infra_container_id.as_deref().map(|i| short(i, no_trunc)).unwrap_or(""),
         "NumberOfContainers": containers.len(),
         "Cgroup": "",
         "Labels": pod.config.labels,
-        "Networks": "",
+        "Networks": containers
+            .iter()
+            .find(|c| c.config.is_infra)
+            .map(|c| c.config.networks.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(","))
+            .unwrap_or_default(),
         "Namespace": pod.config.namespace,
         "ContainerIds": containers.iter().map(|c| short(&c.config.id, no_trunc)).collect::<Vec<_>>().join(","),
         "ContainerNames": containers.iter().map(|c| c.config.name.as_str()).collect::<Vec<_>>().join(","),

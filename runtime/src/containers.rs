@@ -207,6 +207,8 @@ pub struct NewContainer {
     pub userns: Option<String>,
     /// `--network`, `--network-alias`, `--ip`, `--mac-address`, `-p`.
     pub network: crate::NetworkRequest,
+    /// The pod's infra container (made by `pod create`).
+    pub infra: bool,
 }
 
 fn is_access(p: &str) -> bool {
@@ -409,9 +411,11 @@ impl ContainerFilter {
             }
             ContainerFilter::CreatedAfter(t) => c.config.created > *t,
             ContainerFilter::CreatedBefore(t) => c.config.created < *t,
-            ContainerFilter::Ancestor(_)
-            | ContainerFilter::Volume(_)
-            | ContainerFilter::Network(_) => false,
+            // A network's name (or the mode: `host`, `none`, `container:ID`).
+            ContainerFilter::Network(n) => {
+                c.config.networks.iter().any(|a| a.name == *n) || c.config.network_mode == *n
+            }
+            ContainerFilter::Ancestor(_) | ContainerFilter::Volume(_) => false,
         }
     }
 }
@@ -651,7 +655,12 @@ impl<'r> Containers<'r> {
                 });
             }
         };
-        let network = rt.networks().plan(&new.network, new.pod.is_some())?;
+        // A member of a pod with an infra container joins its network.
+        let pod_infra = match (&new.pod, new.infra) {
+            (Some(p), false) => rt.state().pod(&p.id)?.state.infra_container_id,
+            _ => None,
+        };
+        let network = rt.networks().plan(&new.network, pod_infra.as_deref())?;
         let (home, groups) = match &user_info {
             Some(u) => (u.home.clone(), u.groups.clone()),
             None => ("/".to_owned(), Vec::new()),
@@ -817,6 +826,7 @@ impl<'r> Containers<'r> {
                 .strip_prefix("container:")
                 .map(|id| vec![id.to_owned()])
                 .unwrap_or_default(),
+            is_infra: new.infra,
             network_mode: network.mode,
             networks: network.networks,
             ports: network.ports,
@@ -1004,8 +1014,26 @@ impl<'r> Containers<'r> {
                 .create(bundle)
                 .map_err(|e| Error::io("create", bundle, e))?;
         }
+        // A container in another's network uses that one's resolv.conf
+        // (and hosts, outside a pod): its names and servers are the same.
+        let joined = config
+            .network_mode
+            .strip_prefix("container:")
+            .map(|t| self.rt.layout.bundle_dir(t));
         for (file, destination, text) in files {
             if covered(own, destination) {
+                continue;
+            }
+            if let Some(target) = &joined
+                && (file == "resolv.conf" || (file == "hosts" && config.pod.is_none()))
+                && target.join(file).is_file()
+            {
+                out.push(oxpod_ociruntime::ExtraMount {
+                    destination: destination.into(),
+                    source: target.join(file),
+                    kind: "bind".to_owned(),
+                    options: vec!["bind".to_owned(), "rprivate".to_owned()],
+                });
                 continue;
             }
             // A pod's members share one /etc/hosts (they share the host's

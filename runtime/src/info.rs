@@ -321,7 +321,12 @@ impl System<'_> {
                 cgroup_controllers: host::cgroup_controllers(),
                 id_mappings: IdMappings::default(),
                 log_driver: "k8s-file".to_owned(),
-                network_backend: String::new(),
+                // podman's word when netavark is what sets networks up.
+                network_backend: if oxpod_network::find_helper("netavark").is_some() {
+                    "netavark".to_owned()
+                } else {
+                    String::new()
+                },
                 security: Security {
                     rootless: rt.identity.rootless,
                     capabilities: oxpod_ociruntime::DEFAULT_CAPABILITIES.join(","),
@@ -376,7 +381,10 @@ impl System<'_> {
             plugins: [
                 ("authorization", None),
                 ("log", Some(vec!["k8s-file".to_owned()])),
-                ("network", Some(Vec::new())),
+                (
+                    "network",
+                    Some(vec!["bridge".to_owned(), "macvlan".to_owned()]),
+                ),
                 ("volume", Some(Vec::new())),
             ]
             .into_iter()

@@ -123,12 +123,30 @@ impl<'r> Containers<'r> {
 
     fn start_inner(&self, r: &ContainerRef, attach: bool) -> Result<(Container, Option<OwnedFd>)> {
         self.rt.check_valid()?;
+        self.start_pod_infra(r)?;
         let (mut ctr, _guard) = self.lock(r)?;
         // A start by the user begins the restart count again (podman's).
         if !is_running(ctr.state.status) {
             ctr.state.restart_count = 0;
         }
         self.start_locked(ctr, attach)
+    }
+
+    /// A pod member's start begins with its infra container's (podman's):
+    /// the member joins the infra's network namespace. Holds no lock.
+    fn start_pod_infra(&self, r: &ContainerRef) -> Result<()> {
+        let ctr = self.rt.state().container(&r.id)?;
+        let Some(target) = ctr.config.network_mode.strip_prefix("container:") else {
+            return Ok(());
+        };
+        let infra = match self.rt.state().container(target) {
+            Ok(t) if t.config.is_infra => t,
+            _ => return Ok(()),
+        };
+        if !is_running(infra.state.status) {
+            self.start(&ContainerRef::from(&infra))?;
+        }
+        Ok(())
     }
 
     /// Starts a container whose lock the caller holds.

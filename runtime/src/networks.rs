@@ -206,22 +206,42 @@ impl Networks<'_> {
     }
 
     /// The network plan of a new container (checked: the networks exist,
-    /// addresses and ports parse). In a pod, a container shares the pod's
-    /// network (the host's, until pods get an infra container).
-    pub(crate) fn plan(&self, req: &NetworkRequest, in_pod: bool) -> Result<NetworkPlan> {
+    /// addresses and ports parse). A member of a pod with an infra
+    /// container (`pod_infra`) joins the infra's network: it takes no
+    /// network or ports of its own.
+    pub(crate) fn plan(
+        &self,
+        req: &NetworkRequest,
+        pod_infra: Option<&str>,
+    ) -> Result<NetworkPlan> {
         let bad = |what: &str, reason: &str| Error::InvalidArgument {
             what: what.to_owned(),
             reason: reason.to_owned(),
         };
-        let mode = match req.mode.as_deref() {
-            None | Some("") if in_pod => "host".to_owned(),
-            None | Some("") => self.rt.config().netns.clone(),
-            Some(m) if in_pod && m != "host" => {
+        if let Some(infra) = pod_infra {
+            if !req.publish.is_empty() || req.publish_all {
                 return Err(bad(
-                    &format!("--network {m}"),
-                    "a pod's containers share its network: give it to pod create instead",
+                    "-p",
+                    "invalid config provided: published or exposed ports must be defined when the pod is created",
                 ));
             }
+            if req.mode.as_deref().is_some_and(|m| !m.is_empty())
+                || req.ip.is_some()
+                || req.mac.is_some()
+                || !req.aliases.is_empty()
+            {
+                return Err(bad(
+                    "--network",
+                    "invalid config provided: networks must be defined when the pod is created: network cannot be configured when it is shared with a pod",
+                ));
+            }
+            return Ok(NetworkPlan {
+                mode: format!("container:{infra}"),
+                ..NetworkPlan::default()
+            });
+        }
+        let mode = match req.mode.as_deref() {
+            None | Some("") => self.rt.config().netns.clone(),
             Some(m) => m.to_owned(),
         };
         let mut ports = Vec::new();
@@ -514,13 +534,13 @@ impl Networks<'_> {
         Ok(lock)
     }
 
-    fn lease(&self, ctr: &mut Container, defs: &[Network], path: &Path) -> Result<()> {
-        let lock = self.ipam_lock()?;
-        // Live leases: others' whose namespace file still exists.
+    /// The addresses (by network) and host ports other containers hold:
+    /// theirs whose namespace file still exists. Read under the address lock.
+    fn taken(&self, except: &str) -> Result<Taken> {
         let mut taken: BTreeMap<String, BTreeSet<Ipv4Addr>> = BTreeMap::new();
         let mut ports_taken: Vec<PublishedPort> = Vec::new();
         for other in self.rt.state().all_containers()?.items {
-            if other.config.id == ctr.config.id {
+            if other.config.id == except {
                 continue;
             }
             let Some(p) = &other.state.netns else {
@@ -536,6 +556,12 @@ impl Networks<'_> {
             }
             ports_taken.extend(other.state.ports.iter().cloned());
         }
+        Ok((taken, ports_taken))
+    }
+
+    fn lease(&self, ctr: &mut Container, defs: &[Network], path: &Path) -> Result<()> {
+        let lock = self.ipam_lock()?;
+        let (taken, ports_taken) = self.taken(&ctr.config.id)?;
         let mut leases = Vec::new();
         for (a, def) in ctr.config.networks.iter().zip(defs) {
             let wanted = a.static_ip.as_deref().and_then(|s| s.parse().ok());
@@ -621,6 +647,253 @@ impl Networks<'_> {
         }
     }
 
+    /// Writes what a running container's network now is beside its
+    /// namespace, for its teardown.
+    fn save_setup(&self, ctr: &Container) -> Result<()> {
+        let defs = self.definitions_of(ctr)?;
+        let opts_file = self.rt.layout.netns_options(&ctr.config.id);
+        let saved = SavedSetup {
+            host_netns: own_netns(),
+            options: options_for(ctr, &defs),
+        };
+        let text =
+            serde_json::to_vec(&saved).map_err(|e| Error::io("encode", &opts_file, e.into()))?;
+        let tmp = opts_file.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &opts_file).map_err(|e| Error::io("write", &opts_file, e))
+    }
+
+    fn definitions_of(&self, ctr: &Container) -> Result<Vec<Network>> {
+        ctr.config
+            .networks
+            .iter()
+            .map(|a| Ok(self.rt.definitions().get(&a.name)?))
+            .collect()
+    }
+
+    /// `network connect`: one more network for a bridge container; a
+    /// running one gets its address and interface at once (netavark's
+    /// setup of that network alone in its namespace).
+    pub fn connect(
+        &self,
+        network: &str,
+        r: &crate::ContainerRef,
+        aliases: &[String],
+        ip: Option<&str>,
+        mac: Option<&str>,
+    ) -> Result<()> {
+        self.rt.check_valid()?;
+        let def = self.inspect(network)?;
+        let (mut ctr, _guard) = self.rt.containers().lock(r)?;
+        let what = format!("network connect {} {}", def.name, ctr.config.name);
+        if ctr.config.network_mode != "bridge" {
+            return Err(Error::InvalidArgument {
+                what,
+                reason: format!(
+                    "its network mode is {}: only a container on bridge networks can be connected",
+                    if ctr.config.network_mode.is_empty() {
+                        "host"
+                    } else {
+                        &ctr.config.network_mode
+                    }
+                ),
+            });
+        }
+        if ctr.config.networks.iter().any(|a| a.name == def.name) {
+            return Err(Error::InvalidArgument {
+                what,
+                reason: format!(
+                    "container {} is already connected to network {}",
+                    ctr.config.name, def.name
+                ),
+            });
+        }
+        if let Some(m) = mac {
+            check_mac(m)?;
+        }
+        let static_ip = ip
+            .map(|ip| {
+                let parsed: Ipv4Addr = ip.parse().map_err(|_| Error::InvalidArgument {
+                    what: format!("--ip {ip}"),
+                    reason: "not an IPv4 address".to_owned(),
+                })?;
+                net::allocate(&def, &BTreeSet::new(), Some(parsed))?;
+                Ok::<_, Error>(parsed.to_string())
+            })
+            .transpose()?;
+        let interface = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|i| ctr.config.networks.iter().all(|a| a.interface != *i))
+            .expect("a free interface name");
+        let attachment = NetworkAttachment {
+            name: def.name.clone(),
+            interface,
+            aliases: aliases.to_vec(),
+            static_ip,
+            static_mac: mac.map(str::to_owned),
+        };
+        let before = ctr.clone();
+        ctr.config.networks.push(attachment.clone());
+        self.rt.state().rewrite_container_config(&ctr.config)?;
+        let running = ctr
+            .state
+            .netns
+            .as_deref()
+            .is_some_and(net::netns::is_mounted);
+        if running && let Err(e) = self.connect_running(&mut ctr, &attachment, &def) {
+            if let Err(e2) = self.rt.state().rewrite_container_config(&before.config) {
+                warn!(error = %e2, "cannot undo the connect in the record");
+            }
+            return Err(e);
+        }
+        self.rt.emit(
+            Event::network(EventStatus::Connect, &ctr.config.id, &def.name)
+                .with_attribute("container", ctr.config.name.clone()),
+        );
+        Ok(())
+    }
+
+    fn connect_running(
+        &self,
+        ctr: &mut Container,
+        a: &NetworkAttachment,
+        def: &Network,
+    ) -> Result<()> {
+        let netavark = self.rt.netavark()?;
+        let path = ctr.state.netns.clone().expect("running with a namespace");
+        {
+            let _lock = self.ipam_lock()?;
+            let (taken, _) = self.taken(&ctr.config.id)?;
+            let wanted = a.static_ip.as_deref().and_then(|s| s.parse().ok());
+            let ip = net::allocate(def, taken.get(&a.name).unwrap_or(&BTreeSet::new()), wanted)?;
+            let subnet = &def.subnets[0];
+            ctr.state.networks.push(NetworkStatus {
+                name: a.name.clone(),
+                interface: a.interface.clone(),
+                ip: ip.to_string(),
+                prefix: subnet.subnet.prefix(),
+                gateway: subnet.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                ..NetworkStatus::default()
+            });
+            self.rt
+                .state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+        }
+        let one = only_network(ctr, def, &a.name);
+        let result = netavark.setup(&path, &one).map(|status| {
+            if let (Some(block), Some(lease)) = (status.get(&a.name), ctr.state.networks.last_mut())
+            {
+                if let Some(iface) = block.interfaces.get(&a.interface) {
+                    lease.mac = iface.mac_address.clone();
+                }
+                lease.dns_servers = block.dns_server_ips.clone().unwrap_or_default();
+                lease.dns_search = block.dns_search_domains.clone().unwrap_or_default();
+            }
+        });
+        if let Err(e) = result {
+            ctr.state.networks.retain(|l| l.name != a.name);
+            self.rt
+                .state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+            return Err(e.into());
+        }
+        self.rt
+            .state()
+            .update_container_state(&ctr.config.id, &ctr.state)?;
+        self.save_setup(ctr)?;
+        self.rt.containers().write_network_files(ctr)?;
+        Ok(())
+    }
+
+    /// `network disconnect`: a network taken from a container; a running
+    /// one loses the interface and its address at once.
+    pub fn disconnect(&self, network: &str, r: &crate::ContainerRef) -> Result<()> {
+        self.rt.check_valid()?;
+        let def = self.inspect(network)?;
+        let (mut ctr, _guard) = self.rt.containers().lock(r)?;
+        if !ctr.config.networks.iter().any(|a| a.name == def.name) {
+            return Err(Error::InvalidArgument {
+                what: format!("network disconnect {} {}", def.name, ctr.config.name),
+                reason: format!(
+                    "container {} is not connected to network {}",
+                    ctr.config.name, def.name
+                ),
+            });
+        }
+        let running = ctr
+            .state
+            .netns
+            .as_deref()
+            .is_some_and(net::netns::is_mounted);
+        if running {
+            let netavark = self.rt.netavark()?;
+            let path = ctr.state.netns.clone().expect("running with a namespace");
+            let one = only_network(&ctr, &def, &def.name);
+            if let Err(e) = netavark.teardown(&path, &one) {
+                warn!(id = %ctr.config.id, error = %e, "network teardown");
+            }
+            ctr.state.networks.retain(|l| l.name != def.name);
+            self.rt
+                .state()
+                .update_container_state(&ctr.config.id, &ctr.state)?;
+        }
+        ctr.config.networks.retain(|a| a.name != def.name);
+        self.rt.state().rewrite_container_config(&ctr.config)?;
+        if running {
+            self.save_setup(&ctr)?;
+            self.rt.containers().write_network_files(&ctr)?;
+        }
+        self.rt.emit(
+            Event::network(EventStatus::Disconnect, &ctr.config.id, &def.name)
+                .with_attribute("container", ctr.config.name.clone()),
+        );
+        Ok(())
+    }
+
+    /// `network reload`: a running container's firewall rules (and links)
+    /// made again, as after a firewall flush: netavark's teardown, then its
+    /// setup with the same addresses and MAC addresses.
+    pub fn reload(&self, r: &crate::ContainerRef) -> Result<()> {
+        self.rt.check_valid()?;
+        let (mut ctr, _guard) = self.rt.containers().lock(r)?;
+        let Some(path) = ctr
+            .state
+            .netns
+            .clone()
+            .filter(|p| net::netns::is_mounted(p))
+        else {
+            return Err(Error::InvalidArgument {
+                what: format!("network reload {}", ctr.config.name),
+                reason: "it is not running on a bridge network".to_owned(),
+            });
+        };
+        let netavark = self.rt.netavark()?;
+        let defs = self.definitions_of(&ctr)?;
+        let mut opts = options_for(&ctr, &defs);
+        for lease in &ctr.state.networks {
+            if let Some(o) = opts.networks.get_mut(&lease.name)
+                && !lease.mac.is_empty()
+            {
+                o.static_mac = Some(lease.mac.clone());
+            }
+        }
+        if let Err(e) = netavark.teardown(&path, &opts) {
+            debug!(id = %ctr.config.id, error = %e, "teardown before reload");
+        }
+        let status = netavark.setup(&path, &opts)?;
+        for lease in &mut ctr.state.networks {
+            if let Some(block) = status.get(&lease.name) {
+                lease.dns_servers = block.dns_server_ips.clone().unwrap_or_default();
+                lease.dns_search = block.dns_search_domains.clone().unwrap_or_default();
+            }
+        }
+        self.rt
+            .state()
+            .update_container_state(&ctr.config.id, &ctr.state)?;
+        self.save_setup(&ctr)?;
+        Ok(())
+    }
+
     /// The journal's release of `Step::Network`: the files torn down; the
     /// record's lease is dead without its namespace file.
     pub(crate) fn release(&self, id: &str) {
@@ -671,6 +944,9 @@ impl Networks<'_> {
     }
 }
 
+/// Addresses by network, and host ports, that others hold.
+type Taken = (BTreeMap<String, BTreeSet<Ipv4Addr>>, Vec<PublishedPort>);
+
 /// What a setup was, kept beside the namespace for its teardown.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct SavedSetup {
@@ -686,17 +962,36 @@ fn own_netns() -> String {
         .unwrap_or_default()
 }
 
+/// netavark's options for one of a container's networks alone (its ports
+/// too, for that network's address).
+fn only_network(ctr: &Container, def: &Network, name: &str) -> net::NetworkOptions {
+    let defs: Vec<Network> = ctr
+        .config
+        .networks
+        .iter()
+        .map(|a| {
+            if a.name == name {
+                def.clone()
+            } else {
+                net::default_network()
+            }
+        })
+        .collect();
+    let mut opts = options_for(ctr, &defs);
+    opts.networks.retain(|n, _| n == name);
+    opts.network_info.retain(|n, _| n == name);
+    opts
+}
+
 /// netavark's options for a container and its leases.
 fn options_for(ctr: &Container, defs: &[Network]) -> net::NetworkOptions {
     let mut networks = BTreeMap::new();
     let mut info = BTreeMap::new();
-    for ((a, def), lease) in ctr
-        .config
-        .networks
-        .iter()
-        .zip(defs)
-        .zip(&ctr.state.networks)
-    {
+    for (a, def) in ctr.config.networks.iter().zip(defs) {
+        // A network connected while stopped has no lease yet: not set up.
+        let Some(lease) = ctr.state.networks.iter().find(|l| l.name == a.name) else {
+            continue;
+        };
         networks.insert(
             a.name.clone(),
             net::PerNetworkOptions {

@@ -20,6 +20,11 @@ pub struct NewPod {
     pub name: Option<String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// An infra container holding the pod's network namespace (podman's
+    /// default; `--infra=false` makes none, and members are on their own).
+    pub infra: bool,
+    /// The infra container's network: `--network`, `-p`, `--ip`, ...
+    pub network: crate::NetworkRequest,
 }
 
 /// A pod's status, derived from its containers' as podman does.
@@ -126,7 +131,7 @@ pub enum PodFilter {
     CtrNumber(usize),
     /// Created before this time (`until=`).
     Until(Timestamp),
-    /// Is on this network; no pod is until networking lands.
+    /// Is on this network (its infra container is).
     Network(String),
 }
 
@@ -161,7 +166,9 @@ impl PodFilter {
             PodFilter::CtrStatus(s) => members.iter().any(|c| c.state.status == *s),
             PodFilter::CtrNumber(n) => members.len() == *n,
             PodFilter::Until(t) => pod.config.created < *t,
-            PodFilter::Network(_) => false,
+            PodFilter::Network(n) => members
+                .iter()
+                .any(|c| c.config.is_infra && c.config.networks.iter().any(|a| a.name == *n)),
         }
     }
 
@@ -221,7 +228,86 @@ impl<'r> Pods<'r> {
         rt.state().add_pod(&pod)?;
         ledger.commit();
         rt.emit(Event::pod(EventStatus::Create, &id, &pod.config.name));
+        if !new.infra {
+            return Ok(pod);
+        }
+        // The infra container: catatonit -P from a rootfs oxpod makes, on
+        // the pod's network; the members join its namespace.
+        let infra = match self.create_infra(&pod, new.network) {
+            Ok(c) => c,
+            Err(e) => {
+                if let Err(e2) = self.remove(&PodRef::from(&pod), true) {
+                    tracing::warn!(pod = %pod.config.name, error = %e2, "cannot remove the pod whose infra container failed");
+                }
+                return Err(e);
+            }
+        };
+        let mut pod = pod;
+        pod.config.infra = true;
+        pod.config.shared_namespaces = vec!["net".to_owned()];
+        pod.state.infra_container_id = Some(infra.config.id.clone());
+        rt.state().rewrite_pod_config(&pod.config)?;
+        rt.state().update_pod_state(&pod.config.id, &pod.state)?;
         Ok(pod)
+    }
+
+    fn create_infra(&self, pod: &Pod, network: crate::NetworkRequest) -> Result<Container> {
+        let rt = self.rt;
+        let rootfs = self.infra_rootfs()?;
+        let command = match rt.config().infra_command.as_str() {
+            // The seed's default names the pause image's program.
+            "" | "/pause" => vec!["/catatonit".to_owned(), "-P".to_owned()],
+            other => other.split_whitespace().map(str::to_owned).collect(),
+        };
+        rt.containers().create(crate::NewContainer {
+            name: Some(format!("{}-infra", &pod.config.id[..12])),
+            pod: Some(PodRef::from(pod)),
+            rootfs,
+            command,
+            hostname: Some(pod.config.name.clone()),
+            network,
+            infra: true,
+            ..crate::NewContainer::default()
+        })
+    }
+
+    /// `<static dir>/infra/rootfs`: catatonit (the configured `init_path`,
+    /// else Debian's or podman's) alone, made once, whole or not at all.
+    fn infra_rootfs(&self) -> Result<std::path::PathBuf> {
+        let dir = self.rt.layout.static_dir.join("infra");
+        let rootfs = dir.join("rootfs");
+        if rootfs.join("catatonit").is_file() {
+            return Ok(rootfs);
+        }
+        let init = &self.rt.config().init_path;
+        let source = [init.as_path(), std::path::Path::new("/usr/bin/catatonit"), std::path::Path::new("/usr/libexec/podman/catatonit")]
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| Error::InvalidArgument {
+                what: "pod infra container".to_owned(),
+                reason: format!(
+                    "catatonit is not installed ({} nor /usr/bin/catatonit): apt-get install catatonit, or create the pod with --infra=false",
+                    init.display()
+                ),
+            })?;
+        crate::layout::private_dir("the infra directory", &dir)?;
+        let draft = dir.join(format!("rootfs.draft-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&draft);
+        for sub in ["", "dev", "proc", "sys", "etc", "tmp"] {
+            crate::layout::make_dir(&draft.join(sub), 0o755)?;
+        }
+        std::fs::copy(source, draft.join("catatonit")).map_err(|e| Error::io("copy", source, e))?;
+        std::fs::write(draft.join("etc/passwd"), "root:x:0:0:root:/:/catatonit\n")
+            .map_err(|e| Error::io("write", draft.join("etc/passwd"), e))?;
+        match std::fs::rename(&draft, &rootfs) {
+            Ok(()) => {}
+            // Another process made it meanwhile.
+            Err(_) if rootfs.join("catatonit").is_file() => {
+                let _ = std::fs::remove_dir_all(&draft);
+            }
+            Err(e) => return Err(Error::io("rename", &draft, e)),
+        }
+        Ok(rootfs)
     }
 
     /// Resolves a name, full id or unique id prefix, once.
@@ -236,7 +322,8 @@ impl<'r> Pods<'r> {
         Ok(self.rt.state().pod(&r.id)?)
     }
 
-    /// The pod's containers, each with any recorded exit folded in.
+    /// The pod's containers, each with any recorded exit folded in, its
+    /// infra container first.
     pub fn members(&self, r: &PodRef) -> Result<Vec<Container>> {
         self.rt.check_valid()?;
         let mut members = self.rt.state().pod_containers(&r.id)?;
@@ -244,6 +331,7 @@ impl<'r> Pods<'r> {
         for c in &mut members {
             ctrs.sync_unlocked(c);
         }
+        members.sort_by_key(|c| !c.config.is_infra);
         Ok(members)
     }
 
@@ -312,6 +400,8 @@ impl<'r> Pods<'r> {
                 count: running,
             });
         }
+        // The infra container last: the others depend on it.
+        members.sort_by_key(|c| Some(&c.config.id) == pod.state.infra_container_id.as_ref());
         for c in &members {
             ctrs.remove_locked(&ContainerRef::from(c), true)?;
         }
@@ -341,6 +431,7 @@ impl<'r> Pods<'r> {
     /// is tried; the failures are returned together, each with its
     /// container's name.
     pub fn start(&self, r: &PodRef) -> Result<Pod> {
+        // Members are ordered infra first (see `members`).
         self.for_each_member(r, EventStatus::Start, |ctrs, c| {
             if c.state.status != ContainerStatus::Running {
                 ctrs.start(&ContainerRef::from(c))?;
@@ -356,22 +447,30 @@ impl<'r> Pods<'r> {
         let rt = self.rt;
         rt.check_valid()?;
         let pod = rt.state().pod(&r.id)?;
-        let members = rt.state().pod_containers(&r.id)?;
+        let mut members = rt.state().pod_containers(&r.id)?;
         let ctrs = rt.containers();
         let mut failed: MemberErrors = Vec::new();
-        let mut pending = Vec::new();
-        for c in &members {
-            match ctrs.begin_stop(&ContainerRef::from(c), timeout) {
-                Ok(Some(p)) => pending.push((c.config.name.clone(), p)),
-                Ok(None) => {}
-                Err(e) => failed.push((c.config.name.clone(), e)),
+        // The infra container last: its namespace holds the others'.
+        let infra = pod.state.infra_container_id.clone();
+        let is_infra = |c: &Container| Some(&c.config.id) == infra.as_ref();
+        let infra_member: Vec<Container> =
+            members.iter().filter(|c| is_infra(c)).cloned().collect();
+        members.retain(|c| !is_infra(c));
+        for round in [members, infra_member] {
+            let mut pending = Vec::new();
+            for c in &round {
+                match ctrs.begin_stop(&ContainerRef::from(c), timeout) {
+                    Ok(Some(p)) => pending.push((c.config.name.clone(), p)),
+                    Ok(None) => {}
+                    Err(e) => failed.push((c.config.name.clone(), e)),
+                }
             }
-        }
-        for (name, p) in pending {
-            let id = p.id().to_owned();
-            match ctrs.finish_stop(p) {
-                Ok(outcome) => debug!(id, ?outcome, "stopped pod member"),
-                Err(e) => failed.push((name, e)),
+            for (name, p) in pending {
+                let id = p.id().to_owned();
+                match ctrs.finish_stop(p) {
+                    Ok(outcome) => debug!(id, ?outcome, "stopped pod member"),
+                    Err(e) => failed.push((name, e)),
+                }
             }
         }
         rt.emit(Event::pod(

@@ -314,6 +314,7 @@ fn pod_remove_refused_while_members_run_and_force_removes_them() {
         .create(NewPod {
             name: Some("p".into()),
             labels: [("a".to_owned(), "b".to_owned())].into(),
+            ..NewPod::default()
         })
         .expect("pod");
     let mut members = Vec::new();

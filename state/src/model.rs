@@ -276,6 +276,9 @@ pub struct ContainerConfig {
     /// groups `/etc/group` lists the user in, and `--group-add`'s.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub additional_gids: Vec<u32>,
+    /// The infra container of its pod (it holds the pod's network).
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_infra: bool,
     /// `--network`'s mode: `host` (also a record from before networks:
     /// empty), `none`, `bridge` (the networks in `networks`),
     /// `container:ID`, `ns:PATH`.

@@ -233,7 +233,7 @@ fn a_pod_with_some_members_running_is_degraded() {
     require_containers!();
     let env = TestEnv::new();
     let r = rootfs(&env);
-    env.ok(["pod", "create", "--name", "app"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "app"]);
     env.ok([
         "create", "--pod", "app", "--name", "w1", "--rootfs", &r, "sleep", "1000",
     ]);
@@ -498,7 +498,7 @@ fn templates_json_shapes_and_columns_match_podman() {
     assert_eq!(both, format!("{0} {0}\n", env!("CARGO_PKG_VERSION")));
 
     // Pods: podman's ps fields and columns, inspect of one is an object.
-    env.ok(["pod", "create", "--name", "app"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "app"]);
     env.ok([
         "create", "--pod", "app", "--name", "w1", "--rootfs", &r, "sleep", "100",
     ]);
@@ -680,7 +680,7 @@ fn daily_flags_and_commands_as_podman() {
     );
 
     // Pods: restart, pause, unpause, exists, prune; full ids printed.
-    let pod = env.ok(["pod", "create", "--name", "app"]);
+    let pod = env.ok(["pod", "create", "--infra=false", "--name", "app"]);
     env.ok([
         "create", "--pod", "app", "--name", "m1", "--rootfs", &r, "sleep", "1000",
     ]);
@@ -733,11 +733,19 @@ fn pod_ps_filters_prune_and_run_flags() {
     require_containers!();
     let env = TestEnv::new();
     let r = rootfs(&env);
-    let app = env.ok(["pod", "create", "--name", "app", "-l", "tier=web"]);
+    let app = env.ok([
+        "pod",
+        "create",
+        "--infra=false",
+        "--name",
+        "app",
+        "-l",
+        "tier=web",
+    ]);
     env.ok([
         "create", "--pod", "app", "--name", "w1", "--rootfs", &r, "sleep", "1000",
     ]);
-    let empty = env.ok(["pod", "create", "--name", "empty"]);
+    let empty = env.ok(["pod", "create", "--infra=false", "--name", "empty"]);
     // podman: `pod ps -q` prints full ids.
     assert_eq!(env.ok(["pod", "ps", "-q"]), format!("{app}{empty}"));
     assert_eq!(
@@ -963,7 +971,7 @@ fn top_and_stats_of_containers_and_pods() {
     let err = env.fails(125, ["top", "idle"]);
     assert!(err.contains("start it first"), "{err}");
     // Pods: their running members.
-    env.ok(["pod", "create", "--name", "tp"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "tp"]);
     env.ok([
         "create", "--pod", "tp", "--name", "tpm", "--rootfs", &r, "sleep", "1000",
     ]);

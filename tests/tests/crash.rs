@@ -305,7 +305,7 @@ fn killed_stop_restart_and_pod_commands_leave_nothing_stuck() {
         env.ok(["rm", "-f", &name]);
 
         let pod = format!("p{i}");
-        env.ok(["pod", "create", "--name", &pod]);
+        env.ok(["pod", "create", "--infra=false", "--name", &pod]);
         env.ok([
             "create",
             "--pod",

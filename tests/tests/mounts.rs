@@ -355,7 +355,7 @@ fn a_pods_members_share_one_etc_hosts_naming_them_all() {
     require_containers!();
     let env = TestEnv::new();
     let rootfs = env.rootfs().display().to_string();
-    env.ok(["pod", "create", "--name", "p"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "p"]);
     env.ok([
         "run",
         "-d",

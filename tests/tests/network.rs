@@ -1014,3 +1014,264 @@ fn a_killed_run_p_or_rm_leaves_no_namespace_lease_or_rule_behind() {
     assert_eq!(n.netns_files(), Vec::<String>::new());
     assert_eq!(n.links(), links_before);
 }
+
+#[test]
+fn connect_disconnect_and_reload_change_a_running_containers_networks() {
+    require_containers!();
+    let Some(n) = NetEnv::new() else { return };
+    let rootfs = n.rootfs();
+    n.ok(&["network", "create", "n1"]);
+    n.ok(&["network", "create", "n2"]);
+    n.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "n1",
+        "-p",
+        "18082:80",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo page > /tmp/i; exec httpd -f -p 80 -h /tmp",
+    ]);
+    n.ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "w2",
+        "--ip",
+        "10.89.1.9",
+        "n2",
+        "web",
+    ]);
+    assert_eq!(
+        n.ok(&[
+            "inspect",
+            "web",
+            "--format",
+            "{{.NetworkSettings.Networks.n2.IPAddress}}"
+        ])
+        .trim(),
+        "10.89.1.9"
+    );
+    let on_n2 = |script: &str| {
+        let o = n.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "n2",
+            "--rootfs",
+            &rootfs,
+            "sh",
+            "-c",
+            script,
+        ]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = on_n2("nslookup w2; printf 'GET /i HTTP/1.0\\r\\n\\r\\n' | nc web 80 | tail -1");
+    assert!(
+        out.contains("Address: 10.89.1.9") && out.contains("page"),
+        "{out}"
+    );
+    let err = n.fails(125, &["network", "connect", "n2", "web"]);
+    assert!(err.contains("already connected"), "{err}");
+    n.ok(&["network", "disconnect", "n2", "web"]);
+    let out = on_n2("nslookup web >/dev/null 2>&1 && echo resolved || echo gone");
+    assert_eq!(out, "gone\n");
+    let err = n.fails(125, &["network", "disconnect", "n2", "web"]);
+    assert!(err.contains("not connected"), "{err}");
+    // After a firewall flush the port is dead until reload.
+    wait_for("the page", || n.get(18082, "/i").contains("page"));
+    let _ = n.host(&["iptables", "-t", "nat", "-F"]);
+    assert!(!n.get(18082, "/i").contains("page"));
+    let id = n.ok(&["inspect", "web", "--format", "{{.Id}}"]);
+    assert_eq!(n.ok(&["network", "reload", "web"]), id);
+    wait_for("the page after reload", || {
+        n.get(18082, "/i").contains("page")
+    });
+    let events = n.ok(&[
+        "events",
+        "--stream=false",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Status}} {{.Name}}",
+    ]);
+    assert!(
+        events.contains("connect n2") && events.contains("disconnect n2"),
+        "{events}"
+    );
+    // A stopped container is connected in its record, set up at start.
+    n.ok(&["stop", "-t", "0", "web"]);
+    n.ok(&["network", "connect", "n2", "web"]);
+    n.ok(&["start", "web"]);
+    assert_eq!(
+        n.ok(&[
+            "inspect",
+            "web",
+            "--format",
+            "{{.NetworkSettings.Networks.n2.IPAddress}}"
+        ])
+        .trim(),
+        "10.89.1.2"
+    );
+    n.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "h",
+        "--network",
+        "host",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "100",
+    ]);
+    let err = n.fails(125, &["network", "connect", "n1", "h"]);
+    assert!(err.contains("only a container on bridge networks"), "{err}");
+}
+
+#[test]
+fn a_pod_shares_its_infra_containers_network_and_publishes_its_ports() {
+    require_containers!();
+    let Some(n) = NetEnv::new() else { return };
+    let rootfs = n.rootfs();
+    n.ok(&["network", "create", "pn"]);
+    n.ok(&[
+        "pod",
+        "create",
+        "--name",
+        "p",
+        "--network",
+        "pn",
+        "-p",
+        "18083:80",
+    ]);
+    let infra = n
+        .ok(&["pod", "inspect", "p", "--format", "{{.InfraContainerID}}"])
+        .trim()
+        .to_owned();
+    assert_eq!(infra.len(), 64);
+    assert_eq!(
+        n.ok(&[
+            "inspect",
+            &infra,
+            "--format",
+            "{{.IsInfra}} {{.Config.Cmd}}"
+        ])
+        .trim(),
+        "true [/catatonit -P]"
+    );
+    n.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "p",
+        "--name",
+        "web",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo pod-page > /tmp/i; exec httpd -f -p 80 -h /tmp",
+    ]);
+    // The member started the infra; they share one namespace.
+    let ns = |name: &str| {
+        let pid = n.ok(&["inspect", name, "--format", "{{.State.Pid}}"]);
+        std::fs::read_link(format!("/proc/{}/ns/net", pid.trim())).expect("ns")
+    };
+    assert_eq!(ns("web"), ns(&infra));
+    // Another member reaches it on localhost; the pod's port from outside;
+    // a container on the network by the pod's infra name.
+    let o = n.run(&[
+        "run",
+        "--rm",
+        "--pod",
+        "p",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "printf 'GET /i HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 80 | tail -1",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "pod-page\n", "{o:?}");
+    wait_for("the pod's port", || n.get(18083, "/i").contains("pod-page"));
+    // Members take no network or ports of their own.
+    let err = n.fails(
+        125,
+        &[
+            "create", "--pod", "p", "-p", "9000:80", "--rootfs", &rootfs, "true",
+        ],
+    );
+    assert!(
+        err.contains("must be defined when the pod is created"),
+        "{err}"
+    );
+    let err = n.fails(
+        125,
+        &[
+            "create",
+            "--pod",
+            "p",
+            "--network",
+            "pn",
+            "--rootfs",
+            &rootfs,
+            "true",
+        ],
+    );
+    assert!(err.contains("shared with a pod"), "{err}");
+    // The infra cannot go before its pod.
+    assert_ne!(n.run(&["rm", "-f", &infra]).status.code(), Some(0));
+    // Stop and start: the infra last down, first up.
+    n.ok(&["pod", "stop", "-t", "1", "p"]);
+    assert_eq!(n.netns_files(), Vec::<String>::new());
+    n.ok(&["pod", "start", "p"]);
+    wait_for("the pod's port again", || {
+        n.get(18083, "/i").contains("pod-page")
+    });
+    assert_eq!(
+        n.ok(&[
+            "pod",
+            "ps",
+            "--format",
+            "{{.Name}} {{.InfraID}} {{.Networks}}",
+            "--filter",
+            "network=pn"
+        ])
+        .trim(),
+        format!("p {} pn", &infra[..12])
+    );
+    n.ok(&["pod", "rm", "-f", "p"]);
+    assert_eq!(n.netns_files(), Vec::<String>::new());
+    assert_eq!(n.ok(&["ps", "-a", "-q"]), "");
+    // --infra=false: members are on their own networks.
+    n.ok(&["pod", "create", "--infra=false", "--name", "q"]);
+    n.ok(&[
+        "run",
+        "-d",
+        "--pod",
+        "q",
+        "--name",
+        "own",
+        "--network",
+        "pn",
+        "--rootfs",
+        &rootfs,
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(
+        n.ok(&[
+            "inspect",
+            "own",
+            "--format",
+            "{{.NetworkSettings.Networks.pn.IPAddress}}"
+        ])
+        .trim(),
+        "10.89.0.2"
+    );
+}

@@ -635,7 +635,7 @@ fn pod_start_and_stop_with_two_members() {
     require_containers!();
     let env = TestEnv::new();
     let rootfs = rootfs(&env);
-    env.ok(["pod", "create", "--name", "duo"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "duo"]);
     for n in ["m1", "m2"] {
         env.ok([
             "create",
@@ -793,7 +793,7 @@ fn pod_stop_stops_every_member_within_one_timeout() {
     require_containers!();
     let env = TestEnv::new();
     let rootfs = rootfs(&env);
-    env.ok(["pod", "create", "--name", "stubborn"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "stubborn"]);
     let members = ["s1", "s2", "s3", "s4"];
     for n in members {
         // busybox sleep as pid 1 ignores SIGTERM: each needs the SIGKILL.

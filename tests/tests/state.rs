@@ -215,7 +215,7 @@ fn names_are_unique_across_pods_and_containers() {
     let env = TestEnv::new();
     let rootfs = rootfs(&env);
     let pod = env
-        .ok(["pod", "create", "--name", "shared"])
+        .ok(["pod", "create", "--infra=false", "--name", "shared"])
         .trim()
         .to_owned();
     let err = env.fails(
@@ -225,7 +225,7 @@ fn names_are_unique_across_pods_and_containers() {
     assert!(err.contains("shared") && err.contains("in use"), "{err}");
 
     let ctr = create(&env, "solo");
-    let err = env.fails(125, ["pod", "create", "--name", "solo"]);
+    let err = env.fails(125, ["pod", "create", "--infra=false", "--name", "solo"]);
     assert!(err.contains("solo") && err.contains("in use"), "{err}");
     let err = env.fails(
         125,
@@ -465,7 +465,7 @@ fn check_repair_racing_creates_and_removes_frees_no_live_lock() {
 fn pod_rm_racing_creates_into_the_pod_leaves_no_orphan() {
     let env = TestEnv::new();
     let rootfs = rootfs(&env);
-    env.ok(["pod", "create", "--name", "p"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "p"]);
     let mut args: Vec<Vec<String>> = (0..6)
         .map(|i| {
             [
@@ -503,7 +503,7 @@ fn simulated_reboot_refreshes_once_and_reclaims_locks() {
     let b = create(&env, "b");
     env.ok(["rm", "a"]);
     let c = create(&env, "c");
-    env.ok(["pod", "create", "--name", "p"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "p"]);
     let before: BTreeSet<u32> = ["b", "c", "p"].iter().map(|n| lock_id(&env, n)).collect();
     assert_eq!(locks(&env).1, before);
     assert_eq!(refresh_events(&env), 1, "the first run refreshed once");
@@ -581,7 +581,7 @@ fn lock_segment_removed_without_reboot_is_reclaimed() {
     let env = TestEnv::new();
     create(&env, "a");
     create(&env, "b");
-    env.ok(["pod", "create", "--name", "p"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "p"]);
     let before: BTreeSet<u32> = ["a", "b", "p"].iter().map(|n| lock_id(&env, n)).collect();
     // The segment goes (removed by hand), the tmp dir stays: no reboot.
     std::fs::remove_file(shm_path(&env)).expect("remove lock segment");
@@ -606,7 +606,7 @@ fn lock_segment_removed_without_reboot_is_reclaimed() {
 fn reset_works_after_num_locks_changed() {
     let mut env = TestEnv::new();
     create(&env, "a");
-    env.ok(["pod", "create", "--name", "p"]);
+    env.ok(["pod", "create", "--infra=false", "--name", "p"]);
     env.extra = vec!["--num-locks".into(), "64".into()];
     env.ok(["system", "reset", "-f"]);
     assert!(!env.root().join("state").exists(), "database removed");
@@ -675,7 +675,7 @@ fn lock_exhaustion_fails_cleanly_and_recovers_after_rm() {
     );
     // Unnamed creates and pods fail the same way.
     env.fails(125, ["create", "--rootfs", &rootfs, "true"]);
-    let err = env.fails(125, ["pod", "create", "--name", "p"]);
+    let err = env.fails(125, ["pod", "create", "--infra=false", "--name", "p"]);
     assert!(err.contains("all 32 locks are in use"), "{err}");
 
     assert_eq!(all_ids(&env).len(), 32, "nothing half-created");
@@ -784,7 +784,16 @@ fn podmans_libpod_conf_loads_as_config() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(files, vec![conf.to_str().expect("utf-8 path")], "{v}");
+    // The env's own base file (`netns = "host"`, OXPOD_CONFIG), then --config.
+    let base = env.base_config();
+    assert_eq!(
+        files,
+        vec![
+            base.to_str().expect("utf-8 path"),
+            conf.to_str().expect("utf-8 path")
+        ],
+        "{v}"
+    );
     assert_eq!(v["host"]["cgroupManager"], "systemd", "from the file");
     assert_eq!(v["host"]["totalLocks"], 2048, "num_locks from the file");
     assert_eq!(
