@@ -290,6 +290,15 @@ fn inner(options: &Options) -> Result<()> {
             None
         }
     };
+    // The network rows' own network namespace: bridges, firewall rules and
+    // aardvark-dns never touch the host's.
+    let holder = match crate::util::NetnsHolder::start() {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("xtask: bench: no network namespace, the network rows fail: {e:#}");
+            None
+        }
+    };
     let found = [tool_from_env(OXPOD_ENV), tool_from_env(PODMAN_ENV)];
     let mut engines = Vec::new();
     let mut versions = [String::new(), String::new()];
@@ -303,6 +312,7 @@ fn inner(options: &Options) -> Result<()> {
                     .to_owned();
                 let mut engine = Engine::new(tool, program, &dir, &rootfs, &archive, &many)?;
                 engine.registry = registry.as_ref().map(|r| r.host.clone());
+                engine.netns = holder.as_ref().map(|h| h.path());
                 engines.push(engine);
             }
             Err(why) => {
@@ -319,10 +329,19 @@ fn inner(options: &Options) -> Result<()> {
     for runner in &mut runners {
         runner.wipe()?;
     }
-    let peers = match &registry {
+    let mut peers = match &registry {
         Some(r) => r.peers(&dir, sizes.heavy_runs),
         None => Vec::new(),
     };
+    if let Some(h) = &holder {
+        peers.push(netavark_peer(
+            &dir,
+            h,
+            sizes.runs,
+            sizes.get(workload::Size::RunCount),
+        ));
+    }
+    drop(holder);
     let report = Report {
         date: output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?
             .trim()
@@ -338,6 +357,62 @@ fn inner(options: &Options) -> Result<()> {
     print!("{}", report.markdown());
     eprintln!("xtask: bench: JSON in {}", path.display());
     Ok(())
+}
+
+/// The floor of the network run row: netavark's own `setup` and `teardown`
+/// of a namespace made once, `per_sample` times a sample, in the bench's
+/// network namespace, with the options oxpod sends for one container on a
+/// /24 bridge. oxpod's overhead is its row's median over this one.
+fn netavark_peer(
+    dir: &Path,
+    holder: &crate::util::NetnsHolder,
+    runs: usize,
+    per_sample: usize,
+) -> report::Peer {
+    let outcome = (|| -> Result<Vec<measure::Sample>> {
+        let netavark = ["/usr/libexec/podman/netavark", "/usr/lib/podman/netavark"]
+            .into_iter()
+            .find(|p| Path::new(p).is_file())
+            .context("netavark is not installed")?;
+        let work = dir.join("netavark-peer");
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work)?;
+        let opts = work.join("opts.json");
+        std::fs::write(
+            &opts,
+            r#"{"container_id":"0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef","container_name":"peer","networks":{"peer":{"static_ips":["10.123.0.2"],"aliases":[],"interface_name":"eth0"}},"network_info":{"peer":{"name":"peer","id":"1111111111111111111111111111111111111111111111111111111111111111","driver":"bridge","network_interface":"podman9","subnets":[{"subnet":"10.123.0.0/24","gateway":"10.123.0.1"}],"ipv6_enabled":false,"internal":false,"dns_enabled":false,"ipam_options":{"driver":"host-local"}}}}"#,
+        )?;
+        let ns = work.join("ns");
+        let script = format!(
+            "set -e; touch {ns}; unshare -n mount --bind /proc/self/ns/net {ns}; \
+             i=0; while [ $i -lt {per_sample} ]; do \
+             {netavark} --config {cfg} --rootless=false setup {ns} < {opts} > /dev/null; \
+             {netavark} --config {cfg} --rootless=false teardown {ns} < {opts}; i=$((i+1)); done; \
+             umount {ns}",
+            ns = ns.display(),
+            cfg = work.join("run").display(),
+            opts = opts.display(),
+        );
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            let mut cmd = Command::new("nsenter");
+            cmd.arg(format!("--net={}", holder.path().display()))
+                .args(["--", "sh", "-c"])
+                .arg(&script);
+            samples.push(measure::exec(&cmd)?.sample);
+        }
+        let _ = std::fs::remove_dir_all(&work);
+        Ok(samples)
+    })();
+    report::Peer {
+        name: format!("netavark setup + teardown alone (×{per_sample} a sample)"),
+        row: workload::NETWORK_RUN_ROW,
+        target: None,
+        outcome: match outcome {
+            Ok(s) => Outcome::Samples(s),
+            Err(e) => Outcome::Failed(format!("{e:#}")),
+        },
+    }
 }
 
 /// The hex digests of a manifest's `layers`, in order (the config's digest

@@ -32,7 +32,7 @@ pub fn run() -> Result<()> {
     let rootfs = demo.join("rootfs");
     crate::rootfs::build(&rootfs)?;
     // The demo's own network namespace, held by a sleep (killed on drop).
-    let holder = NetnsHolder::start()?;
+    let holder = crate::util::NetnsHolder::start()?;
     let oxpod = Oxpod {
         bin: root.join("target/debug/oxpod"),
         root: demo.join("root"),
@@ -164,43 +164,6 @@ pub fn run() -> Result<()> {
         "\nxtask: demo done: real containers ran from a rootfs and from a loaded image, were listed, stopped and removed, and served a page over a published port."
     );
     Ok(())
-}
-
-/// `unshare -n sleep infinity`: a network namespace with its loopback up.
-struct NetnsHolder {
-    child: std::process::Child,
-}
-
-impl NetnsHolder {
-    fn start() -> Result<NetnsHolder> {
-        let child = Command::new("unshare")
-            .args(["-n", "sleep", "infinity"])
-            .spawn()
-            .context("cannot run unshare -n (util-linux)")?;
-        let holder = NetnsHolder { child };
-        let ours = std::fs::read_link("/proc/self/ns/net")?;
-        for _ in 0..200 {
-            if std::fs::read_link(holder.path()).is_ok_and(|l| l != ours) {
-                sh(Command::new("nsenter")
-                    .arg(format!("--net={}", holder.path().display()))
-                    .args(["--", "ip", "link", "set", "lo", "up"]))?;
-                return Ok(holder);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        bail!("unshare -n did not make a network namespace")
-    }
-
-    fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/ns/net", self.child.id()))
-    }
-}
-
-impl Drop for NetnsHolder {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct Oxpod {

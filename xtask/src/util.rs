@@ -75,3 +75,42 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// `unshare -n sleep infinity`: a network namespace with its loopback up,
+/// where the demo and the bench's network rows run (never the host's).
+#[derive(Debug)]
+pub struct NetnsHolder {
+    child: std::process::Child,
+}
+
+impl NetnsHolder {
+    pub fn start() -> Result<NetnsHolder> {
+        let child = Command::new("unshare")
+            .args(["-n", "sleep", "infinity"])
+            .spawn()
+            .context("cannot run unshare -n (util-linux)")?;
+        let holder = NetnsHolder { child };
+        let ours = std::fs::read_link("/proc/self/ns/net")?;
+        for _ in 0..200 {
+            if std::fs::read_link(holder.path()).is_ok_and(|l| l != ours) {
+                run(Command::new("nsenter")
+                    .arg(format!("--net={}", holder.path().display()))
+                    .args(["--", "ip", "link", "set", "lo", "up"]))?;
+                return Ok(holder);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        bail!("unshare -n did not make a network namespace")
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.child.id()))
+    }
+}
+
+impl Drop for NetnsHolder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

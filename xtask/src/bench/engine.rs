@@ -128,6 +128,41 @@ pub enum Cmd<'a> {
     PullBig,
     /// `rmi -f` of it.
     RmiBig,
+    /// `network create NAME`.
+    NetworkCreate(&'a str),
+    /// `network rm NAME`.
+    NetworkRm(&'a str),
+    /// `run --rm --network` [`BENCH_NETWORK`] of `true`.
+    RunRmNetworkTrue,
+    /// `run -d --name` [`PORT_CONTAINER`] `--network` [`BENCH_NETWORK`]
+    /// `-p` [`BENCH_PORT`]`:80` of a long sleep.
+    RunPublished,
+    /// `rm -f -t 0` of it.
+    RmPublished,
+}
+
+/// The network of the network rows (made by their setup).
+pub const BENCH_NETWORK: &str = "bench-net";
+
+/// The container of the `run -d -p` row.
+pub const PORT_CONTAINER: &str = "bench-port";
+
+/// The host port it publishes (inside the bench's network namespace).
+pub const BENCH_PORT: u16 = 18090;
+
+impl Cmd<'_> {
+    /// Whether it touches networks, and so runs in the bench's own network
+    /// namespace (never the host's bridges and firewall).
+    pub fn networked(&self) -> bool {
+        matches!(
+            self,
+            Cmd::NetworkCreate(_)
+                | Cmd::NetworkRm(_)
+                | Cmd::RunRmNetworkTrue
+                | Cmd::RunPublished
+                | Cmd::RmPublished
+        )
+    }
 }
 
 /// The named volume of the `run --rm -v` row (made by its first run).
@@ -161,6 +196,9 @@ pub struct Engine {
     /// The bench registry's `host:port` holding [`BIG_IMAGE`], when one
     /// could be started.
     pub registry: Option<String>,
+    /// The bench's own network namespace (`/proc/<holder>/ns/net`), where
+    /// the network rows run.
+    pub netns: Option<PathBuf>,
 }
 
 /// The pull rows' image, as pushed to the bench registry (`<host>/` first).
@@ -183,6 +221,7 @@ impl Engine {
             archive: archive.to_path_buf(),
             many: many.to_path_buf(),
             registry: None,
+            netns: None,
         };
         std::fs::create_dir_all(&engine.dir)?;
         let conf = match tool {
@@ -218,9 +257,33 @@ impl Engine {
         })
     }
 
-    /// The command line for `cmd`, with this engine's global flags.
+    /// The command line for `cmd`, with this engine's global flags; a
+    /// networked one through `nsenter` into the bench's namespace.
     pub fn command(&self, cmd: Cmd) -> Command {
+        let networked = cmd.networked();
+        let c = self.command_here(cmd);
+        match (&self.netns, networked) {
+            (Some(ns), true) => {
+                let mut n = Command::new("nsenter");
+                n.arg(format!("--net={}", ns.display()))
+                    .arg("--")
+                    .arg(c.get_program())
+                    .args(c.get_args());
+                for (k, v) in c.get_envs() {
+                    match v {
+                        Some(v) => n.env(k, v),
+                        None => n.env_remove(k),
+                    };
+                }
+                n
+            }
+            _ => c,
+        }
+    }
+
+    fn command_here(&self, cmd: Cmd) -> Command {
         let mut c = Command::new(&self.program);
+        c.arg("--network-config-dir").arg(self.dir.join("networks"));
         let root = self.root();
         let runroot = self.runroot();
         match self.tool {
@@ -316,6 +379,22 @@ impl Engine {
                 .arg(self.big_image()),
             Cmd::RmiBig => c.args(["rmi", "-f"]).arg(self.big_image()),
             Cmd::RmAllForce => c.args(["rm", "-a", "-f", "-t", "0"]),
+            Cmd::NetworkCreate(name) => c.args(["network", "create", name]),
+            Cmd::NetworkRm(name) => c.args(["network", "rm", name]),
+            Cmd::RunRmNetworkTrue => c
+                .args(["run", "--rm"])
+                .args(self.create_flags_without_network())
+                .args(["--network", BENCH_NETWORK])
+                .args(self.rootfs_true()),
+            Cmd::RunPublished => c
+                .args(["run", "-d", "--name", PORT_CONTAINER])
+                .args(self.create_flags_without_network())
+                .args(["--network", BENCH_NETWORK, "-p"])
+                .arg(format!("{BENCH_PORT}:80"))
+                .arg("--rootfs")
+                .arg(&self.rootfs)
+                .args(["sleep", "1000"]),
+            Cmd::RmPublished => c.args(["rm", "-f", "-t", "0", PORT_CONTAINER]),
             Cmd::RunRmVolumeTrue => c
                 .args(["run", "--rm", "-v", &format!("{BENCH_VOLUME}:/d")])
                 .args(self.create_flags())
@@ -348,6 +427,12 @@ impl Engine {
                 "host",
             ],
         }
+    }
+
+    /// [`Engine::create_flags`] less its `--network host`.
+    fn create_flags_without_network(&self) -> &'static [&'static str] {
+        let all = self.create_flags();
+        &all[..all.len() - 2]
     }
 
     fn rootfs_true(&self) -> [&std::ffi::OsStr; 3] {

@@ -49,7 +49,7 @@ impl Sizes {
         images: 10,
     };
 
-    fn get(&self, size: Size) -> usize {
+    pub fn get(&self, size: Size) -> usize {
         match size {
             Size::Zero => 0,
             Size::Small => self.small,
@@ -97,6 +97,9 @@ pub enum Setup {
     /// An initialised store without containers, the registry's big image
     /// pulled (`true`) or not (`false`).
     Pulled(bool),
+    /// An initialised store without containers whose networks are the
+    /// default one and [`BENCH_NETWORK`](super::engine::BENCH_NETWORK).
+    Network,
 }
 
 /// What is timed.
@@ -116,6 +119,10 @@ pub enum Action {
     VolumeCreateEach(Size),
     /// `volume rm NAME`, one process per volume in the store.
     VolumeRmEach,
+    /// `run -d -p` then `rm -f`, this many times; the sample is their sum.
+    PublishAndRm(Size),
+    /// `network create NAME` then `network rm NAME`, this many times.
+    NetworkCreateRm(Size),
 }
 
 /// A command without arguments that depend on the store.
@@ -153,6 +160,8 @@ pub enum Op {
     StatsNoStream,
     /// `pull` of the bench registry's big image.
     PullBig,
+    /// `run --rm --network bench-net true`.
+    RunRmNetworkTrue,
 }
 
 /// One row of the report.
@@ -171,12 +180,24 @@ impl Workload {
     /// The N of the report: containers, processes or events involved.
     pub fn n(&self, sizes: &Sizes) -> usize {
         match (self.action, self.setup) {
-            (Action::CreateEach(n) | Action::Repeat(_, n) | Action::VolumeCreateEach(n), _) => {
-                sizes.get(n)
-            }
+            (
+                Action::CreateEach(n)
+                | Action::Repeat(_, n)
+                | Action::VolumeCreateEach(n)
+                | Action::PublishAndRm(n)
+                | Action::NetworkCreateRm(n),
+                _,
+            ) => sizes.get(n),
             (_, Setup::Volumes(n) | Setup::RunningMany(n)) => sizes.get(n),
             (Action::RmiEach, _) | (_, Setup::ManyImages) => sizes.images,
-            (_, Setup::Nothing | Setup::Image(_) | Setup::Running | Setup::Pulled(_)) => 0,
+            (
+                _,
+                Setup::Nothing
+                | Setup::Image(_)
+                | Setup::Running
+                | Setup::Pulled(_)
+                | Setup::Network,
+            ) => 0,
             (_, Setup::Containers(n) | Setup::Rebooted(n) | Setup::EventsLog(n)) => sizes.get(n),
         }
     }
@@ -198,12 +219,18 @@ const fn w(
     }
 }
 
-use Action::{CreateEach, Once, Repeat, RmEach, RmiEach, VolumeCreateEach, VolumeRmEach};
+use Action::{
+    CreateEach, NetworkCreateRm, Once, PublishAndRm, Repeat, RmEach, RmiEach, VolumeCreateEach,
+    VolumeRmEach,
+};
 use Setup::{
-    Containers, EventsLog, Image, ManyImages, Nothing, Pulled, Rebooted, Running, RunningMany,
-    Volumes,
+    Containers, EventsLog, Image, ManyImages, Network, Nothing, Pulled, Rebooted, Running,
+    RunningMany, Volumes,
 };
 use Size::{Events, Large, RunCount, Small, Zero};
+
+/// The row of runs on a network (the bare netavark peer compares with it).
+pub const NETWORK_RUN_ROW: &str = "run --rm --network NAME true (one process each)";
 
 /// The row of a pull into an empty store (its peers compare with it).
 pub const PULL_ROW: &str = "pull (local registry, 5 layers, ~64 MB, 4000 files)";
@@ -246,6 +273,9 @@ pub const WORKLOADS: &[Workload] = &[
     // Last: its running container would show in the `ps` rows.
     w("exec CTR true (one process each)", Running, Repeat(Op::ExecTrue, RunCount), Some(0.3), false),
     w("stats --no-stream (N running)", RunningMany(RunCount), Once(Op::StatsNoStream), Some(0.1), false),
+    w(NETWORK_RUN_ROW, Network, Repeat(Op::RunRmNetworkTrue, RunCount), Some(0.5), false),
+    w("run -d -p + rm -f (pairs)", Network, PublishAndRm(RunCount), None, false),
+    w("network create + rm (pairs)", Network, NetworkCreateRm(Large), Some(0.1), true),
 ];
 
 /// What the runner knows about an engine's store.
@@ -272,6 +302,8 @@ struct Store {
     running_many: usize,
     /// Whether the registry's big image is pulled.
     pulled: bool,
+    /// Whether the bench network exists.
+    network: bool,
 }
 
 /// Runs workloads against one engine.
@@ -402,6 +434,15 @@ impl<'a> Runner<'a> {
                 }
                 Ok(())
             }
+            Setup::Network => {
+                self.containers(0)?;
+                if !self.store.network {
+                    self.exec(Cmd::NetworkCreate(super::engine::BENCH_NETWORK))
+                        .context("creating the bench network")?;
+                    self.store.network = true;
+                }
+                Ok(())
+            }
             Setup::Image(loaded) => {
                 self.containers(0)?;
                 if self.store.image && !loaded {
@@ -515,6 +556,20 @@ impl<'a> Runner<'a> {
                     total.add(self.volume_create()?);
                 }
             }
+            Action::PublishAndRm(n) => {
+                for _ in 0..self.sizes.get(n) {
+                    self.store.events = None;
+                    total.add(self.exec(Cmd::RunPublished)?.sample);
+                    total.add(self.exec(Cmd::RmPublished)?.sample);
+                }
+            }
+            Action::NetworkCreateRm(n) => {
+                for i in 0..self.sizes.get(n) {
+                    let name = format!("bench-n{i}");
+                    total.add(self.exec(Cmd::NetworkCreate(&name))?.sample);
+                    total.add(self.exec(Cmd::NetworkRm(&name))?.sample);
+                }
+            }
             Action::VolumeRmEach => {
                 self.store.events = None;
                 while self.store.volumes > 0 {
@@ -561,6 +616,7 @@ impl<'a> Runner<'a> {
                 self.store.bench_volume = true;
                 Cmd::RunRmVolumeTrue
             }
+            Op::RunRmNetworkTrue => Cmd::RunRmNetworkTrue,
         };
         let out = self.exec(cmd)?;
         self.check_output(op, &out.stdout)?;
