@@ -199,9 +199,8 @@ fn stats_doc(c: &Container, s: &Stats) -> Value {
         "MemUsage": format!("{} / {}", human::size(s.mem_usage), human::size(s.mem_limit)),
         "MemUsageBytes": format!("{} / {}", s.mem_usage, s.mem_limit),
         "MemPerc": format!("{mem_percent:.2}%"),
-        // Containers share the host's network until networking lands: no
-        // per-container counters to show.
-        "NetIO": "-- / --",
+        // In the host's network there are no counters of its own.
+        "NetIO": s.net.map_or_else(|| "-- / --".to_owned(), |(rx, tx)| io_pair(rx, tx)),
         "BlockIO": io_pair(s.block_read, s.block_write),
         "PIDs": s.pids.to_string(),
     })

@@ -68,6 +68,8 @@ pub struct CreateOptions<'a> {
     pub stdin: bool,
     /// The configuration's conmon settings.
     pub settings: ConmonSettings,
+    /// Sockets conmon inherits and holds (published ports).
+    pub hold: &'a [OwnedFd],
 }
 
 /// What the configuration says about every conmon.
@@ -266,9 +268,16 @@ impl Conmon {
             // Only conmon's ends become inheritable, and only while the
             // lock keeps every other spawn of this crate out.
             inheritable(&sync_w).and_then(|()| inheritable(&start_r))?;
+            for fd in opts.hold {
+                inheritable(fd)?;
+            }
             let spawned = cmd.spawn();
             drop(sync_w);
             drop(start_r);
+            // Ours again only: no later child of this process inherits them.
+            for fd in opts.hold {
+                let _ = fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+            }
             spawned
         };
         let mut child = spawned.map_err(|source| Error::Spawn {
@@ -724,6 +733,7 @@ mod tests {
             )),
             terminal: false,
             stdin: false,
+            hold: &[],
             settings: ConmonSettings::default(),
         };
         let args: Vec<String> = Conmon::new("/usr/bin/conmon")

@@ -38,6 +38,9 @@ pub struct CreateRequest<'a> {
     pub stdin: bool,
     /// What to run once the container has exited (program, arguments).
     pub exit_command: Option<(PathBuf, Vec<String>)>,
+    /// Sockets conmon inherits and holds open while the container runs:
+    /// its published host ports, reserved so nothing else takes them.
+    pub hold: &'a [std::os::fd::OwnedFd],
 }
 
 /// What a driver needs to start one exec session.
@@ -249,6 +252,7 @@ impl ConmonDriver {
             terminal: r.terminal,
             stdin: r.stdin,
             settings: self.settings.clone(),
+            hold: r.hold,
         })
     }
 

@@ -117,6 +117,7 @@ impl Fixture {
             terminal: false,
             stdin: false,
             settings: Default::default(),
+            hold: &[],
         }
     }
 
@@ -436,6 +437,7 @@ fn detached_child(dir: &Path, id: &str) {
             terminal: false,
             stdin: false,
             settings: Default::default(),
+            hold: &[],
         })
         .unwrap();
     runtime.start(id).unwrap();

@@ -267,6 +267,15 @@ impl<'r> Containers<'r> {
             ledger.note(Step::Network { id: id.clone() })?;
         }
         rt.networks().setup(ctr)?;
+        // The published ports held by conmon while it runs (podman's port
+        // reservation): nothing on the host can bind them meanwhile.
+        let held = match rt.networks().reserve_ports(ctr) {
+            Ok(h) => h,
+            Err(e) => {
+                self.free_network(ctr);
+                return Err(e);
+            }
+        };
         ledger.note(Step::Runtime {
             runtime: ctr.config.oci_runtime.clone(),
             id: id.clone(),
@@ -281,7 +290,9 @@ impl<'r> Containers<'r> {
             terminal: ctr.config.terminal,
             stdin: ctr.config.interactive,
             exit_command,
+            hold: &held,
         });
+        drop(held);
         let created = match created {
             Ok(c) => c,
             Err(e) => {

@@ -647,6 +647,35 @@ impl Networks<'_> {
         }
     }
 
+    /// Sockets bound on a running container's published host ports, for
+    /// conmon to hold (`enable_port_reservation`, on by default); none when
+    /// the configuration turns it off. A port something took since the
+    /// lease was chosen fails the start with its number.
+    pub(crate) fn reserve_ports(&self, ctr: &Container) -> Result<Vec<std::os::fd::OwnedFd>> {
+        let mut out = Vec::new();
+        if !self.rt.config().enable_port_reservation {
+            return Ok(out);
+        }
+        for p in &ctr.state.ports {
+            let ip: Ipv4Addr = p.host_ip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
+            for port in p.host_port..p.host_port.saturating_add(p.range) {
+                let taken = |e: std::io::Error| Error::InvalidArgument {
+                    what: format!("-p {port}/{}", p.protocol),
+                    reason: format!("cannot reserve host port {port}: {e}"),
+                };
+                let fd: std::os::fd::OwnedFd = match p.protocol.as_str() {
+                    "tcp" => std::net::TcpListener::bind((ip, port))
+                        .map_err(taken)?
+                        .into(),
+                    "udp" => std::net::UdpSocket::bind((ip, port)).map_err(taken)?.into(),
+                    _ => continue,
+                };
+                out.push(fd);
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes what a running container's network now is beside its
     /// namespace, for its teardown.
     fn save_setup(&self, ctr: &Container) -> Result<()> {

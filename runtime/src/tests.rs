@@ -988,6 +988,7 @@ fn the_next_open_releases_what_a_killed_create_or_start_left() {
             terminal: false,
             stdin: false,
             exit_command: None,
+            hold: &[],
         })
         .expect("fake create");
     leave_journal(

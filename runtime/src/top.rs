@@ -67,6 +67,9 @@ pub struct Stats {
     pub block_read: u64,
     /// Bytes written to block devices.
     pub block_write: u64,
+    /// Bytes received and sent on its interfaces (its loopback left out);
+    /// `None` in the host's network, where there are no counters of its own.
+    pub net: Option<(u64, u64)>,
 }
 
 impl Stats {
@@ -350,6 +353,42 @@ impl Containers<'_> {
             pids,
             block_read,
             block_write,
+            net: match c.config.network_mode.as_str() {
+                "" | "host" => None,
+                _ => read(&PathBuf::from(format!("/proc/{init}/net/dev"))).map(|t| net_bytes(&t)),
+            },
         })
+    }
+}
+
+/// Received and sent bytes of `/proc/PID/net/dev`, `lo` left out.
+fn net_bytes(text: &str) -> (u64, u64) {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            if name.trim() == "lo" {
+                return None;
+            }
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            Some((*f.first()?, *f.get(8)?))
+        })
+        .fold((0, 0), |(r, t), (a, b)| (r + a, t + b))
+}
+
+#[cfg(test)]
+mod net_tests {
+    #[test]
+    fn net_dev_sums_all_but_loopback() {
+        let text = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0
+  eth0:    1646      22    0    0    0     0          0         0     1282      13    0    0    0     0       0          0
+  eth1:       4       1    0    0    0     0          0         0        6       1    0    0    0     0       0          0
+";
+        assert_eq!(super::net_bytes(text), (1650, 1288));
     }
 }

@@ -127,12 +127,14 @@ impl NetEnv {
         String::from_utf8_lossy(&self.host(argv).stdout).into_owned()
     }
 
-    /// An HTTP GET of `path` on 127.0.0.1:`port` from the namespace.
+    /// An HTTP GET of `path` on 127.0.0.1:`port` from the namespace (at
+    /// most 4 s: without its DNAT rule the connection lands on the socket
+    /// conmon holds, which never answers).
     fn get(&self, port: u16, path: &str) -> String {
         let out = Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nsenter --net={} -- busybox nc -w 3 127.0.0.1 {port}",
+                "printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nsenter --net={} -- timeout 4 busybox nc -w 3 127.0.0.1 {port}",
                 self.ns_path()
             ))
             .output()
@@ -337,6 +339,51 @@ fn networks_are_made_listed_inspected_and_removed_as_podmans() {
         events.contains("create n1") && events.contains("remove n2"),
         "{events}"
     );
+    // macvlan on a parent interface of the namespace.
+    let dummy = n.host(&[
+        "ip", "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1",
+    ]);
+    assert!(dummy.status.success(), "{dummy:?}");
+    let _ = n.host(&["ip", "link", "set", "dummy0", "up"]);
+    n.ok(&[
+        "network",
+        "create",
+        "-d",
+        "macvlan",
+        "-o",
+        "parent=dummy0",
+        "--subnet",
+        "10.66.0.0/24",
+        "mv",
+    ]);
+    assert_eq!(
+        n.ok(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{.Driver}} {{.NetworkInterface}}",
+            "mv"
+        ])
+        .trim(),
+        "macvlan dummy0"
+    );
+    let o = n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "mv",
+        "--rootfs",
+        &rootfs,
+        "cat",
+        "/proc/net/dev",
+    ]);
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("eth0"),
+        "{o:?}"
+    );
+    let err = n.fails(125, &["network", "create", "-d", "macvlan", "nope"]);
+    assert!(err.contains("parent"), "{err}");
+    n.ok(&["network", "rm", "mv"]);
     // podman writes the same definition for the same flags.
     if Path::new("/usr/bin/podman").exists() {
         let pdir = n.env.path().join("podman");
@@ -453,6 +500,21 @@ fn containers_reach_each_other_by_name_and_publish_ports_and_leave_nothing() {
     );
     // The published port from the namespace's loopback.
     wait_for("httpd", || n.get(18080, "/i").contains("hello"));
+    // Reserved while it runs: conmon holds the host ports, so nothing on
+    // the host binds them (podman's enable_port_reservation).
+    let listening = n.host_text(&["busybox", "netstat", "-ltn"]);
+    assert!(
+        listening.contains(":18080 ") && listening.contains(&format!(":{random} ")),
+        "{listening}"
+    );
+    let bind = n.host(&["busybox", "nc", "-l", "-p", "18080"]);
+    assert!(
+        String::from_utf8_lossy(&bind.stderr).contains("in use"),
+        "{bind:?}"
+    );
+    // Its own counters in stats.
+    let net_io = n.ok(&["stats", "--no-stream", "--format", "{{.NetIO}}", "web"]);
+    assert!(!net_io.contains("--") && net_io.contains(" / "), "{net_io}");
     // Name, alias and address from another container on the network.
     let (code, out, err) = {
         let o = n.run(&[
@@ -537,6 +599,11 @@ fn containers_reach_each_other_by_name_and_publish_ports_and_leave_nothing() {
     );
     assert!(!fw.contains("10.89.0.2"), "{fw}");
     assert_eq!(n.links(), links_before);
+    assert!(
+        !n.host_text(&["busybox", "netstat", "-ltn"])
+            .contains(":18080 "),
+        "the reservation went too"
+    );
     let aardvark = n.env.runroot().join("networks/aardvark-dns/n1");
     let entries = std::fs::read_to_string(&aardvark).unwrap_or_default();
     assert!(!entries.contains("10.89.0.2"), "{entries}");

@@ -197,7 +197,7 @@ impl Oxpod {
             let out = Command::new("sh")
                 .arg("-c")
                 .arg(format!(
-                    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nsenter --net={} -- busybox nc -w 3 127.0.0.1 {port}",
+                    "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nsenter --net={} -- timeout 4 busybox nc -w 3 127.0.0.1 {port}",
                     self.netns.display()
                 ))
                 .output()?;
