@@ -111,6 +111,7 @@ fn bench_lifecycle(c: &mut Criterion) {
                     terminal: false,
                     stdin: false,
                     settings: Default::default(),
+                    hold: &[],
                 })
                 .expect("create");
             runtime.start(&id).expect("start");
