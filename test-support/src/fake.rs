@@ -541,6 +541,7 @@ mod tests {
             terminal: false,
             stdin: false,
             exit_command: None,
+            hold: &[],
         }
     }
 
