@@ -275,7 +275,7 @@ pub const WORKLOADS: &[Workload] = &[
     w("stats --no-stream (N running)", RunningMany(RunCount), Once(Op::StatsNoStream), Some(0.1), false),
     w(NETWORK_RUN_ROW, Network, Repeat(Op::RunRmNetworkTrue, RunCount), Some(0.5), false),
     w("run -d -p + rm -f (pairs)", Network, PublishAndRm(RunCount), None, false),
-    w("network create + rm (pairs)", Network, NetworkCreateRm(Large), Some(0.1), true),
+    w("network create + rm (pairs)", Network, NetworkCreateRm(Small), Some(0.1), true),
 ];
 
 /// What the runner knows about an engine's store.
@@ -697,11 +697,12 @@ mod tests {
         let n: Vec<usize> = WORKLOADS.iter().map(|w| w.n(&Sizes::FULL)).collect();
         assert_eq!(n[..5], [0, 0, 0, 0, 200]);
         // The events rows, the image rows (run: 20 processes; 100
-        // images), then stdin and exec (20 processes).
-        assert_eq!(n[n.len() - 10], 100_000);
-        assert_eq!(n[n.len() - 8], 20);
-        assert_eq!(n[n.len() - 6], 100);
-        assert_eq!(n[n.len() - 5..], [0, 0, 0, 20, 20]);
+        // images), stdin, exec and stats (20 processes), then the network
+        // rows (20 runs, 20 pairs, 200 networks).
+        assert_eq!(n[n.len() - 13], 100_000);
+        assert_eq!(n[n.len() - 11], 20);
+        assert_eq!(n[n.len() - 9], 100);
+        assert_eq!(n[n.len() - 8..], [0, 0, 0, 20, 20, 20, 20, 200]);
         assert!(
             WORKLOADS
                 .iter()
