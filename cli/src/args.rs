@@ -908,21 +908,8 @@ pub struct CreateArgs {
     /// Add a line to /etc/hosts: HOST:IP
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_hosts: Vec<String>,
-    /// The network: bridge, NAME[,NAME...] (each NAME[:ip=IP,mac=MAC,alias=A]), host, none, container:ID, ns:PATH
-    #[arg(long, alias = "net", value_name = "MODE")]
-    pub network: Option<String>,
-    /// Another name of the container on its networks (repeatable)
-    #[arg(long = "network-alias", value_name = "ALIAS")]
-    pub network_aliases: Vec<String>,
-    /// The container's IPv4 address on its network
-    #[arg(long, value_name = "IP")]
-    pub ip: Option<String>,
-    /// The container's MAC address on its network
-    #[arg(long, value_name = "MAC")]
-    pub mac_address: Option<String>,
-    /// Publish a port: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|udp|sctp] (repeatable)
-    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
-    pub publish: Vec<String>,
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// Publish every port the image exposes, each on a free host port
     #[arg(short = 'P', long = "publish-all")]
     pub publish_all: bool,
@@ -1475,24 +1462,32 @@ pub struct PodCreateArgs {
     /// An infra container holding the pod's network (--infra=false: none)
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
     pub infra: bool,
-    /// The pod's network: bridge, NAME[,NAME...], host, none
-    #[arg(long, alias = "net", value_name = "MODE")]
-    pub network: Option<String>,
-    /// Another name of the pod on its networks (repeatable)
-    #[arg(long = "network-alias", value_name = "ALIAS")]
-    pub network_aliases: Vec<String>,
-    /// The pod's IPv4 address on its network
-    #[arg(long, value_name = "IP")]
-    pub ip: Option<String>,
-    /// The pod's MAC address on its network
-    #[arg(long, value_name = "MAC")]
-    pub mac_address: Option<String>,
-    /// Publish a port of the pod: [IP:][HOSTPORT[-END]:]PORT[-END][/PROTO] (repeatable)
-    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
-    pub publish: Vec<String>,
+    /// The pod's network, held by its infra container
+    #[command(flatten)]
+    pub net: NetworkArgs,
     /// Namespaces the members share (only net is shared so far)
     #[arg(long, value_name = "NS[,NS]")]
     pub share: Vec<String>,
+}
+
+/// The network flags `create`, `run` and `pod create` share.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// The network: bridge, NAME[,NAME...] (each NAME[:ip=IP,mac=MAC,alias=A]), host, none, container:ID, ns:PATH
+    #[arg(long, alias = "net", value_name = "MODE")]
+    pub network: Option<String>,
+    /// Another name on its networks (repeatable)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_aliases: Vec<String>,
+    /// Its IPv4 address on its network
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// Its MAC address on its network
+    #[arg(long, value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Publish a port: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|udp|sctp] (repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -560,14 +560,7 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
         cgroup_parent: a.cgroup_parent.clone().unwrap_or_default(),
         healthcheck: healthcheck(a)?,
         userns: a.userns.clone(),
-        network: oxpod_runtime::NetworkRequest {
-            mode: a.network.clone(),
-            aliases: a.network_aliases.clone(),
-            ip: a.ip.clone(),
-            mac: a.mac_address.clone(),
-            publish: a.publish.clone(),
-            publish_all: a.publish_all,
-        },
+        network: network_request(&a.net, a.publish_all),
         infra: false,
         ulimits: a.ulimit.clone(),
         init: a.init,
@@ -587,6 +580,21 @@ fn new_container(rt: &Runtime, a: &CreateArgs, auto_remove: bool) -> Result<NewC
             .map(|v| oxpod_runtime::parse_size("--shm-size", v).map(i64::unsigned_abs))
             .transpose()?,
     })
+}
+
+/// The network flags as the runtime takes them.
+fn network_request(
+    a: &crate::args::NetworkArgs,
+    publish_all: bool,
+) -> oxpod_runtime::NetworkRequest {
+    oxpod_runtime::NetworkRequest {
+        mode: a.network.clone(),
+        aliases: a.network_aliases.clone(),
+        ip: a.ip.clone(),
+        mac: a.mac_address.clone(),
+        publish: a.publish.clone(),
+        publish_all,
+    }
 }
 
 /// `--cap-add a,b` as podman takes it: commas separate names too.
@@ -1676,14 +1684,7 @@ fn pod(out: &mut impl Write, g: &Global, p: &PodCommand) -> Result<u8> {
                 name: a.name.clone(),
                 labels: key_values("label", &a.labels)?,
                 infra: a.infra,
-                network: oxpod_runtime::NetworkRequest {
-                    mode: a.network.clone(),
-                    aliases: a.network_aliases.clone(),
-                    ip: a.ip.clone(),
-                    mac: a.mac_address.clone(),
-                    publish: a.publish.clone(),
-                    publish_all: false,
-                },
+                network: network_request(&a.net, false),
             })?;
             writeln!(out, "{}", pod.config.id)?;
             Ok(0)

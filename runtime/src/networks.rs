@@ -562,20 +562,13 @@ impl Networks<'_> {
     fn lease(&self, ctr: &mut Container, defs: &[Network], path: &Path) -> Result<()> {
         let lock = self.ipam_lock()?;
         let (taken, ports_taken) = self.taken(&ctr.config.id)?;
-        let mut leases = Vec::new();
-        for (a, def) in ctr.config.networks.iter().zip(defs) {
-            let wanted = a.static_ip.as_deref().and_then(|s| s.parse().ok());
-            let ip = net::allocate(def, taken.get(&a.name).unwrap_or(&BTreeSet::new()), wanted)?;
-            let subnet = &def.subnets[0];
-            leases.push(NetworkStatus {
-                name: a.name.clone(),
-                interface: a.interface.clone(),
-                ip: ip.to_string(),
-                prefix: subnet.subnet.prefix(),
-                gateway: subnet.gateway.map(|g| g.to_string()).unwrap_or_default(),
-                ..NetworkStatus::default()
-            });
-        }
+        let leases = ctr
+            .config
+            .networks
+            .iter()
+            .zip(defs)
+            .map(|(a, def)| lease_on(a, def, &taken))
+            .collect::<Result<Vec<_>>>()?;
         let ports = choose_host_ports(&ctr.config.ports, &ports_taken)?;
         net::netns::create(path)?;
         ctr.state.netns = Some(path.to_owned());
@@ -793,17 +786,7 @@ impl Networks<'_> {
         {
             let _lock = self.ipam_lock()?;
             let (taken, _) = self.taken(&ctr.config.id)?;
-            let wanted = a.static_ip.as_deref().and_then(|s| s.parse().ok());
-            let ip = net::allocate(def, taken.get(&a.name).unwrap_or(&BTreeSet::new()), wanted)?;
-            let subnet = &def.subnets[0];
-            ctr.state.networks.push(NetworkStatus {
-                name: a.name.clone(),
-                interface: a.interface.clone(),
-                ip: ip.to_string(),
-                prefix: subnet.subnet.prefix(),
-                gateway: subnet.gateway.map(|g| g.to_string()).unwrap_or_default(),
-                ..NetworkStatus::default()
-            });
+            ctr.state.networks.push(lease_on(a, def, &taken)?);
             self.rt
                 .state()
                 .update_container_state(&ctr.config.id, &ctr.state)?;
@@ -971,6 +954,26 @@ impl Networks<'_> {
         }
         Ok(out.into_iter().collect())
     }
+}
+
+/// The lease of attachment `a` on network `def`: its static address
+/// (checked) or the first free one, none of `taken`'s.
+fn lease_on(
+    a: &NetworkAttachment,
+    def: &Network,
+    taken: &BTreeMap<String, BTreeSet<Ipv4Addr>>,
+) -> Result<NetworkStatus> {
+    let wanted = a.static_ip.as_deref().and_then(|s| s.parse().ok());
+    let ip = net::allocate(def, taken.get(&a.name).unwrap_or(&BTreeSet::new()), wanted)?;
+    let subnet = &def.subnets[0];
+    Ok(NetworkStatus {
+        name: a.name.clone(),
+        interface: a.interface.clone(),
+        ip: ip.to_string(),
+        prefix: subnet.subnet.prefix(),
+        gateway: subnet.gateway.map(|g| g.to_string()).unwrap_or_default(),
+        ..NetworkStatus::default()
+    })
 }
 
 /// Addresses by network, and host ports, that others hold.
