@@ -30,6 +30,12 @@ pub const PACKAGES: &[(&str, &str)] = &[
     // what pushes the test images into it.
     ("docker-registry", "/usr/bin/docker-registry"),
     ("skopeo", "/usr/bin/skopeo"),
+    // Networking (issue #19): what sets networks up, their DNS, the
+    // firewall netavark drives, and `ip` for the tests' namespaces.
+    ("netavark", "/usr/lib/podman/netavark"),
+    ("aardvark-dns", "/usr/lib/podman/aardvark-dns"),
+    ("iptables", "/usr/sbin/iptables-save"),
+    ("iproute2", "/sbin/ip"),
 ];
 
 pub fn run() -> Result<()> {
