@@ -509,8 +509,6 @@ impl Networks<'_> {
         Ok(())
     }
 
-    /// Chooses the addresses and host ports, makes the namespace and
-    /// writes the lease, all under the address lock.
     /// The address lock: held while leases are chosen and recorded, and
     /// while leftover namespaces are judged (so a namespace made but not
     /// yet recorded is never swept).
@@ -559,6 +557,8 @@ impl Networks<'_> {
         Ok((taken, ports_taken))
     }
 
+    /// Chooses the addresses and host ports, makes the namespace and
+    /// writes the lease, all under the address lock.
     fn lease(&self, ctr: &mut Container, defs: &[Network], path: &Path) -> Result<()> {
         let lock = self.ipam_lock()?;
         let (taken, ports_taken) = self.taken(&ctr.config.id)?;

@@ -1342,3 +1342,39 @@ fn a_pod_shares_its_infra_containers_network_and_publishes_its_ports() {
         "10.89.0.2"
     );
 }
+
+#[test]
+fn publish_all_takes_the_images_exposed_ports() {
+    require_containers!();
+    let Some(n) = NetEnv::new() else { return };
+    let mut fx = oxpod_test_support::image::Fixture::new(Path::new(oxpod_test_support::BUSYBOX))
+        .expect("the test image");
+    let mut config: serde_json::Value = serde_json::from_slice(&fx.config).expect("config");
+    config["config"]["ExposedPorts"] = serde_json::json!({"80/tcp": {}, "53/udp": {}});
+    fx.config = serde_json::to_vec(&config).expect("json");
+    let archive = n.env.path().join("exposed.tar");
+    std::fs::write(&archive, fx.docker_archive(&["localhost/exposed:1"])).expect("write");
+    n.ok(&["load", "-i", &archive.display().to_string()]);
+    n.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "pa",
+        "-P",
+        "localhost/exposed:1",
+        "sleep 100",
+    ]);
+    let ports = n.ok(&["port", "pa"]);
+    let lines: Vec<&str> = ports.lines().collect();
+    assert_eq!(lines.len(), 2, "{ports}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("80/tcp -> 0.0.0.0:")),
+        "{ports}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("53/udp -> 0.0.0.0:")),
+        "{ports}"
+    );
+    n.ok(&["rm", "-f", "pa"]);
+    assert_eq!(n.netns_files(), Vec::<String>::new());
+}
